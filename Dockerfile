@@ -1,0 +1,52 @@
+# Container image of the `pipeline` command-line tool.
+#
+#   docker build -t pipeline:latest .
+#   docker run --rm -e DATABASE_URL=postgres://user:pass@host:5432/db pipeline:latest run
+#
+# docker-compose.yml wires it to a PostgreSQL service; docker/ci-check.sh
+# checks this file and the compose file without a container engine.
+
+# ---- build stage ----------------------------------------------------------
+# Pinned toolchain: the workspace needs rust >= 1.94 (rust-version in Cargo.toml).
+FROM rust:1.95-slim-bookworm AS build
+WORKDIR /src
+
+# Dependency layer: the manifests and the lock file with stub sources, so that
+# a change to the project's own code does not rebuild every dependency.
+COPY Cargo.toml Cargo.lock ./
+COPY pipeline/Cargo.toml pipeline/
+COPY stages/Cargo.toml stages/
+COPY migration/Cargo.toml migration/
+RUN mkdir -p pipeline/src stages/src migration/src \
+    && echo 'fn main() {}' > pipeline/src/main.rs \
+    && touch stages/src/lib.rs migration/src/lib.rs \
+    && cargo build --release --locked -p pipeline \
+    && rm -rf pipeline/src stages/src migration/src
+
+# The real sources; touched so that cargo sees them as newer than the stubs.
+COPY pipeline pipeline
+COPY stages stages
+COPY migration migration
+RUN find pipeline stages migration -name '*.rs' -exec touch {} + \
+    && cargo build --release --locked -p pipeline
+
+# ---- runtime stage --------------------------------------------------------
+# TLS is rustls, so ca-certificates is the only system package needed.
+FROM debian:bookworm-slim AS runtime
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
+RUN groupadd --system --gid 10001 pipeline \
+    && useradd --system --uid 10001 --gid pipeline --home-dir /app \
+        --no-create-home --shell /usr/sbin/nologin pipeline \
+    && install -d -o pipeline -g pipeline /app
+WORKDIR /app
+
+COPY --from=build /src/target/release/pipeline /usr/local/bin/pipeline
+# Configuration and the bundled sample data set, read-only for the app user.
+COPY pipeline.toml ./
+COPY datasets/sample/ ./datasets/sample/
+
+USER pipeline
+ENTRYPOINT ["pipeline"]
+CMD ["run"]

@@ -1,0 +1,33 @@
+//! Schema migrations of the pipeline database: the source of truth for every table.
+//!
+//! One file per change, `mYYYYMMDD_HHMMSS_<what>.rs`, each with `up` and `down`. The pipeline applies
+//! pending migrations before every run; `pipeline migrate` applies them on demand.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261129_000001_create_shop_tables;
+mod m20261129_000002_create_run_ledger;
+mod m20261129_000003_create_customer_daily_stats;
+
+/// Every migration of the schema, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261129_000001_create_shop_tables::Migration),
+            Box::new(m20261129_000002_create_run_ledger::Migration),
+            Box::new(m20261129_000003_create_customer_daily_stats::Migration),
+        ]
+    }
+}
+
+/// Runs each statement of a migration step in order.
+async fn execute_all(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
+    let connection = manager.get_connection();
+    for statement in statements {
+        connection.execute_unprepared(statement).await?;
+    }
+    Ok(())
+}

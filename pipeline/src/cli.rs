@@ -1,0 +1,384 @@
+//! The command line: global flags, subcommands, and [`run`], which does what they ask.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+use clap::{Parser, Subcommand};
+use stages::DayRange;
+
+use crate::config::{self, FlagOverrides};
+use crate::db::{self, Db};
+use crate::output::Format;
+use crate::plan::{self, Plan};
+use crate::reports::{self, RankBy};
+use crate::runner::{self, Days};
+
+/// Turns an e-commerce shop's exports (Olist layout) into per-customer daily statistics in PostgreSQL.
+#[derive(Debug, Parser)]
+#[command(name = "pipeline", version, about)]
+pub struct Cli {
+    /// The pipeline file.
+    #[arg(
+        long,
+        global = true,
+        default_value = "pipeline.toml",
+        value_name = "PATH"
+    )]
+    pub config: PathBuf,
+    /// The directory the input files are read from (overrides `data_dir` and PIPELINE_DATA_DIR).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the declared stages in order (migrations first): load the files, compute the days.
+    Run {
+        /// Run only these stages (repeatable); `--stage customer_daily_stats` recomputes without loading.
+        #[arg(long = "stage", value_name = "NAME")]
+        stages: Vec<String>,
+        /// Compute the aggregates for this day only.
+        #[arg(long, value_name = "YYYY-MM-DD", conflicts_with = "range")]
+        date: Option<NaiveDate>,
+        /// Compute the aggregates for every day of A..B (inclusive).
+        #[arg(long, value_name = "A..B", value_parser = parse_range)]
+        range: Option<DayRange>,
+    },
+    /// Check the configuration and the environment (database reachable, files readable, headers right); changes nothing.
+    Validate,
+    /// Apply pending database migrations.
+    Migrate,
+    /// List the registered stage types.
+    Stages,
+    /// Show a day's per-customer statistics, largest total_spent first.
+    Stats {
+        /// The day.
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        date: NaiveDate,
+        /// Only this customer (customer_unique_id).
+        #[arg(long, value_name = "ID")]
+        customer: Option<String>,
+        /// At most this many rows.
+        #[arg(long, value_name = "N")]
+        limit: Option<u64>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Rank customers over a range of days (default: the whole history).
+    TopCustomers {
+        /// Days A..B (inclusive).
+        #[arg(long, value_name = "A..B", value_parser = parse_range)]
+        range: Option<DayRange>,
+        /// What to rank by.
+        #[arg(long, value_enum, default_value_t)]
+        by: RankBy,
+        /// How many customers.
+        #[arg(long, default_value_t = 10, value_name = "N")]
+        limit: u64,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Count repeat customers over a range of days (default: the whole history).
+    Repeaters {
+        /// Days A..B (inclusive).
+        #[arg(long, value_name = "A..B", value_parser = parse_range)]
+        range: Option<DayRange>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Each stage's last run, and which days are computed, missing or stale.
+    Status {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Write an Olist-shaped dataset (same seed, same bytes).
+    Generate {
+        /// Output directory.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Number of orders.
+        #[arg(long, value_name = "N")]
+        orders: u64,
+        /// Random seed.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// First day of the history.
+        #[arg(long, default_value = "2016-09-04", value_name = "YYYY-MM-DD")]
+        start: NaiveDate,
+        /// Days of history.
+        #[arg(long, default_value_t = 730, value_name = "K")]
+        days: u32,
+        /// Share of lines given a defect, with a manifest of what was injected.
+        #[arg(long, default_value_t = 0.0, value_name = "R")]
+        defect_rate: f64,
+    },
+    /// Run every day at the configured local time for the previous day; catch up missed days.
+    Schedule {
+        /// Run the due days and exit (for an external cron).
+        #[arg(long)]
+        once: bool,
+        /// Override `schedule.at` (HH:MM).
+        #[arg(long, value_name = "HH:MM")]
+        at: Option<String>,
+        /// Override `schedule.timezone` (IANA name).
+        #[arg(long, value_name = "ZONE")]
+        timezone: Option<String>,
+    },
+    /// Run the whole pipeline and print a short summary (days computed, top customers, repeaters).
+    Demo,
+}
+
+fn parse_range(text: &str) -> Result<DayRange, String> {
+    runner::parse_range(text)
+}
+
+/// A problem with the command line or the configuration: exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .0.join("\n"))]
+pub struct UsageError(pub Vec<String>);
+
+/// Reads and compiles the configuration.
+pub fn compile(cli: &Cli) -> Result<Plan> {
+    let flags = FlagOverrides {
+        data_dir: cli.data_dir.clone(),
+    };
+    let raw = config::load(&cli.config, &flags).map_err(UsageError)?;
+    plan::compile(&cli.config, raw).map_err(|p| UsageError(p).into())
+}
+
+async fn connect(plan: &Plan) -> Result<Db> {
+    let db = db::connect(&plan.database).await?;
+    db::migrate(&db).await?;
+    crate::ledger::close_interrupted(&db).await?;
+    Ok(db)
+}
+
+/// Does what the command line asks.
+pub async fn run(cli: Cli) -> Result<()> {
+    match &cli.command {
+        Command::Stages => {
+            for (name, config) in stages::registered_stage_types() {
+                println!(
+                    "{name:<22} {:<10} {}",
+                    config.role().to_string(),
+                    config.about()
+                );
+            }
+            Ok(())
+        }
+        Command::Generate {
+            out,
+            orders,
+            seed,
+            start,
+            days,
+            defect_rate,
+        } => {
+            let started = Instant::now();
+            let summary = crate::generate::generate(&crate::generate::GenerateOptions {
+                seed: *seed,
+                start: *start,
+                days: *days,
+                defect_rate: *defect_rate,
+                ..crate::generate::GenerateOptions::new(out.clone(), *orders)
+            })?;
+            tracing::info!(seconds = started.elapsed().as_secs_f64(), "generated");
+            println!(
+                "wrote {}: {} customers, {} orders, {} order items, {} products, {} defects",
+                out.display(),
+                summary.customers,
+                summary.orders,
+                summary.order_items,
+                summary.products,
+                summary.defects
+            );
+            Ok(())
+        }
+        Command::Migrate => {
+            let plan = compile(&cli)?;
+            let db = db::connect(&plan.database).await?;
+            db::migrate(&db).await?;
+            println!("migrations applied to {}", db.target);
+            Ok(())
+        }
+        Command::Validate => validate(&cli).await,
+        Command::Run {
+            stages,
+            date,
+            range,
+        } => {
+            let plan = compile(&cli)?;
+            check_stage_names(&plan, stages)?;
+            let days = match (date, range) {
+                (Some(d), _) => Days::Range(DayRange::new(*d, *d)),
+                (_, Some(r)) => Days::Range(*r),
+                _ => Days::All,
+            };
+            let db = connect(&plan).await?;
+            let report = runner::run(&db, &plan, stages, days).await?;
+            print_run_report(&report);
+            Ok(())
+        }
+        Command::Stats {
+            date,
+            customer,
+            limit,
+            format,
+        } => {
+            let plan = compile(&cli)?;
+            let db = connect(&plan).await?;
+            reports::stats(&db, &plan, *date, customer.as_deref(), *limit, *format).await
+        }
+        Command::TopCustomers {
+            range,
+            by,
+            limit,
+            format,
+        } => {
+            let plan = compile(&cli)?;
+            let db = connect(&plan).await?;
+            reports::top_customers(&db, &plan, *range, *by, *limit, *format).await
+        }
+        Command::Repeaters { range, format } => {
+            let plan = compile(&cli)?;
+            let db = connect(&plan).await?;
+            reports::repeaters(&db, &plan, *range, *format).await
+        }
+        Command::Status { format } => {
+            let plan = compile(&cli)?;
+            let db = connect(&plan).await?;
+            reports::status(&db, &plan, *format).await
+        }
+        Command::Schedule { once, at, timezone } => {
+            let mut plan = compile(&cli)?;
+            crate::daily::override_schedule(&mut plan, at.as_deref(), timezone.as_deref())?;
+            crate::daily::schedule(plan, *once).await
+        }
+        Command::Demo => {
+            let plan = compile(&cli)?;
+            let db = connect(&plan).await?;
+            let report = runner::run(&db, &plan, &[], Days::All).await?;
+            print_run_report(&report);
+            println!();
+            reports::top_customers(&db, &plan, None, RankBy::Spent, 5, Format::Table).await?;
+            println!();
+            reports::repeaters(&db, &plan, None, Format::Table).await
+        }
+    }
+}
+
+fn check_stage_names(plan: &Plan, names: &[String]) -> Result<()> {
+    let unknown: Vec<String> = names
+        .iter()
+        .filter(|n| plan.stage(n).is_none())
+        .map(|n| {
+            let declared: Vec<&str> = plan.stages.iter().map(|s| s.name.as_str()).collect();
+            format!(
+                "--stage {n}: no stage of that name in {} (declared: {})",
+                plan.config_path.display(),
+                declared.join(", ")
+            )
+        })
+        .collect();
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(UsageError(unknown).into())
+    }
+}
+
+fn print_run_report(report: &runner::RunReport) {
+    if !report.accounts.is_empty() {
+        let grid = crate::output::Grid {
+            header: vec![
+                "dataset",
+                "file",
+                "read",
+                "loaded",
+                "inserted",
+                "updated",
+                "duplicate",
+                "rejected",
+            ],
+            rows: report
+                .accounts
+                .iter()
+                .map(|a| {
+                    vec![
+                        a.dataset.clone(),
+                        a.file.clone(),
+                        a.read.to_string(),
+                        a.loaded.to_string(),
+                        a.inserted.to_string(),
+                        a.updated.to_string(),
+                        a.duplicate.to_string(),
+                        a.rejected.to_string(),
+                    ]
+                })
+                .collect(),
+            numeric: vec![false, false, true, true, true, true, true, true],
+        };
+        println!("{}", grid.to_table());
+        if !report.loaded {
+            println!("validation only: nothing was written");
+        } else if report.accounts.iter().any(|a| a.rejected > 0) {
+            println!("rejected lines and their reasons are in the table rejected_rows");
+        }
+    }
+    for aggregate in &report.aggregates {
+        match aggregate.days {
+            Some(days) => println!(
+                "{}: computed {} ({} days, {} rows) in {:.2}s",
+                aggregate.stage,
+                days,
+                days.len(),
+                aggregate.rows,
+                aggregate.seconds
+            ),
+            None => println!("{}: no orders loaded, nothing to compute", aggregate.stage),
+        }
+    }
+}
+
+/// `pipeline validate`: the compile step plus environment checks; changes nothing.
+async fn validate(cli: &Cli) -> Result<()> {
+    let plan = compile(cli)?;
+    let mut problems = Vec::new();
+    match db::connect(&plan.database).await {
+        Ok(db) => println!("database: {} reachable", db.target),
+        Err(e) => problems.push(format!("{e:#}")),
+    }
+    if let Some(stage) = plan.with_role(stages::Role::Extract).next()
+        && let stages::Stage::Extract(extract) = stage.config.build()
+    {
+        for dataset in stages::dataset::Dataset::LOAD_ORDER {
+            match extract.open(&plan.data_dir, dataset).await {
+                Ok(source) => println!(
+                    "{dataset}: {} readable, header right",
+                    source.path.display()
+                ),
+                Err(e) => problems.push(e.to_string()),
+            }
+        }
+    }
+    if problems.is_empty() {
+        println!(
+            "{}: valid ({} stages)",
+            plan.config_path.display(),
+            plan.stages.len()
+        );
+        Ok(())
+    } else {
+        Err(anyhow::anyhow!(problems.join("\n"))).context("validation failed")
+    }
+}

@@ -1,0 +1,200 @@
+//! Reading the configuration: layered sources merged by figment, then compiled into a [`crate::plan::Plan`].
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::value::magic::RelativePathBuf;
+use serde::{Deserialize, Serialize};
+
+use crate::schedule::RawScheduleConfig;
+
+/// The configuration as merged from every source, before the stages are compiled.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Where the database is.
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    /// The directory the extract stage reads; relative to the config file when set there.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: RelativePathBuf,
+    /// The stages, in order; each is compiled on its own so that every problem is reported.
+    #[serde(default)]
+    pub stages: Vec<figment::value::Value>,
+    /// When `pipeline schedule` runs.
+    #[serde(default)]
+    pub schedule: RawScheduleConfig,
+}
+
+fn default_data_dir() -> RelativePathBuf {
+    RelativePathBuf::from(PathBuf::from("datasets/sample"))
+}
+
+/// Database connection settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `postgres://user[:password]@host:port/database`; the database is created when missing.
+    #[serde(default = "default_url")]
+    pub url: String,
+    /// Seconds to wait for a connection before giving up.
+    #[serde(default = "default_connect_timeout_secs")]
+    pub connect_timeout_secs: u64,
+    /// Largest number of connections the pipeline opens.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
+}
+
+fn default_url() -> String {
+    "postgres://postgres@localhost:5432/ecommerce".to_owned()
+}
+fn default_connect_timeout_secs() -> u64 {
+    10
+}
+fn default_max_connections() -> u32 {
+    4
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: default_url(),
+            connect_timeout_secs: default_connect_timeout_secs(),
+            max_connections: default_max_connections(),
+        }
+    }
+}
+
+/// Values given on the command line, the highest layer.
+#[derive(Debug, Default, Serialize)]
+pub struct FlagOverrides {
+    /// `--data-dir`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Builds the layered configuration. Sources, in ascending priority:
+///
+/// 1. built-in defaults (the `default_*` functions of each struct);
+/// 2. the TOML file at `path` (`--config`, default `./pipeline.toml`);
+/// 3. the environment: `PIPELINE_`-prefixed keys (`__` separates levels, e.g.
+///    `PIPELINE_DATABASE__URL`, `PIPELINE_SCHEDULE__AT`), `PIPELINE_DATA_DIR`, and `DATABASE_URL`;
+/// 4. command-line flags (`--data-dir`).
+pub fn figment(path: &Path, flags: &FlagOverrides) -> Figment {
+    Figment::new()
+        .merge(Toml::file_exact(path))
+        .merge(Env::prefixed("PIPELINE_").split("__").filter(|key| {
+            let top = key.as_str().split('.').next().unwrap_or_default();
+            matches!(top, "data_dir" | "database" | "schedule")
+        }))
+        .merge(
+            Env::raw()
+                .only(&["DATABASE_URL"])
+                .map(|_| "database.url".into()),
+        )
+        .merge(Serialized::defaults(flags))
+}
+
+/// Reads the raw configuration; a missing file or a malformed value is an error naming the key.
+pub fn load(path: &Path, flags: &FlagOverrides) -> Result<RawConfig, Vec<String>> {
+    if !path.exists() {
+        return Err(vec![format!(
+            "{}: file not found (pass --config PATH to use another file)",
+            path.display()
+        )]);
+    }
+    figment(path, flags)
+        .extract::<RawConfig>()
+        .map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|e| {
+                    let key = e.path.join(".");
+                    let origin = e
+                        .metadata
+                        .as_ref()
+                        .and_then(|m| m.source.as_ref())
+                        .map(|s| s.to_string())
+                        .unwrap_or_else(|| path.display().to_string());
+                    let message = crate::plan::humanise(&e.kind.to_string());
+                    if key.is_empty() {
+                        format!("{origin}: {message}")
+                    } else {
+                        format!("{origin}: {key}: {message}")
+                    }
+                })
+                .collect()
+        })
+}
+
+/// The data directory as configured: relative to the config file when set there, to the working
+/// directory when set by the environment or a flag.
+pub fn data_dir(raw: &RawConfig) -> PathBuf {
+    raw.data_dir.relative()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_apply_in_ascending_priority() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "pipeline.toml",
+                "data_dir = \"from-file\"\n[database]\nurl = \"postgres://file@h/db\"\n",
+            )?;
+            let raw = load(Path::new("pipeline.toml"), &FlagOverrides::default()).unwrap();
+            assert_eq!(raw.database.url, "postgres://file@h/db");
+            assert!(data_dir(&raw).ends_with("from-file"));
+
+            jail.set_env("PIPELINE_DATA_DIR", "from-env");
+            jail.set_env("DATABASE_URL", "postgres://env@h/db");
+            jail.set_env("PIPELINE_UNRELATED", "ignored");
+            let raw = load(Path::new("pipeline.toml"), &FlagOverrides::default()).unwrap();
+            assert_eq!(raw.database.url, "postgres://env@h/db");
+            assert_eq!(data_dir(&raw), PathBuf::from("from-env"));
+
+            let flags = FlagOverrides {
+                data_dir: Some(PathBuf::from("from-flag")),
+            };
+            let raw = load(Path::new("pipeline.toml"), &flags).unwrap();
+            assert_eq!(data_dir(&raw), PathBuf::from("from-flag"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn defaults_apply_when_the_file_is_silent() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("pipeline.toml", "")?;
+            let raw = load(Path::new("pipeline.toml"), &FlagOverrides::default()).unwrap();
+            assert_eq!(
+                raw.database.url,
+                "postgres://postgres@localhost:5432/ecommerce"
+            );
+            assert_eq!(raw.database.connect_timeout_secs, 10);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_missing_file_and_unknown_keys_are_reported() {
+        figment::Jail::expect_with(|jail| {
+            let errors = load(Path::new("nope.toml"), &FlagOverrides::default()).unwrap_err();
+            assert_eq!(
+                errors,
+                vec!["nope.toml: file not found (pass --config PATH to use another file)"]
+            );
+            jail.create_file("pipeline.toml", "[database]\nurll = \"x\"\n")?;
+            let errors = load(Path::new("pipeline.toml"), &FlagOverrides::default()).unwrap_err();
+            assert_eq!(errors.len(), 1);
+            assert!(
+                errors[0].contains("database: unknown field \"urll\""),
+                "{errors:?}"
+            );
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,128 @@
+//! Connecting to PostgreSQL (creating the database when missing) and applying migrations. Messages
+//! name host, port and database, never the password.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{DatabaseConnection, SqlxPostgresConnector};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, PgPool};
+
+use crate::config::DatabaseConfig;
+
+/// The database, through SeaORM and through the sqlx pool behind it (for COPY and bulk SQL).
+#[derive(Clone)]
+pub struct Db {
+    /// The SeaORM connection.
+    pub orm: DatabaseConnection,
+    /// The pool behind it.
+    pub pool: PgPool,
+    /// `host:port/database`, for messages.
+    pub target: String,
+}
+
+/// Where `options` points, without credentials.
+pub fn describe(options: &PgConnectOptions) -> String {
+    format!(
+        "{}:{}/{}",
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or("postgres")
+    )
+}
+
+/// Connects, creating the database first when it does not exist.
+pub async fn connect(config: &DatabaseConfig) -> Result<Db> {
+    let options: PgConnectOptions = config
+        .url
+        .parse()
+        .context("database.url is not a PostgreSQL URL")?;
+    let options = options.log_statements(tracing::log::LevelFilter::Trace);
+    let target = describe(&options);
+    let timeout = Duration::from_secs(config.connect_timeout_secs);
+    let pool_options = || {
+        PgPoolOptions::new()
+            .max_connections(config.max_connections.max(2))
+            .acquire_timeout(timeout)
+    };
+    let pool = match tokio::time::timeout(timeout, pool_options().connect_with(options.clone()))
+        .await
+    {
+        Ok(Ok(pool)) => pool,
+        Ok(Err(sqlx::Error::Database(e))) if e.code().as_deref() == Some("3D000") => {
+            create_database(&options, timeout, &target).await?;
+            pool_options()
+                .connect_with(options.clone())
+                .await
+                .with_context(|| format!("cannot connect to the database at {target}"))?
+        }
+        Ok(Err(e)) => return Err(connect_error(e, &target)),
+        Err(_) => bail!(
+            "cannot connect to the database at {target}: no answer within {}s (database.connect_timeout_secs)",
+            config.connect_timeout_secs
+        ),
+    };
+    let orm = SqlxPostgresConnector::from_sqlx_postgres_pool(pool.clone());
+    Ok(Db { orm, pool, target })
+}
+
+fn connect_error(error: sqlx::Error, target: &str) -> anyhow::Error {
+    let cause = match &error {
+        sqlx::Error::Io(io) => io.to_string(),
+        sqlx::Error::PoolTimedOut => "timed out".to_owned(),
+        other => other.to_string(),
+    };
+    anyhow::anyhow!("cannot connect to the database at {target}: {cause}")
+}
+
+async fn create_database(
+    options: &PgConnectOptions,
+    timeout: Duration,
+    target: &str,
+) -> Result<()> {
+    let name = options.get_database().unwrap_or("postgres").to_owned();
+    let admin = options.clone().database("postgres");
+    let mut conn = tokio::time::timeout(timeout, admin.connect())
+        .await
+        .map_err(|_| {
+            anyhow::anyhow!("cannot connect to the database server at {target}: timed out")
+        })?
+        .map_err(|e| connect_error(e, target))?;
+    // An identifier cannot be a bind parameter; quote it as PostgreSQL's quote_ident does.
+    let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+    let result = sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {quoted}")))
+        .execute(&mut conn)
+        .await;
+    match result {
+        Ok(_) => tracing::info!(database = %name, "created the database"),
+        // Another process created it in the meantime.
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => {}
+        Err(e) => {
+            return Err(e).with_context(|| format!("cannot create the database {name} at {target}"));
+        }
+    }
+    conn.close().await.ok();
+    Ok(())
+}
+
+/// Applies pending migrations, one process at a time.
+pub async fn migrate(db: &Db) -> Result<()> {
+    let mut lock = db
+        .pool
+        .acquire()
+        .await
+        .context("cannot take a connection to migrate")?;
+    sqlx::query("SELECT pg_advisory_lock($1, 0)")
+        .bind(stages::locks::MIGRATE_CLASS)
+        .execute(&mut *lock)
+        .await
+        .context("cannot take the migration lock")?;
+    let result = Migrator::up(&db.orm, None).await;
+    sqlx::query("SELECT pg_advisory_unlock($1, 0)")
+        .bind(stages::locks::MIGRATE_CLASS)
+        .execute(&mut *lock)
+        .await
+        .ok();
+    result.context("cannot apply migrations")
+}

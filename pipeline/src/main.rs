@@ -1,0 +1,45 @@
+//! `pipeline`: parses arguments, calls [`cli::run`], prints `error: ...` with its causes and exits
+//! non-zero (1 for a runtime failure, 2 for a usage or configuration error).
+
+mod cli;
+mod config;
+mod daily;
+mod db;
+mod generate;
+mod ledger;
+mod output;
+mod plan;
+mod reports;
+mod runner;
+mod schedule;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm_migration=warn")
+            }),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = cli::Cli::parse();
+    match cli::run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            for cause in error.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            if error.is::<cli::UsageError>() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}

@@ -1,0 +1,346 @@
+//! Compiling the raw configuration into a plan: every problem is collected and reported at once,
+//! before anything runs. Each stage is checked on its own, and its errors carry the file, the stage
+//! (index, name, type) and the key.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use stages::{Role, StageConfig};
+
+use crate::config::{DatabaseConfig, RawConfig};
+use crate::schedule::ScheduleConfig;
+
+/// A stage of the plan.
+#[derive(Debug)]
+pub struct PlannedStage {
+    /// Position in the config, from 0.
+    pub index: usize,
+    /// Its unique name.
+    pub name: String,
+    /// Its `type` tag.
+    pub type_name: String,
+    /// Its options.
+    pub config: Box<dyn StageConfig>,
+    /// SHA-256 of its type and options (hex, first 16 characters).
+    pub fingerprint: String,
+}
+
+/// The compiled configuration.
+#[derive(Debug)]
+pub struct Plan {
+    /// The config file read.
+    pub config_path: PathBuf,
+    /// Database settings.
+    pub database: DatabaseConfig,
+    /// Where inputs are read.
+    pub data_dir: PathBuf,
+    /// The stages in order.
+    pub stages: Vec<PlannedStage>,
+    /// The schedule.
+    pub schedule: ScheduleConfig,
+}
+
+impl Plan {
+    /// The stages with `role`.
+    pub fn with_role(&self, role: Role) -> impl Iterator<Item = &PlannedStage> {
+        self.stages.iter().filter(move |s| s.config.role() == role)
+    }
+
+    /// The stage named `name`.
+    pub fn stage(&self, name: &str) -> Option<&PlannedStage> {
+        self.stages.iter().find(|s| s.name == name)
+    }
+}
+
+/// Rewrites serde's messages for people: backticks become double quotes, and an unknown variant of the
+/// stage tag lists the registered stage types.
+pub fn humanise(message: &str) -> String {
+    message.replace('`', "\"")
+}
+
+/// Compiles `raw` read from `path`; returns every problem found.
+pub fn compile(path: &Path, raw: RawConfig) -> Result<Plan, Vec<String>> {
+    let file = path.display().to_string();
+    let mut problems = Vec::new();
+    let mut stages = Vec::new();
+    let mut names: BTreeMap<String, usize> = BTreeMap::new();
+    if raw.stages.is_empty() {
+        problems.push(format!("{file}: stages: no stage is declared"));
+    }
+    for (index, value) in raw.stages.iter().enumerate() {
+        let json = match serde_json::to_value(value) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => {
+                problems.push(format!(
+                    "{file}: stages[{index}]: must be a table with name and type"
+                ));
+                continue;
+            }
+        };
+        let name = json.get("name").and_then(|v| v.as_str()).map(str::to_owned);
+        let type_name = json.get("type").and_then(|v| v.as_str()).map(str::to_owned);
+        let label = format!(
+            "{file}: stages[{index}] \"{}\" ({})",
+            name.as_deref().unwrap_or("?"),
+            type_name.as_deref().unwrap_or("?")
+        );
+        let Some(name) = name.filter(|n| !n.trim().is_empty()) else {
+            problems.push(format!("{label}: missing field \"name\""));
+            continue;
+        };
+        if let Some(first) = names.insert(name.clone(), index) {
+            problems.push(format!(
+                "{label}: name \"{name}\" is already used by stages[{first}]"
+            ));
+        }
+        let Some(type_name) = type_name else {
+            problems.push(format!("{label}: missing field \"type\""));
+            continue;
+        };
+        let mut options = json.clone();
+        options.remove("name");
+        match serde_json::from_value::<Box<dyn StageConfig>>(serde_json::Value::Object(
+            options.clone(),
+        )) {
+            Ok(config) => {
+                for problem in config.check() {
+                    problems.push(format!("{label}: {}: {}", problem.key, problem.message));
+                }
+                let fingerprint = fingerprint(config.as_ref());
+                stages.push(PlannedStage {
+                    index,
+                    name,
+                    type_name,
+                    config,
+                    fingerprint,
+                });
+            }
+            Err(error) => problems.extend(stage_errors(&label, &type_name, &options, &error)),
+        }
+    }
+    check_shape(&file, &stages, &mut problems);
+    let schedule = match ScheduleConfig::try_from(raw.schedule.clone()) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            problems.push(format!("{file}: {e}"));
+            None
+        }
+    };
+    if let Err(e) = raw.database.url.parse::<sqlx::postgres::PgConnectOptions>() {
+        problems.push(format!("{file}: database.url: not a PostgreSQL URL ({e})"));
+    }
+    let data_dir = crate::config::data_dir(&raw);
+    match (problems.is_empty(), schedule) {
+        (true, Some(schedule)) => Ok(Plan {
+            config_path: path.to_owned(),
+            database: raw.database,
+            data_dir,
+            stages,
+            schedule,
+        }),
+        _ => Err(problems),
+    }
+}
+
+/// Explains why a stage's options did not deserialize, key by key: every option has a default, so
+/// each key can be tried alone and the bad ones named.
+fn stage_errors(
+    label: &str,
+    type_name: &str,
+    options: &serde_json::Map<String, serde_json::Value>,
+    error: &serde_json::Error,
+) -> Vec<String> {
+    let message = error.to_string();
+    if message.starts_with("unknown variant") {
+        let registered: Vec<String> = stages::registered_stage_types()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        return vec![format!(
+            "{label}: unknown stage type \"{type_name}\" (registered: {})",
+            registered.join(", ")
+        )];
+    }
+    let mut found = Vec::new();
+    for (key, value) in options.iter().filter(|(k, _)| k.as_str() != "type") {
+        let alone = serde_json::json!({ "type": type_name, key.as_str(): value });
+        if let Err(e) = serde_json::from_value::<Box<dyn StageConfig>>(alone) {
+            let text = humanise(&strip_position(&e.to_string()));
+            if text.starts_with("unknown field") {
+                found.push(format!(
+                    "{label}: {}",
+                    text.split(", expected").next().unwrap_or(&text)
+                ));
+            } else {
+                found.push(format!("{label}: {key}: {text}"));
+            }
+        }
+    }
+    if found.is_empty() {
+        found.push(format!("{label}: {}", humanise(&strip_position(&message))));
+    }
+    found
+}
+
+fn strip_position(message: &str) -> String {
+    match message.find(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// The shape rules: at most one extract, validate and load; a load needs an extract and a validate
+/// before it; aggregates come after the load.
+fn check_shape(file: &str, stages: &[PlannedStage], problems: &mut Vec<String>) {
+    let position = |role: Role| -> Vec<&PlannedStage> {
+        stages.iter().filter(|s| s.config.role() == role).collect()
+    };
+    for role in [Role::Extract, Role::Validate, Role::Load] {
+        let found = position(role);
+        if found.len() > 1 {
+            let names: Vec<String> = found.iter().map(|s| format!("\"{}\"", s.name)).collect();
+            problems.push(format!(
+                "{file}: stages: more than one {role} stage ({})",
+                names.join(", ")
+            ));
+        }
+    }
+    let first = |role: Role| position(role).first().map(|s| s.index);
+    if let Some(load) = first(Role::Load) {
+        for needed in [Role::Extract, Role::Validate] {
+            match first(needed) {
+                None => problems.push(format!(
+                    "{file}: stages: the load stage needs a {needed} stage before it"
+                )),
+                Some(i) if i > load => problems.push(format!(
+                    "{file}: stages: the {needed} stage must come before the load stage"
+                )),
+                _ => {}
+            }
+        }
+        if let (Some(extract), Some(validate)) = (first(Role::Extract), first(Role::Validate))
+            && validate < extract
+        {
+            problems.push(format!(
+                "{file}: stages: the extract stage must come before the validate stage"
+            ));
+        }
+        for aggregate in position(Role::Aggregate) {
+            if aggregate.index < load {
+                problems.push(format!(
+                    "{file}: stages[{}] \"{}\": an aggregate stage must come after the load stage",
+                    aggregate.index, aggregate.name
+                ));
+            }
+        }
+    }
+}
+
+/// The fingerprint of a stage's options: SHA-256 over its canonical JSON.
+pub fn fingerprint(config: &dyn StageConfig) -> String {
+    let json = serde_json::to_string(config).unwrap_or_default();
+    let digest = Sha256::digest(json.as_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{FlagOverrides, load};
+
+    fn compile_toml(toml: &str) -> Result<Plan, Vec<String>> {
+        let mut result = None;
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("pipeline.toml", toml)?;
+            let raw = load(Path::new("pipeline.toml"), &FlagOverrides::default())
+                .map_err(|e| e.join("\n"))?;
+            result = Some(compile(Path::new("pipeline.toml"), raw));
+            Ok(())
+        });
+        result.unwrap()
+    }
+
+    const GOOD: &str = r#"
+[[stages]]
+name = "extract"
+type = "csv_extract"
+[[stages]]
+name = "validate"
+type = "validate"
+[[stages]]
+name = "load"
+type = "postgres_load"
+[[stages]]
+name = "customer_daily_stats"
+type = "customer_daily_stats"
+"#;
+
+    #[test]
+    fn the_default_pipeline_toml_compiles() {
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../pipeline.toml"))
+                .unwrap();
+        let plan = compile_toml(&text).unwrap();
+        let names: Vec<&str> = plan.stages.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["extract", "validate", "load", "customer_daily_stats"]
+        );
+    }
+
+    #[test]
+    fn an_unknown_field_names_file_stage_and_key() {
+        let toml = GOOD.replace(
+            "type = \"postgres_load\"",
+            "type = \"postgres_load\"\nbatchsize = 5",
+        );
+        let problems = compile_toml(&toml).unwrap_err();
+        assert_eq!(
+            problems,
+            vec!["pipeline.toml: stages[2] \"load\" (postgres_load): unknown field \"batchsize\""]
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let toml = GOOD
+            .replace(
+                "type = \"csv_extract\"",
+                "type = \"csv_extract\"\nbatch_size = \"big\"",
+            )
+            .replace("type = \"validate\"", "type = \"validat\"")
+            .replace("name = \"customer_daily_stats\"", "name = \"load\"")
+            .replace(
+                "type = \"customer_daily_stats\"",
+                "type = \"customer_daily_stats\"\nexcluded_statuses = [\"lost\"]",
+            );
+        let problems = compile_toml(&toml).unwrap_err();
+        assert_eq!(problems.len(), 5, "{problems:#?}");
+        assert!(problems[0].starts_with("pipeline.toml: stages[0] \"extract\" (csv_extract): batch_size: invalid type: string \"big\""));
+        assert!(problems[1].starts_with("pipeline.toml: stages[1] \"validate\" (validat): unknown stage type \"validat\" (registered: "));
+        assert!(problems[1].contains("csv_extract"));
+        assert_eq!(
+            problems[2],
+            "pipeline.toml: stages[3] \"load\" (customer_daily_stats): name \"load\" is already used by stages[2]"
+        );
+        assert!(problems[3].starts_with("pipeline.toml: stages[3] \"load\" (customer_daily_stats): excluded_statuses: \"lost\" is not an order status"));
+        assert_eq!(
+            problems[4],
+            "pipeline.toml: stages: the load stage needs a validate stage before it"
+        );
+    }
+
+    #[test]
+    fn fingerprints_follow_options() {
+        let a = compile_toml(GOOD).unwrap();
+        let b = compile_toml(&GOOD.replace(
+            "type = \"customer_daily_stats\"",
+            "type = \"customer_daily_stats\"\nexcluded_statuses = [\"canceled\"]",
+        ))
+        .unwrap();
+        assert_eq!(a.stages[0].fingerprint, b.stages[0].fingerprint);
+        assert_ne!(a.stages[3].fingerprint, b.stages[3].fingerprint);
+        assert_eq!(a.stages[3].fingerprint.len(), 16);
+    }
+}

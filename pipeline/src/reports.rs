@@ -1,0 +1,642 @@
+//! The read side: `stats` (a day's rows), `top-customers`, `repeaters` and `status`, all over the
+//! stored tables, printed as a table, CSV or JSON.
+
+use std::collections::BTreeSet;
+
+use anyhow::{Context, Result, bail};
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde_json::{Value, json};
+use sqlx::Row;
+use stages::entities::customer_daily_stats as cds;
+use stages::{DayRange, Role};
+
+use crate::db::Db;
+use crate::output::{Format, Grid, money};
+use crate::plan::Plan;
+
+const EVER: (NaiveDate, NaiveDate) = (NaiveDate::MIN, NaiveDate::MAX);
+
+fn bounds(range: Option<DayRange>) -> (NaiveDate, NaiveDate) {
+    range.map(|r| (r.start, r.end)).unwrap_or(EVER)
+}
+
+fn number(value: Decimal) -> Value {
+    json!(value.round_dp(2).to_f64().unwrap_or_default())
+}
+
+/// The name of the declared `customer_daily_stats` stage (for the commands that say how to compute).
+fn stats_stage(plan: &Plan) -> String {
+    plan.with_role(Role::Aggregate)
+        .find(|s| s.type_name == "customer_daily_stats")
+        .map(|s| s.name.clone())
+        .unwrap_or_else(|| "customer_daily_stats".to_owned())
+}
+
+/// Days of `range` that were never computed.
+async fn missing_days(db: &Db, stage: &str, start: NaiveDate, end: NaiveDate) -> Result<i64> {
+    let missing: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM generate_series($2::date, $3::date, interval '1 day') d
+          WHERE NOT EXISTS (SELECT 1 FROM pipeline_runs r WHERE r.parent_run_id IS NOT NULL
+                              AND r.stage_name = $1 AND r.status = 'succeeded' AND r.run_date = d::date)",
+    )
+    .bind(stage)
+    .bind(start)
+    .bind(end)
+    .fetch_one(&db.pool)
+    .await?;
+    Ok(missing)
+}
+
+/// `pipeline stats --date D`.
+pub async fn stats(
+    db: &Db,
+    plan: &Plan,
+    date: NaiveDate,
+    customer: Option<&str>,
+    limit: Option<u64>,
+    format: Format,
+) -> Result<()> {
+    let stage = stats_stage(plan);
+    if missing_days(db, &stage, date, date).await? > 0 {
+        bail!(
+            "{date} has not been computed yet; compute it with:\n  pipeline run --date {date} --stage {stage}"
+        );
+    }
+    let summary = sqlx::query(
+        "SELECT count(*), coalesce(sum(orders_count), 0)::bigint, coalesce(sum(total_spent), 0)
+           FROM customer_daily_stats WHERE stat_date = $1",
+    )
+    .bind(date)
+    .fetch_one(&db.pool)
+    .await?;
+    let (customers, orders, revenue): (i64, i64, Decimal) =
+        (summary.get(0), summary.get(1), summary.get(2));
+    let mut query = cds::Entity::find()
+        .filter(cds::Column::StatDate.eq(date))
+        .order_by_desc(cds::Column::TotalSpent)
+        .order_by_asc(cds::Column::CustomerUniqueId);
+    if let Some(customer) = customer {
+        query = query.filter(cds::Column::CustomerUniqueId.eq(customer));
+    }
+    if let Some(limit) = limit {
+        query = query.limit(limit);
+    }
+    let rows = query
+        .all(&db.orm)
+        .await
+        .context("cannot read customer_daily_stats")?;
+    match format {
+        Format::Json => {
+            let out: Vec<Value> = rows.iter().map(row_json).collect();
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+        Format::Csv | Format::Table => {
+            let grid = Grid {
+                header: vec![
+                    "stat_date",
+                    "customer_unique_id",
+                    "orders_count",
+                    "canceled_orders_count",
+                    "items_count",
+                    "distinct_products",
+                    "distinct_sellers",
+                    "items_value",
+                    "freight_value",
+                    "total_spent",
+                    "avg_order_value",
+                    "first_order_at",
+                    "last_order_at",
+                    "lifetime_orders",
+                    "lifetime_spent",
+                    "first_order_date",
+                    "days_since_previous_order",
+                    "is_repeat_customer",
+                ],
+                rows: rows.iter().map(row_cells).collect(),
+                numeric: vec![
+                    false, false, true, true, true, true, true, true, true, true, true, false,
+                    false, true, true, false, true, false,
+                ],
+            };
+            if format == Format::Table {
+                println!(
+                    "{date}: {customers} customers, {orders} orders, revenue {}{}",
+                    money(revenue),
+                    if customer.is_some() || limit.is_some_and(|l| (l as i64) < customers) {
+                        format!(" (showing {})", rows.len())
+                    } else {
+                        String::new()
+                    }
+                );
+                if rows.is_empty() {
+                    println!("no customer ordered on {date}");
+                    return Ok(());
+                }
+            }
+            grid.print(format).await?;
+        }
+    }
+    Ok(())
+}
+
+fn row_cells(r: &cds::Model) -> Vec<String> {
+    vec![
+        r.stat_date.to_string(),
+        r.customer_unique_id.clone(),
+        r.orders_count.to_string(),
+        r.canceled_orders_count.to_string(),
+        r.items_count.to_string(),
+        r.distinct_products.to_string(),
+        r.distinct_sellers.to_string(),
+        money(r.items_value),
+        money(r.freight_value),
+        money(r.total_spent),
+        r.avg_order_value.map(money).unwrap_or_default(),
+        r.first_order_at.to_string(),
+        r.last_order_at.to_string(),
+        r.lifetime_orders.to_string(),
+        money(r.lifetime_spent),
+        r.first_order_date.to_string(),
+        r.days_since_previous_order
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
+        r.is_repeat_customer.to_string(),
+    ]
+}
+
+fn row_json(r: &cds::Model) -> Value {
+    json!({
+        "stat_date": r.stat_date,
+        "customer_unique_id": r.customer_unique_id,
+        "orders_count": r.orders_count,
+        "canceled_orders_count": r.canceled_orders_count,
+        "items_count": r.items_count,
+        "distinct_products": r.distinct_products,
+        "distinct_sellers": r.distinct_sellers,
+        "items_value": number(r.items_value),
+        "freight_value": number(r.freight_value),
+        "total_spent": number(r.total_spent),
+        "avg_order_value": r.avg_order_value.map(number),
+        "first_order_at": r.first_order_at.to_string(),
+        "last_order_at": r.last_order_at.to_string(),
+        "lifetime_orders": r.lifetime_orders,
+        "lifetime_spent": number(r.lifetime_spent),
+        "first_order_date": r.first_order_date,
+        "days_since_previous_order": r.days_since_previous_order,
+        "is_repeat_customer": r.is_repeat_customer,
+    })
+}
+
+/// What top customers are ranked by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum RankBy {
+    /// Total spent (items + freight of kept orders).
+    #[default]
+    Spent,
+    /// Orders, any status.
+    Orders,
+    /// Items of kept orders.
+    Items,
+}
+
+async fn warn_if_incomplete(db: &Db, plan: &Plan, range: Option<DayRange>) -> Result<()> {
+    let stage = stats_stage(plan);
+    let (start, end) = match range {
+        Some(r) => (r.start, r.end),
+        None => {
+            let row = sqlx::query("SELECT min(order_purchase_timestamp)::date, max(order_purchase_timestamp)::date FROM orders")
+                .fetch_one(&db.pool)
+                .await?;
+            match (
+                row.get::<Option<NaiveDate>, _>(0),
+                row.get::<Option<NaiveDate>, _>(1),
+            ) {
+                (Some(a), Some(b)) => (a, b),
+                _ => return Ok(()),
+            }
+        }
+    };
+    let missing = missing_days(db, &stage, start, end).await?;
+    if missing > 0 {
+        tracing::warn!(
+            missing_days = missing,
+            "{missing} day(s) of {start}..{end} are not computed; figures cover computed days only (pipeline run --range {start}..{end} --stage {stage})"
+        );
+    }
+    Ok(())
+}
+
+/// `pipeline top-customers`.
+pub async fn top_customers(
+    db: &Db,
+    plan: &Plan,
+    range: Option<DayRange>,
+    by: RankBy,
+    limit: u64,
+    format: Format,
+) -> Result<()> {
+    warn_if_incomplete(db, plan, range).await?;
+    let (start, end) = bounds(range);
+    let order = match by {
+        RankBy::Spent => "total_spent DESC",
+        RankBy::Orders => "orders DESC",
+        RankBy::Items => "items DESC",
+    };
+    let sql = format!(
+        "WITH per AS (
+             SELECT customer_unique_id, sum(orders_count)::bigint AS orders, sum(items_count)::bigint AS items,
+                    sum(total_spent) AS total_spent, min(stat_date) AS first_order_date, max(stat_date) AS last_order_date
+               FROM customer_daily_stats WHERE stat_date BETWEEN $1 AND $2 GROUP BY customer_unique_id),
+         ranked AS (SELECT * FROM per ORDER BY {order}, customer_unique_id LIMIT $3)
+         SELECT r.customer_unique_id, r.orders, r.items, r.total_spent, r.first_order_date, r.last_order_date,
+                place.customer_city, place.customer_state
+           FROM ranked r
+           LEFT JOIN LATERAL (
+                SELECT c.customer_city, c.customer_state FROM customers c JOIN orders o ON o.customer_id = c.customer_id
+                 WHERE c.customer_unique_id = r.customer_unique_id OR c.customer_id = r.customer_unique_id
+                 ORDER BY o.order_purchase_timestamp DESC, o.order_id LIMIT 1) place ON true
+          ORDER BY {order}, r.customer_unique_id"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(start)
+        .bind(end)
+        .bind(limit as i64)
+        .fetch_all(&db.pool)
+        .await
+        .context("cannot rank customers")?;
+    struct Top {
+        id: String,
+        orders: i64,
+        items: i64,
+        spent: Decimal,
+        first: NaiveDate,
+        last: NaiveDate,
+        city: Option<String>,
+        state: Option<String>,
+    }
+    let tops: Vec<Top> = rows
+        .iter()
+        .map(|r| Top {
+            id: r.get(0),
+            orders: r.get(1),
+            items: r.get(2),
+            spent: r.get(3),
+            first: r.get(4),
+            last: r.get(5),
+            city: r.get(6),
+            state: r.get(7),
+        })
+        .collect();
+    match format {
+        Format::Json => {
+            let out: Vec<Value> = tops
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    json!({
+                        "rank": i + 1,
+                        "customer_unique_id": t.id,
+                        "orders": t.orders,
+                        "items": t.items,
+                        "total_spent": number(t.spent),
+                        "first_order_date": t.first,
+                        "last_order_date": t.last,
+                        "city": t.city,
+                        "state": t.state,
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+        _ => {
+            let grid = Grid {
+                header: vec![
+                    "rank",
+                    "customer_unique_id",
+                    "orders",
+                    "items",
+                    "total_spent",
+                    "first_order_date",
+                    "last_order_date",
+                    "city",
+                    "state",
+                ],
+                rows: tops
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| {
+                        vec![
+                            (i + 1).to_string(),
+                            t.id.clone(),
+                            t.orders.to_string(),
+                            t.items.to_string(),
+                            money(t.spent),
+                            t.first.to_string(),
+                            t.last.to_string(),
+                            t.city.clone().unwrap_or_default(),
+                            t.state.clone().unwrap_or_default(),
+                        ]
+                    })
+                    .collect(),
+                numeric: vec![true, false, true, true, true, false, false, false, false],
+            };
+            if format == Format::Table {
+                let what = match by {
+                    RankBy::Spent => "total spent",
+                    RankBy::Orders => "orders",
+                    RankBy::Items => "items",
+                };
+                let span = range
+                    .map(|r| r.to_string())
+                    .unwrap_or_else(|| "the whole history".to_owned());
+                println!("top {} customers by {what} over {span}", tops.len());
+            }
+            grid.print(format).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The repeat-customer figures of a range.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Repeaters {
+    /// Customers with at least one order in the range.
+    pub customers: i64,
+    /// Of them, those with two or more orders (any status).
+    pub repeaters_by_orders: i64,
+    /// Of them, those who ordered on two or more distinct days.
+    pub repeaters_by_days: i64,
+    /// repeaters_by_orders / customers (0 without customers).
+    pub repeat_rate: f64,
+    /// Order count ("2", "3", ...) → customers with that many orders.
+    pub histogram: std::collections::BTreeMap<String, i64>,
+}
+
+/// Computes [`Repeaters`] from the stored daily rows.
+pub async fn repeater_figures(db: &Db, range: Option<DayRange>) -> Result<Repeaters> {
+    let (start, end) = bounds(range);
+    let per = "SELECT customer_unique_id, sum(orders_count) AS orders, count(*) AS days
+                 FROM customer_daily_stats WHERE stat_date BETWEEN $1 AND $2 GROUP BY customer_unique_id";
+    let totals = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*), count(*) FILTER (WHERE orders >= 2), count(*) FILTER (WHERE days >= 2) FROM ({per}) per"
+    )))
+    .bind(start)
+    .bind(end)
+    .fetch_one(&db.pool)
+    .await?;
+    let histogram_rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT orders::bigint, count(*) FROM ({per}) per WHERE orders >= 2 GROUP BY orders ORDER BY orders"
+    )))
+    .bind(start)
+    .bind(end)
+    .fetch_all(&db.pool)
+    .await?;
+    let customers: i64 = totals.get(0);
+    let repeaters_by_orders: i64 = totals.get(1);
+    Ok(Repeaters {
+        customers,
+        repeaters_by_orders,
+        repeaters_by_days: totals.get(2),
+        repeat_rate: if customers == 0 {
+            0.0
+        } else {
+            repeaters_by_orders as f64 / customers as f64
+        },
+        histogram: histogram_rows
+            .iter()
+            .map(|r| (r.get::<i64, _>(0).to_string(), r.get::<i64, _>(1)))
+            .collect(),
+    })
+}
+
+/// `pipeline repeaters`.
+pub async fn repeaters(
+    db: &Db,
+    plan: &Plan,
+    range: Option<DayRange>,
+    format: Format,
+) -> Result<()> {
+    warn_if_incomplete(db, plan, range).await?;
+    let figures = repeater_figures(db, range).await?;
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&figures)?),
+        _ => {
+            let mut rows = vec![
+                vec!["customers".to_owned(), figures.customers.to_string()],
+                vec![
+                    "repeaters_by_orders".to_owned(),
+                    figures.repeaters_by_orders.to_string(),
+                ],
+                vec![
+                    "repeaters_by_days".to_owned(),
+                    figures.repeaters_by_days.to_string(),
+                ],
+                vec![
+                    "repeat_rate".to_owned(),
+                    format!("{:.4}", figures.repeat_rate),
+                ],
+            ];
+            for (orders, count) in &figures.histogram {
+                rows.push(vec![
+                    format!("customers with {orders} orders"),
+                    count.to_string(),
+                ]);
+            }
+            let grid = Grid {
+                header: vec!["figure", "value"],
+                rows,
+                numeric: vec![false, true],
+            };
+            if format == Format::Table {
+                let span = range
+                    .map(|r| r.to_string())
+                    .unwrap_or_else(|| "the whole history".to_owned());
+                println!(
+                    "repeat customers over {span} (a customer is a customer_unique_id: the person)"
+                );
+                println!(
+                    "repeaters_by_orders: customers with 2 or more orders in the range, any status"
+                );
+                println!(
+                    "repeaters_by_days: customers who ordered on 2 or more distinct days in the range"
+                );
+            }
+            grid.print(format).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Collapses sorted days into ranges.
+pub fn day_ranges(days: &[NaiveDate]) -> Vec<DayRange> {
+    let mut out: Vec<DayRange> = Vec::new();
+    for &day in days {
+        match out.last_mut() {
+            Some(last) if last.end.succ_opt() == Some(day) => last.end = day,
+            _ => out.push(DayRange::new(day, day)),
+        }
+    }
+    out
+}
+
+fn ranges_text(days: &[NaiveDate]) -> String {
+    if days.is_empty() {
+        return "none".to_owned();
+    }
+    let ranges = day_ranges(days);
+    let shown: Vec<String> = ranges.iter().take(10).map(|r| r.to_string()).collect();
+    if ranges.len() > 10 {
+        format!("{} (+{} more ranges)", shown.join(", "), ranges.len() - 10)
+    } else {
+        shown.join(", ")
+    }
+}
+
+/// `pipeline status`.
+pub async fn status(db: &Db, plan: &Plan, format: Format) -> Result<()> {
+    let last = crate::ledger::last_runs(db).await?;
+    let mut stages_json = Vec::new();
+    let mut grid_rows = Vec::new();
+    for stage in &plan.stages {
+        let run = last.iter().find(|r| r.stage_name == stage.name);
+        let days = match (
+            run.and_then(|r| r.run_date),
+            run.and_then(|r| r.range_start.zip(r.range_end)),
+        ) {
+            (Some(d), _) => d.to_string(),
+            (_, Some((a, b))) => format!("{a}..{b}"),
+            _ => String::new(),
+        };
+        stages_json.push(json!({
+            "stage": stage.name,
+            "type": stage.type_name,
+            "last_run": run.map(|r| json!({
+                "run_id": r.id,
+                "status": r.status,
+                "started_at": r.started_at.to_rfc3339(),
+                "finished_at": r.finished_at.map(|t| t.to_rfc3339()),
+                "days": days,
+                "rows_read": r.rows_read,
+                "rows_loaded": r.rows_loaded,
+                "rows_duplicate": r.rows_duplicate,
+                "rows_rejected": r.rows_rejected,
+                "error": r.error,
+            })),
+        }));
+        grid_rows.push(vec![
+            stage.name.clone(),
+            stage.type_name.clone(),
+            run.map(|r| r.status.clone())
+                .unwrap_or_else(|| "never run".to_owned()),
+            run.map(|r| r.started_at.format("%Y-%m-%d %H:%M:%S").to_string())
+                .unwrap_or_default(),
+            days,
+            run.map(|r| r.rows_loaded.to_string()).unwrap_or_default(),
+            run.map(|r| r.rows_rejected.to_string()).unwrap_or_default(),
+            run.and_then(|r| r.error.clone())
+                .map(|e| e.lines().next().unwrap_or_default().to_owned())
+                .unwrap_or_default(),
+        ]);
+    }
+    let mut aggregates_json = Vec::new();
+    let mut aggregate_lines = Vec::new();
+    for stage in plan.with_role(Role::Aggregate) {
+        let span = sqlx::query("SELECT min(order_purchase_timestamp)::date, max(order_purchase_timestamp)::date FROM orders")
+            .fetch_one(&db.pool)
+            .await?;
+        let (first, last_day): (Option<NaiveDate>, Option<NaiveDate>) = (span.get(0), span.get(1));
+        let computed = sqlx::query(
+            "WITH latest AS (
+                 SELECT DISTINCT ON (run_date) run_date, config_fingerprint, finished_at FROM pipeline_runs
+                  WHERE parent_run_id IS NOT NULL AND stage_name = $1 AND status = 'succeeded'
+                  ORDER BY run_date, id DESC),
+             changes AS (SELECT day, max(changed_at) AS changed_at FROM order_day_changes GROUP BY day)
+             SELECT l.run_date, (l.config_fingerprint <> $2 OR coalesce(c.changed_at > l.finished_at, false)) AS stale
+               FROM latest l LEFT JOIN changes c ON c.day = l.run_date ORDER BY l.run_date",
+        )
+        .bind(&stage.name)
+        .bind(&stage.fingerprint)
+        .fetch_all(&db.pool)
+        .await?;
+        let computed_days: BTreeSet<NaiveDate> = computed.iter().map(|r| r.get(0)).collect();
+        let stale: Vec<NaiveDate> = computed
+            .iter()
+            .filter(|r| r.get::<bool, _>(1))
+            .map(|r| r.get(0))
+            .collect();
+        let mut missing = Vec::new();
+        if let (Some(a), Some(b)) = (first, last_day) {
+            let mut d = a;
+            while d <= b {
+                if !computed_days.contains(&d) {
+                    missing.push(d);
+                }
+                d = d.succ_opt().context("date overflow")?;
+            }
+        }
+        aggregates_json.push(json!({
+            "stage": stage.name,
+            "first_day": first,
+            "last_day": last_day,
+            "days_computed": computed_days.len(),
+            "days_missing": day_ranges(&missing).iter().map(|r| r.to_string()).collect::<Vec<_>>(),
+            "days_stale": day_ranges(&stale).iter().map(|r| r.to_string()).collect::<Vec<_>>(),
+        }));
+        aggregate_lines.push(format!(
+            "{}: data {}..{}; {} days computed; missing: {}; stale: {}",
+            stage.name,
+            first.map(|d| d.to_string()).unwrap_or_else(|| "-".into()),
+            last_day
+                .map(|d| d.to_string())
+                .unwrap_or_else(|| "-".into()),
+            computed_days.len(),
+            ranges_text(&missing),
+            ranges_text(&stale),
+        ));
+    }
+    match format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &json!({ "stages": stages_json, "aggregates": aggregates_json })
+            )?
+        ),
+        _ => {
+            let grid = Grid {
+                header: vec![
+                    "stage", "type", "last run", "started", "days", "rows", "rejected", "error",
+                ],
+                rows: grid_rows,
+                numeric: vec![false, false, false, false, false, true, true, false],
+            };
+            grid.print(format).await?;
+            if format == Format::Table {
+                for line in aggregate_lines {
+                    println!("{line}");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_collapse_into_ranges() {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let ranges = day_ranges(&[
+            d("2017-01-01"),
+            d("2017-01-02"),
+            d("2017-01-03"),
+            d("2017-01-05"),
+        ]);
+        let text: Vec<String> = ranges.iter().map(|r| r.to_string()).collect();
+        assert_eq!(text, ["2017-01-01..2017-01-03", "2017-01-05"]);
+    }
+}

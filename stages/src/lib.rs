@@ -1,0 +1,373 @@
+//! The stages of the pipeline and the SeaORM entities they work over.
+//!
+//! A stage is declared in `pipeline.toml` as a table with a `type` tag; the tag picks a
+//! [`StageConfig`] implementation (registered with one `#[typetag::serde(name = "...")]` attribute),
+//! whose [`StageConfig::build`] makes the runtime object. Stages have one role each:
+//!
+//! - [`Extract`]: reads the input files and streams [`record::RecordBatch`]es;
+//! - [`Validate`]: splits records into valid rows and rejected lines (row rules while streaming,
+//!   key and reference rules as SQL over the staged rows);
+//! - [`Load`]: stages valid rows with `COPY ... FROM STDIN` and merges them into the tables;
+//! - [`Aggregate`]: set-based SQL over the loaded tables for a range of days.
+//!
+//! This crate never depends on the binary crate; the binary compiles the plan and runs it.
+
+pub mod csv_extract;
+pub mod customer_daily_stats;
+pub mod dataset;
+pub mod entities;
+pub mod locks;
+pub mod postgres_load;
+pub mod record;
+pub mod staging;
+pub mod validate;
+
+use std::fmt::Debug;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use chrono::{NaiveDate, NaiveDateTime};
+use sqlx::PgConnection;
+use tokio::sync::mpsc;
+
+use crate::dataset::Dataset;
+use crate::record::{RecordBatch, ValidatedBatch};
+
+/// What a stage does in the pipeline; decides where the runner puts it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads input files into record batches.
+    Extract,
+    /// Splits records into valid rows and rejected lines.
+    Validate,
+    /// Writes valid rows into the database.
+    Load,
+    /// Computes derived tables for given days.
+    Aggregate,
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Role::Extract => "extract",
+            Role::Validate => "validate",
+            Role::Load => "load",
+            Role::Aggregate => "aggregate",
+        })
+    }
+}
+
+/// One problem found in a stage's options, before anything runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// The option's key, e.g. `excluded_statuses`.
+    pub key: String,
+    /// What is wrong with it, lowercase, carrying the offending value.
+    pub message: String,
+}
+
+impl Problem {
+    /// A problem with the option `key`.
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The options of one stage as declared in `pipeline.toml`. Implementations are serde structs with
+/// `deny_unknown_fields`, a `///` doc on every field and defaults for every field; they do no I/O.
+#[typetag::serde(tag = "type")]
+pub trait StageConfig: Debug + Send + Sync {
+    /// The stage's role.
+    fn role(&self) -> Role;
+    /// One line saying what the stage does, for `pipeline stages`.
+    fn about(&self) -> &'static str;
+    /// Every problem with the options, without I/O.
+    fn check(&self) -> Vec<Problem> {
+        Vec::new()
+    }
+    /// Builds the runtime object.
+    fn build(&self) -> Stage;
+}
+
+/// A built stage, by role.
+pub enum Stage {
+    /// See [`Extract`].
+    Extract(Box<dyn Extract>),
+    /// See [`Validate`].
+    Validate(Box<dyn Validate>),
+    /// See [`Load`].
+    Load(Box<dyn Load>),
+    /// See [`Aggregate`].
+    Aggregate(Box<dyn Aggregate>),
+}
+
+/// What the runner knows of the run that a stage needs.
+#[derive(Clone, Debug)]
+pub struct RunContext {
+    /// The directory the input files are read from.
+    pub data_dir: PathBuf,
+    /// When the run started (local wall clock, no time zone), the upper bound of event timestamps.
+    pub run_time: NaiveDateTime,
+}
+
+/// An input file found and checked by [`Extract::open`].
+#[derive(Clone, Debug)]
+pub struct Source {
+    /// The dataset the file holds.
+    pub dataset: Dataset,
+    /// The file's path.
+    pub path: PathBuf,
+    /// The file's name as shown in messages and stored in `rejected_rows.source_file`.
+    pub file_name: String,
+    /// For each column of [`Dataset::columns`], its index in the file's header.
+    pub column_index: Vec<usize>,
+    /// How many fields the header has.
+    pub header_len: usize,
+}
+
+/// Counts an extract reports for one file once it is read to the end.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExtractCounts {
+    /// Data lines (records) read, not counting the header and blank lines.
+    pub records: u64,
+    /// Blank lines skipped (they carry no data).
+    pub blank_lines: u64,
+}
+
+/// Reads input files.
+#[async_trait]
+pub trait Extract: Send + Sync {
+    /// Finds the dataset's file under `data_dir` and checks its header, reading no data line.
+    async fn open(
+        &self,
+        data_dir: &Path,
+        dataset: Dataset,
+    ) -> Result<Source, csv_extract::ExtractError>;
+    /// Streams the file's records into `tx`, in batches, until the end of the file.
+    async fn stream(
+        &self,
+        source: &Source,
+        tx: mpsc::Sender<RecordBatch>,
+    ) -> Result<ExtractCounts, csv_extract::ExtractError>;
+}
+
+/// Splits records into valid rows and rejected lines.
+#[async_trait]
+pub trait Validate: Send + Sync {
+    /// Applies the row rules (everything decidable from one line) to a batch.
+    fn check_batch(&self, source: &Source, ctx: &RunContext, batch: RecordBatch) -> ValidatedBatch;
+    /// Applies the set rules (unique keys, references) to the staged rows of `dataset`, marking the
+    /// duplicates and the rejected lines in the staging tables. Runs in the load's transaction.
+    async fn check_sets(
+        &self,
+        conn: &mut PgConnection,
+        dataset: Dataset,
+    ) -> Result<(), sqlx::Error>;
+    /// The largest share of a file's lines that may be rejected before the load is aborted.
+    fn max_reject_ratio(&self) -> f64;
+}
+
+/// Accounting of one dataset in one load: every data line is exactly one of loaded, duplicate, rejected.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DatasetAccount {
+    /// The dataset's name.
+    pub dataset: String,
+    /// The file read.
+    pub file: String,
+    /// Data lines read.
+    pub read: u64,
+    /// Lines accepted (inserted, updated or already present as they are).
+    pub loaded: u64,
+    /// Of the loaded, rows that were new.
+    pub inserted: u64,
+    /// Of the loaded, rows that changed an existing row.
+    pub updated: u64,
+    /// Exact duplicates of an accepted line, not loaded again.
+    pub duplicate: u64,
+    /// Lines rejected, each with a reason in `rejected_rows`.
+    pub rejected: u64,
+    /// Blank lines skipped.
+    pub blank_lines: u64,
+}
+
+/// Writes validated rows into the database.
+#[async_trait]
+pub trait Load: Send + Sync {
+    /// Creates the staging tables for this load's transaction, reading from `sources`.
+    async fn prepare(&self, conn: &mut PgConnection, sources: &[Source])
+    -> Result<(), sqlx::Error>;
+    /// Copies a validated batch into staging.
+    async fn stage(
+        &self,
+        conn: &mut PgConnection,
+        source: &Source,
+        batch: ValidatedBatch,
+    ) -> Result<(), sqlx::Error>;
+    /// Counts, per dataset, what staging holds after validation.
+    async fn account(
+        &self,
+        conn: &mut PgConnection,
+        dataset: Dataset,
+    ) -> Result<DatasetAccount, sqlx::Error>;
+    /// Merges the accepted rows into the tables and quarantines the rejected lines under `run_id`,
+    /// filling `inserted` and `updated` into the accounts.
+    async fn merge(
+        &self,
+        conn: &mut PgConnection,
+        run_id: i64,
+        accounts: &mut [DatasetAccount],
+    ) -> Result<(), sqlx::Error>;
+}
+
+/// An inclusive range of days.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DayRange {
+    /// First day.
+    pub start: NaiveDate,
+    /// Last day, included.
+    pub end: NaiveDate,
+}
+
+impl DayRange {
+    /// The range from `start` to `end`, both included.
+    pub fn new(start: NaiveDate, end: NaiveDate) -> Self {
+        Self { start, end }
+    }
+    /// How many days the range holds.
+    pub fn len(&self) -> u64 {
+        (self.end - self.start).num_days().max(-1) as u64 + 1
+    }
+    /// Whether the range holds no day.
+    pub fn is_empty(&self) -> bool {
+        self.end < self.start
+    }
+}
+
+impl std::fmt::Display for DayRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.start == self.end {
+            write!(f, "{}", self.start)
+        } else {
+            write!(f, "{}..{}", self.start, self.end)
+        }
+    }
+}
+
+/// What an aggregate reports for one computed chunk of days.
+#[derive(Clone, Debug, Default)]
+pub struct ChunkReport {
+    /// The days computed.
+    pub days: u64,
+    /// Rows written.
+    pub rows: u64,
+}
+
+/// Computes a derived table for days.
+#[async_trait]
+pub trait Aggregate: Send + Sync {
+    /// The first and last day with data, if the tables hold any.
+    async fn data_days(&self, conn: &mut PgConnection) -> Result<Option<DayRange>, sqlx::Error>;
+    /// How many days one transaction computes during a backfill.
+    fn chunk_days(&self) -> u32;
+    /// Replaces the rows of every day of `days` atomically, recording each day in the ledger under
+    /// `run_id` with `fingerprint`. Runs in the caller's transaction.
+    async fn compute(
+        &self,
+        conn: &mut PgConnection,
+        days: DayRange,
+        run_id: i64,
+        stage_name: &str,
+        fingerprint: &str,
+    ) -> Result<ChunkReport, sqlx::Error>;
+}
+
+/// Every registered stage type, as `(type name, default configuration)`, taken from the registry
+/// itself so a new stage type needs nothing but its `#[typetag::serde]` attribute.
+pub fn registered_stage_types() -> Vec<(String, Box<dyn StageConfig>)> {
+    // typetag keeps its registry private; its "unknown variant" error lists every registered name.
+    let probe: Result<Box<dyn StageConfig>, _> =
+        serde_json::from_value(serde_json::json!({ "type": "\u{1}" }));
+    let message = match probe {
+        Err(e) => e.to_string(),
+        Ok(_) => return Vec::new(),
+    };
+    registered_names(&message)
+        .into_iter()
+        .filter_map(|name| {
+            let config: Box<dyn StageConfig> =
+                serde_json::from_value(serde_json::json!({ "type": name })).ok()?;
+            Some((name, config))
+        })
+        .collect()
+}
+
+/// The names listed in serde's "unknown variant `x`, expected one of `a`, `b`" message.
+fn registered_names(message: &str) -> Vec<String> {
+    let Some((_, list)) = message.split_once("expected one of") else {
+        return match message.split_once("expected `") {
+            Some((_, rest)) => rest
+                .split('`')
+                .next()
+                .map(str::to_owned)
+                .into_iter()
+                .collect(),
+            None => Vec::new(),
+        };
+    };
+    list.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_stage_type_is_registered_and_defaults_from_its_tag_alone() {
+        let names: Vec<String> = registered_stage_types()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        for expected in [
+            "csv_extract",
+            "validate",
+            "postgres_load",
+            "customer_daily_stats",
+        ] {
+            assert!(
+                names.iter().any(|n| n == expected),
+                "{expected} missing from {names:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn registered_names_reads_serde_lists() {
+        assert_eq!(
+            registered_names("unknown variant `x`, expected one of `a`, `b_c`"),
+            vec!["a", "b_c"]
+        );
+        assert_eq!(
+            registered_names("unknown variant `x`, expected `a`"),
+            vec!["a"]
+        );
+    }
+
+    #[test]
+    fn day_range_counts_days_inclusively() {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        assert_eq!(DayRange::new(d("2017-01-01"), d("2017-01-01")).len(), 1);
+        assert_eq!(DayRange::new(d("2017-01-01"), d("2017-01-31")).len(), 31);
+        assert_eq!(
+            DayRange::new(d("2017-01-01"), d("2017-01-31")).to_string(),
+            "2017-01-01..2017-01-31"
+        );
+    }
+}
