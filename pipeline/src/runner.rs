@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use chrono::NaiveDate;
+use chrono::{NaiveDate, Timelike};
 use indicatif::{ProgressBar, ProgressStyle};
 use stages::dataset::Dataset;
 use stages::record::ValidatedBatch;
@@ -127,7 +127,8 @@ async fn run_ingest(db: &Db, plan: &Plan, write: bool) -> Result<(Vec<DatasetAcc
     };
     let ctx = RunContext {
         data_dir: plan.data_dir.clone(),
-        run_time: chrono::Local::now().naive_local(),
+        // Whole seconds, as the timestamps it bounds.
+        run_time: chrono::Local::now().naive_local().with_nanosecond(0).unwrap_or_default(),
     };
 
     // Every file is found and its header checked before anything is written.

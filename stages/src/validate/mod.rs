@@ -112,6 +112,7 @@ impl Validator {
             latest_planned: latest_event
                 + chrono::Duration::days(i64::from(self.config.planned_days_ahead)),
             latest_is_run_time: self.config.latest.is_none(),
+            planned_days_ahead: self.config.planned_days_ahead,
         }
     }
 }

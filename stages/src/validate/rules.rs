@@ -30,6 +30,8 @@ pub struct Window {
     pub latest_planned: NaiveDateTime,
     /// Whether `latest_event` is the run time (for the wording of the reason).
     pub latest_is_run_time: bool,
+    /// How many days after `latest_event` a planned timestamp may lie.
+    pub planned_days_ahead: u32,
 }
 
 /// Applies every row rule to one record.
@@ -278,6 +280,7 @@ mod tests {
             latest_event: t("2026-11-29 12:00:00"),
             latest_planned: t("2027-11-30 12:00:00"),
             latest_is_run_time: true,
+            planned_days_ahead: 366,
         }
     }
 
@@ -382,7 +385,7 @@ mod tests {
                 "2077-01-10 00:00:00"
             )
             .unwrap_err(),
-            "shipping_limit_date \"2077-01-10 00:00:00\" is later than 2027-11-30 12:00:00"
+            "shipping_limit_date \"2077-01-10 00:00:00\" is more than 366 days after the run time"
         );
     }
 
