@@ -85,7 +85,9 @@ pub fn figment(path: &Path, flags: &FlagOverrides) -> Figment {
     Figment::new()
         .merge(Toml::file_exact(path))
         .merge(Env::prefixed("PIPELINE_").split("__").filter(|key| {
-            let top = key.as_str().split('.').next().unwrap_or_default();
+            // Keys are lowercased only after filtering.
+            let key = key.as_str().to_ascii_lowercase();
+            let top = key.split('.').next().unwrap_or_default();
             matches!(top, "data_dir" | "database" | "schedule")
         }))
         .merge(
@@ -110,14 +112,23 @@ pub fn load(path: &Path, flags: &FlagOverrides) -> Result<RawConfig, Vec<String>
             errors
                 .into_iter()
                 .map(|e| {
-                    let key = e.path.join(".");
+                    let mut key_path = e.path.clone();
+                    let message = match &e.kind {
+                        figment::error::Kind::UnknownField(field, _) => {
+                            if key_path.last() == Some(field) {
+                                key_path.pop();
+                            }
+                            format!("unknown field \"{field}\"")
+                        }
+                        other => crate::plan::humanise(&other.to_string()),
+                    };
+                    let key = key_path.join(".");
                     let origin = e
                         .metadata
                         .as_ref()
                         .and_then(|m| m.source.as_ref())
                         .map(|s| s.to_string())
                         .unwrap_or_else(|| path.display().to_string());
-                    let message = crate::plan::humanise(&e.kind.to_string());
                     if key.is_empty() {
                         format!("{origin}: {message}")
                     } else {
@@ -135,6 +146,8 @@ pub fn data_dir(raw: &RawConfig) -> PathBuf {
 }
 
 #[cfg(test)]
+// figment's Jail closures return figment::Error, which is large by design.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 

@@ -99,7 +99,8 @@ async fn create_database(
         // Another process created it in the meantime.
         Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => {}
         Err(e) => {
-            return Err(e).with_context(|| format!("cannot create the database {name} at {target}"));
+            return Err(e)
+                .with_context(|| format!("cannot create the database {name} at {target}"));
         }
     }
     conn.close().await.ok();

@@ -33,7 +33,7 @@ impl Grid {
     pub fn to_table(&self) -> String {
         let mut table = Table::new();
         table.load_preset(UTF8_FULL_CONDENSED);
-        table.set_header(self.header.iter().map(|h| Cell::new(h)));
+        table.set_header(self.header.iter().map(Cell::new));
         for row in &self.rows {
             table.add_row(row.iter().enumerate().map(|(i, value)| {
                 let cell = Cell::new(value);

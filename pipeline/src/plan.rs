@@ -119,7 +119,10 @@ pub fn compile(path: &Path, raw: RawConfig) -> Result<Plan, Vec<String>> {
             Err(error) => problems.extend(stage_errors(&label, &type_name, &options, &error)),
         }
     }
-    check_shape(&file, &stages, &mut problems);
+    // The shape is judged only when every stage could be read, so one typo gives one message.
+    if stages.len() == raw.stages.len() {
+        check_shape(&file, &stages, &mut problems);
+    }
     let schedule = match ScheduleConfig::try_from(raw.schedule.clone()) {
         Ok(s) => Some(s),
         Err(e) => {
@@ -210,9 +213,12 @@ fn check_shape(file: &str, stages: &[PlannedStage], problems: &mut Vec<String>) 
     if let Some(load) = first(Role::Load) {
         for needed in [Role::Extract, Role::Validate] {
             match first(needed) {
-                None => problems.push(format!(
-                    "{file}: stages: the load stage needs a {needed} stage before it"
-                )),
+                None => {
+                    let article = if needed == Role::Extract { "an" } else { "a" };
+                    problems.push(format!(
+                        "{file}: stages: the load stage needs {article} {needed} stage before it"
+                    ))
+                }
                 Some(i) if i > load => problems.push(format!(
                     "{file}: stages: the {needed} stage must come before the load stage"
                 )),
@@ -245,6 +251,8 @@ pub fn fingerprint(config: &dyn StageConfig) -> String {
 }
 
 #[cfg(test)]
+// figment's Jail closures return figment::Error, which is large by design.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
     use crate::config::{FlagOverrides, load};
@@ -316,7 +324,7 @@ type = "customer_daily_stats"
                 "type = \"customer_daily_stats\"\nexcluded_statuses = [\"lost\"]",
             );
         let problems = compile_toml(&toml).unwrap_err();
-        assert_eq!(problems.len(), 5, "{problems:#?}");
+        assert_eq!(problems.len(), 4, "{problems:#?}");
         assert!(problems[0].starts_with("pipeline.toml: stages[0] \"extract\" (csv_extract): batch_size: invalid type: string \"big\""));
         assert!(problems[1].starts_with("pipeline.toml: stages[1] \"validate\" (validat): unknown stage type \"validat\" (registered: "));
         assert!(problems[1].contains("csv_extract"));
@@ -325,9 +333,21 @@ type = "customer_daily_stats"
             "pipeline.toml: stages[3] \"load\" (customer_daily_stats): name \"load\" is already used by stages[2]"
         );
         assert!(problems[3].starts_with("pipeline.toml: stages[3] \"load\" (customer_daily_stats): excluded_statuses: \"lost\" is not an order status"));
+    }
+
+    #[test]
+    fn the_shape_of_the_pipeline_is_checked() {
+        let toml = GOOD.replace(
+            "name = \"validate\"\ntype = \"validate\"",
+            "name = \"stats2\"\ntype = \"customer_daily_stats\"",
+        );
+        let problems = compile_toml(&toml).unwrap_err();
         assert_eq!(
-            problems[4],
-            "pipeline.toml: stages: the load stage needs a validate stage before it"
+            problems,
+            vec![
+                "pipeline.toml: stages: the load stage needs a validate stage before it",
+                "pipeline.toml: stages[1] \"stats2\": an aggregate stage must come after the load stage",
+            ]
         );
     }
 

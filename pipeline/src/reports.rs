@@ -17,10 +17,12 @@ use crate::db::Db;
 use crate::output::{Format, Grid, money};
 use crate::plan::Plan;
 
-const EVER: (NaiveDate, NaiveDate) = (NaiveDate::MIN, NaiveDate::MAX);
-
+/// The days of `range`, or every day PostgreSQL's `date` can hold in common with chrono.
 fn bounds(range: Option<DayRange>) -> (NaiveDate, NaiveDate) {
-    range.map(|r| (r.start, r.end)).unwrap_or(EVER)
+    range.map(|r| (r.start, r.end)).unwrap_or((
+        NaiveDate::from_ymd_opt(1, 1, 1).expect("valid date"),
+        NaiveDate::from_ymd_opt(9999, 12, 31).expect("valid date"),
+    ))
 }
 
 fn number(value: Decimal) -> Value {

@@ -128,7 +128,10 @@ async fn run_ingest(db: &Db, plan: &Plan, write: bool) -> Result<(Vec<DatasetAcc
     let ctx = RunContext {
         data_dir: plan.data_dir.clone(),
         // Whole seconds, as the timestamps it bounds.
-        run_time: chrono::Local::now().naive_local().with_nanosecond(0).unwrap_or_default(),
+        run_time: chrono::Local::now()
+            .naive_local()
+            .with_nanosecond(0)
+            .unwrap_or_default(),
     };
 
     // Every file is found and its header checked before anything is written.

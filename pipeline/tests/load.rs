@@ -10,7 +10,10 @@ const DEFECTS_CONFIG: &str = "datasets/fixtures/defects/pipeline.toml";
 async fn every_bad_line_is_rejected_with_its_reason_and_a_rerun_changes_nothing() {
     let db = TestDb::new().await;
     let out = db.ok(&["--config", DEFECTS_CONFIG, "run", "--stage", "load"]);
-    assert!(out.contains("rejected lines and their reasons are in the table rejected_rows"), "{out}");
+    assert!(
+        out.contains("rejected lines and their reasons are in the table rejected_rows"),
+        "{out}"
+    );
 
     let mut conn = db.connect().await;
     let rejected: Vec<(String, String, i64, String)> = sqlx::query_as(
@@ -19,40 +22,108 @@ async fn every_bad_line_is_rejected_with_its_reason_and_a_rerun_changes_nothing(
     .fetch_all(&mut conn)
     .await
     .unwrap();
-    let got: Vec<(String, i64, String)> = rejected.iter().map(|(d, _, l, r)| (d.clone(), *l, r.clone())).collect();
+    let got: Vec<(String, i64, String)> = rejected
+        .iter()
+        .map(|(d, _, l, r)| (d.clone(), *l, r.clone()))
+        .collect();
     let expect = [
-        ("customers", 6, "conflicting duplicate: customer_id \"c2\" was first seen at line 3 with other content"),
-        ("customers", 7, "customer_unique_id is empty (a value is required)"),
+        (
+            "customers",
+            6,
+            "conflicting duplicate: customer_id \"c2\" was first seen at line 3 with other content",
+        ),
+        (
+            "customers",
+            7,
+            "customer_unique_id is empty (a value is required)",
+        ),
         ("customers", 8, "has 4 fields, the header has 5"),
-        ("customers", 9, "malformed CSV record: unterminated quoted field starting at character 19 of the line"),
-        ("order_items", 5, "order_id \"o3\" refers to a rejected line of orders (olist_orders_dataset.csv line 4)"),
-        ("order_items", 6, "product_id \"p3\" refers to a rejected line of products (olist_products_dataset.csv line 4)"),
+        (
+            "customers",
+            9,
+            "malformed CSV record: unterminated quoted field starting at character 19 of the line",
+        ),
+        (
+            "order_items",
+            5,
+            "order_id \"o3\" refers to a rejected line of orders (olist_orders_dataset.csv line 4)",
+        ),
+        (
+            "order_items",
+            6,
+            "product_id \"p3\" refers to a rejected line of products (olist_products_dataset.csv line 4)",
+        ),
         ("order_items", 7, "price \"-1.00\" is negative"),
         ("order_items", 8, "price \"abc\" is not a number"),
-        ("order_items", 11, "conflicting duplicate: order_id \"o1\", order_item_id \"1\" was first seen at line 2 with other content"),
+        (
+            "order_items",
+            11,
+            "conflicting duplicate: order_id \"o1\", order_item_id \"1\" was first seen at line 2 with other content",
+        ),
         ("order_items", 12, "order_id \"o999\" is not in orders"),
         ("order_items", 13, "order_item_id \"x\" is not an integer"),
-        ("orders", 4, "order_status \"lost\" is not one of created, approved, invoiced, processing, shipped, delivered, canceled, unavailable"),
-        ("orders", 5, "order_purchase_timestamp \"2077-08-15 07:55:36\" is later than the run time"),
-        ("orders", 6, "order_purchase_timestamp \"0000-01-01 00:00:00\" is earlier than 2000-01-01 00:00:00"),
+        (
+            "orders",
+            4,
+            "order_status \"lost\" is not one of created, approved, invoiced, processing, shipped, delivered, canceled, unavailable",
+        ),
+        (
+            "orders",
+            5,
+            "order_purchase_timestamp \"2077-08-15 07:55:36\" is later than the run time",
+        ),
+        (
+            "orders",
+            6,
+            "order_purchase_timestamp \"0000-01-01 00:00:00\" is earlier than 2000-01-01 00:00:00",
+        ),
         ("orders", 7, "customer_id \"c99\" is not in customers"),
-        ("orders", 8, "customer_id \"c4\" refers to a rejected line of customers (olist_customers_dataset.csv line 7)"),
-        ("orders", 9, "order_purchase_timestamp \"2017-02-30 10:00:00\" is not a valid timestamp (expected YYYY-MM-DD HH:MM:SS)"),
+        (
+            "orders",
+            8,
+            "customer_id \"c4\" refers to a rejected line of customers (olist_customers_dataset.csv line 7)",
+        ),
+        (
+            "orders",
+            9,
+            "order_purchase_timestamp \"2017-02-30 10:00:00\" is not a valid timestamp (expected YYYY-MM-DD HH:MM:SS)",
+        ),
         ("orders", 10, "order_status is empty (a value is required)"),
-        ("orders", 12, "conflicting duplicate: order_id \"o2\" was first seen at line 3 with other content"),
-        ("orders", 14, "malformed CSV record: invalid UTF-8 at byte 48 of the line"),
-        ("products", 4, "product_photos_qty \"two\" is not an integer"),
+        (
+            "orders",
+            12,
+            "conflicting duplicate: order_id \"o2\" was first seen at line 3 with other content",
+        ),
+        (
+            "orders",
+            14,
+            "malformed CSV record: invalid UTF-8 at byte 48 of the line",
+        ),
+        (
+            "products",
+            4,
+            "product_photos_qty \"two\" is not an integer",
+        ),
         ("products", 5, "has 10 fields, the header has 9"),
     ];
-    let expect: Vec<(String, i64, String)> = expect.iter().map(|(d, l, r)| (d.to_string(), *l, r.to_string())).collect();
+    let expect: Vec<(String, i64, String)> = expect
+        .iter()
+        .map(|(d, l, r)| (d.to_string(), *l, r.to_string()))
+        .collect();
     assert_eq!(got, expect);
     // The raw text is kept as read (a BOM + CRLF file loses only its line ends).
-    let raw: String = sqlx::query_scalar("SELECT raw_line FROM rejected_rows WHERE dataset = 'customers' AND line_number = 8")
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
+    let raw: String = sqlx::query_scalar(
+        "SELECT raw_line FROM rejected_rows WHERE dataset = 'customers' AND line_number = 8",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
     assert_eq!(raw, "\"c5\",\"u5\",\"30000\",belo horizonte");
-    assert!(rejected.iter().all(|(d, f, _, _)| f == &format!("olist_{d}_dataset.csv")));
+    assert!(
+        rejected
+            .iter()
+            .all(|(d, f, _, _)| f == &format!("olist_{d}_dataset.csv"))
+    );
 
     // Accounting: every line exactly once.
     let details: serde_json::Value = sqlx::query_scalar(
@@ -85,9 +156,13 @@ async fn every_bad_line_is_rejected_with_its_reason_and_a_rerun_changes_nothing(
         ]
     );
     assert_eq!(db.scalar::<i64>("SELECT count(*) FROM customers").await, 3);
-    assert_eq!(db.scalar::<i64>("SELECT count(*) FROM order_items").await, 5);
     assert_eq!(
-        db.scalar::<String>("SELECT customer_city FROM customers WHERE customer_id = 'c2'").await,
+        db.scalar::<i64>("SELECT count(*) FROM order_items").await,
+        5
+    );
+    assert_eq!(
+        db.scalar::<String>("SELECT customer_city FROM customers WHERE customer_id = 'c2'")
+            .await,
         "rio de janeiro"
     );
 
@@ -112,28 +187,53 @@ async fn generated_defects_are_rejected_exactly_as_the_manifest_says() {
     let db = TestDb::new().await;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    db.ok(&["generate", "--out", data.to_str().unwrap(), "--orders", "3000", "--seed", "11", "--defect-rate", "0.04"]);
+    db.ok(&[
+        "generate",
+        "--out",
+        data.to_str().unwrap(),
+        "--orders",
+        "3000",
+        "--seed",
+        "11",
+        "--defect-rate",
+        "0.04",
+    ]);
     let config = write_config(dir.path(), &data, "max_reject_ratio = 0.5", "");
-    db.ok(&["--config", config.to_str().unwrap(), "run", "--stage", "load"]);
+    db.ok(&[
+        "--config",
+        config.to_str().unwrap(),
+        "run",
+        "--stage",
+        "load",
+    ]);
     let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(data.join("manifest.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(data.join("manifest.json")).unwrap())
+            .unwrap();
     let mut want: Vec<(String, i64)> = manifest["defects"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|d| d["kind"] != "exact_duplicate")
-        .map(|d| (d["file"].as_str().unwrap().to_owned(), d["line"].as_i64().unwrap()))
+        .map(|d| {
+            (
+                d["file"].as_str().unwrap().to_owned(),
+                d["line"].as_i64().unwrap(),
+            )
+        })
         .collect();
     want.sort();
     assert!(want.len() > 50, "the generator injected defects");
     let mut conn = db.connect().await;
-    let got: Vec<(String, i64)> = sqlx::query_as("SELECT source_file, line_number FROM rejected_rows ORDER BY 1, 2")
-        .fetch_all(&mut conn)
-        .await
-        .unwrap();
+    let got: Vec<(String, i64)> =
+        sqlx::query_as("SELECT source_file, line_number FROM rejected_rows ORDER BY 1, 2")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
     assert_eq!(got, want);
     for (file, figures) in manifest["files"].as_object().unwrap() {
-        let table = file.trim_start_matches("olist_").trim_end_matches("_dataset.csv");
+        let table = file
+            .trim_start_matches("olist_")
+            .trim_end_matches("_dataset.csv");
         let loaded: i64 = db.scalar(&format!("SELECT count(*) FROM {table}")).await;
         assert_eq!(loaded, figures["loaded"].as_i64().unwrap(), "{file}");
     }
@@ -148,17 +248,45 @@ async fn a_newer_export_updates_the_rows_that_changed_and_marks_their_days_stale
     db.ok(&["--config", config, "run"]);
     let orders = dir.path().join("olist_orders_dataset.csv");
     let text = std::fs::read_to_string(&orders).unwrap();
-    std::fs::write(&orders, text.replace("\"oc1\",\"cc1\",shipped", "\"oc1\",\"cc1\",delivered")).unwrap();
+    std::fs::write(
+        &orders,
+        text.replace("\"oc1\",\"cc1\",shipped", "\"oc1\",\"cc1\",delivered"),
+    )
+    .unwrap();
     let out = db.ok(&["--config", config, "run", "--stage", "load"]);
-    assert!(out.contains("orders      ┆ olist_orders_dataset.csv      ┆    9 ┆      9 ┆        0 ┆       1"), "{out}");
-    assert_eq!(db.scalar::<String>("SELECT order_status FROM orders WHERE order_id = 'oc1'").await, "delivered");
+    assert!(
+        out.contains(
+            "orders      ┆ olist_orders_dataset.csv      ┆    9 ┆      9 ┆        0 ┆       1"
+        ),
+        "{out}"
+    );
+    assert_eq!(
+        db.scalar::<String>("SELECT order_status FROM orders WHERE order_id = 'oc1'")
+            .await,
+        "delivered"
+    );
     let status = db.ok(&["--config", config, "status", "--format", "json"]);
     let status: serde_json::Value = serde_json::from_str(&status).unwrap();
-    assert_eq!(status["aggregates"][0]["days_stale"], serde_json::json!(["2017-03-03"]));
-    db.ok(&["--config", config, "run", "--stage", "customer_daily_stats", "--date", "2017-03-03"]);
-    let status: serde_json::Value = serde_json::from_str(&db.ok(&["--config", config, "status", "--format", "json"])).unwrap();
+    assert_eq!(
+        status["aggregates"][0]["days_stale"],
+        serde_json::json!(["2017-03-03"])
+    );
+    db.ok(&[
+        "--config",
+        config,
+        "run",
+        "--stage",
+        "customer_daily_stats",
+        "--date",
+        "2017-03-03",
+    ]);
+    let status: serde_json::Value =
+        serde_json::from_str(&db.ok(&["--config", config, "status", "--format", "json"])).unwrap();
     assert_eq!(status["aggregates"][0]["days_stale"], serde_json::json!([]));
-    assert_eq!(status["aggregates"][0]["days_missing"], serde_json::json!([]));
+    assert_eq!(
+        status["aggregates"][0]["days_missing"],
+        serde_json::json!([])
+    );
 }
 
 #[tokio::test]
@@ -167,12 +295,23 @@ async fn too_many_rejected_lines_abort_the_load_and_write_nothing() {
     let out = db.run(&["--data-dir", fixture("defects").to_str().unwrap(), "run"]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("too many rejected lines, above max_reject_ratio 0.05; nothing was written"), "{stderr}");
-    assert!(stderr.contains("olist_customers_dataset.csv: 4 of 8 lines rejected (50.0%)"), "{stderr}");
+    assert!(
+        stderr
+            .contains("too many rejected lines, above max_reject_ratio 0.05; nothing was written"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("olist_customers_dataset.csv: 4 of 8 lines rejected (50.0%)"),
+        "{stderr}"
+    );
     assert_eq!(db.scalar::<i64>("SELECT count(*) FROM customers").await, 0);
-    assert_eq!(db.scalar::<i64>("SELECT count(*) FROM rejected_rows").await, 0);
     assert_eq!(
-        db.scalar::<String>("SELECT status FROM pipeline_runs WHERE stage_name = 'load'").await,
+        db.scalar::<i64>("SELECT count(*) FROM rejected_rows").await,
+        0
+    );
+    assert_eq!(
+        db.scalar::<String>("SELECT status FROM pipeline_runs WHERE stage_name = 'load'")
+            .await,
         "failed"
     );
 }
@@ -183,13 +322,23 @@ async fn a_missing_column_is_fatal_before_anything_is_written() {
     let dir = copy_fixture("stats");
     let orders = dir.path().join("olist_orders_dataset.csv");
     let text_in = std::fs::read_to_string(&orders).unwrap();
-    std::fs::write(&orders, text_in.replacen("\"order_status\"", "\"status\"", 1)).unwrap();
+    std::fs::write(
+        &orders,
+        text_in.replacen("\"order_status\"", "\"status\"", 1),
+    )
+    .unwrap();
     let out = db.run(&["--data-dir", dir.path().to_str().unwrap(), "run"]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("olist_orders_dataset.csv: header lacks required column \"order_status\""), "{stderr}");
+    assert!(
+        stderr.contains("olist_orders_dataset.csv: header lacks required column \"order_status\""),
+        "{stderr}"
+    );
     assert_eq!(db.scalar::<i64>("SELECT count(*) FROM customers").await, 0);
-    assert_eq!(db.scalar::<i64>("SELECT count(*) FROM pipeline_runs").await, 0);
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM pipeline_runs").await,
+        0
+    );
 }
 
 #[tokio::test]
@@ -204,7 +353,9 @@ async fn validate_checks_everything_and_changes_nothing() {
     assert_eq!(tables, 0, "validate created no table");
     let out = db.run(&["--data-dir", "/nonexistent-dir", "validate"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("/nonexistent-dir/olist_customers_dataset.csv: file not found"));
+    assert!(
+        text(&out.stderr).contains("/nonexistent-dir/olist_customers_dataset.csv: file not found")
+    );
 }
 
 #[test]
@@ -212,7 +363,10 @@ fn config_errors_are_reported_together_with_exit_code_2() {
     let dir = tempfile::tempdir().unwrap();
     let toml = std::fs::read_to_string(repo().join("pipeline.toml"))
         .unwrap()
-        .replace("type = \"postgres_load\"", "type = \"postgres_load\"\nbatchsize = 5")
+        .replace(
+            "type = \"postgres_load\"",
+            "type = \"postgres_load\"\nbatchsize = 5",
+        )
         .replace("type = \"validate\"", "type = \"validator\"");
     std::fs::write(dir.path().join("pipeline.toml"), toml).unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_pipeline"))
@@ -223,7 +377,12 @@ fn config_errors_are_reported_together_with_exit_code_2() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("pipeline.toml: stages[1] \"validate\" (validator): unknown stage type \"validator\" (registered: csv_extract, customer_daily_stats, postgres_load, validate)"), "{stderr}");
-    assert!(stderr.contains("pipeline.toml: stages[2] \"load\" (postgres_load): unknown field \"batchsize\""), "{stderr}");
+    assert!(
+        stderr.contains(
+            "pipeline.toml: stages[2] \"load\" (postgres_load): unknown field \"batchsize\""
+        ),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -231,13 +390,19 @@ fn an_unreachable_database_is_named_without_its_password() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_pipeline"))
         .args(["run"])
         .current_dir(repo())
-        .env("DATABASE_URL", "postgres://someone:s3cret-pw@127.0.0.1:1/shop")
+        .env(
+            "DATABASE_URL",
+            "postgres://someone:s3cret-pw@127.0.0.1:1/shop",
+        )
         .env("PIPELINE_DATABASE__CONNECT_TIMEOUT_SECS", "2")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("cannot connect to the database at 127.0.0.1:1/shop"), "{stderr}");
+    assert!(
+        stderr.contains("cannot connect to the database at 127.0.0.1:1/shop"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("s3cret-pw"));
 }
 
@@ -250,11 +415,32 @@ async fn the_olist_sample_loads_exactly_with_no_reject_twice() {
     }
     let db = TestDb::new().await;
     for _ in 0..2 {
-        db.ok(&["--data-dir", sample.to_str().unwrap(), "run", "--stage", "load"]);
-        assert_eq!(db.scalar::<i64>("SELECT count(*) FROM rejected_rows").await, 0);
-        assert_eq!(db.scalar::<i64>("SELECT count(*) FROM customers").await, 10_000);
-        assert_eq!(db.scalar::<i64>("SELECT count(*) FROM orders").await, 10_000);
-        assert_eq!(db.scalar::<i64>("SELECT count(*) FROM order_items").await, 11_513);
-        assert_eq!(db.scalar::<i64>("SELECT count(*) FROM products").await, 32_951);
+        db.ok(&[
+            "--data-dir",
+            sample.to_str().unwrap(),
+            "run",
+            "--stage",
+            "load",
+        ]);
+        assert_eq!(
+            db.scalar::<i64>("SELECT count(*) FROM rejected_rows").await,
+            0
+        );
+        assert_eq!(
+            db.scalar::<i64>("SELECT count(*) FROM customers").await,
+            10_000
+        );
+        assert_eq!(
+            db.scalar::<i64>("SELECT count(*) FROM orders").await,
+            10_000
+        );
+        assert_eq!(
+            db.scalar::<i64>("SELECT count(*) FROM order_items").await,
+            11_513
+        );
+        assert_eq!(
+            db.scalar::<i64>("SELECT count(*) FROM products").await,
+            32_951
+        );
     }
 }

@@ -11,12 +11,16 @@ use sqlx::{Connection, PgConnection};
 
 /// The server tests create their databases on; `TEST_DATABASE_URL` overrides it.
 pub fn admin_url() -> String {
-    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
 /// The repository's root.
 pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
 }
 
 /// A database that exists for one test.
@@ -36,9 +40,14 @@ impl TestDb {
             "pipeline_test_{}_{}_{}",
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::SeqCst),
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos()
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .subsec_nanos()
         );
-        let mut admin = PgConnection::connect(&admin_url()).await.expect("the test PostgreSQL server is reachable");
+        let mut admin = PgConnection::connect(&admin_url())
+            .await
+            .expect("the test PostgreSQL server is reachable");
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&mut admin)
             .await
@@ -73,7 +82,11 @@ impl TestDb {
     /// Runs the binary and asserts it succeeded; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
-        assert!(out.status.success(), "pipeline {args:?} failed:\n{}", text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "pipeline {args:?} failed:\n{}",
+            text(&out.stderr)
+        );
         text(&out.stdout)
     }
 
@@ -83,16 +96,21 @@ impl TestDb {
         T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send + Unpin,
     {
         let mut conn = self.connect().await;
-        let value = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned())).fetch_one(&mut conn).await.unwrap();
+        let value = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
         conn.close().await.ok();
         value
     }
 
     /// A checksum of a query's rows, to compare table states.
     pub async fn checksum(&self, sql: &str) -> String {
-        self.scalar::<Option<String>>(&format!("SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM ({sql}) t"))
-            .await
-            .unwrap_or_default()
+        self.scalar::<Option<String>>(&format!(
+            "SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM ({sql}) t"
+        ))
+        .await
+        .unwrap_or_default()
     }
 
     /// Checksum of every data table (without ledger columns).
@@ -116,12 +134,17 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         let name = self.name.clone();
         let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             runtime.block_on(async {
                 if let Ok(mut admin) = PgConnection::connect(&admin_url()).await {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                        .execute(&mut admin)
-                        .await;
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&mut admin)
+                    .await;
                 }
             })
         })
@@ -150,7 +173,12 @@ pub fn copy_fixture(name: &str) -> tempfile::TempDir {
 }
 
 /// A pipeline.toml with the default stages, reading `data_dir`, with `validate_options` added to the validate stage.
-pub fn write_config(dir: &Path, data_dir: &Path, validate_options: &str, stats_options: &str) -> PathBuf {
+pub fn write_config(
+    dir: &Path,
+    data_dir: &Path,
+    validate_options: &str,
+    stats_options: &str,
+) -> PathBuf {
     let path = dir.join("pipeline.toml");
     std::fs::write(
         &path,
