@@ -158,10 +158,17 @@ pub fn check_value(
                 });
             }
             if column.kind == Kind::PlannedTimestamp && at > window.latest_planned {
-                return Err(format!(
-                    "{name} \"{trimmed}\" is later than {}",
-                    window.latest_planned
-                ));
+                return Err(if window.latest_is_run_time {
+                    format!(
+                        "{name} \"{trimmed}\" is more than {} days after the run time",
+                        window.planned_days_ahead
+                    )
+                } else {
+                    format!(
+                        "{name} \"{trimmed}\" is later than {}",
+                        window.latest_planned
+                    )
+                });
             }
             trimmed.to_owned()
         }

@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""Benchmarks of `pipeline`, each side by side with its limit in one run (medians of several
+repetitions, printed as ratios). Not part of the tests.
+
+    python3 bench/bench.py [DATASET_DIR ...] [--reps 5] [--naive-days 40]
+
+Without directories it runs on datasets/sample and, when present, ../shared/datasets/olist-sample.
+For each dataset, in a fresh database `pipeline_bench`:
+  1. load: `pipeline run --stage load` into empty tables vs `psql \\copy` of the same files into the
+     same tables (the limit);
+  2. backfill: `pipeline run --stage customer_daily_stats` over the whole history vs one set-based
+     statement computing the same rows (bench/limit_stats.sql, the limit; its rows are compared with
+     the stage's), and vs `pipeline run --date D --stage customer_daily_stats` once per day (the naive
+     way; timed on --naive-days days spread over the history and extrapolated to every day);
+  3. one day: `pipeline run --date D --stage customer_daily_stats`, process start to exit;
+  4. peak resident memory of the pipeline process (load and backfill).
+Needs PostgreSQL (BENCH_ADMIN_URL, default postgres://postgres@127.0.0.1:5432/postgres) and psql.
+"""
+import argparse
+import datetime as dt
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN = os.environ.get("BENCH_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+DB_NAME = "pipeline_bench"
+DB_URL = ADMIN.rsplit("/", 1)[0] + "/" + DB_NAME
+FILES = [
+    ("customers", "olist_customers_dataset.csv",
+     "customer_id, customer_unique_id, customer_zip_code_prefix, customer_city, customer_state"),
+    ("products", "olist_products_dataset.csv",
+     "product_id, product_category_name, product_name_length, product_description_length, product_photos_qty, "
+     "product_weight_g, product_length_cm, product_height_cm, product_width_cm"),
+    ("orders", "olist_orders_dataset.csv",
+     "order_id, customer_id, order_status, order_purchase_timestamp, order_approved_at, "
+     "order_delivered_carrier_date, order_delivered_customer_date, order_estimated_delivery_date"),
+    ("order_items", "olist_order_items_dataset.csv",
+     "order_id, order_item_id, product_id, seller_id, shipping_limit_date, price, freight_value"),
+]
+TARGETS = {"load_vs_copy": 1.5, "backfill_vs_limit": 2.0, "naive_vs_backfill": 20.0, "one_day_ms": 150.0,
+           "peak_rss_mb": 200.0}
+
+
+def psql(url, *args, input=None):
+    return subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", url, *args], input=input, text=True,
+                          capture_output=True, check=True).stdout
+
+
+def timed(cmd, env=None):
+    """Runs cmd under GNU time; returns (seconds, peak RSS in MB)."""
+    start = time.perf_counter()
+    proc = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.exit(f"command failed: {' '.join(cmd)}\n{proc.stderr}")
+    rss_kb = int(proc.stderr.strip().splitlines()[-1])
+    return seconds, rss_kb / 1024
+
+
+def pipeline_env():
+    env = dict(os.environ, DATABASE_URL=DB_URL, RUST_LOG="warn")
+    env.pop("PIPELINE_DATA_DIR", None)
+    return env
+
+
+def truncate():
+    psql(DB_URL, "-c", "TRUNCATE customer_daily_stats, order_items, orders, products, customers, rejected_rows, "
+                       "order_day_changes, pipeline_runs CASCADE")
+
+
+def median(xs):
+    return statistics.median(xs)
+
+
+def bench(binary, data, reps, naive_days):
+    psql(ADMIN, "-c", f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+    psql(ADMIN, "-c", f"CREATE DATABASE {DB_NAME}")
+    env = pipeline_env()
+    cfg = ["--config", str(ROOT / "pipeline.toml"), "--data-dir", str(data)]
+    subprocess.run([binary, *cfg, "migrate"], env=env, check=True, capture_output=True)
+    res = {"dataset": str(data)}
+
+    # 1. load vs psql \copy, alternating so that both see the same machine state.
+    ours, limit, rss = [], [], []
+    copy_script = "\n".join(
+        f"\\copy {table} ({cols}) FROM '{data / name}' WITH (FORMAT csv, HEADER true)" for table, name, cols in FILES)
+    for _ in range(reps):
+        truncate()
+        start = time.perf_counter()
+        psql(DB_URL, input=copy_script)
+        limit.append(time.perf_counter() - start)
+        truncate()
+        seconds, mb = timed([binary, *cfg, "run", "--stage", "load"], env)
+        ours.append(seconds)
+        rss.append(mb)
+    res["load_s"], res["copy_s"] = median(ours), median(limit)
+    res["load_vs_copy"] = res["load_s"] / res["copy_s"]
+    res["load_peak_rss_mb"] = max(rss)
+    counts = psql(DB_URL, "-At", "-c", "SELECT (SELECT count(*) FROM orders), (SELECT count(*) FROM rejected_rows)")
+    res["orders"], res["rejected"] = (int(x) for x in counts.strip().split("|"))
+
+    # 2. backfill vs one statement.
+    first, last = psql(DB_URL, "-At", "-c", "SELECT min(order_purchase_timestamp)::date, "
+                                            "max(order_purchase_timestamp)::date FROM orders").strip().split("|")
+    first, last = dt.date.fromisoformat(first), dt.date.fromisoformat(last)
+    ours, limit, rss = [], [], []
+    limit_sql = (ROOT / "bench/limit_stats.sql").read_text()
+    for _ in range(reps):
+        start = time.perf_counter()
+        psql(DB_URL, input=limit_sql)
+        limit.append(time.perf_counter() - start)
+        seconds, mb = timed([binary, *cfg, "run", "--stage", "customer_daily_stats"], env)
+        ours.append(seconds)
+        rss.append(mb)
+    res["backfill_s"], res["limit_s"] = median(ours), median(limit)
+    res["backfill_vs_limit"] = res["backfill_s"] / res["limit_s"]
+    res["backfill_peak_rss_mb"] = max(rss)
+    res["days"] = (last - first).days + 1
+    diff = psql(DB_URL, "-At", "-c",
+                "SELECT count(*) FROM ((SELECT * FROM limit_stats EXCEPT SELECT stat_date, customer_unique_id, "
+                "orders_count, canceled_orders_count, items_count, distinct_products, distinct_sellers, items_value, "
+                "freight_value, total_spent, avg_order_value, first_order_at, last_order_at, lifetime_orders, "
+                "lifetime_spent, first_order_date, days_since_previous_order, is_repeat_customer "
+                "FROM customer_daily_stats) UNION ALL (SELECT stat_date, customer_unique_id, orders_count, "
+                "canceled_orders_count, items_count, distinct_products, distinct_sellers, items_value, freight_value, "
+                "total_spent, avg_order_value, first_order_at, last_order_at, lifetime_orders, lifetime_spent, "
+                "first_order_date, days_since_previous_order, is_repeat_customer FROM customer_daily_stats "
+                "EXCEPT SELECT * FROM limit_stats)) d")
+    res["rows_differing_from_limit"] = int(diff.strip())
+    res["rows"] = int(psql(DB_URL, "-At", "-c", "SELECT count(*) FROM customer_daily_stats").strip())
+
+    # 3. the naive loop and one day's run: one process per day.
+    k = min(naive_days, res["days"])
+    step = res["days"] / k
+    days = [first + dt.timedelta(days=int(i * step)) for i in range(k)]
+    per_day = []
+    for day in days:
+        seconds, _ = timed([binary, *cfg, "run", "--date", day.isoformat(), "--stage", "customer_daily_stats"], env)
+        per_day.append(seconds)
+    res["naive_days_timed"] = k
+    res["naive_loop_s"] = sum(per_day) / k * res["days"]
+    res["naive_vs_backfill"] = res["naive_loop_s"] / res["backfill_s"]
+    res["one_day_ms"] = median(per_day) * 1000
+    res["peak_rss_mb"] = max(res["load_peak_rss_mb"], res["backfill_peak_rss_mb"])
+    return res
+
+
+def verdict(name, value, target, higher_is_better=False):
+    ok = value >= target if higher_is_better else value <= target
+    sign = ">=" if higher_is_better else "<="
+    return f"{value:8.2f}  (target {sign} {target:g}: {'met' if ok else 'MISSED'})"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("datasets", nargs="*", type=Path)
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--naive-days", type=int, default=40)
+    parser.add_argument("--binary", default=str(ROOT / "target/release/pipeline"))
+    parser.add_argument("--json", type=Path, help="also write the results to this file")
+    args = parser.parse_args()
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "pipeline"], cwd=ROOT, check=True)
+    datasets = args.datasets or [ROOT / "datasets/sample"]
+    if not args.datasets:
+        olist = ROOT.parent / "shared/datasets/olist-sample"
+        if olist.exists():
+            datasets.append(olist)
+        else:
+            print(f"skipping the Olist sample: {olist} is absent")
+    results = []
+    for data in datasets:
+        if not (data / "olist_orders_dataset.csv").exists():
+            print(f"skipping {data}: no olist_orders_dataset.csv")
+            continue
+        r = bench(args.binary, data.resolve(), args.reps, args.naive_days)
+        results.append(r)
+        print(f"\n== {r['dataset']}: {r['orders']} orders, {r['days']} days, {r['rows']} rows, "
+              f"{r['rejected']} rejected, medians of {args.reps}")
+        print(f"load                      {r['load_s']:8.3f} s   psql \\copy {r['copy_s']:8.3f} s   ratio "
+              + verdict("load", r["load_vs_copy"], TARGETS["load_vs_copy"]))
+        print(f"backfill                  {r['backfill_s']:8.3f} s   one statement {r['limit_s']:8.3f} s   ratio "
+              + verdict("backfill", r["backfill_vs_limit"], TARGETS["backfill_vs_limit"]))
+        print(f"per-day loop (extrapolated from {r['naive_days_timed']} days) {r['naive_loop_s']:8.1f} s   "
+              f"speed-up of the backfill " + verdict("naive", r["naive_vs_backfill"], TARGETS["naive_vs_backfill"], True))
+        print(f"one day's run (ms)        " + verdict("one day", r["one_day_ms"], TARGETS["one_day_ms"]))
+        print(f"peak RSS (MB)             " + verdict("rss", r["peak_rss_mb"], TARGETS["peak_rss_mb"]))
+        print(f"rows differing from the independent statement: {r['rows_differing_from_limit']}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
