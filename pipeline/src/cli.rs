@@ -358,7 +358,9 @@ async fn validate(cli: &Cli) -> Result<()> {
         Ok(db) => println!("database: {} reachable", db.target),
         Err(e) => problems.push(format!("{e:#}")),
     }
-    if let Some(stage) = plan.with_role(stages::Role::Extract).next()
+    if let Err(e) = runner::check_data_dir(&plan.data_dir) {
+        problems.push(format!("{e:#}"));
+    } else if let Some(stage) = plan.with_role(stages::Role::Extract).next()
         && let stages::Stage::Extract(extract) = stage.config.build()
     {
         for dataset in stages::dataset::Dataset::LOAD_ORDER {

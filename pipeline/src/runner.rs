@@ -134,6 +134,7 @@ async fn run_ingest(db: &Db, plan: &Plan, write: bool) -> Result<(Vec<DatasetAcc
             .unwrap_or_default(),
     };
 
+    check_data_dir(&ctx.data_dir)?;
     // Every file is found and its header checked before anything is written.
     let mut sources = Vec::new();
     for dataset in Dataset::LOAD_ORDER {
@@ -172,6 +173,19 @@ async fn run_ingest(db: &Db, plan: &Plan, write: bool) -> Result<(Vec<DatasetAcc
             Err(e)
         }
     }
+}
+
+/// Fails unless `dir` is a directory that can be listed.
+pub fn check_data_dir(dir: &std::path::Path) -> Result<()> {
+    if !dir.is_dir() {
+        bail!(
+            "data directory {} does not exist or is not a directory (set data_dir, PIPELINE_DATA_DIR or --data-dir)",
+            dir.display()
+        );
+    }
+    std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read data directory {}", dir.display()))?;
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -354,7 +354,8 @@ async fn validate_checks_everything_and_changes_nothing() {
     let out = db.run(&["--data-dir", "/nonexistent-dir", "validate"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out.stderr).contains("/nonexistent-dir/olist_customers_dataset.csv: file not found")
+        text(&out.stderr)
+            .contains("data directory /nonexistent-dir does not exist or is not a directory")
     );
 }
 

@@ -30,6 +30,9 @@ pub struct CsvExtractConfig {
     /// Records per batch handed to the next stage.
     #[serde(default = "default_batch_size")]
     pub batch_size: usize,
+    /// Longest accepted line in bytes; a longer line is rejected (and never held whole in memory).
+    #[serde(default = "default_max_line_bytes")]
+    pub max_line_bytes: usize,
 }
 
 /// The file name of each dataset.
@@ -52,6 +55,9 @@ pub struct FileNames {
 
 fn default_batch_size() -> usize {
     4096
+}
+fn default_max_line_bytes() -> usize {
+    1024 * 1024
 }
 fn default_customers_file() -> String {
     Dataset::Customers.default_file().to_owned()
@@ -93,6 +99,7 @@ impl Default for CsvExtractConfig {
         Self {
             files: FileNames::default(),
             batch_size: default_batch_size(),
+            max_line_bytes: default_max_line_bytes(),
         }
     }
 }
@@ -111,6 +118,12 @@ impl StageConfig for CsvExtractConfig {
         let mut problems = Vec::new();
         if self.batch_size == 0 {
             problems.push(Problem::new("batch_size", "must be at least 1, got 0"));
+        }
+        if self.max_line_bytes < 64 {
+            problems.push(Problem::new(
+                "max_line_bytes",
+                format!("must be at least 64, got {}", self.max_line_bytes),
+            ));
         }
         for dataset in Dataset::LOAD_ORDER {
             let name = self.files.for_dataset(dataset);
@@ -219,34 +232,85 @@ async fn open_lines(path: &Path) -> Result<Lines, ExtractError> {
     }
 }
 
-/// Reads one physical line into `buf` without its line end; `false` at the end of the input.
-async fn read_line(reader: &mut Lines, buf: &mut Vec<u8>) -> std::io::Result<bool> {
+/// What [`read_line`] found.
+#[derive(Debug, PartialEq, Eq)]
+enum Line {
+    /// The end of the input.
+    End,
+    /// A line, now in the buffer without its line end.
+    Complete,
+    /// A line longer than the limit, of this many bytes; the buffer holds its beginning.
+    TooLong(u64),
+}
+
+/// Reads one physical line into `buf` without its line end, keeping at most `limit` bytes of it in
+/// memory however long the line is.
+async fn read_line(reader: &mut Lines, buf: &mut Vec<u8>, limit: usize) -> std::io::Result<Line> {
     buf.clear();
-    if reader.read_until(b'\n', buf).await? == 0 {
-        return Ok(false);
+    let mut total: u64 = 0;
+    let mut ended = false;
+    while !ended {
+        let available = reader.fill_buf().await?;
+        if available.is_empty() {
+            break;
+        }
+        let take = match available.iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                ended = true;
+                i + 1
+            }
+            None => available.len(),
+        };
+        let room = (limit + 2).saturating_sub(buf.len()).min(take);
+        buf.extend_from_slice(&available[..room]);
+        total += take as u64;
+        reader.consume(take);
     }
-    if buf.last() == Some(&b'\n') {
-        buf.pop();
+    if total == 0 {
+        return Ok(Line::End);
+    }
+    if ended {
+        total -= 1;
+        if buf.last() == Some(&b'\n') {
+            buf.pop();
+        }
+    }
+    if total as usize > limit + 1 || (total as usize == limit + 1 && buf.last() != Some(&b'\r')) {
+        buf.truncate(limit);
+        return Ok(Line::TooLong(total));
     }
     if buf.last() == Some(&b'\r') {
         buf.pop();
     }
-    Ok(true)
+    Ok(Line::Complete)
 }
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
-async fn read_header(path: &Path, reader: &mut Lines) -> Result<Vec<String>, ExtractError> {
+async fn read_header(
+    path: &Path,
+    reader: &mut Lines,
+    limit: usize,
+) -> Result<Vec<String>, ExtractError> {
     let mut buf = Vec::new();
     let io = |source| ExtractError::Io {
         path: path.to_owned(),
         line: None,
         source,
     };
-    if !read_line(reader, &mut buf).await.map_err(io)? {
-        return Err(ExtractError::Empty {
-            path: path.to_owned(),
-        });
+    match read_line(reader, &mut buf, limit).await.map_err(io)? {
+        Line::End => {
+            return Err(ExtractError::Empty {
+                path: path.to_owned(),
+            });
+        }
+        Line::TooLong(n) => {
+            return Err(ExtractError::Header {
+                path: path.to_owned(),
+                message: format!("header line is {n} bytes, longer than max_line_bytes ({limit})"),
+            });
+        }
+        Line::Complete => {}
     }
     let bytes = buf.strip_prefix(BOM).unwrap_or(&buf);
     if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -254,10 +318,26 @@ async fn read_header(path: &Path, reader: &mut Lines) -> Result<Vec<String>, Ext
             path: path.to_owned(),
         });
     }
+    if let Some(delimiter) = other_delimiter(bytes) {
+        return Err(ExtractError::Header {
+            path: path.to_owned(),
+            message: format!("header is separated by {delimiter:?}, not by commas"),
+        });
+    }
     split_line(bytes).map_err(|reason| ExtractError::Header {
         path: path.to_owned(),
         message: format!("header line is not a CSV record: {reason}"),
     })
+}
+
+/// The delimiter of a header that has no comma but several semicolons, tabs or pipes.
+fn other_delimiter(header: &[u8]) -> Option<char> {
+    if header.contains(&b',') {
+        return None;
+    }
+    [';', '\t', '|']
+        .into_iter()
+        .find(|&d| header.iter().filter(|&&b| b == d as u8).count() >= 2)
 }
 
 /// Maps each of the dataset's columns to its index in `header`, or says every column that is missing
@@ -314,7 +394,7 @@ impl Extract for CsvExtract {
     async fn open(&self, data_dir: &Path, dataset: Dataset) -> Result<Source, ExtractError> {
         let path = self.locate(data_dir, dataset)?;
         let mut reader = open_lines(&path).await?;
-        let header = read_header(&path, &mut reader).await?;
+        let header = read_header(&path, &mut reader, self.config.max_line_bytes).await?;
         let column_index =
             map_header(dataset, &header).map_err(|message| ExtractError::Header {
                 path: path.clone(),
@@ -340,30 +420,37 @@ impl Extract for CsvExtract {
     ) -> Result<ExtractCounts, ExtractError> {
         let path = &source.path;
         let mut reader = open_lines(path).await?;
-        read_header(path, &mut reader).await?;
+        let limit = self.config.max_line_bytes;
+        read_header(path, &mut reader, limit).await?;
         let mut counts = ExtractCounts::default();
         let mut line_number: u64 = 1;
         let mut buf = Vec::with_capacity(1024);
         let mut batch = Vec::with_capacity(self.config.batch_size);
         loop {
-            let more =
-                read_line(&mut reader, &mut buf)
-                    .await
-                    .map_err(|source| ExtractError::Io {
-                        path: path.clone(),
-                        line: Some(line_number),
-                        source,
-                    })?;
-            if !more {
-                break;
-            }
-            line_number += 1;
-            if buf.iter().all(u8::is_ascii_whitespace) {
-                counts.blank_lines += 1;
-                continue;
-            }
+            let line = read_line(&mut reader, &mut buf, limit)
+                .await
+                .map_err(|source| ExtractError::Io {
+                    path: path.clone(),
+                    line: Some(line_number),
+                    source,
+                })?;
+            let record = match line {
+                Line::End => break,
+                Line::TooLong(bytes) => {
+                    line_number += 1;
+                    too_long_record(line_number, &buf, bytes, limit)
+                }
+                Line::Complete => {
+                    line_number += 1;
+                    if buf.iter().all(u8::is_ascii_whitespace) {
+                        counts.blank_lines += 1;
+                        continue;
+                    }
+                    parse_record(line_number, &buf)
+                }
+            };
             counts.records += 1;
-            batch.push(parse_record(line_number, &buf));
+            batch.push(record);
             if batch.len() >= self.config.batch_size {
                 let full =
                     std::mem::replace(&mut batch, Vec::with_capacity(self.config.batch_size));
@@ -383,9 +470,22 @@ impl Extract for CsvExtract {
 
 /// Makes a [`Record`] of one physical line.
 pub fn parse_record(line: u64, bytes: &[u8]) -> Record {
-    let raw = String::from_utf8_lossy(bytes).into_owned();
-    let fields = split_line(bytes);
+    let raw = String::from_utf8_lossy(bytes).replace('\0', "\u{FFFD}");
+    let fields = split_line(bytes).map_err(|e| format!("malformed CSV record: {e}"));
     Record { line, raw, fields }
+}
+
+/// The record of a line longer than the limit: rejected, its text kept up to the limit.
+fn too_long_record(line: u64, kept: &[u8], bytes: u64, limit: usize) -> Record {
+    let mut raw = String::from_utf8_lossy(kept).replace('\0', "\u{FFFD}");
+    raw.push_str(" [truncated]");
+    Record {
+        line,
+        raw,
+        fields: Err(format!(
+            "line is {bytes} bytes, longer than max_line_bytes ({limit})"
+        )),
+    }
 }
 
 /// Splits one CSV line (RFC 4180 quoting: `"` around a field, `""` for a quote inside one) into its
@@ -512,6 +612,10 @@ mod tests {
         );
         let record = parse_record(7, b"ab,\xffc");
         assert_eq!(record.raw, "ab,\u{FFFD}c");
+        assert_eq!(
+            record.fields.unwrap_err(),
+            "malformed CSV record: invalid UTF-8 at byte 4 of the line"
+        );
         assert_eq!(record.line, 7);
     }
 
@@ -635,18 +739,46 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_line_longer_than_the_limit_is_one_rejected_record_and_reading_goes_on() {
+        let long = "x".repeat(10 * 1024 * 1024);
+        let content =
+            format!("{HEADER}\n\"a\",\"b\",\"01\",{long},SP\n\"c\",\"d\",\"02\",y,RJ\r\n");
+        let (_, records, counts) = stream_file(content.as_bytes(), "c.csv").await.unwrap();
+        assert_eq!(counts.records, 2);
+        assert_eq!(
+            records[0].fields.as_ref().unwrap_err(),
+            &format!(
+                "line is {} bytes, longer than max_line_bytes (1048576)",
+                long.len() + 16
+            )
+        );
+        assert!(records[0].raw.len() < 1024 * 1024 + 20);
+        assert!(records[0].raw.ends_with(" [truncated]"));
+        assert_eq!(records[1].line, 3);
+        assert_eq!(records[1].fields.as_ref().unwrap()[3], "y");
+    }
+
+    #[test]
+    fn other_delimiters_are_recognised() {
+        assert_eq!(other_delimiter(b"\"a\";\"b\";\"c\""), Some(';'));
+        assert_eq!(other_delimiter(b"a\tb\tc"), Some('\t'));
+        assert_eq!(other_delimiter(b"a,b;c;d"), None);
+        assert_eq!(other_delimiter(b"a"), None);
+    }
+
+    #[tokio::test]
     async fn empty_file_and_missing_columns_are_fatal() {
         let err = stream_file(b"", "c.csv").await.unwrap_err();
         assert_eq!(
             err.to_string().rsplit_once(": ").unwrap().1,
             "file is empty (no header line)"
         );
-        let err = stream_file(b"customer_id;customer_unique_id\n", "c.csv")
+        let err = stream_file(b"customer_id,customer_uniq\n", "c.csv")
             .await
             .unwrap_err();
         assert!(
             err.to_string()
-                .contains("header lacks required columns \"customer_id\""),
+                .contains("header lacks required columns \"customer_unique_id\""),
             "{err}"
         );
     }

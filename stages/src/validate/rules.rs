@@ -52,7 +52,7 @@ pub fn check_record(
             return Err(Rejection {
                 line,
                 raw,
-                reason: format!("malformed CSV record: {reason}"),
+                reason,
                 key: None,
             });
         }
@@ -531,7 +531,7 @@ mod tests {
             &source(),
             &window(),
             record(Err(
-                "unterminated quoted field starting at character 3 of the line",
+                "malformed CSV record: unterminated quoted field starting at character 3 of the line",
             )),
         )
         .unwrap_err();
