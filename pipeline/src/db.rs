@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{DatabaseConnection, SqlxPostgresConnector};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sqlx::{ConnectOptions, Connection, PgPool};
 
 use crate::config::DatabaseConfig;
@@ -20,6 +20,16 @@ pub struct Db {
     pub pool: PgPool,
     /// `host:port/database`, for messages.
     pub target: String,
+}
+
+/// Whether `host` is this machine (a loopback address, `localhost` or a Unix socket directory).
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host.starts_with('/')
+        || host
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Where `options` points, without credentials.
@@ -39,12 +49,29 @@ pub async fn connect(config: &DatabaseConfig) -> Result<Db> {
         .parse()
         .context("database.url is not a PostgreSQL URL")?;
     let options = options.log_statements(tracing::log::LevelFilter::Trace);
+    // TLS over the loopback protects nothing and costs a quarter of a second per process; the URL's
+    // own sslmode, when it has one, is kept.
+    let options = if is_loopback(options.get_host()) && !config.url.contains("sslmode=") {
+        options.ssl_mode(PgSslMode::Disable)
+    } else {
+        options
+    };
     let target = describe(&options);
     let timeout = Duration::from_secs(config.connect_timeout_secs);
     let pool_options = || {
         PgPoolOptions::new()
             .max_connections(config.max_connections.max(2))
             .acquire_timeout(timeout)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    // Staging tables are temporary: give them room in memory before they spill.
+                    // (temp_buffers can only be set before a session first touches a temporary table.)
+                    sqlx::query("SET temp_buffers = '256MB'")
+                        .execute(&mut *conn)
+                        .await?;
+                    Ok(())
+                })
+            })
     };
     let pool = match tokio::time::timeout(timeout, pool_options().connect_with(options.clone()))
         .await
@@ -126,4 +153,33 @@ pub async fn migrate(db: &Db) -> Result<()> {
         .await
         .ok();
     result.context("cannot apply migrations")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts_are_recognised() {
+        for host in [
+            "localhost",
+            "127.0.0.1",
+            "127.1.2.3",
+            "::1",
+            "[::1]",
+            "/var/run/postgresql",
+        ] {
+            assert!(is_loopback(host), "{host}");
+        }
+        for host in ["db", "10.0.0.5", "example.com"] {
+            assert!(!is_loopback(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn descriptions_carry_no_password() {
+        let options: PgConnectOptions =
+            "postgres://me:secret@db.example:6543/shop".parse().unwrap();
+        assert_eq!(describe(&options), "db.example:6543/shop");
+    }
 }

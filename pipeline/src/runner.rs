@@ -231,21 +231,16 @@ async fn ingest_in_transaction(
             })
         };
         let bar = progress_bar(0, &source.file_name);
-        let mut staged: Result<(), sqlx::Error> = Ok(());
-        while let Some(batch) = valid_rx.recv().await {
-            let lines = (batch.rows.len() + batch.rejections.len()) as u64;
-            if let Err(e) = load.stage(&mut tx, source, batch).await {
-                staged = Err(e);
-                break;
-            }
-            bar.inc(lines);
-        }
+        let staged = load
+            .stage(&mut tx, source, &mut valid_rx, &|lines| bar.inc(lines))
+            .await;
         drop(valid_rx);
         bar.finish_and_clear();
         let counts = reader.await.context("the extract task panicked")?;
         checker.await.context("the validate task panicked")?;
         staged.with_context(|| format!("cannot stage {}", source.file_name))?;
         let counts = counts?;
+        let staged_at = started.elapsed().as_secs_f64();
         validate
             .check_sets(&mut tx, source.dataset)
             .await
@@ -277,6 +272,7 @@ async fn ingest_in_transaction(
             accepted = account.loaded,
             duplicate = account.duplicate,
             rejected = account.rejected,
+            staged_seconds = staged_at,
             seconds = started.elapsed().as_secs_f64(),
             "validated"
         );

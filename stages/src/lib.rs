@@ -200,12 +200,14 @@ pub trait Load: Send + Sync {
     /// Creates the staging tables for this load's transaction, reading from `sources`.
     async fn prepare(&self, conn: &mut PgConnection, sources: &[Source])
     -> Result<(), sqlx::Error>;
-    /// Copies a validated batch into staging.
+    /// Copies every validated batch of `source` received on `batches` into staging, calling
+    /// `progress` with the lines of each batch once it is sent.
     async fn stage(
         &self,
         conn: &mut PgConnection,
         source: &Source,
-        batch: ValidatedBatch,
+        batches: &mut mpsc::Receiver<ValidatedBatch>,
+        progress: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<(), sqlx::Error>;
     /// Counts, per dataset, what staging holds after validation.
     async fn account(

@@ -6,6 +6,7 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, PgConnection, Row};
+use tokio::sync::mpsc;
 
 use crate::dataset::Dataset;
 use crate::locks;
@@ -91,18 +92,39 @@ pub fn push_copy_field(out: &mut Vec<u8>, value: Option<&str>) {
     }
 }
 
-async fn copy_in(
-    conn: &mut PgConnection,
-    statement: &str,
-    data: Vec<u8>,
-) -> Result<(), sqlx::Error> {
-    let mut copy = conn.copy_in_raw(statement).await?;
-    if let Err(e) = copy.send(data).await {
-        copy.abort(e.to_string()).await.ok();
-        return Err(e);
+/// Rejected lines are buffered up to this size before they are copied.
+const REJECTS_FLUSH_BYTES: usize = 8 * 1024 * 1024;
+
+/// Appends the valid rows of `batch` to `out` as COPY text for the dataset's staging table.
+fn encode_rows(out: &mut Vec<u8>, batch: &ValidatedBatch) {
+    for row in &batch.rows {
+        out.extend_from_slice(row.line.to_string().as_bytes());
+        out.push(b'\t');
+        push_copy_field(out, Some(&row.raw));
+        for value in &row.values {
+            out.push(b'\t');
+            push_copy_field(out, value.as_deref());
+        }
+        out.push(b'\n');
     }
-    copy.finish().await?;
-    Ok(())
+}
+
+/// Appends the rejected lines of `batch` to `out` as COPY text for `staging_rejects`.
+fn encode_rejections(out: &mut Vec<u8>, source: &Source, batch: &ValidatedBatch) {
+    for rejection in &batch.rejections {
+        push_copy_field(out, Some(source.dataset.name()));
+        out.push(b'\t');
+        push_copy_field(out, Some(&source.file_name));
+        out.push(b'\t');
+        out.extend_from_slice(rejection.line.to_string().as_bytes());
+        out.push(b'\t');
+        push_copy_field(out, Some(&rejection.raw));
+        out.push(b'\t');
+        push_copy_field(out, Some(&rejection.reason));
+        out.push(b'\t');
+        push_copy_field(out, rejection.key.as_deref());
+        out.push(b'\n');
+    }
 }
 
 #[async_trait]
@@ -119,50 +141,56 @@ impl Load for PostgresLoad {
         &self,
         conn: &mut PgConnection,
         source: &Source,
-        batch: ValidatedBatch,
+        batches: &mut mpsc::Receiver<ValidatedBatch>,
+        progress: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<(), sqlx::Error> {
         let dataset = source.dataset;
-        if !batch.rows.is_empty() {
-            let mut data = Vec::with_capacity(batch.rows.len() * 256);
-            for row in &batch.rows {
-                data.extend_from_slice(row.line.to_string().as_bytes());
-                data.push(b'\t');
-                push_copy_field(&mut data, Some(&row.raw));
-                for value in &row.values {
-                    data.push(b'\t');
-                    push_copy_field(&mut data, value.as_deref());
+        let rows_statement = format!(
+            "COPY {} (line_number, raw_line, {}) FROM STDIN",
+            dataset.staging_table(),
+            dataset.column_list()
+        );
+        // One COPY per file (each COPY ends with a round trip), interrupted only to flush a large
+        // buffer of rejected lines, so memory stays bounded however bad the file is.
+        let mut rejects = Vec::new();
+        let mut finished = false;
+        while !finished {
+            let mut copy = conn.copy_in_raw(&rows_statement).await?;
+            let mut data = Vec::new();
+            loop {
+                let Some(batch) = batches.recv().await else {
+                    finished = true;
+                    break;
+                };
+                let lines = (batch.rows.len() + batch.rejections.len()) as u64;
+                data.clear();
+                encode_rows(&mut data, &batch);
+                encode_rejections(&mut rejects, source, &batch);
+                if !data.is_empty()
+                    && let Err(e) = copy.send(data.as_slice()).await
+                {
+                    copy.abort(e.to_string()).await.ok();
+                    return Err(e);
                 }
-                data.push(b'\n');
+                progress(lines);
+                if rejects.len() >= REJECTS_FLUSH_BYTES {
+                    break;
+                }
             }
-            let statement = format!(
-                "COPY {} (line_number, raw_line, {}) FROM STDIN",
-                dataset.staging_table(),
-                dataset.column_list()
-            );
-            copy_in(conn, &statement, data).await?;
-        }
-        if !batch.rejections.is_empty() {
-            let mut data = Vec::with_capacity(batch.rejections.len() * 256);
-            for rejection in &batch.rejections {
-                push_copy_field(&mut data, Some(dataset.name()));
-                data.push(b'\t');
-                push_copy_field(&mut data, Some(&source.file_name));
-                data.push(b'\t');
-                data.extend_from_slice(rejection.line.to_string().as_bytes());
-                data.push(b'\t');
-                push_copy_field(&mut data, Some(&rejection.raw));
-                data.push(b'\t');
-                push_copy_field(&mut data, Some(&rejection.reason));
-                data.push(b'\t');
-                push_copy_field(&mut data, rejection.key.as_deref());
-                data.push(b'\n');
+            copy.finish().await?;
+            if !rejects.is_empty() {
+                let mut copy = conn
+                    .copy_in_raw(
+                        "COPY staging_rejects (dataset, source_file, line_number, raw_line, reason, key) FROM STDIN",
+                    )
+                    .await?;
+                if let Err(e) = copy.send(rejects.as_slice()).await {
+                    copy.abort(e.to_string()).await.ok();
+                    return Err(e);
+                }
+                copy.finish().await?;
+                rejects.clear();
             }
-            copy_in(
-                conn,
-                "COPY staging_rejects (dataset, source_file, line_number, raw_line, reason, key) FROM STDIN",
-                data,
-            )
-            .await?;
         }
         Ok(())
     }
@@ -172,13 +200,6 @@ impl Load for PostgresLoad {
         conn: &mut PgConnection,
         dataset: Dataset,
     ) -> Result<DatasetAccount, sqlx::Error> {
-        // Temporary tables have no statistics until analysed; the set rules and merge join them.
-        sqlx::query(AssertSqlSafe(format!(
-            "ANALYZE {}",
-            dataset.staging_table()
-        )))
-        .execute(&mut *conn)
-        .await?;
         let counts = sqlx::query(AssertSqlSafe(format!(
             "SELECT count(*) FILTER (WHERE outcome IS NULL), count(*) FILTER (WHERE outcome = 'duplicate'),
                     (SELECT count(*) FROM staging_rejects WHERE dataset = $1),
@@ -212,18 +233,26 @@ impl Load for PostgresLoad {
         .execute(&mut *conn)
         .await?;
         locks::exclusive_load_lock(conn).await?;
+        let started = std::time::Instant::now();
         sqlx::query(CHANGED_DAYS_SQL)
             .bind(run_id)
             .execute(&mut *conn)
             .await?;
         for dataset in Dataset::LOAD_ORDER {
-            let row = sqlx::query(AssertSqlSafe(upsert_sql(dataset)))
-                .fetch_one(&mut *conn)
-                .await?;
+            let (update, insert) = merge_sql(dataset);
+            let updated = sqlx::query(AssertSqlSafe(update))
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+            let inserted = sqlx::query(AssertSqlSafe(insert))
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
             if let Some(account) = accounts.iter_mut().find(|a| a.dataset == dataset.name()) {
-                account.inserted = row.get::<i64, _>(0) as u64;
-                account.updated = row.get::<i64, _>(1) as u64;
+                account.inserted = inserted;
+                account.updated = updated;
             }
+            tracing::debug!(dataset = %dataset, seconds = started.elapsed().as_secs_f64(), "merged");
         }
         sqlx::query(
             "INSERT INTO rejected_rows (run_id, dataset, source_file, line_number, raw_line, reason)
@@ -236,10 +265,13 @@ impl Load for PostgresLoad {
     }
 }
 
-/// The upsert of one dataset: inserts new keys, updates rows whose content changed, leaves equal rows
-/// alone; returns (inserted, updated).
-pub fn upsert_sql(dataset: Dataset) -> String {
+/// The merge of one dataset, as (update, insert): the update rewrites existing rows whose content
+/// changed and leaves equal rows alone; the insert adds the new keys. Two plain statements are much
+/// cheaper than `INSERT ... ON CONFLICT` (no speculative insertion per row), and are safe because
+/// merges hold the exclusive load lock and the staged keys are unique after the key rules.
+pub fn merge_sql(dataset: Dataset) -> (String, String) {
     let table = dataset.table();
+    let staging = dataset.staging_table();
     let key = dataset.key();
     let columns = dataset.column_list();
     let non_key: Vec<&str> = dataset
@@ -248,26 +280,25 @@ pub fn upsert_sql(dataset: Dataset) -> String {
         .map(|c| c.table)
         .filter(|c| !key.contains(c))
         .collect();
-    let set: Vec<String> = non_key
-        .iter()
-        .map(|c| format!("{c} = EXCLUDED.{c}"))
-        .collect();
-    let old: Vec<String> = non_key.iter().map(|c| format!("{table}.{c}")).collect();
-    let new: Vec<String> = non_key.iter().map(|c| format!("EXCLUDED.{c}")).collect();
-    format!(
-        "WITH merged AS (
-             INSERT INTO {table} ({columns})
-             SELECT {columns} FROM {staging} WHERE outcome IS NULL
-             ON CONFLICT ({key}) DO UPDATE SET {set}
-             WHERE ({old}) IS DISTINCT FROM ({new})
-             RETURNING (xmax = 0) AS inserted)
-         SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged",
-        staging = dataset.staging_table(),
-        key = key.join(", "),
+    let set: Vec<String> = non_key.iter().map(|c| format!("{c} = s.{c}")).collect();
+    let old: Vec<String> = non_key.iter().map(|c| format!("t.{c}")).collect();
+    let new: Vec<String> = non_key.iter().map(|c| format!("s.{c}")).collect();
+    let same_key: Vec<String> = key.iter().map(|k| format!("t.{k} = s.{k}")).collect();
+    let update = format!(
+        "UPDATE {table} t SET {set} FROM {staging} s
+          WHERE s.outcome IS NULL AND {same_key} AND ({old}) IS DISTINCT FROM ({new})",
         set = set.join(", "),
+        same_key = same_key.join(" AND "),
         old = old.join(", "),
         new = new.join(", "),
-    )
+    );
+    let insert = format!(
+        "INSERT INTO {table} ({columns})
+         SELECT {columns} FROM {staging} s
+          WHERE s.outcome IS NULL AND NOT EXISTS (SELECT 1 FROM {table} t WHERE {same_key})",
+        same_key = same_key.join(" AND "),
+    );
+    (update, insert)
 }
 
 /// Records the purchase days whose statistics this load changes: days of new or changed orders (old
@@ -322,12 +353,15 @@ mod tests {
     }
 
     #[test]
-    fn upsert_updates_only_changed_rows() {
-        let sql = upsert_sql(Dataset::OrderItems);
-        assert!(sql.contains(
-            "ON CONFLICT (order_id, order_item_id) DO UPDATE SET product_id = EXCLUDED.product_id"
-        ));
-        assert!(sql.contains("WHERE (order_items.product_id, order_items.seller_id"));
-        assert!(!sql.contains("order_item_id = EXCLUDED"));
+    fn merge_updates_only_changed_rows_and_inserts_new_keys() {
+        let (update, insert) = merge_sql(Dataset::OrderItems);
+        assert!(update.starts_with("UPDATE order_items t SET product_id = s.product_id"));
+        assert!(update.contains("t.order_id = s.order_id AND t.order_item_id = s.order_item_id"));
+        assert!(update.contains("IS DISTINCT FROM (s.product_id, s.seller_id"));
+        assert!(!update.contains("order_item_id = s.order_item_id,"));
+        assert!(
+            insert
+                .contains("NOT EXISTS (SELECT 1 FROM order_items t WHERE t.order_id = s.order_id")
+        );
     }
 }

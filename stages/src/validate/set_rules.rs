@@ -16,6 +16,23 @@ use crate::dataset::Dataset;
 /// Applies the set rules to `dataset`'s staged rows. Datasets must be checked in
 /// [`Dataset::LOAD_ORDER`], so that the datasets referred to are settled first.
 pub async fn apply(conn: &mut PgConnection, dataset: Dataset) -> Result<(), sqlx::Error> {
+    // Temporary tables have no statistics until analysed, and these statements join them on the key
+    // and reference columns (the other columns need none, and sampling them costs).
+    let mut joined: Vec<&str> = dataset.key().to_vec();
+    joined.extend(
+        dataset
+            .references()
+            .iter()
+            .map(|r| r.column)
+            .filter(|c| !dataset.key().contains(c)),
+    );
+    sqlx::query(AssertSqlSafe(format!(
+        "ANALYZE {} ({})",
+        dataset.staging_table(),
+        joined.join(", ")
+    )))
+    .execute(&mut *conn)
+    .await?;
     for sql in statements(dataset) {
         let takes_name = sql.contains("$1");
         let query = sqlx::query(AssertSqlSafe(sql));
@@ -74,7 +91,11 @@ pub fn statements(dataset: Dataset) -> Vec<String> {
                reason = CASE WHEN ({all_s}) IS NOT DISTINCT FROM ({all_f})
                              THEN format('exact duplicate of line %s', f.line_number)
                              ELSE format('conflicting duplicate: %s was first seen at line %s with other content', concat_ws(', ', {key_words}), f.line_number) END
-            FROM (SELECT DISTINCT ON ({key_list}) * FROM {staging} WHERE outcome IS NULL ORDER BY {key_list}, line_number) f
+            FROM (SELECT DISTINCT ON ({key_list}) * FROM {staging}
+                   WHERE outcome IS NULL
+                     AND ({key_list}) IN (SELECT {key_list} FROM {staging} WHERE outcome IS NULL
+                                           GROUP BY {key_list} HAVING count(*) > 1)
+                   ORDER BY {key_list}, line_number) f
            WHERE s.outcome IS NULL AND {key_match} AND s.line_number > f.line_number"#,
         all_s = all_s.join(", "),
         all_f = all_f.join(", "),
