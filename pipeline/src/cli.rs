@@ -209,6 +209,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             let db = db::connect(&plan.database).await?;
             db::migrate(&db).await?;
             println!("migrations applied to {}", db.target);
+            db.close().await;
             Ok(())
         }
         Command::Validate => validate(&cli).await,
@@ -225,8 +226,9 @@ pub async fn run(cli: Cli) -> Result<()> {
                 _ => Days::All,
             };
             let db = connect(&plan).await?;
-            let report = runner::run(&db, &plan, stages, days).await?;
-            print_run_report(&report);
+            let report = runner::run(&db, &plan, stages, days).await;
+            db.close().await;
+            print_run_report(&report?);
             Ok(())
         }
         Command::Stats {
@@ -237,7 +239,10 @@ pub async fn run(cli: Cli) -> Result<()> {
         } => {
             let plan = compile(&cli)?;
             let db = connect(&plan).await?;
-            reports::stats(&db, &plan, *date, customer.as_deref(), *limit, *format).await
+            let result =
+                reports::stats(&db, &plan, *date, customer.as_deref(), *limit, *format).await;
+            db.close().await;
+            result
         }
         Command::TopCustomers {
             range,
@@ -247,17 +252,23 @@ pub async fn run(cli: Cli) -> Result<()> {
         } => {
             let plan = compile(&cli)?;
             let db = connect(&plan).await?;
-            reports::top_customers(&db, &plan, *range, *by, *limit, *format).await
+            let result = reports::top_customers(&db, &plan, *range, *by, *limit, *format).await;
+            db.close().await;
+            result
         }
         Command::Repeaters { range, format } => {
             let plan = compile(&cli)?;
             let db = connect(&plan).await?;
-            reports::repeaters(&db, &plan, *range, *format).await
+            let result = reports::repeaters(&db, &plan, *range, *format).await;
+            db.close().await;
+            result
         }
         Command::Status { format } => {
             let plan = compile(&cli)?;
             let db = connect(&plan).await?;
-            reports::status(&db, &plan, *format).await
+            let result = reports::status(&db, &plan, *format).await;
+            db.close().await;
+            result
         }
         Command::Schedule { once, at, timezone } => {
             let mut plan = compile(&cli)?;

@@ -22,6 +22,13 @@ pub struct Db {
     pub target: String,
 }
 
+impl Db {
+    /// Closes the connections politely (the server logs an abrupt disconnect as an error).
+    pub async fn close(self) {
+        self.pool.close().await;
+    }
+}
+
 /// Whether `host` is this machine (a loopback address, `localhost` or a Unix socket directory).
 fn is_loopback(host: &str) -> bool {
     host == "localhost"

@@ -239,6 +239,12 @@ impl Load for PostgresLoad {
             .execute(&mut *conn)
             .await?;
         for dataset in Dataset::LOAD_ORDER {
+            // reltuples is -1 for a table never analysed.
+            let rows_before: f32 =
+                sqlx::query_scalar("SELECT reltuples FROM pg_class WHERE oid = $1::regclass")
+                    .bind(dataset.table())
+                    .fetch_one(&mut *conn)
+                    .await?;
             let (update, insert) = merge_sql(dataset);
             let updated = sqlx::query(AssertSqlSafe(update))
                 .execute(&mut *conn)
@@ -251,6 +257,14 @@ impl Load for PostgresLoad {
             if let Some(account) = accounts.iter_mut().find(|a| a.dataset == dataset.name()) {
                 account.inserted = inserted;
                 account.updated = updated;
+            }
+            // A load that changes a tenth of a table would leave the planner with stale statistics for
+            // the aggregate that follows (autovacuum comes later): refresh them with the load.
+            let changed = (inserted + updated) as f64;
+            if changed > 0.0 && changed >= 0.1 * f64::from(rows_before.max(0.0)) {
+                sqlx::query(AssertSqlSafe(format!("ANALYZE {}", dataset.table())))
+                    .execute(&mut *conn)
+                    .await?;
             }
             tracing::debug!(dataset = %dataset, seconds = started.elapsed().as_secs_f64(), "merged");
         }

@@ -17,8 +17,11 @@ use crate::dataset::Dataset;
 /// [`Dataset::LOAD_ORDER`], so that the datasets referred to are settled first.
 pub async fn apply(conn: &mut PgConnection, dataset: Dataset) -> Result<(), sqlx::Error> {
     // Temporary tables have no statistics until analysed, and these statements join them on the key
-    // and reference columns (the other columns need none, and sampling them costs).
-    let mut joined: Vec<&str> = dataset.key().to_vec();
+    // and reference columns and filter them on `outcome`; without statistics the planner guesses a
+    // handful of rows and picks nested loops, quadratic in the file's size. Other columns need none,
+    // and sampling them costs.
+    let mut joined: Vec<&str> = vec!["outcome"];
+    joined.extend(dataset.key());
     joined.extend(
         dataset
             .references()
