@@ -41,7 +41,7 @@ fn default_excluded_statuses() -> Vec<String> {
     vec!["canceled".to_owned(), "unavailable".to_owned()]
 }
 fn default_chunk_days() -> u32 {
-    62
+    366
 }
 
 impl Default for CustomerDailyStatsConfig {
