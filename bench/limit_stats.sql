@@ -2,8 +2,11 @@
 -- customer_daily_stats for the whole history (customer key customer_unique_id, excluded statuses
 -- canceled and unavailable), written independently of the stage's SQL. bench.py also checks that its
 -- rows equal the stage's.
-DROP TABLE IF EXISTS limit_stats;
-CREATE UNLOGGED TABLE limit_stats AS
+-- The rows go into a table shaped like customer_daily_stats (logged, same primary key and index),
+-- so that the limit writes what the stage writes.
+CREATE TABLE IF NOT EXISTS limit_stats (LIKE customer_daily_stats INCLUDING DEFAULTS INCLUDING INDEXES);
+TRUNCATE limit_stats;
+INSERT INTO limit_stats
 WITH o AS (
     SELECT c.customer_unique_id AS customer, o.order_id, o.order_purchase_timestamp AS ts,
            o.order_purchase_timestamp::date AS day, o.order_status IN ('canceled', 'unavailable') AS excluded
@@ -31,6 +34,7 @@ SELECT d.day AS stat_date, d.customer AS customer_unique_id, d.orders::int AS or
        (sum(coalesce(i.items_value, 0) + coalesce(i.freight, 0)) OVER w)::numeric(14,2) AS lifetime_spent,
        min(d.day) OVER (PARTITION BY d.customer) AS first_order_date,
        d.day - lag(d.day) OVER w AS days_since_previous_order,
-       sum(d.orders) OVER w >= 2 AS is_repeat_customer
+       sum(d.orders) OVER w >= 2 AS is_repeat_customer,
+       0 AS run_id, now() AS computed_at
   FROM d LEFT JOIN i USING (customer, day)
 WINDOW w AS (PARTITION BY d.customer ORDER BY d.day);
