@@ -365,7 +365,7 @@ fn print_run_report(report: &runner::RunReport) {
 async fn validate(cli: &Cli) -> Result<()> {
     let plan = compile(cli)?;
     let mut problems = Vec::new();
-    match db::connect(&plan.database).await {
+    match db::connect_existing(&plan.database).await {
         Ok(db) => println!("database: {} reachable", db.target),
         Err(e) => problems.push(format!("{e:#}")),
     }

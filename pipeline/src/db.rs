@@ -51,6 +51,15 @@ pub fn describe(options: &PgConnectOptions) -> String {
 
 /// Connects, creating the database first when it does not exist.
 pub async fn connect(config: &DatabaseConfig) -> Result<Db> {
+    open(config, true).await
+}
+
+/// Connects to an existing database only (for checks that must change nothing).
+pub async fn connect_existing(config: &DatabaseConfig) -> Result<Db> {
+    open(config, false).await
+}
+
+async fn open(config: &DatabaseConfig, create_missing: bool) -> Result<Db> {
     let options: PgConnectOptions = config
         .url
         .parse()
@@ -84,6 +93,13 @@ pub async fn connect(config: &DatabaseConfig) -> Result<Db> {
         .await
     {
         Ok(Ok(pool)) => pool,
+        Ok(Err(sqlx::Error::Database(e)))
+            if e.code().as_deref() == Some("3D000") && !create_missing =>
+        {
+            bail!(
+                "the database at {target} does not exist yet (`pipeline migrate` or `pipeline run` creates it)"
+            )
+        }
         Ok(Err(sqlx::Error::Database(e))) if e.code().as_deref() == Some("3D000") => {
             create_database(&options, timeout, &target).await?;
             pool_options()

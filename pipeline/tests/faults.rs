@@ -60,6 +60,9 @@ async fn killing_the_process_at_random_moments_loses_nothing_after_a_rerun() {
     let started = Instant::now();
     reference.ok(&["--config", config, "run"]);
     let full_run = started.elapsed();
+    let started = Instant::now();
+    reference.ok(&["--config", config, "run", "--stage", "customer_daily_stats"]);
+    let backfill = started.elapsed();
     let expected = reference.data_checksum().await;
     let expected_rejects = reference
         .checksum("SELECT dataset, line_number, reason FROM rejected_rows")
@@ -70,13 +73,16 @@ async fn killing_the_process_at_random_moments_loses_nothing_after_a_rerun() {
     let mut killed = 0;
     for round in 0..8 {
         // Alternate a whole run (load, then backfill) and a backfill alone.
-        let args: &[&str] = if round % 2 == 0 {
-            &["--config", config, "run"]
+        let (args, lasts): (&[&str], Duration) = if round % 2 == 0 {
+            (&["--config", config, "run"], full_run)
         } else {
-            &["--config", config, "run", "--stage", "customer_daily_stats"]
+            (
+                &["--config", config, "run", "--stage", "customer_daily_stats"],
+                backfill,
+            )
         };
         let mut child = spawn(&db, args);
-        let wait = rng.gen_range(0..full_run.as_millis().max(1) as u64);
+        let wait = rng.gen_range(0..lasts.as_millis().max(1) as u64);
         std::thread::sleep(Duration::from_millis(wait));
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap();

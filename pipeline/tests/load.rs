@@ -351,6 +351,25 @@ async fn validate_checks_everything_and_changes_nothing() {
         .scalar("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'")
         .await;
     assert_eq!(tables, 0, "validate created no table");
+    let missing = std::process::Command::new(env!("CARGO_BIN_EXE_pipeline"))
+        .args(["validate"])
+        .current_dir(repo())
+        .env("DATABASE_URL", format!("{}_missing", db.url))
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        text(&missing.stderr).contains("does not exist yet"),
+        "{}",
+        text(&missing.stderr)
+    );
+    let created: i64 = db
+        .scalar(&format!(
+            "SELECT count(*) FROM pg_database WHERE datname = '{}_missing'",
+            db.name
+        ))
+        .await;
+    assert_eq!(created, 0, "validate created no database");
     let out = db.run(&["--data-dir", "/nonexistent-dir", "validate"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(

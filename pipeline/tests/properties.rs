@@ -19,13 +19,29 @@ async fn random_shops_load_idempotently_and_days_compose_into_the_backfill() {
         let data = dir.path().join("data");
         let once = TestDb::new().await;
         once.ok(&[
-            "generate", "--out", data.to_str().unwrap(), "--orders", &orders.to_string(), "--days", &days.to_string(),
-            "--seed", &seed.to_string(), "--defect-rate", defect_rate,
+            "generate",
+            "--out",
+            data.to_str().unwrap(),
+            "--orders",
+            &orders.to_string(),
+            "--days",
+            &days.to_string(),
+            "--seed",
+            &seed.to_string(),
+            "--defect-rate",
+            defect_rate,
         ]);
         let chunk = rng.gen_range(1..10);
-        let config = write_config(dir.path(), &data, "max_reject_ratio = 0.5", &format!("chunk_days = {chunk}"));
+        let config = write_config(
+            dir.path(),
+            &data,
+            "max_reject_ratio = 0.5",
+            &format!("chunk_days = {chunk}"),
+        );
         let config = config.to_str().unwrap();
-        let case = format!("seed {seed}, {orders} orders over {days} days, defects {defect_rate}, chunks of {chunk}");
+        let case = format!(
+            "seed {seed}, {orders} orders over {days} days, defects {defect_rate}, chunks of {chunk}"
+        );
 
         once.ok(&["--config", config, "run"]);
         let expected = once.data_checksum().await;
@@ -35,12 +51,25 @@ async fn random_shops_load_idempotently_and_days_compose_into_the_backfill() {
         twice.ok(&["--config", config, "run", "--stage", "load"]);
         twice.ok(&["--config", config, "run", "--stage", "load"]);
         // Per-day runs in random order equal one backfill.
-        let first: chrono::NaiveDate = twice.scalar("SELECT min(order_purchase_timestamp)::date FROM orders").await;
-        let last: chrono::NaiveDate = twice.scalar("SELECT max(order_purchase_timestamp)::date FROM orders").await;
-        let mut all_days: Vec<chrono::NaiveDate> = first.iter_days().take_while(|d| *d <= last).collect();
+        let first: chrono::NaiveDate = twice
+            .scalar("SELECT min(order_purchase_timestamp)::date FROM orders")
+            .await;
+        let last: chrono::NaiveDate = twice
+            .scalar("SELECT max(order_purchase_timestamp)::date FROM orders")
+            .await;
+        let mut all_days: Vec<chrono::NaiveDate> =
+            first.iter_days().take_while(|d| *d <= last).collect();
         all_days.shuffle(&mut rng);
         for day in &all_days {
-            twice.ok(&["--config", config, "run", "--stage", "customer_daily_stats", "--date", &day.to_string()]);
+            twice.ok(&[
+                "--config",
+                config,
+                "run",
+                "--stage",
+                "customer_daily_stats",
+                "--date",
+                &day.to_string(),
+            ]);
         }
         assert_eq!(twice.data_checksum().await, expected, "{case}");
         assert_eq!(

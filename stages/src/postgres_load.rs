@@ -96,7 +96,12 @@ pub fn push_copy_field(out: &mut Vec<u8>, value: Option<&str>) {
 fn aggregate_columns(dataset: Dataset) -> &'static [&'static str] {
     match dataset {
         Dataset::Customers => &["customer_id", "customer_unique_id"],
-        Dataset::Orders => &["order_id", "customer_id", "order_status", "order_purchase_timestamp"],
+        Dataset::Orders => &[
+            "order_id",
+            "customer_id",
+            "order_status",
+            "order_purchase_timestamp",
+        ],
         Dataset::OrderItems => &["order_id", "product_id"],
         Dataset::Products => &[],
     }
