@@ -343,9 +343,13 @@ fn other_delimiter(header: &[u8]) -> Option<char> {
 /// Maps each of the dataset's columns to its index in `header`, or says every column that is missing
 /// or repeated.
 pub fn map_header(dataset: Dataset, header: &[String]) -> Result<Vec<usize>, String> {
-    let mut positions: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    // Names are matched without surrounding blanks and without regard to ASCII case.
+    let mut positions: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (i, name) in header.iter().enumerate() {
-        positions.entry(name.trim()).or_default().push(i);
+        positions
+            .entry(name.trim().to_ascii_lowercase())
+            .or_default()
+            .push(i);
     }
     let mut missing = Vec::new();
     let mut repeated = Vec::new();
@@ -652,6 +656,23 @@ mod tests {
         assert!(message.starts_with(
             "header lacks required column \"customer_unique_id\"; header repeats column \"customer_id\""
         ), "{message}");
+    }
+
+    #[test]
+    fn header_names_ignore_case_and_blanks() {
+        let header: Vec<String> = [
+            " Customer_ID",
+            "CUSTOMER_UNIQUE_ID ",
+            "customer_zip_code_prefix",
+            "Customer_City",
+            "customer_state",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            map_header(Dataset::Customers, &header).unwrap(),
+            vec![0, 1, 2, 3, 4]
+        );
     }
 
     #[test]
