@@ -78,16 +78,6 @@ async fn open(config: &DatabaseConfig, create_missing: bool) -> Result<Db> {
         PgPoolOptions::new()
             .max_connections(config.max_connections.max(2))
             .acquire_timeout(timeout)
-            .after_connect(|conn, _| {
-                Box::pin(async move {
-                    // Staging tables are temporary: give them room in memory before they spill.
-                    // (temp_buffers can only be set before a session first touches a temporary table.)
-                    sqlx::query("SET temp_buffers = '256MB'")
-                        .execute(&mut *conn)
-                        .await?;
-                    Ok(())
-                })
-            })
     };
     let pool = match tokio::time::timeout(timeout, pool_options().connect_with(options.clone()))
         .await

@@ -10,6 +10,7 @@ use rust_decimal::prelude::ToPrimitive;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::{Value, json};
 use sqlx::Row;
+use stages::customer_daily_stats::purchase_days;
 use stages::entities::customer_daily_stats as cds;
 use stages::{DayRange, Role};
 
@@ -208,18 +209,10 @@ async fn warn_if_incomplete(db: &Db, plan: &Plan, range: Option<DayRange>) -> Re
     let stage = stats_stage(plan);
     let (start, end) = match range {
         Some(r) => (r.start, r.end),
-        None => {
-            let row = sqlx::query("SELECT min(order_purchase_timestamp)::date, max(order_purchase_timestamp)::date FROM orders")
-                .fetch_one(&db.pool)
-                .await?;
-            match (
-                row.get::<Option<NaiveDate>, _>(0),
-                row.get::<Option<NaiveDate>, _>(1),
-            ) {
-                (Some(a), Some(b)) => (a, b),
-                _ => return Ok(()),
-            }
-        }
+        None => match purchase_days(&mut *db.pool.acquire().await?).await? {
+            Some(days) => (days.start, days.end),
+            None => return Ok(()),
+        },
     };
     let missing = missing_days(db, &stage, start, end).await?;
     if missing > 0 {
@@ -545,11 +538,9 @@ pub async fn status(db: &Db, plan: &Plan, format: Format) -> Result<()> {
     }
     let mut aggregates_json = Vec::new();
     let mut aggregate_lines = Vec::new();
+    let span = purchase_days(&mut *db.pool.acquire().await?).await?;
+    let (first, last_day) = (span.map(|d| d.start), span.map(|d| d.end));
     for stage in plan.with_role(Role::Aggregate) {
-        let span = sqlx::query("SELECT min(order_purchase_timestamp)::date, max(order_purchase_timestamp)::date FROM orders")
-            .fetch_one(&db.pool)
-            .await?;
-        let (first, last_day): (Option<NaiveDate>, Option<NaiveDate>) = (span.get(0), span.get(1));
         let computed = sqlx::query(
             "WITH latest AS (
                  SELECT DISTINCT ON (run_date) run_date, config_fingerprint, finished_at FROM pipeline_runs

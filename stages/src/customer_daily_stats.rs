@@ -188,18 +188,23 @@ SELECT $3, $4, 'customer_daily_stats', $5, days.day, 'succeeded', clock_timestam
               WHERE stat_date BETWEEN $1::date AND $2::date GROUP BY stat_date) counts
          ON counts.stat_date = days.day";
 
+/// The first and last purchase day of the loaded orders, if any.
+pub async fn purchase_days(conn: &mut PgConnection) -> Result<Option<DayRange>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT min(order_purchase_timestamp)::date, max(order_purchase_timestamp)::date FROM orders",
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(match (row.get(0), row.get(1)) {
+        (Some(start), Some(end)) => Some(DayRange::new(start, end)),
+        _ => None,
+    })
+}
+
 #[async_trait]
 impl Aggregate for CustomerDailyStats {
     async fn data_days(&self, conn: &mut PgConnection) -> Result<Option<DayRange>, sqlx::Error> {
-        let row = sqlx::query(
-            "SELECT min(order_purchase_timestamp)::date, max(order_purchase_timestamp)::date FROM orders",
-        )
-        .fetch_one(conn)
-        .await?;
-        Ok(match (row.get(0), row.get(1)) {
-            (Some(start), Some(end)) => Some(DayRange::new(start, end)),
-            _ => None,
-        })
+        purchase_days(conn).await
     }
 
     fn chunk_days(&self) -> u32 {
