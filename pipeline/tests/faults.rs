@@ -6,7 +6,7 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{TestDb, text, write_config};
+use common::{TestDb, generated, text, write_config};
 use rand::{Rng, SeedableRng};
 
 async fn wait_until_idle(db: &TestDb) {
@@ -26,35 +26,34 @@ async fn wait_until_idle(db: &TestDb) {
     panic!("connections of killed processes did not end");
 }
 
-fn spawn(db: &TestDb, args: &[&str]) -> std::process::Child {
+/// Starts the pipeline binary against `db` without waiting for it.
+fn spawn(db: &TestDb, args: &[&str], stderr: Stdio) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_pipeline"))
         .args(args)
         .env("DATABASE_URL", &db.url)
         .env("RUST_LOG", "error")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap()
 }
 
 #[tokio::test]
 async fn killing_the_process_at_random_moments_loses_nothing_after_a_rerun() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
     let reference = TestDb::new().await;
-    reference.ok(&[
-        "generate",
-        "--out",
-        data.to_str().unwrap(),
-        "--orders",
-        "20000",
-        "--days",
-        "300",
-        "--seed",
-        "3",
-        "--defect-rate",
-        "0.01",
-    ]);
+    let (dir, data) = generated(
+        &reference,
+        &[
+            "--orders",
+            "20000",
+            "--days",
+            "300",
+            "--seed",
+            "3",
+            "--defect-rate",
+            "0.01",
+        ],
+    );
     let config = write_config(dir.path(), &data, "", "chunk_days = 10");
     let config = config.to_str().unwrap();
     let started = Instant::now();
@@ -81,7 +80,7 @@ async fn killing_the_process_at_random_moments_loses_nothing_after_a_rerun() {
                 backfill,
             )
         };
-        let mut child = spawn(&db, args);
+        let mut child = spawn(&db, args, Stdio::null());
         let wait = rng.gen_range(0..lasts.as_millis().max(1) as u64);
         std::thread::sleep(Duration::from_millis(wait));
         if child.try_wait().unwrap().is_none() {
@@ -127,31 +126,12 @@ async fn killing_the_process_at_random_moments_loses_nothing_after_a_rerun() {
 
 #[tokio::test]
 async fn a_connection_cut_mid_run_fails_cleanly_and_the_rerun_completes() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
     let db = TestDb::new().await;
-    db.ok(&[
-        "generate",
-        "--out",
-        data.to_str().unwrap(),
-        "--orders",
-        "20000",
-        "--days",
-        "300",
-        "--seed",
-        "4",
-    ]);
+    let (dir, data) = generated(&db, &["--orders", "20000", "--days", "300", "--seed", "4"]);
     let config = write_config(dir.path(), &data, "", "chunk_days = 5");
     let config = config.to_str().unwrap();
     db.ok(&["--config", config, "migrate"]);
-    let child = Command::new(env!("CARGO_BIN_EXE_pipeline"))
-        .args(["--config", config, "run"])
-        .env("DATABASE_URL", &db.url)
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn(&db, &["--config", config, "run"], Stdio::piped());
     // Cut every connection of the run, as a server restart would, as soon as its load is under way.
     let mut cut = false;
     for _ in 0..400 {

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{TestDb, copy_fixture, fixture, repo, text, write_config};
+use common::{TestDb, copy_fixture, fixture, generated, repo, text, write_config};
 
 const DEFECTS_CONFIG: &str = "datasets/fixtures/defects/pipeline.toml";
 
@@ -185,19 +185,10 @@ async fn every_bad_line_is_rejected_with_its_reason_and_a_rerun_changes_nothing(
 #[tokio::test]
 async fn generated_defects_are_rejected_exactly_as_the_manifest_says() {
     let db = TestDb::new().await;
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    db.ok(&[
-        "generate",
-        "--out",
-        data.to_str().unwrap(),
-        "--orders",
-        "3000",
-        "--seed",
-        "11",
-        "--defect-rate",
-        "0.04",
-    ]);
+    let (dir, data) = generated(
+        &db,
+        &["--orders", "3000", "--seed", "11", "--defect-rate", "0.04"],
+    );
     let config = write_config(dir.path(), &data, "max_reject_ratio = 0.5", "");
     db.ok(&[
         "--config",

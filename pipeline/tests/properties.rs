@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{STATS_COLUMNS, TestDb, write_config};
+use common::{STATS_COLUMNS, TestDb, generated, write_config};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
@@ -15,22 +15,20 @@ async fn random_shops_load_idempotently_and_days_compose_into_the_backfill() {
         let orders: u64 = rng.gen_range(50..600);
         let days: u32 = rng.gen_range(5..40);
         let defect_rate = if rng.gen_bool(0.5) { "0.02" } else { "0" };
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
         let once = TestDb::new().await;
-        once.ok(&[
-            "generate",
-            "--out",
-            data.to_str().unwrap(),
-            "--orders",
-            &orders.to_string(),
-            "--days",
-            &days.to_string(),
-            "--seed",
-            &seed.to_string(),
-            "--defect-rate",
-            defect_rate,
-        ]);
+        let (dir, data) = generated(
+            &once,
+            &[
+                "--orders",
+                &orders.to_string(),
+                "--days",
+                &days.to_string(),
+                "--seed",
+                &seed.to_string(),
+                "--defect-rate",
+                defect_rate,
+            ],
+        );
         let chunk = rng.gen_range(1..10);
         let config = write_config(
             dir.path(),

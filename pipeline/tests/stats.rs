@@ -5,7 +5,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{STATS_COLUMNS, TestDb, copy_fixture, fixture, text, write_config};
+use common::{STATS_COLUMNS, TestDb, copy_fixture, fixture, generated, text, write_config};
 
 fn stats_config(dir: &std::path::Path, stats_options: &str) -> String {
     write_config(dir, &fixture("stats"), "", stats_options)
@@ -213,19 +213,7 @@ async fn days_in_any_order_a_range_and_a_full_backfill_give_the_same_rows() {
 #[tokio::test]
 async fn generated_history_per_day_equals_full_backfill() {
     let db = TestDb::new().await;
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    db.ok(&[
-        "generate",
-        "--out",
-        data.to_str().unwrap(),
-        "--orders",
-        "4000",
-        "--days",
-        "120",
-        "--seed",
-        "5",
-    ]);
+    let (dir, data) = generated(&db, &["--orders", "4000", "--days", "120", "--seed", "5"]);
     let config = write_config(dir.path(), &data, "", "chunk_days = 7");
     let config = config.to_str().unwrap();
     db.ok(&["--config", config, "run"]);
@@ -274,19 +262,7 @@ async fn generated_history_per_day_equals_full_backfill() {
 #[tokio::test]
 async fn overlapping_backfills_at_once_end_with_the_right_rows() {
     let db = TestDb::new().await;
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    db.ok(&[
-        "generate",
-        "--out",
-        data.to_str().unwrap(),
-        "--orders",
-        "3000",
-        "--days",
-        "90",
-        "--seed",
-        "9",
-    ]);
+    let (dir, data) = generated(&db, &["--orders", "3000", "--days", "90", "--seed", "9"]);
     let config = write_config(dir.path(), &data, "", "chunk_days = 5");
     let config = config.to_str().unwrap().to_owned();
     db.ok(&["--config", &config, "run"]);

@@ -190,3 +190,14 @@ pub fn write_config(
     .unwrap();
     path
 }
+
+/// Generates a shop with `options` (the flags after `--out`) into `data/` of a fresh temporary
+/// directory; returns the directory (kept alive by the caller) and the data path.
+pub fn generated(db: &TestDb, options: &[&str]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut args = vec!["generate", "--out", data.to_str().unwrap()];
+    args.extend_from_slice(options);
+    db.ok(&args);
+    (dir, data)
+}
