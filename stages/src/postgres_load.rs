@@ -1,5 +1,5 @@
 //! `postgres_load`: stages valid rows with `COPY ... FROM STDIN` into temporary tables, then merges
-//! them into the tables with one upsert per dataset, all in the caller's single transaction, so a
+//! them into the tables (an update of changed rows and an insert of new keys per dataset), all in the caller's single transaction, so a
 //! failed load leaves the previous state as it was. Loading the same files again changes nothing;
 //! a newer export updates the rows that changed. Loads never delete rows.
 
@@ -41,7 +41,7 @@ impl StageConfig for PostgresLoadConfig {
     }
 
     fn about(&self) -> &'static str {
-        "loads valid rows into PostgreSQL (COPY into staging, then one upsert per table, one transaction)"
+        "loads valid rows into PostgreSQL (COPY into staging, then update and insert per table, one transaction)"
     }
 
     fn check(&self) -> Vec<Problem> {
