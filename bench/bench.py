@@ -71,7 +71,7 @@ def pipeline_env():
 
 def truncate():
     psql(DB_URL, "-c", "TRUNCATE customer_daily_stats, order_items, orders, products, customers, rejected_rows, "
-                       "order_day_changes, pipeline_runs CASCADE")
+                       "order_changes, aggregate_days, pipeline_runs CASCADE")
 
 
 def median(xs):

@@ -10,10 +10,10 @@ use stages::DayRange;
 
 use crate::config::{self, FlagOverrides};
 use crate::db::{self, Db};
-use crate::output::Format;
+use crate::output::{Format, RecordFormat};
 use crate::plan::{self, Plan};
 use crate::reports::{self, RankBy};
-use crate::runner::{self, Days};
+use crate::runner::{self, Days, RunOptions};
 
 /// Turns an e-commerce shop's exports (Olist layout) into per-customer daily statistics in PostgreSQL.
 #[derive(Debug, Parser)]
@@ -49,6 +49,13 @@ pub enum Command {
         /// Compute the aggregates for every day of A..B (inclusive).
         #[arg(long, value_name = "A..B", value_parser = parse_range)]
         range: Option<DayRange>,
+        /// Compute only the days asked for, leaving stale days as they are (by default every stale
+        /// day is recomputed too, so that every computed day equals a fresh computation).
+        #[arg(long)]
+        skip_stale: bool,
+        /// Output: tables for people, or one JSON object (the run record).
+        #[arg(long, value_enum, default_value_t)]
+        format: RecordFormat,
     },
     /// Check the configuration and the environment (database reachable, files readable, headers right); changes nothing.
     Validate,
@@ -95,11 +102,15 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
-    /// Each stage's last run, and which days are computed, missing or stale.
+    /// Each stage's last run, and which days are computed, missing, stale or failed.
     Status {
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: Format,
+        /// Exit 1 unless every day from the first to the last purchase day is computed and none is
+        /// stale or failed (for cron jobs and monitoring probes).
+        #[arg(long)]
+        check: bool,
     },
     /// Write an Olist-shaped dataset (same seed, same bytes).
     Generate {
@@ -141,6 +152,11 @@ pub enum Command {
 fn parse_range(text: &str) -> Result<DayRange, String> {
     runner::parse_range(text)
 }
+
+/// `status --check` found days missing, stale or failed (already printed): exit code 1.
+#[derive(Debug, thiserror::Error)]
+#[error("the statistics are not up to date (see above)")]
+pub struct CheckFailed;
 
 /// A problem with the command line or the configuration: exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -217,6 +233,8 @@ pub async fn run(cli: Cli) -> Result<()> {
             stages,
             date,
             range,
+            skip_stale,
+            format,
         } => {
             let plan = compile(&cli)?;
             check_stage_names(&plan, stages)?;
@@ -226,10 +244,22 @@ pub async fn run(cli: Cli) -> Result<()> {
                 _ => Days::All,
             };
             let db = connect(&plan).await?;
-            let report = runner::run(&db, &plan, stages, days).await;
+            let options = RunOptions {
+                days,
+                stale: !skip_stale,
+            };
+            let report = runner::run(&db, &plan, stages, options).await;
             db.close().await;
-            print_run_report(&report?);
-            Ok(())
+            match format {
+                RecordFormat::Json => {
+                    println!("{}", serde_json::to_string_pretty(&report.to_json())?)
+                }
+                RecordFormat::Table => print_run_report(&report),
+            }
+            match report.error {
+                Some(error) => Err(anyhow::anyhow!(error)),
+                None => Ok(()),
+            }
         }
         Command::Stats {
             date,
@@ -263,12 +293,16 @@ pub async fn run(cli: Cli) -> Result<()> {
             db.close().await;
             result
         }
-        Command::Status { format } => {
+        Command::Status { format, check } => {
             let plan = compile(&cli)?;
             let db = connect(&plan).await?;
             let result = reports::status(&db, &plan, *format).await;
             db.close().await;
-            result
+            let healthy = result?;
+            if *check && !healthy {
+                return Err(CheckFailed.into());
+            }
+            Ok(())
         }
         Command::Schedule { once, at, timezone } => {
             let mut plan = compile(&cli)?;
@@ -278,8 +312,16 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Demo => {
             let plan = compile(&cli)?;
             let db = connect(&plan).await?;
-            let report = runner::run(&db, &plan, &[], Days::All).await?;
+            let options = RunOptions {
+                days: Days::All,
+                stale: true,
+            };
+            let report = runner::run(&db, &plan, &[], options).await;
             print_run_report(&report);
+            if let Some(error) = report.error {
+                db.close().await;
+                return Err(anyhow::anyhow!(error));
+            }
             println!();
             reports::top_customers(&db, &plan, None, RankBy::Spent, 5, Format::Table).await?;
             println!();
@@ -309,7 +351,7 @@ fn check_stage_names(plan: &Plan, names: &[String]) -> Result<()> {
 }
 
 fn print_run_report(report: &runner::RunReport) {
-    if !report.accounts.is_empty() {
+    if !report.datasets.is_empty() {
         let grid = crate::output::Grid {
             header: vec![
                 "dataset",
@@ -322,7 +364,7 @@ fn print_run_report(report: &runner::RunReport) {
                 "rejected",
             ],
             rows: report
-                .accounts
+                .datasets
                 .iter()
                 .map(|a| {
                     vec![
@@ -342,21 +384,68 @@ fn print_run_report(report: &runner::RunReport) {
         println!("{}", grid.to_table());
         if !report.loaded {
             println!("validation only: nothing was written");
-        } else if report.accounts.iter().any(|a| a.rejected > 0) {
+        } else if report.datasets.iter().any(|a| a.rejected > 0) {
             println!("rejected lines and their reasons are in the table rejected_rows");
         }
     }
     for aggregate in &report.aggregates {
-        match aggregate.days {
-            Some(days) => println!(
-                "{}: computed {} ({} days, {} rows) in {:.2}s",
-                aggregate.stage,
-                days,
+        let asked = match aggregate.days_requested {
+            Some(days) => format!(
+                "computed {days} ({} day{})",
                 days.len(),
-                aggregate.rows,
-                aggregate.seconds
+                if days.len() == 1 { "" } else { "s" }
             ),
-            None => println!("{}: no orders loaded, nothing to compute", aggregate.stage),
+            None => "no orders loaded, no day asked".to_owned(),
+        };
+        println!(
+            "{}: {asked}, {} rows written in {:.2}s",
+            aggregate.stage, aggregate.rows_written, aggregate.seconds
+        );
+        if !aggregate.days_stale.is_empty() {
+            println!(
+                "{}: also recomputed {} day{} made stale by changes since they were computed ({}){}",
+                aggregate.stage,
+                aggregate.days_stale.len(),
+                if aggregate.days_stale.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                },
+                crate::reports::ranges_text(&aggregate.days_stale),
+                if aggregate.people_refreshed > 0 {
+                    format!(
+                        ": the rows of {} {}",
+                        aggregate.people_refreshed,
+                        if aggregate.people_refreshed == 1 {
+                            "person"
+                        } else {
+                            "people"
+                        }
+                    )
+                } else {
+                    String::new()
+                }
+            );
+        }
+        if !aggregate.days_stale_left.is_empty() {
+            println!(
+                "{}: {} stale day{} left as they are (--skip-stale): {}; `pipeline run --stage {}` recomputes them",
+                aggregate.stage,
+                aggregate.days_stale_left.len(),
+                if aggregate.days_stale_left.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                },
+                crate::reports::ranges_text(&aggregate.days_stale_left),
+                aggregate.stage
+            );
+        }
+        for failed in &aggregate.days_failed {
+            println!(
+                "{}: {} failed: {}",
+                aggregate.stage, failed.day, failed.error
+            );
         }
     }
 }

@@ -8,7 +8,7 @@ use stages::{DayRange, Role};
 use crate::cli::UsageError;
 use crate::db::{self, Db};
 use crate::plan::Plan;
-use crate::runner::{self, Days};
+use crate::runner::{self, Days, RunOptions, is_connection_error};
 use crate::schedule::{self, DailyJob, JobError, RawScheduleConfig, ScheduleConfig, SystemClock};
 
 /// Applies `--at` and `--timezone` over the configured schedule.
@@ -27,6 +27,7 @@ pub fn override_schedule(plan: &mut Plan, at: Option<&str>, timezone: Option<&st
         max_catch_up_days: current.max_catch_up_days,
         retry_initial_secs: current.retry_initial.as_secs(),
         retry_max_secs: current.retry_max.as_secs(),
+        once_attempts: current.once_attempts,
     };
     plan.schedule = ScheduleConfig::try_from(raw).map_err(|e| UsageError(vec![e.to_string()]))?;
     Ok(())
@@ -63,17 +64,6 @@ impl PipelineJob {
     }
 }
 
-fn is_connection_error(error: &anyhow::Error) -> bool {
-    error.chain().any(|cause| {
-        cause.downcast_ref::<sqlx::Error>().is_some_and(|e| {
-            matches!(
-                e,
-                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
-            )
-        })
-    })
-}
-
 #[async_trait]
 impl DailyJob for PipelineJob {
     async fn last_completed_day(&self) -> Result<Option<NaiveDate>, JobError> {
@@ -83,25 +73,75 @@ impl DailyJob for PipelineJob {
             .with_role(Role::Aggregate)
             .map(|s| s.name.clone())
             .collect();
-        sqlx::query_scalar(
-            "SELECT max(run_date) FROM pipeline_runs
-              WHERE parent_run_id IS NOT NULL AND status = 'succeeded' AND stage_name = ANY($1)",
-        )
-        .bind(&stages)
-        .fetch_one(&db.pool)
-        .await
-        .map_err(|e| JobError::Unreachable(e.to_string()))
+        sqlx::query_scalar("SELECT max(day) FROM aggregate_days WHERE stage_name = ANY($1)")
+            .bind(&stages)
+            .fetch_one(&db.pool)
+            .await
+            .map_err(|e| JobError::Unreachable(e.to_string()))
+    }
+
+    async fn days_due(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<NaiveDate>, JobError> {
+        let db = self.db().await?;
+        let fail = |e: anyhow::Error| {
+            if is_connection_error(&e) {
+                JobError::Unreachable(format!("{e:#}"))
+            } else {
+                JobError::Failed(format!("{e:#}"))
+            }
+        };
+        let mut due = Vec::new();
+        for stage in self.plan.with_role(Role::Aggregate) {
+            let health = crate::reports::stage_health(&db, stage)
+                .await
+                .map_err(fail)?;
+            let computed: Vec<NaiveDate> = sqlx::query_scalar(
+                "SELECT day FROM aggregate_days WHERE stage_name = $1 AND day BETWEEN $2 AND $3",
+            )
+            .bind(&stage.name)
+            .bind(from)
+            .bind(to)
+            .fetch_all(&db.pool)
+            .await
+            .map_err(|e| fail(e.into()))?;
+            due.extend(
+                from.iter_days()
+                    .take_while(|d| *d <= to)
+                    .filter(|d| !computed.contains(d)),
+            );
+            due.extend(health.due().into_iter().filter(|d| (from..=to).contains(d)));
+        }
+        due.sort_unstable();
+        due.dedup();
+        Ok(due)
     }
 
     async fn run_day(&self, day: NaiveDate) -> Result<(), JobError> {
         let db = self.db().await?;
-        match runner::run(&db, &self.plan, &[], Days::Range(DayRange::new(day, day))).await {
-            Ok(_) => Ok(()),
-            Err(e) if is_connection_error(&e) => {
-                self.forget_connection().await;
-                Err(JobError::Unreachable(format!("{e:#}")))
+        let options = RunOptions {
+            days: Days::Range(DayRange::new(day, day)),
+            stale: true,
+        };
+        let report = runner::run(&db, &self.plan, &[], options).await;
+        match report.error {
+            None => {
+                for aggregate in &report.aggregates {
+                    if !aggregate.days_stale.is_empty() {
+                        tracing::info!(
+                            stage = %aggregate.stage,
+                            %day,
+                            stale_days = aggregate.days_stale.len(),
+                            days = %crate::reports::ranges_text(&aggregate.days_stale),
+                            "also recomputed days made stale by changes since they were computed"
+                        );
+                    }
+                }
+                Ok(())
             }
-            Err(e) => Err(JobError::Failed(format!("{e:#}"))),
+            Some(error) if report.connection_lost => {
+                self.forget_connection().await;
+                Err(JobError::Unreachable(error))
+            }
+            Some(error) => Err(JobError::Failed(error)),
         }
     }
 }

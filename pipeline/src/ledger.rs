@@ -1,18 +1,38 @@
-//! The run ledger, `pipeline_runs`: one row per stage run, opened as `running`, closed as
-//! `succeeded` or `failed`. A live run holds an advisory lock on its row's id, so a `running` row
-//! whose lock is free belongs to a process that died; it is closed as failed on the next start.
+//! The run ledger, `pipeline_runs`: the one module that reads and writes it. Each `pipeline run` (and
+//! each scheduled day) opens an invocation row (`kind = 'run'`), and each stage it runs a row of its
+//! own (`kind = 'stage'`) under it. A row is opened as running and closed as succeeded or failed. A
+//! live run holds an advisory lock on its row's id, so a running row whose lock is free belongs to a
+//! process that died; it is closed as failed on the next start, saying what of it was kept.
 
 use anyhow::{Context, Result};
 use chrono::{NaiveDate, Utc};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+};
 use sqlx::Postgres;
-use sqlx::Row;
 use sqlx::pool::PoolConnection;
-use stages::entities::pipeline_run;
+use stages::DayRange;
+use stages::entities::pipeline_run::{self, RunKind, RunStatus};
 use stages::locks::RUN_CLASS;
 
 use crate::db::Db;
-use crate::plan::PlannedStage;
+
+/// What a ledger row is about: the stage (or, for an invocation, the pipeline) and the days asked.
+#[derive(Clone, Debug)]
+pub struct RunSubject<'a> {
+    /// Invocation or stage.
+    pub kind: RunKind,
+    /// The stage's name (`pipeline` for an invocation).
+    pub name: &'a str,
+    /// The stage's type (`run` for an invocation).
+    pub type_name: &'a str,
+    /// The fingerprint of the stage's options (of every stage's, for an invocation).
+    pub fingerprint: &'a str,
+    /// The invocation a stage run belongs to.
+    pub parent: Option<i64>,
+    /// The days asked for, if any.
+    pub days: Option<DayRange>,
+}
 
 /// An open ledger row, kept alive by its lock until closed.
 pub struct OpenRun {
@@ -32,25 +52,27 @@ pub struct RunCounts {
     pub duplicate: i64,
     /// Rejected lines.
     pub rejected: i64,
-    /// Details (per-dataset accounting).
+    /// Details (per-dataset accounting, days computed).
     pub details: Option<serde_json::Value>,
 }
 
-/// Opens a `running` row for `stage`.
-pub async fn open(
-    db: &Db,
-    stage: &PlannedStage,
-    run_date: Option<NaiveDate>,
-    range: Option<(NaiveDate, NaiveDate)>,
-) -> Result<OpenRun> {
+/// Opens a running row for `subject`.
+pub async fn open(db: &Db, subject: &RunSubject<'_>) -> Result<OpenRun> {
+    let (run_date, range) = match subject.days {
+        Some(days) if days.start == days.end => (Some(days.start), None),
+        Some(days) => (None, Some((days.start, days.end))),
+        None => (None, None),
+    };
     let row = pipeline_run::ActiveModel {
-        stage_name: Set(stage.name.clone()),
-        stage_type: Set(stage.type_name.clone()),
-        config_fingerprint: Set(stage.fingerprint.clone()),
+        parent_run_id: Set(subject.parent),
+        kind: Set(subject.kind.as_str().to_owned()),
+        stage_name: Set(subject.name.to_owned()),
+        stage_type: Set(subject.type_name.to_owned()),
+        config_fingerprint: Set(subject.fingerprint.to_owned()),
         run_date: Set(run_date),
-        range_start: Set(range.map(|r| r.0)),
+        range_start: Set(range.map(|r: (NaiveDate, NaiveDate)| r.0)),
         range_end: Set(range.map(|r| r.1)),
-        status: Set("running".to_owned()),
+        status: Set(RunStatus::Running.as_str().to_owned()),
         started_at: Set(Utc::now().fixed_offset()),
         ..Default::default()
     }
@@ -64,21 +86,26 @@ pub async fn open(
         .context("cannot take a connection for the run")?;
     sqlx::query("SELECT pg_advisory_lock($1, $2)")
         .bind(RUN_CLASS)
-        .bind(row.id as i32)
+        .bind(lock_key(row.id))
         .execute(&mut *alive)
         .await
         .context("cannot lock the run's ledger row")?;
     Ok(OpenRun { id: row.id, alive })
 }
 
-/// The SQL that closes a run as succeeded; run it inside the work's transaction so both commit together.
+/// The advisory lock key of a run id (ids wrap into the 32-bit key space).
+fn lock_key(id: i64) -> i32 {
+    id as i32
+}
+
+/// Closes run `id` as succeeded; run it inside the work's transaction so both commit together.
 pub async fn succeed_in(
     conn: &mut sqlx::PgConnection,
     id: i64,
     counts: &RunCounts,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE pipeline_runs SET status = 'succeeded', finished_at = clock_timestamp(), rows_read = $2,
+        "UPDATE pipeline_runs SET status = $7, finished_at = clock_timestamp(), rows_read = $2,
                 rows_loaded = $3, rows_duplicate = $4, rows_rejected = $5, details = $6 WHERE id = $1",
     )
     .bind(id)
@@ -87,6 +114,7 @@ pub async fn succeed_in(
     .bind(counts.duplicate)
     .bind(counts.rejected)
     .bind(counts.details.clone())
+    .bind(RunStatus::Succeeded.as_str())
     .execute(conn)
     .await?;
     Ok(())
@@ -107,14 +135,19 @@ impl OpenRun {
         self.release().await;
     }
 
-    /// Closes the run as failed with `error` (the previous state of the data was kept).
-    pub async fn fail(mut self, error: &str) {
+    /// Closes the run as failed with `error`, and `counts` of what it kept.
+    pub async fn fail(mut self, error: &str, counts: &RunCounts) {
         let result = sqlx::query(
-            "UPDATE pipeline_runs SET status = 'failed', finished_at = clock_timestamp(), error = $2
-              WHERE id = $1 AND status = 'running'",
+            "UPDATE pipeline_runs SET status = $3, finished_at = clock_timestamp(), error = $2,
+                    rows_loaded = $4, details = $5
+              WHERE id = $1 AND status = $6",
         )
         .bind(self.id)
         .bind(error)
+        .bind(RunStatus::Failed.as_str())
+        .bind(counts.loaded)
+        .bind(counts.details.clone())
+        .bind(RunStatus::Running.as_str())
         .execute(&mut *self.alive)
         .await;
         if let Err(e) = result {
@@ -126,56 +159,82 @@ impl OpenRun {
     async fn release(&mut self) {
         sqlx::query("SELECT pg_advisory_unlock($1, $2)")
             .bind(RUN_CLASS)
-            .bind(self.id as i32)
+            .bind(lock_key(self.id))
             .execute(&mut *self.alive)
             .await
             .ok();
     }
 }
 
-/// Closes the `running` rows of processes that died (their lock is free); returns their ids.
+/// What an interrupted run kept: the days it committed (aggregates commit chunk by chunk), if any.
+async fn kept_by(conn: &mut sqlx::PgConnection, id: i64) -> Result<String, sqlx::Error> {
+    let days: Vec<NaiveDate> = sqlx::query_scalar(
+        "SELECT day FROM aggregate_days
+          WHERE run_id = $1 OR run_id IN (SELECT id FROM pipeline_runs WHERE parent_run_id = $1)
+          ORDER BY day",
+    )
+    .bind(id)
+    .fetch_all(conn)
+    .await?;
+    Ok(if days.is_empty() {
+        "nothing of it was kept".to_owned()
+    } else {
+        let ranges = stages::freshness::consecutive_runs(&days);
+        let shown: Vec<String> = ranges.iter().take(5).map(ToString::to_string).collect();
+        format!(
+            "the {} days it had committed were kept ({}{}); the rest was rolled back",
+            days.len(),
+            shown.join(", "),
+            if ranges.len() > 5 { ", ..." } else { "" }
+        )
+    })
+}
+
+/// Closes the running rows of processes that died (their lock is free); returns their ids.
 pub async fn close_interrupted(db: &Db) -> Result<Vec<i64>> {
     let mut conn = db.pool.acquire().await?;
     let running: Vec<i64> =
-        sqlx::query("SELECT id FROM pipeline_runs WHERE status = 'running' ORDER BY id")
+        sqlx::query_scalar("SELECT id FROM pipeline_runs WHERE status = $1 ORDER BY id")
+            .bind(RunStatus::Running.as_str())
             .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
+            .await?;
     let mut closed = Vec::new();
     for id in running {
         let free: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
             .bind(RUN_CLASS)
-            .bind(id as i32)
+            .bind(lock_key(id))
             .fetch_one(&mut *conn)
             .await?;
         if free {
+            let kept = kept_by(&mut conn, id).await?;
             sqlx::query(
-                "UPDATE pipeline_runs SET status = 'failed', finished_at = clock_timestamp(),
-                        error = 'interrupted: the process ended before the run finished; nothing of it was kept'
-                  WHERE id = $1 AND status = 'running'",
+                "UPDATE pipeline_runs SET status = $2, finished_at = clock_timestamp(), error = $3
+                  WHERE id = $1 AND status = $4",
             )
             .bind(id)
+            .bind(RunStatus::Failed.as_str())
+            .bind(format!(
+                "interrupted: the process ended before the run finished; {kept}"
+            ))
+            .bind(RunStatus::Running.as_str())
             .execute(&mut *conn)
             .await?;
             sqlx::query("SELECT pg_advisory_unlock($1, $2)")
                 .bind(RUN_CLASS)
-                .bind(id as i32)
+                .bind(lock_key(id))
                 .execute(&mut *conn)
                 .await?;
-            tracing::warn!(run_id = id, "closed an interrupted run left as running");
+            tracing::warn!(run_id = id, %kept, "closed an interrupted run left as running");
             closed.push(id);
         }
     }
     Ok(closed)
 }
 
-/// The last run of each stage name (not the per-day rows).
+/// The last run of each stage name.
 pub async fn last_runs(db: &Db) -> Result<Vec<pipeline_run::Model>> {
-    use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
     let rows = pipeline_run::Entity::find()
-        .filter(pipeline_run::Column::ParentRunId.is_null())
+        .filter(pipeline_run::Column::Kind.eq(RunKind::Stage.as_str()))
         .order_by_desc(pipeline_run::Column::Id)
         .all(&db.orm)
         .await?;
@@ -184,4 +243,40 @@ pub async fn last_runs(db: &Db) -> Result<Vec<pipeline_run::Model>> {
         .into_iter()
         .filter(|r| seen.insert(r.stage_name.clone()))
         .collect())
+}
+
+/// The days the last run of aggregate stage `stage` failed to compute, with the time it ended (a day
+/// computed after that is no longer failed).
+pub async fn failed_days(
+    db: &Db,
+    stage: &str,
+) -> Result<Option<(Vec<NaiveDate>, chrono::DateTime<chrono::FixedOffset>)>> {
+    let last = pipeline_run::Entity::find()
+        .filter(pipeline_run::Column::Kind.eq(RunKind::Stage.as_str()))
+        .filter(pipeline_run::Column::StageName.eq(stage))
+        .filter(pipeline_run::Column::Status.ne(RunStatus::Running.as_str()))
+        .order_by_desc(pipeline_run::Column::Id)
+        .one(&db.orm)
+        .await?;
+    let Some(last) = last else { return Ok(None) };
+    if RunStatus::parse(&last.status) != Some(RunStatus::Failed) {
+        return Ok(None);
+    }
+    let days: Vec<NaiveDate> = last
+        .details
+        .as_ref()
+        .and_then(|d| d.get("failed_days"))
+        .and_then(|d| serde_json::from_value::<Vec<NaiveDate>>(d.clone()).ok())
+        .unwrap_or_default();
+    // A run that failed before it could say which days: the days it was asked for.
+    let days = if days.is_empty() {
+        match (last.run_date, last.range_start.zip(last.range_end)) {
+            (Some(d), _) => vec![d],
+            (_, Some((a, b))) => a.iter_days().take_while(|d| *d <= b).collect(),
+            _ => Vec::new(),
+        }
+    } else {
+        days
+    };
+    Ok(last.finished_at.map(|at| (days, at)))
 }

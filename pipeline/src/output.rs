@@ -18,6 +18,16 @@ pub enum Format {
     Json,
 }
 
+/// How a command that reports what it did prints it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
+pub enum RecordFormat {
+    /// Tables and sentences for people.
+    #[default]
+    Table,
+    /// One JSON object on stdout.
+    Json,
+}
+
 /// A table of text cells; numbers are right-aligned in table output.
 pub struct Grid {
     /// Column names.

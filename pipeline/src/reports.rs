@@ -12,11 +12,11 @@ use serde_json::{Value, json};
 use sqlx::Row;
 use stages::customer_daily_stats::purchase_days;
 use stages::entities::customer_daily_stats as cds;
-use stages::{DayRange, Role};
+use stages::{DayRange, Role, Stage};
 
 use crate::db::Db;
 use crate::output::{Format, Grid, money};
-use crate::plan::Plan;
+use crate::plan::{Plan, PlannedStage};
 
 /// The days of `range`, or every day PostgreSQL's `date` can hold in common with chrono.
 fn bounds(range: Option<DayRange>) -> (NaiveDate, NaiveDate) {
@@ -38,12 +38,11 @@ fn stats_stage(plan: &Plan) -> String {
         .unwrap_or_else(|| "customer_daily_stats".to_owned())
 }
 
-/// Days of `range` that were never computed.
+/// Days of `start..=end` that `stage` never computed.
 async fn missing_days(db: &Db, stage: &str, start: NaiveDate, end: NaiveDate) -> Result<i64> {
     let missing: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM generate_series($2::date, $3::date, interval '1 day') d
-          WHERE NOT EXISTS (SELECT 1 FROM pipeline_runs r WHERE r.parent_run_id IS NOT NULL
-                              AND r.stage_name = $1 AND r.status = 'succeeded' AND r.run_date = d::date)",
+          WHERE NOT EXISTS (SELECT 1 FROM aggregate_days a WHERE a.stage_name = $1 AND a.day = d::date)",
     )
     .bind(stage)
     .bind(start)
@@ -51,6 +50,88 @@ async fn missing_days(db: &Db, stage: &str, start: NaiveDate, end: NaiveDate) ->
     .fetch_one(&db.pool)
     .await?;
     Ok(missing)
+}
+
+/// The state of an aggregate stage's days: what `status` shows and `status --check` judges.
+#[derive(Clone, Debug)]
+pub struct StageHealth {
+    /// The first and last purchase day in the data.
+    pub data_days: Option<DayRange>,
+    /// Days computed (any day, also outside the data's range).
+    pub computed: usize,
+    /// Days of the data's range never computed.
+    pub missing: Vec<NaiveDate>,
+    /// Computed days that could differ from a fresh computation.
+    pub stale: Vec<NaiveDate>,
+    /// Days the stage's last run could not compute, not computed since.
+    pub failed: Vec<NaiveDate>,
+}
+
+impl StageHealth {
+    /// Whether every day of the data is computed and none is stale or failed.
+    pub fn healthy(&self) -> bool {
+        self.missing.is_empty() && self.stale.is_empty() && self.failed.is_empty()
+    }
+
+    /// Days that need computing: missing, stale or failed, ascending.
+    pub fn due(&self) -> Vec<NaiveDate> {
+        let mut days: Vec<NaiveDate> = self
+            .missing
+            .iter()
+            .chain(&self.stale)
+            .chain(&self.failed)
+            .copied()
+            .collect();
+        days.sort_unstable();
+        days.dedup();
+        days
+    }
+}
+
+/// Reads the state of aggregate `stage`'s days. Changes nothing.
+pub async fn stage_health(db: &Db, stage: &PlannedStage) -> Result<StageHealth> {
+    let Stage::Aggregate(aggregate) = stage.config.build() else {
+        bail!("stage \"{}\" is not an aggregate", stage.name);
+    };
+    let mut conn = db.pool.acquire().await?;
+    let data_days = aggregate.data_days(&mut conn).await?;
+    let computed: BTreeSet<NaiveDate> = stages::freshness::computed_days(&mut conn, &stage.name)
+        .await?
+        .into_iter()
+        .collect();
+    let stale = aggregate
+        .stale(&mut conn, &stage.name, &stage.fingerprint)
+        .await
+        .context("cannot find the stale days")?
+        .days();
+    let mut missing = Vec::new();
+    if let Some(days) = data_days {
+        for day in days.start.iter_days().take(days.len() as usize) {
+            if !computed.contains(&day) {
+                missing.push(day);
+            }
+        }
+    }
+    let mut failed = Vec::new();
+    if let Some((days, at)) = crate::ledger::failed_days(db, &stage.name).await? {
+        let since: BTreeSet<NaiveDate> = sqlx::query_scalar(
+            "SELECT day FROM aggregate_days WHERE stage_name = $1 AND computed_at > $2",
+        )
+        .bind(&stage.name)
+        .bind(at)
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .collect();
+        failed = days.into_iter().filter(|d| !since.contains(d)).collect();
+    }
+    Ok(StageHealth {
+        data_days,
+        computed: computed.len(),
+        missing,
+        stale,
+        failed,
+    })
 }
 
 /// `pipeline stats --date D`.
@@ -477,7 +558,7 @@ pub fn day_ranges(days: &[NaiveDate]) -> Vec<DayRange> {
     out
 }
 
-fn ranges_text(days: &[NaiveDate]) -> String {
+pub fn ranges_text(days: &[NaiveDate]) -> String {
     if days.is_empty() {
         return "none".to_owned();
     }
@@ -490,8 +571,8 @@ fn ranges_text(days: &[NaiveDate]) -> String {
     }
 }
 
-/// `pipeline status`.
-pub async fn status(db: &Db, plan: &Plan, format: Format) -> Result<()> {
+/// `pipeline status`; returns whether every aggregate is up to date (see [`StageHealth::healthy`]).
+pub async fn status(db: &Db, plan: &Plan, format: Format) -> Result<bool> {
     let last = crate::ledger::last_runs(db).await?;
     let mut stages_json = Vec::new();
     let mut grid_rows = Vec::new();
@@ -538,63 +619,48 @@ pub async fn status(db: &Db, plan: &Plan, format: Format) -> Result<()> {
     }
     let mut aggregates_json = Vec::new();
     let mut aggregate_lines = Vec::new();
-    let span = purchase_days(&mut *db.pool.acquire().await?).await?;
-    let (first, last_day) = (span.map(|d| d.start), span.map(|d| d.end));
+    let mut healthy = true;
     for stage in plan.with_role(Role::Aggregate) {
-        let computed = sqlx::query(
-            "WITH latest AS (
-                 SELECT DISTINCT ON (run_date) run_date, config_fingerprint, finished_at FROM pipeline_runs
-                  WHERE parent_run_id IS NOT NULL AND stage_name = $1 AND status = 'succeeded'
-                  ORDER BY run_date, id DESC),
-             changes AS (SELECT day, max(changed_at) AS changed_at FROM order_day_changes GROUP BY day)
-             SELECT l.run_date, (l.config_fingerprint <> $2 OR coalesce(c.changed_at > l.finished_at, false)) AS stale
-               FROM latest l LEFT JOIN changes c ON c.day = l.run_date ORDER BY l.run_date",
-        )
-        .bind(&stage.name)
-        .bind(&stage.fingerprint)
-        .fetch_all(&db.pool)
-        .await?;
-        let computed_days: BTreeSet<NaiveDate> = computed.iter().map(|r| r.get(0)).collect();
-        let stale: Vec<NaiveDate> = computed
-            .iter()
-            .filter(|r| r.get::<bool, _>(1))
-            .map(|r| r.get(0))
-            .collect();
-        let mut missing = Vec::new();
-        if let (Some(a), Some(b)) = (first, last_day) {
-            let mut d = a;
-            while d <= b {
-                if !computed_days.contains(&d) {
-                    missing.push(d);
-                }
-                d = d.succ_opt().context("date overflow")?;
-            }
-        }
+        let health = stage_health(db, stage).await?;
+        healthy &= health.healthy();
+        let (first, last_day) = (
+            health.data_days.map(|d| d.start),
+            health.data_days.map(|d| d.end),
+        );
+        let fix = (!health.healthy()).then(|| format!("pipeline run --stage {}", stage.name));
         aggregates_json.push(json!({
             "stage": stage.name,
             "first_day": first,
             "last_day": last_day,
-            "days_computed": computed_days.len(),
-            "days_missing": day_ranges(&missing).iter().map(|r| r.to_string()).collect::<Vec<_>>(),
-            "days_stale": day_ranges(&stale).iter().map(|r| r.to_string()).collect::<Vec<_>>(),
+            "days_computed": health.computed,
+            "days_missing": day_ranges(&health.missing).iter().map(|r| r.to_string()).collect::<Vec<_>>(),
+            "days_stale": day_ranges(&health.stale).iter().map(|r| r.to_string()).collect::<Vec<_>>(),
+            "days_failed": day_ranges(&health.failed).iter().map(|r| r.to_string()).collect::<Vec<_>>(),
+            "up_to_date": health.healthy(),
+            "fix": fix,
         }));
         aggregate_lines.push(format!(
-            "{}: data {}..{}; {} days computed; missing: {}; stale: {}",
+            "{}: data {}..{}; {} days computed; missing: {}; stale: {}; failed: {}",
             stage.name,
             first.map(|d| d.to_string()).unwrap_or_else(|| "-".into()),
             last_day
                 .map(|d| d.to_string())
                 .unwrap_or_else(|| "-".into()),
-            computed_days.len(),
-            ranges_text(&missing),
-            ranges_text(&stale),
+            health.computed,
+            ranges_text(&health.missing),
+            ranges_text(&health.stale),
+            ranges_text(&health.failed),
         ));
+        aggregate_lines.push(match fix {
+            Some(fix) => format!("{}: not up to date; to fix: {fix}", stage.name),
+            None => format!("{}: up to date", stage.name),
+        });
     }
     match format {
         Format::Json => println!(
             "{}",
             serde_json::to_string_pretty(
-                &json!({ "stages": stages_json, "aggregates": aggregates_json })
+                &json!({ "up_to_date": healthy, "stages": stages_json, "aggregates": aggregates_json })
             )?
         ),
         _ => {
@@ -613,7 +679,7 @@ pub async fn status(db: &Db, plan: &Plan, format: Format) -> Result<()> {
             }
         }
     }
-    Ok(())
+    Ok(healthy)
 }
 
 #[cfg(test)]

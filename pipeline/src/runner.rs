@@ -8,12 +8,16 @@ use anyhow::{Context, Result, bail};
 use chrono::{NaiveDate, Timelike};
 use indicatif::{ProgressBar, ProgressStyle};
 use stages::dataset::Dataset;
+use stages::entities::pipeline_run::{RunKind, RunStatus};
 use stages::record::ValidatedBatch;
-use stages::{DatasetAccount, DayRange, Extract, Load, Role, RunContext, Source, Stage, Validate};
+use stages::{
+    Aggregate, AggregateRun, ChunkReport, DatasetAccount, DayRange, Extract, Load, Role,
+    RunContext, Source, Stage, Staleness, Validate,
+};
 use tokio::sync::mpsc;
 
 use crate::db::Db;
-use crate::ledger::{self, RunCounts};
+use crate::ledger::{self, RunCounts, RunSubject};
 use crate::plan::{Plan, PlannedStage};
 
 /// Which days an aggregate computes.
@@ -25,28 +29,131 @@ pub enum Days {
     Range(DayRange),
 }
 
+/// What `run` is asked to do beyond the stages.
+#[derive(Clone, Copy, Debug)]
+pub struct RunOptions {
+    /// The days asked for.
+    pub days: Days,
+    /// Whether to recompute the stale days too (the default; `--skip-stale` turns it off).
+    pub stale: bool,
+}
+
 /// What one `run` did.
 #[derive(Debug, Default)]
 pub struct RunReport {
+    /// The ledger id of the invocation (`pipeline_runs.id`, `kind = 'run'`).
+    pub run_id: i64,
+    /// `succeeded` or `failed`.
+    pub status: &'static str,
     /// Per-dataset accounting of the ingest, if it ran.
-    pub accounts: Vec<DatasetAccount>,
-    /// Whether the ingest wrote (false for a validate-only run).
+    pub datasets: Vec<DatasetAccount>,
+    /// Whether the ingest wrote (false for a validate-only run or no ingest).
     pub loaded: bool,
-    /// Per aggregate: (stage name, days computed, rows written).
+    /// Per aggregate stage run.
     pub aggregates: Vec<AggregateReport>,
+    /// Seconds taken.
+    pub seconds: f64,
+    /// Why the run failed, if it did.
+    pub error: Option<String>,
+    /// Whether it failed because the connection to the database was lost (worth retrying).
+    pub connection_lost: bool,
 }
 
-/// What one aggregate run did.
-#[derive(Debug, Clone)]
+/// Whether `error` comes from losing (or not getting) a connection to the database.
+pub fn is_connection_error(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause.downcast_ref::<sqlx::Error>().is_some_and(|e| {
+            matches!(
+                e,
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
+            )
+        })
+    })
+}
+
+/// What one aggregate stage run did.
+#[derive(Debug, Clone, Default)]
 pub struct AggregateReport {
     /// The stage.
     pub stage: String,
-    /// The days computed, if any.
-    pub days: Option<DayRange>,
+    /// The stage run's ledger id.
+    pub run_id: i64,
+    /// The days asked for (`None` when no orders are loaded and none were asked).
+    pub days_requested: Option<DayRange>,
+    /// Stale days recomputed beyond those asked, ascending.
+    pub days_stale: Vec<NaiveDate>,
+    /// Of those, the days recomputed whole (computed with other options, or under a bulk change).
+    pub days_stale_whole: usize,
+    /// People whose rows were recomputed on stale days.
+    pub people_refreshed: u64,
     /// Rows written.
-    pub rows: u64,
+    pub rows_written: u64,
+    /// Days that could not be computed, with why.
+    pub days_failed: Vec<FailedDay>,
+    /// Stale days left as they are (with `--skip-stale`), ascending.
+    pub days_stale_left: Vec<NaiveDate>,
     /// Seconds taken.
     pub seconds: f64,
+}
+
+/// A day an aggregate could not compute.
+#[derive(Debug, Clone)]
+pub struct FailedDay {
+    /// The day.
+    pub day: NaiveDate,
+    /// Why.
+    pub error: String,
+}
+
+impl RunReport {
+    /// The machine-readable run record (`run --format json`); its keys are an interface.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "run_id": self.run_id,
+            "status": self.status,
+            "seconds": (self.seconds * 1000.0).round() / 1000.0,
+            "loaded": self.loaded,
+            "datasets": self.datasets.iter().map(|a| serde_json::json!({
+                "dataset": a.dataset,
+                "file": a.file,
+                "read": a.read,
+                "loaded": a.loaded,
+                "inserted": a.inserted,
+                "updated": a.updated,
+                "duplicate": a.duplicate,
+                "rejected": a.rejected,
+                "blank_lines": a.blank_lines,
+            })).collect::<Vec<_>>(),
+            "aggregates": self.aggregates.iter().map(AggregateReport::to_json).collect::<Vec<_>>(),
+            "error": self.error,
+        })
+    }
+}
+
+impl AggregateReport {
+    /// Days computed in all: those asked plus the stale ones.
+    pub fn days_computed(&self) -> u64 {
+        self.days_requested.map_or(0, |r| r.len()) + self.days_stale.len() as u64
+            - self.days_failed.len() as u64
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "stage": self.stage,
+            "run_id": self.run_id,
+            "days_requested": self.days_requested.map(|r| r.to_string()),
+            "days_requested_count": self.days_requested.map_or(0, |r| r.len()),
+            "days_stale": ranges_json(&self.days_stale),
+            "days_stale_count": self.days_stale.len(),
+            "days_stale_whole": self.days_stale_whole,
+            "people_refreshed": self.people_refreshed,
+            "days_computed": self.days_computed(),
+            "rows_written": self.rows_written,
+            "days_failed": self.days_failed.iter().map(|f| serde_json::json!({"day": f.day, "error": f.error})).collect::<Vec<_>>(),
+            "days_stale_left": ranges_json(&self.days_stale_left),
+            "seconds": (self.seconds * 1000.0).round() / 1000.0,
+        })
+    }
 }
 
 /// A progress bar on stderr when it is a terminal, hidden otherwise.
@@ -65,10 +172,96 @@ pub fn progress_bar(len: u64, what: &str) -> ProgressBar {
     bar
 }
 
-/// Runs the selected stages of `plan` (all when `selected` is empty).
-pub async fn run(db: &Db, plan: &Plan, selected: &[String], days: Days) -> Result<RunReport> {
+/// The fingerprint of a whole plan (every stage's), for the invocation's ledger row.
+fn plan_fingerprint(plan: &Plan) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for stage in &plan.stages {
+        hash.update(stage.name.as_bytes());
+        hash.update([0]);
+        hash.update(stage.fingerprint.as_bytes());
+        hash.update([0]);
+    }
+    hash.finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Runs the selected stages of `plan` (all when `selected` is empty) under one invocation row of
+/// the ledger. The report is returned even when the run failed, with the error in it.
+pub async fn run(db: &Db, plan: &Plan, selected: &[String], options: RunOptions) -> RunReport {
+    let started = Instant::now();
+    let fingerprint = plan_fingerprint(plan);
+    let asked = match options.days {
+        Days::Range(range) => Some(range),
+        Days::All => None,
+    };
+    let mut report = RunReport {
+        status: RunStatus::Failed.as_str(),
+        ..RunReport::default()
+    };
+    let invocation = match ledger::open(
+        db,
+        &RunSubject {
+            kind: RunKind::Run,
+            name: "pipeline",
+            type_name: "run",
+            fingerprint: &fingerprint,
+            parent: None,
+            days: asked,
+        },
+    )
+    .await
+    {
+        Ok(run) => run,
+        Err(e) => {
+            report.connection_lost = is_connection_error(&e);
+            report.error = Some(format!("{e:#}"));
+            return report;
+        }
+    };
+    report.run_id = invocation.id;
+    let result = run_stages(db, plan, selected, options, invocation.id, &mut report).await;
+    report.seconds = started.elapsed().as_secs_f64();
+    let counts = RunCounts {
+        read: report.datasets.iter().map(|a| a.read as i64).sum(),
+        loaded: report.datasets.iter().map(|a| a.loaded as i64).sum(),
+        duplicate: report.datasets.iter().map(|a| a.duplicate as i64).sum(),
+        rejected: report.datasets.iter().map(|a| a.rejected as i64).sum(),
+        details: None,
+    };
+    match result {
+        Ok(()) => {
+            report.status = RunStatus::Succeeded.as_str();
+            let details = Some(report.to_json());
+            if let Err(e) = invocation.succeed(&RunCounts { details, ..counts }).await {
+                report.status = RunStatus::Failed.as_str();
+                report.error = Some(format!("{e:#}"));
+            }
+        }
+        Err(e) => {
+            report.connection_lost = is_connection_error(&e);
+            report.error = Some(format!("{e:#}"));
+            let details = Some(report.to_json());
+            invocation
+                .fail(&format!("{e:#}"), &RunCounts { details, ..counts })
+                .await;
+        }
+    }
+    report
+}
+
+async fn run_stages(
+    db: &Db,
+    plan: &Plan,
+    selected: &[String],
+    options: RunOptions,
+    invocation: i64,
+    report: &mut RunReport,
+) -> Result<()> {
     let chosen = |stage: &PlannedStage| selected.is_empty() || selected.contains(&stage.name);
-    let mut report = RunReport::default();
     let ingest: Vec<&PlannedStage> = plan
         .stages
         .iter()
@@ -76,16 +269,18 @@ pub async fn run(db: &Db, plan: &Plan, selected: &[String], days: Days) -> Resul
         .collect();
     if ingest.iter().any(|s| chosen(s)) {
         let write = plan.with_role(Role::Load).any(chosen);
-        let (accounts, loaded) = run_ingest(db, plan, write).await?;
-        report.accounts = accounts;
+        let (accounts, loaded) = run_ingest(db, plan, write, invocation).await?;
+        report.datasets = accounts;
         report.loaded = loaded;
     }
     for stage in plan.with_role(Role::Aggregate).filter(|s| chosen(s)) {
-        report
-            .aggregates
-            .push(run_aggregate(db, stage, days).await?);
+        let (aggregate, error) = run_aggregate(db, stage, options, invocation).await;
+        report.aggregates.push(aggregate);
+        if let Some(error) = error {
+            return Err(error);
+        }
     }
-    Ok(report)
+    Ok(())
 }
 
 fn built<T>(stage: &PlannedStage, pick: impl FnOnce(Stage) -> Option<T>) -> Result<T> {
@@ -99,7 +294,12 @@ fn built<T>(stage: &PlannedStage, pick: impl FnOnce(Stage) -> Option<T>) -> Resu
 }
 
 /// Extracts, validates and (when `write`) loads every dataset in one transaction.
-async fn run_ingest(db: &Db, plan: &Plan, write: bool) -> Result<(Vec<DatasetAccount>, bool)> {
+async fn run_ingest(
+    db: &Db,
+    plan: &Plan,
+    write: bool,
+    invocation: i64,
+) -> Result<(Vec<DatasetAccount>, bool)> {
     let extract_stage = plan
         .with_role(Role::Extract)
         .next()
@@ -146,7 +346,18 @@ async fn run_ingest(db: &Db, plan: &Plan, write: bool) -> Result<(Vec<DatasetAcc
     } else {
         validate_stage
     };
-    let run = ledger::open(db, ledger_stage, None, None).await?;
+    let run = ledger::open(
+        db,
+        &RunSubject {
+            kind: RunKind::Stage,
+            name: &ledger_stage.name,
+            type_name: &ledger_stage.type_name,
+            fingerprint: &ledger_stage.fingerprint,
+            parent: Some(invocation),
+            days: None,
+        },
+    )
+    .await?;
     let result = ingest_in_transaction(
         db,
         &sources,
@@ -169,7 +380,11 @@ async fn run_ingest(db: &Db, plan: &Plan, write: bool) -> Result<(Vec<DatasetAcc
             Ok((accounts, write))
         }
         Err(e) => {
-            run.fail(&format!("{e:#}")).await;
+            run.fail(
+                &format!("{e:#}; nothing of it was written"),
+                &RunCounts::default(),
+            )
+            .await;
             Err(e)
         }
     }
@@ -332,79 +547,238 @@ async fn sample_reasons(conn: &mut sqlx::PgConnection) -> Result<Vec<String>, sq
         .collect())
 }
 
-/// Computes `stage` over `days`, one transaction per chunk of days.
-pub async fn run_aggregate(db: &Db, stage: &PlannedStage, days: Days) -> Result<AggregateReport> {
-    let aggregate = built(stage, |s| match s {
+/// Whether a failed computation is the data's fault (a value out of range, a division by zero, a
+/// limit exceeded), so that its days are tried one by one, rather than the connection's or the server's.
+fn is_data_error(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(e) => e
+            .code()
+            .is_some_and(|c| c.starts_with("22") || c.starts_with("23") || c.starts_with("54")),
+        _ => false,
+    }
+}
+
+/// Computes `days` whole in one transaction.
+async fn compute_days(
+    db: &Db,
+    aggregate: &dyn Aggregate,
+    days: DayRange,
+    run: &AggregateRun<'_>,
+) -> Result<ChunkReport, sqlx::Error> {
+    let mut tx = db.pool.begin().await?;
+    let report = aggregate.compute(&mut tx, days, run).await?;
+    tx.commit().await?;
+    Ok(report)
+}
+
+/// Computes `stage`: the days asked, then (unless `options.stale` is off) every stale day: days
+/// computed with other options or under a bulk change are recomputed whole, chunk by chunk; then the
+/// rows of the people a load changed are recomputed on every computed day, in one transaction. A
+/// chunk that fails on its data is retried day by day, so one bad day fails alone and names itself.
+/// Returns the report, and the error that failed the stage run, if any.
+pub async fn run_aggregate(
+    db: &Db,
+    stage: &PlannedStage,
+    options: RunOptions,
+    invocation: i64,
+) -> (AggregateReport, Option<anyhow::Error>) {
+    let mut report = AggregateReport {
+        stage: stage.name.clone(),
+        ..AggregateReport::default()
+    };
+    let started = Instant::now();
+    let aggregate = match built(stage, |s| match s {
         Stage::Aggregate(a) => Some(a),
         _ => None,
-    })?;
-    let started = Instant::now();
-    let range = match days {
-        Days::Range(range) => Some(range),
-        Days::All => {
-            let mut conn = db.pool.acquire().await?;
-            aggregate
+    }) {
+        Ok(a) => a,
+        Err(e) => return (report, Some(e)),
+    };
+    // Which days: those asked, and the stale ones.
+    let plan: Result<(Option<DayRange>, Staleness)> = async {
+        let mut conn = db.pool.acquire().await?;
+        let asked = match options.days {
+            Days::Range(range) => Some(range),
+            Days::All => aggregate
                 .data_days(&mut conn)
                 .await
-                .context("cannot read the first and last purchase day")?
-        }
+                .context("cannot read the first and last purchase day")?,
+        };
+        let stale = aggregate
+            .stale(&mut conn, &stage.name, &stage.fingerprint)
+            .await
+            .context("cannot find the stale days")?;
+        Ok((asked, stale))
+    }
+    .await;
+    let (asked, stale) = match plan {
+        Ok(p) => p,
+        Err(e) => return (report, Some(e)),
     };
-    let Some(range) = range else {
-        tracing::info!(stage = %stage.name, "no orders are loaded; nothing to compute");
-        return Ok(AggregateReport {
-            stage: stage.name.clone(),
-            days: None,
-            rows: 0,
-            seconds: 0.0,
-        });
+    report.days_requested = asked;
+    let in_asked = |d: &NaiveDate| asked.is_some_and(|r| r.start <= *d && *d <= r.end);
+    if !options.stale {
+        report.days_stale_left = stale.days().into_iter().filter(|d| !in_asked(d)).collect();
+    }
+    if asked.is_none() && (!options.stale || stale.days().is_empty()) {
+        tracing::info!(stage = %stage.name, "no orders are loaded and no day is stale; nothing to compute");
+        return (report, None);
+    }
+    let run = match ledger::open(
+        db,
+        &RunSubject {
+            kind: RunKind::Stage,
+            name: &stage.name,
+            type_name: &stage.type_name,
+            fingerprint: &stage.fingerprint,
+            parent: Some(invocation),
+            days: asked,
+        },
+    )
+    .await
+    {
+        Ok(run) => run,
+        Err(e) => return (report, Some(e)),
     };
-    let (run_date, span) = if range.start == range.end {
-        (Some(range.start), None)
+    report.run_id = run.id;
+    let context = AggregateRun {
+        run_id: run.id,
+        stage_name: &stage.name,
+        fingerprint: &stage.fingerprint,
+    };
+
+    // The days computed whole: those asked, and (unless skipped) the whole-day stale ones.
+    let mut whole: Vec<NaiveDate> = asked
+        .map(|r| r.start.iter_days().take(r.len() as usize).collect())
+        .unwrap_or_default();
+    let whole_stale: Vec<NaiveDate> = if options.stale {
+        stale
+            .whole
+            .iter()
+            .copied()
+            .filter(|d| !in_asked(d))
+            .collect()
     } else {
-        (None, Some((range.start, range.end)))
+        Vec::new()
     };
-    let run = ledger::open(db, stage, run_date, span).await?;
-    let bar = progress_bar(range.len(), &stage.name);
-    let mut rows = 0;
+    whole.extend(&whole_stale);
+    whole.sort_unstable();
+    whole.dedup();
+    let bar = progress_bar(whole.len() as u64, &stage.name);
     let result: Result<()> = async {
-        for chunk in chunks(range, aggregate.chunk_days()) {
+        for range in stages::freshness::consecutive_runs(&whole) {
+            for chunk in chunks(range, aggregate.chunk_days()) {
+                match compute_days(db, aggregate.as_ref(), chunk, &context).await {
+                    Ok(done) => {
+                        report.rows_written += done.rows;
+                        bar.inc(done.days);
+                        tracing::debug!(stage = %stage.name, days = %chunk, rows = done.rows, "computed");
+                    }
+                    Err(e) if is_data_error(&e) => {
+                        // One bad day must not sink its chunk: try the days one by one.
+                        for day in chunk.start.iter_days().take(chunk.len() as usize) {
+                            let one = DayRange::new(day, day);
+                            match compute_days(db, aggregate.as_ref(), one, &context).await {
+                                Ok(done) => report.rows_written += done.rows,
+                                Err(e) if is_data_error(&e) => {
+                                    tracing::error!(stage = %stage.name, %day, error = %e, "cannot compute the day");
+                                    report.days_failed.push(FailedDay {
+                                        day,
+                                        error: e.to_string(),
+                                    });
+                                }
+                                Err(e) => {
+                                    return Err(anyhow::Error::new(e)
+                                        .context(format!("cannot compute {day}")));
+                                }
+                            }
+                            bar.inc(1);
+                        }
+                    }
+                    Err(e) => {
+                        return Err(anyhow::Error::new(e).context(format!("cannot compute {chunk}")));
+                    }
+                }
+            }
+        }
+        if options.stale {
             let mut tx = db.pool.begin().await?;
-            let report = aggregate
-                .compute(&mut tx, chunk, run.id, &stage.name, &stage.fingerprint)
+            let refreshed = aggregate
+                .refresh(&mut tx, &context)
                 .await
-                .with_context(|| format!("cannot compute {chunk}"))?;
+                .context("cannot recompute the stale days")?;
             tx.commit()
                 .await
-                .with_context(|| format!("cannot commit {chunk}"))?;
-            rows += report.rows;
-            bar.inc(report.days);
-            tracing::debug!(stage = %stage.name, days = %chunk, rows = report.rows, "computed");
+                .context("cannot commit the stale days")?;
+            report.rows_written += refreshed.rows;
+            report.people_refreshed = refreshed.people;
+            let mut stale_days = whole_stale.clone();
+            stale_days.extend(refreshed.days.iter().filter(|d| !in_asked(d)));
+            stale_days.sort_unstable();
+            stale_days.dedup();
+            report.days_stale = stale_days;
+            report.days_stale_whole = whole_stale.len();
         }
         Ok(())
     }
     .await;
     bar.finish_and_clear();
+    report.seconds = started.elapsed().as_secs_f64();
+    let result = result.and_then(|()| {
+        if report.days_failed.is_empty() {
+            Ok(())
+        } else {
+            let days: Vec<String> = report
+                .days_failed
+                .iter()
+                .map(|f| format!("{}: {}", f.day, f.error))
+                .collect();
+            Err(anyhow::anyhow!(
+                "{} day(s) could not be computed; the other days were:\n  {}",
+                report.days_failed.len(),
+                days.join("\n  ")
+            ))
+        }
+    });
+    let counts = RunCounts {
+        loaded: report.rows_written as i64,
+        details: Some(serde_json::json!({
+            "days_requested": report.days_requested.map(|r| r.to_string()),
+            "days_stale": ranges_json(&report.days_stale),
+            "people_refreshed": report.people_refreshed,
+            "failed_days": report.days_failed.iter().map(|f| f.day).collect::<Vec<_>>(),
+        })),
+        ..RunCounts::default()
+    };
     match result {
         Ok(()) => {
-            run.succeed(&RunCounts {
-                loaded: rows as i64,
-                ..RunCounts::default()
-            })
-            .await?;
-            let seconds = started.elapsed().as_secs_f64();
-            tracing::info!(stage = %stage.name, days = %range, rows, seconds, "computed");
-            Ok(AggregateReport {
-                stage: stage.name.clone(),
-                days: Some(range),
-                rows,
-                seconds,
-            })
+            tracing::info!(
+                stage = %stage.name,
+                days = %asked.map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
+                stale_days = report.days_stale.len(),
+                people_refreshed = report.people_refreshed,
+                rows = report.rows_written,
+                seconds = report.seconds,
+                "computed"
+            );
+            match run.succeed(&counts).await {
+                Ok(()) => (report, None),
+                Err(e) => (report, Some(e)),
+            }
         }
         Err(e) => {
-            run.fail(&format!("{e:#}")).await;
-            Err(e)
+            run.fail(&format!("{e:#}"), &counts).await;
+            (report, Some(e))
         }
     }
+}
+
+/// Days as a list of `A..B` ranges.
+pub fn ranges_json(days: &[NaiveDate]) -> Vec<String> {
+    stages::freshness::consecutive_runs(days)
+        .iter()
+        .map(ToString::to_string)
+        .collect()
 }
 
 /// Splits `range` into consecutive chunks of at most `size` days.

@@ -14,10 +14,13 @@
 //! DST changes). "Yesterday" and "today" are always local calendar dates in the
 //! configured zone, never UTC dates.
 //!
-//! * With a run ledger entry (the last completed day `L`), every day from
-//!   `L + 1` up to the newest due day runs, oldest first. At most
-//!   `max_catch_up_days` of them run; older ones are reported as skipped, with
-//!   the `pipeline run --range A..B` command that backfills them.
+//! * With a run ledger entry (the last completed day `L`), every day of the
+//!   catch-up window (the newest due day and the `max_catch_up_days - 1` days
+//!   before it) that is missing, failed or stale runs, oldest first; so does
+//!   every day from `L + 1` up to the newest due day. Missed days older than
+//!   the window are reported as skipped, with the `pipeline run --range A..B`
+//!   command that backfills them. After each run the due days are read again,
+//!   since one run also recomputes every stale day.
 //! * On a fresh database (no ledger entry) only yesterday is due, and only once
 //!   today's `at` has passed; before that nothing runs until today's `at`.
 //! * `--once` (for an external cron) runs what is due and returns. The
@@ -36,12 +39,13 @@
 //! # Failures, retries and shutdown
 //!
 //! * [`JobError::Failed`]: the day is logged as failed (with the command that
-//!   re-runs it) and the scheduler moves on to the next day or the next tick.
-//!   A failed day is not retried automatically by a running scheduler.
+//!   re-runs it) and the scheduler moves on to the next day. It is tried again
+//!   at the next tick (it is still missing or failed then), not within this one.
 //! * [`JobError::Unreachable`]: the same operation is retried with capped
 //!   exponential backoff (`retry_initial`, doubling, at most `retry_max`),
 //!   with one warn line per failed attempt, until it succeeds, fails for good
-//!   or a shutdown is requested.
+//!   or a shutdown is requested. With `--once` it gives up after
+//!   `once_attempts` attempts, and the day counts as failed.
 //! * Shutdown (SIGTERM, Ctrl-C; the caller turns them into the `shutdown`
 //!   future): while idle or waiting between retries the scheduler returns at
 //!   once; while a run is in progress it waits for that run to finish (the run
@@ -79,6 +83,8 @@ pub struct ScheduleConfig {
     pub retry_initial: Duration,
     /// Cap of the doubling retry delay.
     pub retry_max: Duration,
+    /// With `--once`, attempts made while the database is unreachable before giving up.
+    pub once_attempts: u32,
 }
 
 impl Default for ScheduleConfig {
@@ -111,6 +117,10 @@ pub struct RawScheduleConfig {
     /// Cap of the retry delay in seconds (default 300, at least `retry_initial_secs`).
     #[serde(default = "default_retry_max_secs")]
     pub retry_max_secs: u64,
+    /// With `--once`, attempts made while the database is unreachable before giving up and exiting
+    /// 1 (default 5, at least 1).
+    #[serde(default = "default_once_attempts")]
+    pub once_attempts: u32,
 }
 
 fn default_at() -> String {
@@ -133,6 +143,10 @@ fn default_retry_max_secs() -> u64 {
     300
 }
 
+fn default_once_attempts() -> u32 {
+    5
+}
+
 impl Default for RawScheduleConfig {
     fn default() -> Self {
         Self {
@@ -141,6 +155,7 @@ impl Default for RawScheduleConfig {
             max_catch_up_days: default_max_catch_up_days(),
             retry_initial_secs: default_retry_initial_secs(),
             retry_max_secs: default_retry_max_secs(),
+            once_attempts: default_once_attempts(),
         }
     }
 }
@@ -160,6 +175,9 @@ pub enum ScheduleConfigError {
     /// `retry_initial_secs` is 0.
     #[error("schedule.retry_initial_secs: must be at least 1")]
     ZeroRetry,
+    /// `once_attempts` is 0.
+    #[error("schedule.once_attempts: must be at least 1")]
+    NoAttempt,
     /// `retry_max_secs` is below `retry_initial_secs`.
     #[error("schedule.retry_max_secs: {max} is less than retry_initial_secs ({initial})")]
     RetryCapTooSmall {
@@ -186,6 +204,9 @@ impl TryFrom<RawScheduleConfig> for ScheduleConfig {
         if raw.retry_initial_secs == 0 {
             return Err(ScheduleConfigError::ZeroRetry);
         }
+        if raw.once_attempts == 0 {
+            return Err(ScheduleConfigError::NoAttempt);
+        }
         if raw.retry_max_secs < raw.retry_initial_secs {
             return Err(ScheduleConfigError::RetryCapTooSmall {
                 max: raw.retry_max_secs,
@@ -198,6 +219,7 @@ impl TryFrom<RawScheduleConfig> for ScheduleConfig {
             max_catch_up_days: raw.max_catch_up_days,
             retry_initial: Duration::from_secs(raw.retry_initial_secs),
             retry_max: Duration::from_secs(raw.retry_max_secs),
+            once_attempts: raw.once_attempts,
         })
     }
 }
@@ -259,6 +281,8 @@ pub enum JobError {
 pub trait DailyJob: Send + Sync {
     /// Last day that a scheduled (or any) run completed for, if any.
     async fn last_completed_day(&self) -> Result<Option<NaiveDate>, JobError>;
+    /// The days of `from..=to` that are missing, failed or stale, oldest first.
+    async fn days_due(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<NaiveDate>, JobError>;
     /// Run the pipeline for one day.
     async fn run_day(&self, day: NaiveDate) -> Result<(), JobError>;
 }
@@ -270,6 +294,9 @@ pub struct DueDays {
     pub run: Vec<NaiveDate>,
     /// Inclusive range of missed days beyond `max_catch_up_days`, not run.
     pub skipped: Option<(NaiveDate, NaiveDate)>,
+    /// The catch-up window (the newest due day and the days before it, `max_catch_up` in all), in
+    /// which missing, failed and stale days run too; `None` on a fresh database.
+    pub window: Option<(NaiveDate, NaiveDate)>,
 }
 
 /// What [`run_schedule`] did before it returned.
@@ -377,14 +404,19 @@ pub fn due_days(
         return DueDays {
             run: if at_passed { vec![newest] } else { Vec::new() },
             skipped: None,
+            window: None,
         };
     };
+    let max = i64::from(max_catch_up.max(1));
+    let window = Some((newest - Days::new((max - 1) as u64), newest));
     if last >= newest {
-        return DueDays::default();
+        return DueDays {
+            window,
+            ..DueDays::default()
+        };
     }
     let first = last + Days::new(1);
     let count = (newest - first).num_days() + 1;
-    let max = i64::from(max_catch_up.max(1));
     let (start, skipped) = if count > max {
         let start = newest - Days::new((max - 1) as u64);
         (start, Some((first, start - Days::new(1))))
@@ -394,6 +426,7 @@ pub fn due_days(
     DueDays {
         run: start.iter_days().take_while(|d| *d <= newest).collect(),
         skipped,
+        window,
     }
 }
 
@@ -462,6 +495,7 @@ async fn retrying<T, Fut, S>(
     shutdown: &mut Shutdown<S>,
     operation: &'static str,
     day: Option<NaiveDate>,
+    max_attempts: Option<u32>,
     mut op: impl FnMut() -> Fut,
 ) -> Attempt<T>
 where
@@ -487,6 +521,11 @@ where
         match result {
             Ok(v) => return Attempt::Done(v),
             Err(JobError::Failed(msg)) => return Attempt::Failed(msg),
+            Err(JobError::Unreachable(msg)) if max_attempts.is_some_and(|max| attempt >= max) => {
+                return Attempt::Failed(format!(
+                    "database unreachable after {attempt} attempts, giving up: {msg}"
+                ));
+            }
             Err(JobError::Unreachable(msg)) => {
                 warn!(
                     operation,
@@ -540,13 +579,15 @@ fn record(report: &mut ScheduleReport, day: NaiveDate, result: Result<(), JobErr
 
 /// Runs the schedule until shutdown (or, with `once`, until the due days ran).
 ///
-/// On start it reads the last completed day from `job` (retrying while the
+/// Each tick reads the last completed day from `job` (retrying while the
 /// database is unreachable; a [`JobError::Failed`] there is returned as an
-/// error), runs the due days oldest first (see [`due_days`]; with `once`,
-/// every day up to yesterday is due regardless of `at`), then, unless `once`,
-/// sleeps until [`next_run_after`] and runs the next day, forever. Each run
-/// logs one line with its outcome; a failed day is logged and the schedule
-/// goes on.
+/// error), then runs the due days oldest first: those after the last completed
+/// day (see [`due_days`]; with `once`, every day up to yesterday is due
+/// regardless of `at`) and the missing, failed or stale days of the catch-up
+/// window ([`DailyJob::days_due`]), each at most once per tick. Then, unless
+/// `once`, it sleeps until [`next_run_after`] and ticks again, forever. Each run
+/// logs one line with its outcome; a failed day is logged, the schedule goes
+/// on, and the next tick tries it again.
 ///
 /// When `shutdown` resolves while a run is in progress, that run is awaited to
 /// its end and the function returns; while sleeping it returns at once. A
@@ -566,30 +607,31 @@ pub async fn run_schedule(
     let due_at = if once { NaiveTime::MIN } else { cfg.at };
     info!(at = %cfg.at, timezone = %tz, once, "scheduler started");
 
-    let mut cursor = match retrying(
-        cfg,
-        clock,
-        &mut shutdown,
-        "last_completed_day",
-        None,
-        || job.last_completed_day(),
-    )
-    .await
-    {
-        Attempt::Done(last) => last,
-        Attempt::Failed(msg) => {
-            anyhow::bail!("reading the last completed day from the run ledger: {msg}")
-        }
-        Attempt::Shutdown(_) => {
-            info!("shutdown requested before the first run; exiting");
-            report.interrupted = true;
-            return Ok(report);
-        }
-    };
-    info!(last_completed = %OptDay(cursor), "read the run ledger");
-
+    let max_attempts = once.then_some(cfg.once_attempts);
     loop {
-        let due = due_days(cursor, clock.now(), due_at, tz, cfg.max_catch_up_days);
+        let last = match retrying(
+            cfg,
+            clock,
+            &mut shutdown,
+            "last_completed_day",
+            None,
+            max_attempts,
+            || job.last_completed_day(),
+        )
+        .await
+        {
+            Attempt::Done(last) => last,
+            Attempt::Failed(msg) => {
+                anyhow::bail!("reading the last completed day from the run ledger: {msg}")
+            }
+            Attempt::Shutdown(_) => {
+                info!("shutdown requested before the run; exiting");
+                report.interrupted = true;
+                return Ok(report);
+            }
+        };
+        info!(last_completed = %OptDay(last), "read the run ledger");
+        let due = due_days(last, clock.now(), due_at, tz, cfg.max_catch_up_days);
         if let Some((from, to)) = due.skipped {
             warn!(
                 from = %from,
@@ -608,11 +650,48 @@ pub async fn run_schedule(
                 "catching up missed days"
             );
         }
-        for day in due.run {
+        // Each day runs at most once per tick; what is due is read again after each run, since a
+        // run also recomputes every stale day.
+        let mut attempted: Vec<NaiveDate> = Vec::new();
+        loop {
+            let mut pending = due.run.clone();
+            if let Some((from, to)) = due.window {
+                match retrying(
+                    cfg,
+                    clock,
+                    &mut shutdown,
+                    "days_due",
+                    None,
+                    max_attempts,
+                    || job.days_due(from, to),
+                )
+                .await
+                {
+                    Attempt::Done(days) => pending.extend(days),
+                    Attempt::Failed(msg) => {
+                        anyhow::bail!("reading the due days from the run ledger: {msg}")
+                    }
+                    Attempt::Shutdown(_) => {
+                        info!("shutdown requested; exiting");
+                        report.interrupted = true;
+                        return Ok(report);
+                    }
+                }
+            }
+            let Some(day) = pending.into_iter().filter(|d| !attempted.contains(d)).min() else {
+                break;
+            };
+            attempted.push(day);
             let started = clock.now();
-            let attempt = retrying(cfg, clock, &mut shutdown, "run_day", Some(day), || {
-                job.run_day(day)
-            })
+            let attempt = retrying(
+                cfg,
+                clock,
+                &mut shutdown,
+                "run_day",
+                Some(day),
+                max_attempts,
+                || job.run_day(day),
+            )
             .await;
             let secs = (clock.now() - started).num_seconds();
             match attempt {
@@ -627,7 +706,6 @@ pub async fn run_schedule(
                     return Ok(report);
                 }
             }
-            cursor = Some(day);
         }
         if once {
             info!(
@@ -739,6 +817,8 @@ mod tests {
         /// Day whose run notifies `running` and yields a few times before finishing.
         slow_day: Option<NaiveDate>,
         running: Notify,
+        /// Days up to `last` that are due all the same (stale or failed), until they run.
+        undone: Mutex<Vec<NaiveDate>>,
     }
 
     impl FakeJob {
@@ -752,6 +832,7 @@ mod tests {
                 ran_at: Mutex::new(Vec::new()),
                 slow_day: None,
                 running: Notify::new(),
+                undone: Mutex::new(Vec::new()),
             }
         }
 
@@ -774,8 +855,25 @@ mod tests {
         async fn last_completed_day(&self) -> Result<Option<NaiveDate>, JobError> {
             match self.ledger_outcomes.lock().unwrap().pop_front() {
                 Some(e) => Err(e),
-                None => Ok(self.last),
+                None => Ok(self.completed().into_iter().chain(self.last).max()),
             }
+        }
+
+        async fn days_due(
+            &self,
+            from: NaiveDate,
+            to: NaiveDate,
+        ) -> Result<Vec<NaiveDate>, JobError> {
+            let ran = self.completed();
+            let undone = self.undone.lock().unwrap().clone();
+            Ok(from
+                .iter_days()
+                .take_while(|d| *d <= to)
+                .filter(|d| {
+                    let done_before = self.last.is_some_and(|l| *d <= l) && !undone.contains(d);
+                    !done_before && !ran.contains(d)
+                })
+                .collect())
         }
 
         async fn run_day(&self, d: NaiveDate) -> Result<(), JobError> {
@@ -810,6 +908,7 @@ mod tests {
         assert_eq!(c.max_catch_up_days, 31);
         assert_eq!(c.retry_initial, Duration::from_secs(5));
         assert_eq!(c.retry_max, Duration::from_secs(300));
+        assert_eq!(c.once_attempts, 5);
     }
 
     #[test]
@@ -1027,7 +1126,7 @@ mod tests {
             31,
         );
         assert_eq!(d.run, vec![day("2024-05-07"), day("2024-05-08")]);
-        // Up to date, or a ledger ahead of the clock: nothing.
+        // Up to date, or a ledger ahead of the clock: no new day, only the window to look at.
         let d = due_days(
             Some(day("2024-05-09")),
             utc("2024-05-10T02:00:00Z"),
@@ -1035,7 +1134,8 @@ mod tests {
             Tz::UTC,
             31,
         );
-        assert_eq!(d, DueDays::default());
+        assert!(d.run.is_empty() && d.skipped.is_none());
+        assert_eq!(d.window, Some((day("2024-04-09"), day("2024-05-09"))));
         let d = due_days(
             Some(day("2024-05-10")),
             utc("2024-05-10T02:00:00Z"),
@@ -1043,7 +1143,7 @@ mod tests {
             Tz::UTC,
             31,
         );
-        assert_eq!(d, DueDays::default());
+        assert!(d.run.is_empty() && d.skipped.is_none());
     }
 
     #[test]
@@ -1148,6 +1248,26 @@ mod tests {
         let job = FakeJob::new(&clock, Some(day("2024-05-08")));
         let down = || Err(JobError::Unreachable("connection refused".into()));
         job.script(day("2024-05-09"), (0..8).map(|_| down()).collect());
+        let patient = ScheduleConfig {
+            once_attempts: 100,
+            ..cfg(hm(1, 0), Tz::UTC)
+        };
+        let report = run_schedule(&patient, &job, &*clock, true, std::future::pending())
+            .await
+            .unwrap();
+        assert_eq!(clock.slept_secs(), vec![5, 10, 20, 40, 80, 160, 300, 300]);
+        assert_eq!(report.succeeded, vec![day("2024-05-09")]);
+        assert_eq!(job.attempts.lock().unwrap().len(), 9);
+        // The run happened after the backoff: 915 s after the start.
+        assert_eq!(job.ran_at.lock().unwrap()[0].1, utc("2024-05-10T02:15:15Z"));
+    }
+
+    #[tokio::test]
+    async fn once_gives_up_after_its_attempts_while_the_database_stays_down() {
+        let clock = TestClock::new(utc("2024-05-10T02:00:00Z"), None);
+        let job = FakeJob::new(&clock, Some(day("2024-05-08")));
+        let down = || Err(JobError::Unreachable("connection refused".into()));
+        job.script(day("2024-05-09"), (0..50).map(|_| down()).collect());
         let report = run_schedule(
             &cfg(hm(1, 0), Tz::UTC),
             &job,
@@ -1157,11 +1277,90 @@ mod tests {
         )
         .await
         .unwrap();
-        assert_eq!(clock.slept_secs(), vec![5, 10, 20, 40, 80, 160, 300, 300]);
-        assert_eq!(report.succeeded, vec![day("2024-05-09")]);
-        assert_eq!(job.attempts.lock().unwrap().len(), 9);
-        // The run happened after the backoff: 915 s after the start.
-        assert_eq!(job.ran_at.lock().unwrap()[0].1, utc("2024-05-10T02:15:15Z"));
+        assert_eq!(report.failed, vec![day("2024-05-09")]);
+        assert_eq!(job.attempts.lock().unwrap().len(), 5);
+        assert_eq!(clock.slept_secs(), vec![5, 10, 20, 40]);
+
+        // The ledger itself unreachable: an error after the same budget.
+        let clock = TestClock::new(utc("2024-05-10T02:00:00Z"), None);
+        let job = FakeJob::new(&clock, Some(day("2024-05-08")));
+        job.ledger_outcomes
+            .lock()
+            .unwrap()
+            .extend((0..50).map(|_| JobError::Unreachable("refused".into())));
+        let err = run_schedule(
+            &cfg(hm(1, 0), Tz::UTC),
+            &job,
+            &*clock,
+            true,
+            std::future::pending(),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("unreachable after 5 attempts"),
+            "{err}"
+        );
+        // Without --once the scheduler keeps trying (see unreachable_ledger_is_retried).
+    }
+
+    #[tokio::test]
+    async fn a_failed_day_is_retried_at_the_next_tick() {
+        let clock = TestClock::new(
+            utc("2024-05-10T02:00:00Z"),
+            Some(utc("2024-05-11T12:00:00Z")),
+        );
+        let job = FakeJob::new(&clock, Some(day("2024-05-08")));
+        job.script(
+            day("2024-05-09"),
+            vec![Err(JobError::Failed("lock timeout".into()))],
+        );
+        let parked = {
+            let clock = Arc::clone(&clock);
+            async move { clock.parked.notified().await }
+        };
+        let report = run_schedule(&cfg(hm(1, 0), Tz::UTC), &job, &*clock, false, parked)
+            .await
+            .unwrap();
+        // The 9th fails at the first tick, and runs again (first) at the next tick, before the 10th.
+        assert_eq!(report.failed, vec![day("2024-05-09")]);
+        assert_eq!(
+            *job.ran_at.lock().unwrap(),
+            vec![
+                (day("2024-05-09"), utc("2024-05-11T01:00:00Z")),
+                (day("2024-05-10"), utc("2024-05-11T01:00:00Z")),
+            ]
+        );
+        assert_eq!(
+            *job.attempts.lock().unwrap(),
+            vec![day("2024-05-09"), day("2024-05-09"), day("2024-05-10")]
+        );
+    }
+
+    #[tokio::test]
+    async fn stale_or_failed_days_of_the_window_run_again_once_each() {
+        let clock = TestClock::new(utc("2024-05-10T02:00:00Z"), None);
+        let job = FakeJob::new(&clock, Some(day("2024-05-09")));
+        job.undone
+            .lock()
+            .unwrap()
+            .extend([day("2024-05-03"), day("2024-05-05")]);
+        // An older stale day, outside the window of 10 days, is not the schedule's.
+        job.undone.lock().unwrap().push(day("2024-04-01"));
+        job.script(
+            day("2024-05-05"),
+            vec![Err(JobError::Failed("still bad".into()))],
+        );
+        let c = ScheduleConfig {
+            max_catch_up_days: 10,
+            ..cfg(hm(1, 0), Tz::UTC)
+        };
+        let report = run_schedule(&c, &job, &*clock, true, std::future::pending())
+            .await
+            .unwrap();
+        assert_eq!(report.succeeded, vec![day("2024-05-03")]);
+        assert_eq!(report.failed, vec![day("2024-05-05")]);
+        assert_eq!(job.attempts.lock().unwrap().len(), 2);
     }
 
     #[tokio::test]

@@ -195,3 +195,110 @@ async fn an_input_that_cannot_be_read_is_a_clear_error_and_nothing_is_written() 
     );
     assert_eq!(db.scalar::<i64>("SELECT count(*) FROM customers").await, 0);
 }
+
+#[tokio::test]
+async fn killing_a_stale_recompute_then_rerunning_restores_every_day() {
+    let db = TestDb::new().await;
+    let (dir, data) = generated(&db, &["--orders", "20000", "--days", "300", "--seed", "5"]);
+    let config = write_config(dir.path(), &data, "", "chunk_days = 7");
+    let config = config.to_str().unwrap();
+    db.ok(&["--config", config, "run"]);
+    let mut shop = common::Shop::read(&data);
+    // Editing the options makes every day stale whole too: a backfill-sized recompute to kill.
+    let other_dir = dir.path().join("other");
+    std::fs::create_dir(&other_dir).unwrap();
+    let config_other = write_config(
+        &other_dir,
+        &data,
+        "",
+        "chunk_days = 7\nexcluded_statuses = [\"canceled\"]",
+    );
+    let config_other = config_other.to_str().unwrap();
+    // How long a recompute of every day takes here, to kill within it.
+    let started = Instant::now();
+    db.ok(&[
+        "--config",
+        config_other,
+        "run",
+        "--stage",
+        "customer_daily_stats",
+        "--date",
+        "2016-09-04",
+    ]);
+    let whole = started.elapsed();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(20261130);
+    let mut killed = 0;
+    for round in 0..6 {
+        // A new export raising the price of every 40th item (about 500 orders), loaded alone.
+        for item in shop.items[1..].iter_mut().skip(round).step_by(40) {
+            let price: f64 = item[5].parse().unwrap();
+            item[5] = format!("{:.2}", price + 1.0);
+        }
+        shop.write(&data);
+        let options = if round % 2 == 0 { config } else { config_other };
+        db.ok(&["--config", options, "run", "--stage", "load"]);
+        let started = Instant::now();
+        let mut child = spawn(
+            &db,
+            &[
+                "--config",
+                options,
+                "run",
+                "--stage",
+                "customer_daily_stats",
+                "--date",
+                "2016-09-04",
+            ],
+            Stdio::null(),
+        );
+        // Each round switches the options, so every day is stale whole: kill within that recompute.
+        let wait = rng.gen_range(0..whole.as_millis().max(1) as u64);
+        std::thread::sleep(Duration::from_millis(wait));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
+            killed += 1;
+        }
+        child.wait().unwrap();
+        wait_until_idle(&db).await;
+        tracing_free_note(round, started.elapsed());
+    }
+    assert!(killed >= 3, "only {killed} recomputes were interrupted");
+    db.ok(&[
+        "--config",
+        config,
+        "run",
+        "--stage",
+        "customer_daily_stats",
+        "--date",
+        "2016-09-04",
+    ]);
+    db.assert_fresh("after killed recomputes and a rerun").await;
+    assert_eq!(
+        db.run(&["--config", config, "status", "--check"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let interrupted: Vec<String> = {
+        let mut conn = db.connect().await;
+        sqlx::query_scalar(
+            "SELECT error FROM pipeline_runs WHERE error LIKE 'interrupted:%' AND kind = 'stage'",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap()
+    };
+    // The ledger says what an interrupted recompute kept: the days it had committed, or nothing.
+    assert!(!interrupted.is_empty());
+    for error in &interrupted {
+        assert!(
+            error.contains("were kept (") || error.contains("nothing of it was kept"),
+            "{error}"
+        );
+    }
+}
+
+/// Keeps the elapsed time of a round visible when a test fails (`--nocapture`).
+fn tracing_free_note(round: usize, elapsed: Duration) {
+    println!("round {round}: {:.2}s", elapsed.as_secs_f64());
+}

@@ -326,9 +326,21 @@ async fn a_missing_column_is_fatal_before_anything_is_written() {
         "{stderr}"
     );
     assert_eq!(db.scalar::<i64>("SELECT count(*) FROM customers").await, 0);
+    // No stage ran; the invocation is in the ledger as failed, with the reason.
     assert_eq!(
-        db.scalar::<i64>("SELECT count(*) FROM pipeline_runs").await,
+        db.scalar::<i64>("SELECT count(*) FROM pipeline_runs WHERE kind = 'stage'")
+            .await,
         0
+    );
+    let recorded = db
+        .scalar::<String>("SELECT status || ': ' || error FROM pipeline_runs WHERE kind = 'run'")
+        .await;
+    assert!(
+        recorded.starts_with("failed: ")
+            && recorded.contains(
+                "olist_orders_dataset.csv: header lacks required column \"order_status\""
+            ),
+        "{recorded}"
     );
 }
 

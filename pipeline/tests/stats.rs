@@ -130,19 +130,19 @@ async fn every_column_matches_the_hand_computed_rows() {
     let config = stats_config(dir.path(), "");
     let out = db.ok(&["--config", &config, "run"]);
     assert!(
-        out.contains("customer_daily_stats: computed 2017-03-01..2017-03-05 (5 days, 6 rows)"),
+        out.contains(
+            "customer_daily_stats: computed 2017-03-01..2017-03-05 (5 days), 6 rows written"
+        ),
         "{out}"
     );
     assert_eq!(rows(&db).await, expected());
     // Days without orders are recorded as computed with zero rows.
     let recorded: Vec<(String, i64)> = {
         let mut conn = db.connect().await;
-        sqlx::query_as(
-            "SELECT run_date::text, rows_loaded FROM pipeline_runs WHERE parent_run_id IS NOT NULL ORDER BY run_date",
-        )
-        .fetch_all(&mut conn)
-        .await
-        .unwrap()
+        sqlx::query_as("SELECT day::text, rows FROM aggregate_days ORDER BY day")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap()
     };
     let recorded: Vec<(&str, i64)> = recorded.iter().map(|(d, n)| (d.as_str(), *n)).collect();
     assert_eq!(

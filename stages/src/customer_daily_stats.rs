@@ -3,12 +3,18 @@
 //! lifetime columns read the customer's whole history, so a day computed alone equals the same day
 //! of a full backfill. See the README for every column's definition.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use async_trait::async_trait;
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, PgConnection, Row};
 
 use crate::validate::rules::ORDER_STATUSES;
-use crate::{Aggregate, ChunkReport, DayRange, Problem, Role, Stage, StageConfig, locks};
+use crate::{
+    Aggregate, AggregateRun, ChunkReport, DayRange, Problem, RefreshReport, Role, Stage,
+    StageConfig, Staleness, freshness, locks,
+};
 
 /// Which column identifies a customer.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]
@@ -95,33 +101,71 @@ pub struct CustomerDailyStats {
     config: CustomerDailyStatsConfig,
 }
 
-/// The SQL that computes the rows of the days `$1..=$2` (dates), with `$3` the excluded statuses and
-/// `$4` the run id, and inserts them. One statement for any number of days.
-pub fn compute_sql(key: CustomerKey) -> String {
-    let (day_customers, history_from) = match key {
-        CustomerKey::CustomerUniqueId => (
-            "SELECT DISTINCT c.customer_unique_id AS customer
-               FROM orders o JOIN customers c ON c.customer_id = o.customer_id
-              WHERE o.order_purchase_timestamp >= $1::date AND o.order_purchase_timestamp < $2::date + 1",
+/// Which rows a computation writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Every row of the days `$1..=$2` (dates); `$3` the excluded statuses, `$4` the run id.
+    Days,
+    /// The (person, day) pairs of the temporary table `refresh_pairs`; `$1` the excluded statuses,
+    /// `$2` the run id.
+    Pairs,
+}
+
+/// The SQL that computes the rows of `scope` and inserts them, returning the rows written per day. One
+/// statement for any number of days or people; the lifetime columns read each person's whole history
+/// up to the day, so any scope gives the same rows as a full backfill.
+pub fn compute_sql(key: CustomerKey, scope: Scope) -> String {
+    let customers = match scope {
+        Scope::Days => match key {
+            CustomerKey::CustomerUniqueId => {
+                "SELECT DISTINCT c.customer_unique_id AS customer
+                   FROM orders o JOIN customers c ON c.customer_id = o.customer_id
+                  WHERE o.order_purchase_timestamp >= $1::date AND o.order_purchase_timestamp < $2::date + 1"
+            }
+            CustomerKey::CustomerId => {
+                "SELECT DISTINCT o.customer_id AS customer
+                   FROM orders o
+                  WHERE o.order_purchase_timestamp >= $1::date AND o.order_purchase_timestamp < $2::date + 1"
+            }
+        },
+        Scope::Pairs => "SELECT DISTINCT person AS customer FROM refresh_pairs",
+    };
+    let history_from = match key {
+        CustomerKey::CustomerUniqueId => {
             "day_customers d
                JOIN customers c ON c.customer_unique_id = d.customer
-               JOIN orders o ON o.customer_id = c.customer_id",
-        ),
-        CustomerKey::CustomerId => (
-            "SELECT DISTINCT o.customer_id AS customer
-               FROM orders o
-              WHERE o.order_purchase_timestamp >= $1::date AND o.order_purchase_timestamp < $2::date + 1",
+               JOIN orders o ON o.customer_id = c.customer_id"
+        }
+        CustomerKey::CustomerId => {
             "day_customers d
-               JOIN orders o ON o.customer_id = d.customer",
+               JOIN orders o ON o.customer_id = d.customer"
+        }
+    };
+    let (statuses, run_id, history_until, distinct_days, wanted_join, wanted_where) = match scope {
+        Scope::Days => (
+            "$3",
+            "$4",
+            "WHERE o.order_purchase_timestamp < $2::date + 1",
+            "AND h.day >= $1::date",
+            "",
+            "WHERE l.day BETWEEN $1::date AND $2::date",
+        ),
+        Scope::Pairs => (
+            "$1",
+            "$2",
+            "",
+            "AND EXISTS (SELECT 1 FROM refresh_pairs p WHERE p.person = h.customer AND p.day = h.day)",
+            "JOIN refresh_pairs p ON p.person = l.customer AND p.day = l.day",
+            "",
         ),
     };
     format!(
-        r#"WITH day_customers AS ({day_customers}),
+        r#"WITH day_customers AS ({customers}),
 history AS (
     SELECT d.customer, o.order_id, o.order_purchase_timestamp AS purchased_at,
-           o.order_purchase_timestamp::date AS day, o.order_status = ANY($3::text[]) AS excluded
+           o.order_purchase_timestamp::date AS day, o.order_status = ANY({statuses}::text[]) AS excluded
       FROM {history_from}
-     WHERE o.order_purchase_timestamp < $2::date + 1
+     {history_until}
 ),
 order_totals AS (
     SELECT h.order_id, count(*) AS items, sum(i.price) AS items_value, sum(i.freight_value) AS freight_value
@@ -155,9 +199,10 @@ distincts AS (
            count(DISTINCT i.product_id) AS distinct_products,
            count(DISTINCT i.seller_id) AS distinct_sellers
       FROM history h JOIN order_items i ON i.order_id = h.order_id
-     WHERE NOT h.excluded AND h.day >= $1::date
+     WHERE NOT h.excluded {distinct_days}
      GROUP BY h.customer, h.day
-)
+),
+inserted AS (
 INSERT INTO customer_daily_stats (
     stat_date, customer_unique_id, orders_count, canceled_orders_count, items_count,
     distinct_products, distinct_sellers, items_value, freight_value, total_spent, avg_order_value,
@@ -169,24 +214,55 @@ SELECT l.day, l.customer, l.orders_count, l.canceled_orders_count, l.items_count
        CASE WHEN l.orders_count > l.canceled_orders_count
             THEN round((l.items_value + l.freight_value) / (l.orders_count - l.canceled_orders_count), 2) END,
        l.first_order_at, l.last_order_at, l.lifetime_orders, l.lifetime_spent, l.first_order_date,
-       l.day - l.previous_day, l.lifetime_orders >= 2, $4, clock_timestamp()
+       l.day - l.previous_day, l.lifetime_orders >= 2, {run_id}, clock_timestamp()
   FROM with_lifetime l
+  {wanted_join}
   LEFT JOIN distincts x ON x.customer = l.customer AND x.day = l.day
- WHERE l.day BETWEEN $1::date AND $2::date"#
+ {wanted_where}
+RETURNING stat_date
+)
+SELECT stat_date, count(*)::bigint FROM inserted GROUP BY stat_date"#
     )
 }
 
-/// Records every day of `$1..=$2` as computed under run `$3` by stage `$4` with fingerprint `$5`,
-/// with the number of rows the day now has (zero for a day without orders).
-const RECORD_DAYS_SQL: &str = "
-INSERT INTO pipeline_runs (parent_run_id, stage_name, stage_type, config_fingerprint, run_date, status,
-                           started_at, finished_at, rows_loaded)
-SELECT $3, $4, 'customer_daily_stats', $5, days.day, 'succeeded', clock_timestamp(), clock_timestamp(),
-       coalesce(counts.n, 0)
-  FROM (SELECT d::date AS day FROM generate_series($1::date, $2::date, interval '1 day') d) days
-  LEFT JOIN (SELECT stat_date, count(*) AS n FROM customer_daily_stats
-              WHERE stat_date BETWEEN $1::date AND $2::date GROUP BY stat_date) counts
-         ON counts.stat_date = days.day";
+/// The (person, day) pairs whose stored rows could differ from a fresh computation because of a
+/// change after the day was computed: for each change of a person (the change's old or new state),
+/// every computed day from the change's day on where the person has a stored row or an order now.
+/// `$1` is the stage's name.
+pub fn stale_pairs_sql(key: CustomerKey) -> &'static str {
+    match key {
+        CustomerKey::CustomerUniqueId => {
+            "WITH low AS (SELECT min(changes_seen) AS id FROM aggregate_days WHERE stage_name = $1),
+             dirty AS (SELECT c.customer_unique_id AS person, c.day, c.id
+                         FROM order_changes c, low WHERE c.id > low.id AND c.customer_id IS NOT NULL),
+             candidates AS (
+                 SELECT x.person, s.stat_date AS day, x.id
+                   FROM dirty x JOIN customer_daily_stats s ON s.customer_unique_id = x.person AND s.stat_date >= x.day
+                 UNION ALL
+                 SELECT x.person, o.order_purchase_timestamp::date, x.id
+                   FROM dirty x
+                   JOIN customers c ON c.customer_unique_id = x.person
+                   JOIN orders o ON o.customer_id = c.customer_id
+                  WHERE o.order_purchase_timestamp >= x.day)
+             SELECT DISTINCT k.person, k.day
+               FROM candidates k JOIN aggregate_days d ON d.stage_name = $1 AND d.day = k.day AND d.changes_seen < k.id"
+        }
+        CustomerKey::CustomerId => {
+            "WITH low AS (SELECT min(changes_seen) AS id FROM aggregate_days WHERE stage_name = $1),
+             dirty AS (SELECT c.customer_id AS person, c.day, c.id
+                         FROM order_changes c, low WHERE c.id > low.id AND c.customer_id IS NOT NULL),
+             candidates AS (
+                 SELECT x.person, s.stat_date AS day, x.id
+                   FROM dirty x JOIN customer_daily_stats s ON s.customer_unique_id = x.person AND s.stat_date >= x.day
+                 UNION ALL
+                 SELECT x.person, o.order_purchase_timestamp::date, x.id
+                   FROM dirty x JOIN orders o ON o.customer_id = x.person
+                  WHERE o.order_purchase_timestamp >= x.day)
+             SELECT DISTINCT k.person, k.day
+               FROM candidates k JOIN aggregate_days d ON d.stage_name = $1 AND d.day = k.day AND d.changes_seen < k.id"
+        }
+    }
+}
 
 /// The first and last purchase day of the loaded orders, if any.
 pub async fn purchase_days(conn: &mut PgConnection) -> Result<Option<DayRange>, sqlx::Error> {
@@ -199,6 +275,21 @@ pub async fn purchase_days(conn: &mut PgConnection) -> Result<Option<DayRange>, 
         (Some(start), Some(end)) => Some(DayRange::new(start, end)),
         _ => None,
     })
+}
+
+/// Adds `sign` times the (day, rows) counts of `rows` into `into`; returns the rows counted.
+fn count_days(
+    rows: &[sqlx::postgres::PgRow],
+    sign: i64,
+    into: &mut BTreeMap<NaiveDate, i64>,
+) -> u64 {
+    let mut total = 0;
+    for row in rows {
+        let n: i64 = row.get(1);
+        *into.entry(row.get(0)).or_default() += sign * n;
+        total += n as u64;
+    }
+    total
 }
 
 #[async_trait]
@@ -215,36 +306,125 @@ impl Aggregate for CustomerDailyStats {
         &self,
         conn: &mut PgConnection,
         days: DayRange,
-        run_id: i64,
-        stage_name: &str,
-        fingerprint: &str,
+        run: &AggregateRun<'_>,
     ) -> Result<ChunkReport, sqlx::Error> {
         locks::shared_load_lock(conn).await?;
         locks::day_locks(conn, days.start, days.end).await?;
+        let high_water = freshness::changes_high_water(conn).await?;
         sqlx::query("DELETE FROM customer_daily_stats WHERE stat_date BETWEEN $1 AND $2")
             .bind(days.start)
             .bind(days.end)
             .execute(&mut *conn)
             .await?;
-        let inserted = sqlx::query(AssertSqlSafe(compute_sql(self.config.customer_key)))
-            .bind(days.start)
-            .bind(days.end)
-            .bind(&self.config.excluded_statuses)
-            .bind(run_id)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
-        sqlx::query(RECORD_DAYS_SQL)
-            .bind(days.start)
-            .bind(days.end)
-            .bind(run_id)
-            .bind(stage_name)
-            .bind(fingerprint)
-            .execute(&mut *conn)
-            .await?;
+        let written = sqlx::query(AssertSqlSafe(compute_sql(
+            self.config.customer_key,
+            Scope::Days,
+        )))
+        .bind(days.start)
+        .bind(days.end)
+        .bind(&self.config.excluded_statuses)
+        .bind(run.run_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut counts: BTreeMap<NaiveDate, i64> = days
+            .start
+            .iter_days()
+            .take(days.len() as usize)
+            .map(|d| (d, 0))
+            .collect();
+        let rows = count_days(&written, 1, &mut counts);
+        let counts: Vec<(NaiveDate, i64)> = counts.into_iter().collect();
+        freshness::record_days(
+            conn,
+            run.stage_name,
+            run.fingerprint,
+            run.run_id,
+            high_water,
+            &counts,
+        )
+        .await?;
         Ok(ChunkReport {
             days: days.len(),
-            rows: inserted,
+            rows,
+        })
+    }
+
+    async fn stale(
+        &self,
+        conn: &mut PgConnection,
+        stage_name: &str,
+        fingerprint: &str,
+    ) -> Result<Staleness, sqlx::Error> {
+        let whole = freshness::whole_stale_days(conn, stage_name, fingerprint).await?;
+        let rows = sqlx::query(stale_pairs_sql(self.config.customer_key))
+            .bind(stage_name)
+            .fetch_all(&mut *conn)
+            .await?;
+        let partial: BTreeSet<NaiveDate> = rows.iter().map(|r| r.get::<NaiveDate, _>(1)).collect();
+        Ok(Staleness {
+            whole,
+            partial: partial.into_iter().collect(),
+        })
+    }
+
+    async fn refresh(
+        &self,
+        conn: &mut PgConnection,
+        run: &AggregateRun<'_>,
+    ) -> Result<RefreshReport, sqlx::Error> {
+        locks::shared_load_lock(conn).await?;
+        let high_water = freshness::changes_high_water(conn).await?;
+        sqlx::query("CREATE TEMP TABLE refresh_pairs (person text NOT NULL, day date NOT NULL) ON COMMIT DROP")
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO refresh_pairs (person, day) {}",
+            stale_pairs_sql(self.config.customer_key)
+        )))
+        .bind(run.stage_name)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query("ANALYZE refresh_pairs")
+            .execute(&mut *conn)
+            .await?;
+        let days: Vec<NaiveDate> =
+            sqlx::query_scalar("SELECT DISTINCT day FROM refresh_pairs ORDER BY day")
+                .fetch_all(&mut *conn)
+                .await?;
+        let people: i64 = sqlx::query_scalar("SELECT count(DISTINCT person) FROM refresh_pairs")
+            .fetch_one(&mut *conn)
+            .await?;
+        locks::day_set_locks(conn, &days).await?;
+        let mut delta: BTreeMap<NaiveDate, i64> = days.iter().map(|d| (*d, 0)).collect();
+        let deleted = sqlx::query(
+            "WITH deleted AS (
+                 DELETE FROM customer_daily_stats s USING refresh_pairs p
+                  WHERE s.customer_unique_id = p.person AND s.stat_date = p.day
+                 RETURNING s.stat_date)
+             SELECT stat_date, count(*)::bigint FROM deleted GROUP BY stat_date",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        count_days(&deleted, -1, &mut delta);
+        let written = if days.is_empty() {
+            Vec::new()
+        } else {
+            sqlx::query(AssertSqlSafe(compute_sql(
+                self.config.customer_key,
+                Scope::Pairs,
+            )))
+            .bind(&self.config.excluded_statuses)
+            .bind(run.run_id)
+            .fetch_all(&mut *conn)
+            .await?
+        };
+        let rows = count_days(&written, 1, &mut delta);
+        let delta: Vec<(NaiveDate, i64)> = delta.into_iter().collect();
+        freshness::record_refresh(conn, run.stage_name, run.run_id, high_water, &delta).await?;
+        Ok(RefreshReport {
+            days,
+            people: people as u64,
+            rows,
         })
     }
 }
@@ -273,11 +453,21 @@ mod tests {
 
     #[test]
     fn customer_key_picks_the_grouping_column() {
+        for scope in [Scope::Days, Scope::Pairs] {
+            assert!(
+                compute_sql(CustomerKey::CustomerUniqueId, scope)
+                    .contains("c.customer_unique_id = d.customer")
+            );
+            assert!(
+                !compute_sql(CustomerKey::CustomerId, scope)
+                    .contains("customer_unique_id AS customer")
+            );
+        }
+        assert!(stale_pairs_sql(CustomerKey::CustomerId).contains("o.customer_id = x.person"));
         assert!(
-            compute_sql(CustomerKey::CustomerUniqueId)
-                .contains("c.customer_unique_id = d.customer")
+            stale_pairs_sql(CustomerKey::CustomerUniqueId)
+                .contains("c.customer_unique_id = x.person")
         );
-        assert!(!compute_sql(CustomerKey::CustomerId).contains("customer_unique_id AS customer"));
         let parsed: CustomerDailyStatsConfig =
             toml::from_str("customer_key = \"customer_id\"").unwrap();
         assert_eq!(parsed.customer_key, CustomerKey::CustomerId);

@@ -16,6 +16,7 @@ pub mod csv_extract;
 pub mod customer_daily_stats;
 pub mod dataset;
 pub mod entities;
+pub mod freshness;
 pub mod locks;
 pub mod postgres_load;
 pub mod record;
@@ -268,23 +269,77 @@ pub struct ChunkReport {
     pub rows: u64,
 }
 
-/// Computes a derived table for days.
+/// What an aggregate needs to know of the stage run it computes in.
+#[derive(Clone, Copy, Debug)]
+pub struct AggregateRun<'a> {
+    /// The ledger id of the stage run; stored on every row written.
+    pub run_id: i64,
+    /// The stage's name in `pipeline.toml`.
+    pub stage_name: &'a str,
+    /// The fingerprint of the stage's options.
+    pub fingerprint: &'a str,
+}
+
+/// Which computed days could differ from a fresh computation (see [`freshness`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Staleness {
+    /// Days to recompute whole (other options, or a bulk change), ascending.
+    pub whole: Vec<NaiveDate>,
+    /// Days where some people's rows are stale (what [`Aggregate::refresh`] recomputes), ascending.
+    pub partial: Vec<NaiveDate>,
+}
+
+impl Staleness {
+    /// Every stale day, ascending, once.
+    pub fn days(&self) -> Vec<NaiveDate> {
+        let mut days: Vec<NaiveDate> = self.whole.iter().chain(&self.partial).copied().collect();
+        days.sort_unstable();
+        days.dedup();
+        days
+    }
+}
+
+/// What one [`Aggregate::refresh`] did.
+#[derive(Clone, Debug, Default)]
+pub struct RefreshReport {
+    /// The days whose rows it rewrote, ascending.
+    pub days: Vec<NaiveDate>,
+    /// The people whose rows it recomputed.
+    pub people: u64,
+    /// Rows written.
+    pub rows: u64,
+}
+
+/// Computes a derived table for days, and keeps the computed days equal to a fresh computation as
+/// later loads change the data (see [`freshness`]).
 #[async_trait]
 pub trait Aggregate: Send + Sync {
     /// The first and last day with data, if the tables hold any.
     async fn data_days(&self, conn: &mut PgConnection) -> Result<Option<DayRange>, sqlx::Error>;
     /// How many days one transaction computes during a backfill.
     fn chunk_days(&self) -> u32;
-    /// Replaces the rows of every day of `days` atomically, recording each day in the ledger under
-    /// `run_id` with `fingerprint`. Runs in the caller's transaction.
+    /// Replaces the rows of every day of `days` atomically and records the days as computed (in
+    /// `aggregate_days`). Runs in the caller's transaction.
     async fn compute(
         &self,
         conn: &mut PgConnection,
         days: DayRange,
-        run_id: i64,
+        run: &AggregateRun<'_>,
+    ) -> Result<ChunkReport, sqlx::Error>;
+    /// The computed days of the stage that could differ from a fresh computation. Reads only.
+    async fn stale(
+        &self,
+        conn: &mut PgConnection,
         stage_name: &str,
         fingerprint: &str,
-    ) -> Result<ChunkReport, sqlx::Error>;
+    ) -> Result<Staleness, sqlx::Error>;
+    /// Recomputes the rows of the people changed since their days were computed, on every computed
+    /// day, atomically. Runs in the caller's transaction; the whole-day stale days are the caller's.
+    async fn refresh(
+        &self,
+        conn: &mut PgConnection,
+        run: &AggregateRun<'_>,
+    ) -> Result<RefreshReport, sqlx::Error>;
 }
 
 /// Every registered stage type, as `(type name, default configuration)`, taken from the registry

@@ -49,3 +49,19 @@ pub async fn day_locks(
     .await?;
     Ok(())
 }
+
+/// Locks each of `days` (sorted ascending here) until the end of the transaction.
+pub async fn day_set_locks(conn: &mut PgConnection, days: &[NaiveDate]) -> Result<(), sqlx::Error> {
+    let mut days = days.to_vec();
+    days.sort_unstable();
+    days.dedup();
+    sqlx::query(
+        "SELECT count(pg_advisory_xact_lock($1, (d - DATE '2000-01-01')))
+           FROM (SELECT d FROM unnest($2::date[]) d ORDER BY 1) days",
+    )
+    .bind(DAY_CLASS)
+    .bind(days)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

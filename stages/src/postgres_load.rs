@@ -249,10 +249,7 @@ impl Load for PostgresLoad {
         .await?;
         locks::exclusive_load_lock(conn).await?;
         let started = std::time::Instant::now();
-        sqlx::query(CHANGED_DAYS_SQL)
-            .bind(run_id)
-            .execute(&mut *conn)
-            .await?;
+        let changes = ChangeLog::before_merge(conn, run_id).await?;
         for dataset in Dataset::LOAD_ORDER {
             // reltuples is -1 for a table never analysed.
             let rows_before: f32 =
@@ -291,6 +288,7 @@ impl Load for PostgresLoad {
             }
             tracing::debug!(dataset = %dataset, seconds = started.elapsed().as_secs_f64(), "merged");
         }
+        changes.after_merge(conn, run_id).await?;
         sqlx::query(
             "INSERT INTO rejected_rows (run_id, dataset, source_file, line_number, raw_line, reason)
              SELECT $1, dataset, source_file, line_number, raw_line, reason FROM staging_rejects ORDER BY dataset, line_number",
@@ -338,40 +336,125 @@ pub fn merge_sql(dataset: Dataset) -> (String, String) {
     (update, insert)
 }
 
-/// Records the purchase days whose statistics this load changes: days of new or changed orders (old
-/// and new day), of orders with new or changed items, and of orders of customers whose person changed.
-const CHANGED_DAYS_SQL: &str = r#"
-INSERT INTO order_day_changes (day, run_id, changed_at)
-SELECT day, $1, clock_timestamp() FROM (SELECT DISTINCT day FROM (
-    SELECT s.order_purchase_timestamp::date AS day
-      FROM staging_orders s LEFT JOIN orders o ON o.order_id = s.order_id
-     WHERE s.outcome IS NULL
-       AND (o.order_id IS NULL OR (o.customer_id, o.order_status, o.order_purchase_timestamp)
-            IS DISTINCT FROM (s.customer_id, s.order_status, s.order_purchase_timestamp))
-    UNION
-    SELECT o.order_purchase_timestamp::date
-      FROM staging_orders s JOIN orders o ON o.order_id = s.order_id
-     WHERE s.outcome IS NULL
-       AND (o.customer_id, o.order_status, o.order_purchase_timestamp)
-           IS DISTINCT FROM (s.customer_id, s.order_status, s.order_purchase_timestamp)
-    UNION
-    SELECT coalesce(so.order_purchase_timestamp, o.order_purchase_timestamp)::date
-      FROM staging_order_items si
-      LEFT JOIN order_items oi ON oi.order_id = si.order_id AND oi.order_item_id = si.order_item_id
-      LEFT JOIN staging_orders so ON so.order_id = si.order_id AND so.outcome IS NULL
-      LEFT JOIN orders o ON o.order_id = si.order_id
-     WHERE si.outcome IS NULL
-       AND (oi.order_id IS NULL OR (oi.product_id, oi.seller_id, oi.price, oi.freight_value)
-            IS DISTINCT FROM (si.product_id, si.seller_id, si.price, si.freight_value))
-    UNION
-    SELECT o.order_purchase_timestamp::date
-      FROM staging_customers sc
-      JOIN customers c ON c.customer_id = sc.customer_id
-      JOIN orders o ON o.customer_id = c.customer_id
-     WHERE sc.outcome IS NULL AND sc.customer_unique_id IS DISTINCT FROM c.customer_unique_id
-) changed
-WHERE day IS NOT NULL) days
-ON CONFLICT DO NOTHING"#;
+/// The orders whose statistics this load changes: new or changed orders, orders with new or changed
+/// items, and orders of customers whose person (`customer_unique_id`) changed.
+const CHANGED_ORDERS_SQL: &str = r#"
+CREATE TEMP TABLE changed_orders ON COMMIT DROP AS
+SELECT s.order_id
+  FROM staging_orders s LEFT JOIN orders o ON o.order_id = s.order_id
+ WHERE s.outcome IS NULL
+   AND (o.order_id IS NULL OR (o.customer_id, o.order_status, o.order_purchase_timestamp)
+        IS DISTINCT FROM (s.customer_id, s.order_status, s.order_purchase_timestamp))
+UNION
+SELECT si.order_id
+  FROM staging_order_items si
+  LEFT JOIN order_items oi ON oi.order_id = si.order_id AND oi.order_item_id = si.order_item_id
+ WHERE si.outcome IS NULL
+   AND (oi.order_id IS NULL OR (oi.product_id, oi.seller_id, oi.price, oi.freight_value)
+        IS DISTINCT FROM (si.product_id, si.seller_id, si.price, si.freight_value))
+UNION
+SELECT o.order_id
+  FROM staging_customers sc
+  JOIN customers c ON c.customer_id = sc.customer_id
+  JOIN orders o ON o.customer_id = c.customer_id
+ WHERE sc.outcome IS NULL AND sc.customer_unique_id IS DISTINCT FROM c.customer_unique_id"#;
+
+/// Records the current state (customer, person, purchase day) of every changed order under run `$1`:
+/// run before the merge it records the old states, after it the new ones.
+const RECORD_STATES_SQL: &str = r#"
+INSERT INTO order_changes (run_id, customer_id, customer_unique_id, day)
+SELECT DISTINCT $1::bigint, o.customer_id, c.customer_unique_id, o.order_purchase_timestamp::date
+  FROM changed_orders x
+  JOIN orders o ON o.order_id = x.order_id
+  JOIN customers c ON c.customer_id = o.customer_id"#;
+
+/// The first purchase day among the current states of the changed orders.
+const FIRST_CHANGED_DAY_SQL: &str = "SELECT min(o.order_purchase_timestamp)::date
+  FROM changed_orders x JOIN orders o ON o.order_id = x.order_id";
+
+/// Past this many changed orders, and this share of the stored orders, a load records one change "every
+/// customer from the first changed day on" instead of each order's states: recomputing those days whole
+/// costs less than tracking each person, and the log stays small.
+const BULK_CHANGE_ORDERS: i64 = 20_000;
+const BULK_CHANGE_SHARE: f64 = 0.05;
+
+/// What one load changed, for the aggregates (see `order_changes` in the README): the states of the
+/// changed orders before and after the merge, or one bulk change.
+struct ChangeLog {
+    /// Whether this load records one bulk change.
+    bulk: bool,
+    /// With `bulk`, the first purchase day of the changed orders before the merge.
+    first_day_before: Option<chrono::NaiveDate>,
+    /// Whether old states were recorded (then the new ones are recorded too).
+    recorded_before: bool,
+}
+
+impl ChangeLog {
+    /// Finds the changed orders and records their old states; call before the merge.
+    async fn before_merge(conn: &mut PgConnection, run_id: i64) -> Result<Self, sqlx::Error> {
+        sqlx::query(CHANGED_ORDERS_SQL).execute(&mut *conn).await?;
+        let changed: i64 = sqlx::query_scalar("SELECT count(*) FROM changed_orders")
+            .fetch_one(&mut *conn)
+            .await?;
+        // reltuples is -1 for a table never analysed, 0 for an empty one.
+        let stored: f32 =
+            sqlx::query_scalar("SELECT reltuples FROM pg_class WHERE oid = 'orders'::regclass")
+                .fetch_one(&mut *conn)
+                .await?;
+        let bulk = changed > BULK_CHANGE_ORDERS
+            && changed as f64 > BULK_CHANGE_SHARE * f64::from(stored.max(0.0));
+        if bulk {
+            let first_day_before = sqlx::query_scalar(FIRST_CHANGED_DAY_SQL)
+                .fetch_one(&mut *conn)
+                .await?;
+            return Ok(Self {
+                bulk,
+                first_day_before,
+                recorded_before: false,
+            });
+        }
+        if changed > 0 {
+            sqlx::query(RECORD_STATES_SQL)
+                .bind(run_id)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(Self {
+            bulk,
+            first_day_before: None,
+            recorded_before: changed > 0,
+        })
+    }
+
+    /// Records the changes of run `run_id`; call after the merge, in the same transaction.
+    async fn after_merge(&self, conn: &mut PgConnection, run_id: i64) -> Result<(), sqlx::Error> {
+        if self.bulk {
+            let first_day_after: Option<chrono::NaiveDate> =
+                sqlx::query_scalar(FIRST_CHANGED_DAY_SQL)
+                    .fetch_one(&mut *conn)
+                    .await?;
+            let first = match (self.first_day_before, first_day_after) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            if let Some(day) = first {
+                sqlx::query("INSERT INTO order_changes (run_id, day) VALUES ($1, $2)")
+                    .bind(run_id)
+                    .bind(day)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            return Ok(());
+        }
+        if self.recorded_before {
+            sqlx::query(RECORD_STATES_SQL)
+                .bind(run_id)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+}
 
 #[cfg(test)]
 mod tests {

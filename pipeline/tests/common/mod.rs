@@ -201,3 +201,160 @@ pub fn generated(db: &TestDb, options: &[&str]) -> (tempfile::TempDir, PathBuf) 
     db.ok(&args);
     (dir, data)
 }
+
+/// Every row `customer_daily_stats` should hold, computed from scratch over the loaded tables with
+/// the default options, written independently of the stage's SQL (the lifetime columns from a
+/// self-join of each person's days instead of window functions): the reference the daily-operation
+/// tests compare the stored rows with.
+pub const FRESH_STATS_SQL: &str = "
+WITH order_totals AS (
+    SELECT order_id, count(*) AS items, sum(price) AS val, sum(freight_value) AS fr
+      FROM order_items GROUP BY order_id
+),
+po AS (
+    SELECT c.customer_unique_id AS person, o.order_id, o.order_purchase_timestamp AS ts,
+           o.order_purchase_timestamp::date AS day,
+           o.order_status IN ('canceled', 'unavailable') AS excluded,
+           coalesce(t.items, 0) AS items, coalesce(t.val, 0) AS val, coalesce(t.fr, 0) AS fr
+      FROM orders o
+      JOIN customers c ON c.customer_id = o.customer_id
+      LEFT JOIN order_totals t ON t.order_id = o.order_id
+),
+pd AS (
+    SELECT person, day, count(*) AS orders_count, count(*) FILTER (WHERE excluded) AS canceled,
+           coalesce(sum(items) FILTER (WHERE NOT excluded), 0) AS items,
+           coalesce(sum(val) FILTER (WHERE NOT excluded), 0) AS val,
+           coalesce(sum(fr) FILTER (WHERE NOT excluded), 0) AS fr,
+           min(ts) AS first_at, max(ts) AS last_at
+      FROM po GROUP BY person, day
+),
+kinds AS (
+    SELECT po.person, po.day, count(DISTINCT i.product_id) AS products, count(DISTINCT i.seller_id) AS sellers
+      FROM po JOIN order_items i ON i.order_id = po.order_id
+     WHERE NOT po.excluded GROUP BY po.person, po.day
+),
+life AS (
+    SELECT a.person, a.day, sum(b.orders_count) AS lifetime_orders, sum(b.val + b.fr) AS lifetime_spent,
+           min(b.day) AS first_day, max(b.day) FILTER (WHERE b.day < a.day) AS previous_day
+      FROM pd a JOIN pd b ON b.person = a.person AND b.day <= a.day
+     GROUP BY a.person, a.day
+)
+SELECT pd.day, pd.person, pd.orders_count, pd.canceled, pd.items, coalesce(k.products, 0),
+       coalesce(k.sellers, 0), pd.val::numeric(14,2), pd.fr::numeric(14,2), (pd.val + pd.fr)::numeric(14,2),
+       CASE WHEN pd.orders_count > pd.canceled
+            THEN round((pd.val + pd.fr) / (pd.orders_count - pd.canceled), 2)::numeric(14,2) END,
+       pd.first_at, pd.last_at, l.lifetime_orders, l.lifetime_spent::numeric(14,2), l.first_day,
+       pd.day - l.previous_day, l.lifetime_orders >= 2
+  FROM pd
+  JOIN life l ON l.person = pd.person AND l.day = pd.day
+  LEFT JOIN kinds k ON k.person = pd.person AND k.day = pd.day";
+
+impl TestDb {
+    /// Panics unless every day recorded as computed holds exactly the rows a fresh computation gives,
+    /// and no other day holds rows. `case` says what led here.
+    pub async fn assert_fresh(&self, case: &str) {
+        let stored = format!(
+            "SELECT s.* FROM ({STATS_COLUMNS}) s WHERE s.stat_date IN (SELECT day FROM aggregate_days)"
+        );
+        let fresh = format!(
+            "SELECT f.* FROM ({FRESH_STATS_SQL}) f WHERE f.day IN (SELECT day FROM aggregate_days)"
+        );
+        let q = |sql: &str| format!("SELECT t::text FROM ({sql}) t ORDER BY 1");
+        let mut conn = self.connect().await;
+        let stored_rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(q(&stored)))
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+        let fresh_rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(q(&fresh)))
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+        let stray: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM customer_daily_stats WHERE stat_date NOT IN (SELECT day FROM aggregate_days)",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        conn.close().await.ok();
+        if stored_rows != fresh_rows {
+            let only_stored: Vec<&String> = stored_rows
+                .iter()
+                .filter(|r| !fresh_rows.contains(r))
+                .collect();
+            let only_fresh: Vec<&String> = fresh_rows
+                .iter()
+                .filter(|r| !stored_rows.contains(r))
+                .collect();
+            panic!(
+                "{case}: stored rows differ from a fresh computation\n  only stored: {only_stored:#?}\n  only fresh: {only_fresh:#?}"
+            );
+        }
+        assert_eq!(stray, 0, "{case}: rows on days not recorded as computed");
+    }
+}
+
+/// The four files of a shop as CSV records, to edit like a shop's system would between exports.
+#[derive(Clone, Debug)]
+pub struct Shop {
+    /// `olist_customers_dataset.csv`, header first.
+    pub customers: Vec<Vec<String>>,
+    /// `olist_products_dataset.csv`, header first.
+    pub products: Vec<Vec<String>>,
+    /// `olist_orders_dataset.csv`, header first.
+    pub orders: Vec<Vec<String>>,
+    /// `olist_order_items_dataset.csv`, header first.
+    pub items: Vec<Vec<String>>,
+}
+
+fn read_csv(path: &Path) -> Vec<Vec<String>> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_path(path)
+        .unwrap()
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect()
+}
+
+fn write_csv(path: &Path, rows: &[Vec<String>]) {
+    let mut w = csv::Writer::from_path(path).unwrap();
+    for row in rows {
+        w.write_record(row).unwrap();
+    }
+    w.flush().unwrap();
+}
+
+impl Shop {
+    /// Reads the four files of `dir`.
+    pub fn read(dir: &Path) -> Self {
+        Self {
+            customers: read_csv(&dir.join("olist_customers_dataset.csv")),
+            products: read_csv(&dir.join("olist_products_dataset.csv")),
+            orders: read_csv(&dir.join("olist_orders_dataset.csv")),
+            items: read_csv(&dir.join("olist_order_items_dataset.csv")),
+        }
+    }
+
+    /// Writes the four files into `dir`, replacing what is there.
+    pub fn write(&self, dir: &Path) {
+        std::fs::create_dir_all(dir).unwrap();
+        write_csv(&dir.join("olist_customers_dataset.csv"), &self.customers);
+        write_csv(&dir.join("olist_products_dataset.csv"), &self.products);
+        write_csv(&dir.join("olist_orders_dataset.csv"), &self.orders);
+        write_csv(&dir.join("olist_order_items_dataset.csv"), &self.items);
+    }
+
+    /// The person (`customer_unique_id`) of `customer_id`.
+    pub fn person_of(&self, customer_id: &str) -> Option<String> {
+        self.customers
+            .iter()
+            .skip(1)
+            .find(|c| c[0] == customer_id)
+            .map(|c| c[1].clone())
+    }
+
+    /// The purchase day of an order row.
+    pub fn day_of(order: &[String]) -> chrono::NaiveDate {
+        order[3][..10].parse().unwrap()
+    }
+}

@@ -1,5 +1,6 @@
 //! SeaORM entities of the pipeline's tables (the schema itself lives in the `migration` crate).
 
+pub mod aggregate_day;
 pub mod customer;
 pub mod customer_daily_stats;
 pub mod order;

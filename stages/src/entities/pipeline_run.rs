@@ -1,5 +1,7 @@
-//! A row of `pipeline_runs`, the run ledger: one per stage run, plus one per day an aggregate computed
-//! (with `parent_run_id` set and `run_date` the day).
+//! A row of `pipeline_runs`, the run ledger: one per `pipeline run` invocation (`kind = 'run'`) and one
+//! per stage run of it (`kind = 'stage'`, `parent_run_id` the invocation). Rows of `kind = 'day'` are
+//! the per-day records of earlier versions, kept as history; the days an aggregate computed are in
+//! `aggregate_days` now. Only the binary's `ledger` module writes this table.
 
 use sea_orm::entity::prelude::*;
 
@@ -10,8 +12,10 @@ pub struct Model {
     /// The run id, referenced by `rejected_rows.run_id` and `customer_daily_stats.run_id`.
     #[sea_orm(primary_key)]
     pub id: i64,
-    /// For a computed day, the aggregate run it belongs to.
+    /// For a stage run, the invocation it belongs to.
     pub parent_run_id: Option<i64>,
+    /// `run`, `stage` or `day` (see the module doc).
+    pub kind: String,
     /// The stage's name in `pipeline.toml`.
     pub stage_name: String,
     /// The stage's type.
@@ -24,7 +28,7 @@ pub struct Model {
     pub range_start: Option<Date>,
     /// Last day of a range run.
     pub range_end: Option<Date>,
-    /// `running`, `succeeded` or `failed`.
+    /// `running`, `succeeded` or `failed` (see [`RunStatus`]).
     pub status: String,
     /// Start.
     pub started_at: DateTimeWithTimeZone,
@@ -49,3 +53,65 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// The status of a ledger row. The database holds it as text, checked by a constraint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// Opened and not closed: in progress, or its process died (closed as failed on the next start).
+    Running,
+    /// Finished; everything it wrote committed.
+    Succeeded,
+    /// Finished with an error; see `error` for what it kept.
+    Failed,
+}
+
+impl RunStatus {
+    /// The text stored in `pipeline_runs.status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+        }
+    }
+
+    /// The status stored as `text`, if it is one.
+    pub fn parse(text: &str) -> Option<Self> {
+        [RunStatus::Running, RunStatus::Succeeded, RunStatus::Failed]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+}
+
+/// The kind of a ledger row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunKind {
+    /// One invocation of `pipeline run` (or of a scheduled day).
+    Run,
+    /// One stage of an invocation.
+    Stage,
+}
+
+impl RunKind {
+    /// The text stored in `pipeline_runs.kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunKind::Run => "run",
+            RunKind::Stage => "stage",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_round_trip_through_their_text() {
+        for status in [RunStatus::Running, RunStatus::Succeeded, RunStatus::Failed] {
+            assert_eq!(RunStatus::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(RunStatus::parse("done"), None);
+    }
+}

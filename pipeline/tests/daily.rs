@@ -1,0 +1,481 @@
+//! Daily operation: a history replayed as daily full exports that change the past (late statuses,
+//! price corrections, customer ids moved between people, late orders, corrected purchase days,
+//! people who vanish), with `run --date D` each day; after every run, every computed day must equal a
+//! fresh computation over the loaded tables, and `status --check` must pass.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use common::{Shop, TestDb, generated, text, write_config};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+
+fn d(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+/// The edits of the replay, chosen from the generated shop.
+struct Edits {
+    /// Orders shown as `processing` until three days after their purchase, then with their status.
+    settle_late: Vec<String>,
+    /// Items whose price rises by 10.00 from the export of that day on (older orders of people who
+    /// bought again later).
+    price_fixes: Vec<(String, NaiveDate)>,
+    /// Customer ids moved to another person from that day's export on.
+    moves: Vec<(String, String, NaiveDate)>,
+    /// An order that arrives two days after its purchase day.
+    late_order: String,
+    /// An order whose purchase day is corrected four days back from the day after it on.
+    redated: (String, NaiveDate),
+    /// A person absent from the exports from that day on (loads keep what they loaded).
+    vanishing: (String, NaiveDate),
+}
+
+/// Makes `groups` people of three orders on different days each (a short generated history has few
+/// repeat customers): the later customers' ids become the first's person.
+fn make_repeaters(shop: &mut Shop, groups: usize) {
+    let mut orders: Vec<(NaiveDate, String)> = shop.orders[1..]
+        .iter()
+        .map(|o| (Shop::day_of(o), o[1].clone()))
+        .collect();
+    orders.sort();
+    let n = orders.len();
+    for g in 0..groups {
+        // Three orders spread over the history: early, middle and late.
+        let picks = [g, n / 2 + g, n - 1 - g * 3];
+        let person = shop.person_of(&orders[picks[0]].1).unwrap();
+        for &p in &picks[1..] {
+            let customer = orders[p].1.clone();
+            for c in &mut shop.customers[1..] {
+                if c[0] == customer {
+                    c[1] = person.clone();
+                }
+            }
+        }
+    }
+}
+
+/// A person's orders: (purchase day, order id, customer id), oldest first.
+type PersonOrders = Vec<(NaiveDate, String, String)>;
+
+fn choose_edits(shop: &Shop) -> Edits {
+    let orders = &shop.orders[1..];
+    let mut days_of: BTreeMap<String, PersonOrders> = BTreeMap::new();
+    for o in orders {
+        let person = shop.person_of(&o[1]).unwrap();
+        days_of
+            .entry(person)
+            .or_default()
+            .push((Shop::day_of(o), o[0].clone(), o[1].clone()));
+    }
+    for v in days_of.values_mut() {
+        v.sort();
+    }
+    let repeaters: Vec<(&String, &PersonOrders)> = days_of
+        .iter()
+        .filter(|(_, v)| v.first().map(|f| f.0) != v.last().map(|l| l.0))
+        .collect();
+    // People of one order early enough in the replay for the edits to arrive within it.
+    let singles: Vec<(&String, &PersonOrders)> = days_of
+        .iter()
+        .filter(|(_, v)| v.len() == 1 && v[0].0 <= d("2017-01-15"))
+        .collect();
+    assert!(
+        repeaters.len() >= 6 && singles.len() >= 6,
+        "the generated shop has repeat customers"
+    );
+    let has_items = |order: &str| shop.items.iter().any(|i| i[0] == order);
+    let price_fixes = repeaters
+        .iter()
+        .take(4)
+        .filter_map(|(_, v)| {
+            let first = v.iter().find(|o| has_items(&o.1))?;
+            let last_day = v.last().unwrap().0;
+            Some((first.1.clone(), last_day + chrono::Days::new(1)))
+        })
+        .collect();
+    // A customer id of a repeat customer moves to another repeat customer; a single customer's only
+    // id moves to another person, so that person vanishes from the data.
+    let (_, mover) = repeaters[4];
+    let (target, _) = repeaters[5];
+    let (_, lone) = singles[0];
+    let (lone_target, _) = repeaters[1];
+    let moves = vec![
+        (
+            mover[0].2.clone(),
+            target.clone(),
+            mover.last().unwrap().0 + chrono::Days::new(1),
+        ),
+        (
+            lone[0].2.clone(),
+            lone_target.clone(),
+            lone[0].0 + chrono::Days::new(2),
+        ),
+    ];
+    let settle_late = orders.iter().step_by(23).map(|o| o[0].clone()).collect();
+    let late_order = singles[1].1[0].1.clone();
+    let redated = (singles[2].1[0].1.clone(), singles[2].1[0].0);
+    let vanishing = (
+        singles[3].0.clone(),
+        singles[3].1[0].0 + chrono::Days::new(3),
+    );
+    Edits {
+        settle_late,
+        price_fixes,
+        moves,
+        late_order,
+        redated,
+        vanishing,
+    }
+}
+
+/// The full export a shop would send at the end of `day`.
+fn export(shop: &Shop, edits: &Edits, day: NaiveDate) -> Shop {
+    let mut out = shop.clone();
+    let vanished = day >= edits.vanishing.1;
+    let vanished_customers: Vec<String> = shop.customers[1..]
+        .iter()
+        .filter(|c| vanished && c[1] == edits.vanishing.0)
+        .map(|c| c[0].clone())
+        .collect();
+    out.customers = std::iter::once(shop.customers[0].clone())
+        .chain(
+            shop.customers[1..]
+                .iter()
+                .filter(|c| !vanished_customers.contains(&c[0]))
+                .map(|c| {
+                    let mut c = c.clone();
+                    for (customer, person, from) in &edits.moves {
+                        if c[0] == *customer && day >= *from {
+                            c[1] = person.clone();
+                        }
+                    }
+                    c
+                }),
+        )
+        .collect();
+    let mut kept_orders = Vec::new();
+    out.orders = std::iter::once(shop.orders[0].clone())
+        .chain(shop.orders[1..].iter().filter_map(|o| {
+            let purchased = Shop::day_of(o);
+            if purchased > day || vanished_customers.contains(&o[1]) {
+                return None;
+            }
+            if o[0] == edits.late_order && day < purchased + chrono::Days::new(2) {
+                return None;
+            }
+            let mut o = o.clone();
+            if edits.settle_late.contains(&o[0]) && day < purchased + chrono::Days::new(3) {
+                o[2] = "processing".to_owned();
+            }
+            if o[0] == edits.redated.0 && day > edits.redated.1 {
+                let earlier = edits.redated.1 - chrono::Days::new(4);
+                o[3] = format!("{earlier}{}", &o[3][10..]);
+                // Its other timestamps stay consistent with an earlier purchase.
+                for field in &mut o[4..] {
+                    field.clear();
+                }
+            }
+            kept_orders.push(o[0].clone());
+            Some(o)
+        }))
+        .collect();
+    out.items = std::iter::once(shop.items[0].clone())
+        .chain(
+            shop.items[1..]
+                .iter()
+                .filter(|i| kept_orders.contains(&i[0]))
+                .map(|i| {
+                    let mut i = i.clone();
+                    for (order, from) in &edits.price_fixes {
+                        if i[0] == *order && i[1] == "1" && day >= *from {
+                            let price: f64 = i[5].parse().unwrap();
+                            i[5] = format!("{:.2}", price + 10.0);
+                        }
+                    }
+                    i
+                }),
+        )
+        .collect();
+    out
+}
+
+#[tokio::test]
+async fn a_replayed_history_with_late_changes_stays_equal_to_a_fresh_computation() {
+    let db = TestDb::new().await;
+    let (dir, base) = generated(
+        &db,
+        &[
+            "--orders",
+            "700",
+            "--days",
+            "30",
+            "--start",
+            "2017-01-01",
+            "--seed",
+            "11",
+        ],
+    );
+    let mut shop = Shop::read(&base);
+    make_repeaters(&mut shop, 8);
+    let edits = choose_edits(&shop);
+    let data = dir.path().join("daily");
+    let config = write_config(dir.path(), &data, "", "");
+    let config = config.to_str().unwrap();
+    let mut stale_seen = 0;
+    for k in 0..24 {
+        let day = d("2017-01-01") + chrono::Days::new(k);
+        export(&shop, &edits, day).write(&data);
+        let out = db.ok(&[
+            "--config",
+            config,
+            "run",
+            "--date",
+            &day.to_string(),
+            "--format",
+            "json",
+        ]);
+        let record: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(record["status"], "succeeded", "{out}");
+        stale_seen += record["aggregates"][0]["days_stale_count"]
+            .as_u64()
+            .unwrap();
+        db.assert_fresh(&format!("after the export of {day}")).await;
+        let check = db.run(&["--config", config, "status", "--check"]);
+        assert_eq!(
+            check.status.code(),
+            Some(0),
+            "status --check after {day}:\n{}",
+            text(&check.stdout)
+        );
+    }
+    assert!(
+        stale_seen >= 5,
+        "only {stale_seen} stale days were recomputed"
+    );
+    // The person whose only customer id moved away has no rows left; the vanished person keeps the
+    // rows of what was loaded (loads never delete).
+    let lone = shop.person_of(&edits.moves[1].0).unwrap();
+    let left: i64 = db
+        .scalar(&format!(
+            "SELECT count(*) FROM customer_daily_stats WHERE customer_unique_id = '{lone}'"
+        ))
+        .await;
+    assert_eq!(left, 0);
+    let kept: i64 = db
+        .scalar(&format!(
+            "SELECT count(*) FROM customer_daily_stats WHERE customer_unique_id = '{}'",
+            edits.vanishing.0
+        ))
+        .await;
+    assert!(kept >= 1);
+}
+
+#[tokio::test]
+async fn a_load_alone_makes_status_check_fail_until_the_next_run() {
+    let db = TestDb::new().await;
+    let (dir, base) = generated(
+        &db,
+        &["--orders", "300", "--days", "20", "--start", "2017-01-01"],
+    );
+    let config = write_config(dir.path(), &base, "", "");
+    let config = config.to_str().unwrap();
+    db.ok(&["--config", config, "run"]);
+    assert_eq!(
+        db.run(&["--config", config, "status", "--check"])
+            .status
+            .code(),
+        Some(0)
+    );
+    // Raise the price of the first item of the oldest order: its day and the later days of its person.
+    let mut shop = Shop::read(&base);
+    let mut orders: Vec<Vec<String>> = shop.orders[1..].to_vec();
+    orders.sort_by(|a, b| a[3].cmp(&b[3]));
+    let oldest = orders
+        .iter()
+        .find(|o| shop.items.iter().any(|i| i[0] == o[0]))
+        .unwrap()[0]
+        .clone();
+    for item in &mut shop.items[1..] {
+        if item[0] == oldest {
+            let price: f64 = item[5].parse().unwrap();
+            item[5] = format!("{:.2}", price + 1.0);
+        }
+    }
+    shop.write(&base);
+    db.ok(&["--config", config, "run", "--stage", "load"]);
+    let check = db.run(&["--config", config, "status", "--check"]);
+    assert_eq!(check.status.code(), Some(1));
+    let shown = text(&check.stdout);
+    assert!(
+        shown.contains("to fix: pipeline run --stage customer_daily_stats"),
+        "{shown}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&db.ok(&["--config", config, "status", "--format", "json"])).unwrap();
+    assert_eq!(json["up_to_date"], false);
+    assert_ne!(json["aggregates"][0]["days_stale"], serde_json::json!([]));
+    // --skip-stale computes what was asked and says what it left.
+    let out = db.ok(&[
+        "--config",
+        config,
+        "run",
+        "--stage",
+        "customer_daily_stats",
+        "--date",
+        "2017-01-20",
+        "--skip-stale",
+    ]);
+    assert!(out.contains("left as they are (--skip-stale)"), "{out}");
+    assert_eq!(
+        db.run(&["--config", config, "status", "--check"])
+            .status
+            .code(),
+        Some(1)
+    );
+    let out = db.ok(&["--config", config, "run", "--date", "2017-01-20"]);
+    assert!(out.contains("also recomputed"), "{out}");
+    assert_eq!(
+        db.run(&["--config", config, "status", "--check"])
+            .status
+            .code(),
+        Some(0)
+    );
+    db.assert_fresh("after the next run").await;
+}
+
+/// One random change a shop's system could make to its export.
+fn random_edit(shop: &mut Shop, rng: &mut impl Rng) -> String {
+    let orders = shop.orders.len() - 1;
+    let items = shop.items.len() - 1;
+    match rng.gen_range(0..6) {
+        0 => {
+            let i = rng.gen_range(1..=items);
+            let price: f64 = shop.items[i][5].parse().unwrap();
+            shop.items[i][5] = format!("{:.2}", price + f64::from(rng.gen_range(1..50)));
+            format!("price of item {:?}", &shop.items[i][..2])
+        }
+        1 => {
+            let i = rng.gen_range(1..=orders);
+            let status = ["canceled", "delivered", "unavailable", "shipped"]
+                .choose(rng)
+                .unwrap();
+            shop.orders[i][2] = (*status).to_owned();
+            format!("status of {} to {status}", shop.orders[i][0])
+        }
+        2 => {
+            let a = rng.gen_range(1..shop.customers.len());
+            let b = rng.gen_range(1..shop.customers.len());
+            let person = shop.customers[b][1].clone();
+            shop.customers[a][1] = person.clone();
+            format!("customer {} to person {person}", shop.customers[a][0])
+        }
+        3 => {
+            let i = rng.gen_range(1..=orders);
+            let day = Shop::day_of(&shop.orders[i]);
+            let shift = rng.gen_range(-5i64..=5);
+            let new_day = day + chrono::Duration::days(shift);
+            let rest = shop.orders[i][3][10..].to_owned();
+            shop.orders[i][3] = format!("{new_day}{rest}");
+            for field in &mut shop.orders[i][4..] {
+                field.clear();
+            }
+            format!("purchase of {} moved {shift} days", shop.orders[i][0])
+        }
+        4 => {
+            // A new order of an existing customer id, on a random past day, with one item.
+            let c = rng.gen_range(1..shop.customers.len());
+            let donor = rng.gen_range(1..=items);
+            let day = Shop::day_of(&shop.orders[rng.gen_range(1..=orders)]);
+            let id = format!("{:032x}", rng.r#gen::<u128>());
+            let customer = shop.customers[c][0].clone();
+            shop.orders.push(vec![
+                id.clone(),
+                customer,
+                "delivered".into(),
+                format!("{day} 12:00:00"),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ]);
+            let mut item = shop.items[donor].clone();
+            item[0] = id.clone();
+            item[1] = "1".into();
+            shop.items.push(item);
+            format!("new order {id} on {day}")
+        }
+        _ => {
+            // Another item in an existing order.
+            let i = rng.gen_range(1..=orders);
+            let order = shop.orders[i][0].clone();
+            let next = shop.items[1..]
+                .iter()
+                .filter(|it| it[0] == order)
+                .map(|it| it[1].parse::<i64>().unwrap())
+                .max()
+                .unwrap_or(0)
+                + 1;
+            let mut item = shop.items[rng.gen_range(1..=items)].clone();
+            item[0] = order.clone();
+            item[1] = next.to_string();
+            shop.items.push(item);
+            format!("item {next} added to {order}")
+        }
+    }
+}
+
+#[tokio::test]
+async fn random_edit_sequences_keep_every_computed_day_fresh() {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(20261130);
+    for round in 0..3 {
+        let db = TestDb::new().await;
+        let seed: u64 = rng.gen_range(1..1_000_000);
+        let (dir, base) = generated(
+            &db,
+            &[
+                "--orders",
+                "250",
+                "--days",
+                "25",
+                "--start",
+                "2017-01-01",
+                "--seed",
+                &seed.to_string(),
+            ],
+        );
+        let chunk = rng.gen_range(1..8);
+        let config = write_config(dir.path(), &base, "", &format!("chunk_days = {chunk}"));
+        let config = config.to_str().unwrap();
+        let mut shop = Shop::read(&base);
+        db.ok(&["--config", config, "run"]);
+        let mut history = vec![format!("round {round}, seed {seed}, chunks of {chunk}")];
+        for step in 0..8 {
+            for _ in 0..rng.gen_range(1..4) {
+                history.push(random_edit(&mut shop, &mut rng));
+            }
+            shop.write(&base);
+            let day = d("2017-01-01") + chrono::Days::new(rng.gen_range(0..28));
+            // Sometimes a load alone first, then a run of the aggregate; sometimes one run.
+            if rng.gen_bool(0.3) {
+                db.ok(&["--config", config, "run", "--stage", "load"]);
+                history.push(format!("step {step}: load, then compute {day}"));
+                db.ok(&[
+                    "--config",
+                    config,
+                    "run",
+                    "--stage",
+                    "customer_daily_stats",
+                    "--date",
+                    &day.to_string(),
+                ]);
+            } else {
+                history.push(format!("step {step}: run --date {day}"));
+                db.ok(&["--config", config, "run", "--date", &day.to_string()]);
+            }
+            db.assert_fresh(&history.join("\n  ")).await;
+        }
+    }
+}

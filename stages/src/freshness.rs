@@ -1,0 +1,162 @@
+//! What each computed day of an aggregate reflects, and which days could differ from a fresh
+//! computation. Two tables hold it (see the migration `track_changes`):
+//!
+//! - `order_changes`, written by every load: the states (customer, person, purchase day) of each order
+//!   it changed, before and after; or one bulk row (no customer) for "everyone from this day on";
+//! - `aggregate_days`, written by the aggregates: per stage and day, the options fingerprint and
+//!   `changes_seen`, the id up to which every change is reflected in the day.
+//!
+//! A computed day is stale when it was computed with other options, when a bulk change from that day
+//! or earlier came after it, or when a change of a person who has rows or orders on it (from the
+//! change's day on: the lifetime columns carry every later day) came after it. The first two make the
+//! whole day stale; the last only that person's rows, which [`crate::Aggregate::refresh`] recomputes.
+
+use chrono::NaiveDate;
+use sqlx::{PgConnection, Row};
+
+/// The id of the latest change: what a computation reflects once it holds the shared load lock
+/// (loads, which write changes, wait for it).
+pub async fn changes_high_water(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT coalesce(max(id), 0)::bigint FROM order_changes")
+        .fetch_one(conn)
+        .await
+}
+
+/// Records `days` (with their row counts) as computed by `stage` in run `run_id` with `fingerprint`,
+/// reflecting every change up to `changes_seen`.
+pub async fn record_days(
+    conn: &mut PgConnection,
+    stage: &str,
+    fingerprint: &str,
+    run_id: i64,
+    changes_seen: i64,
+    days: &[(NaiveDate, i64)],
+) -> Result<(), sqlx::Error> {
+    let (dates, rows): (Vec<NaiveDate>, Vec<i64>) = days.iter().copied().unzip();
+    sqlx::query(
+        "INSERT INTO aggregate_days (stage_name, day, config_fingerprint, run_id, computed_at, changes_seen, rows)
+         SELECT $1, d.day, $2, $3, clock_timestamp(), $4, d.rows
+           FROM unnest($5::date[], $6::bigint[]) AS d (day, rows)
+         ON CONFLICT (stage_name, day) DO UPDATE
+            SET config_fingerprint = excluded.config_fingerprint, run_id = excluded.run_id,
+                computed_at = excluded.computed_at, changes_seen = excluded.changes_seen, rows = excluded.rows",
+    )
+    .bind(stage)
+    .bind(fingerprint)
+    .bind(run_id)
+    .bind(changes_seen)
+    .bind(dates)
+    .bind(rows)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// After a refresh that reflected every change up to `high_water` in each day it touched, marks the
+/// other days of `stage` as reflecting them too, except days a pending bulk change makes stale whole.
+/// `refreshed` are the days the refresh rewrote, with how many rows each gained (or lost).
+pub async fn record_refresh(
+    conn: &mut PgConnection,
+    stage: &str,
+    run_id: i64,
+    high_water: i64,
+    refreshed: &[(NaiveDate, i64)],
+) -> Result<(), sqlx::Error> {
+    let (dates, deltas): (Vec<NaiveDate>, Vec<i64>) = refreshed.iter().copied().unzip();
+    sqlx::query(
+        "UPDATE aggregate_days d SET rows = d.rows + r.delta, run_id = $2, computed_at = clock_timestamp()
+           FROM unnest($3::date[], $4::bigint[]) AS r (day, delta)
+          WHERE d.stage_name = $1 AND d.day = r.day",
+    )
+    .bind(stage)
+    .bind(run_id)
+    .bind(dates)
+    .bind(deltas)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE aggregate_days d SET changes_seen = $2
+          WHERE d.stage_name = $1 AND d.changes_seen < $2
+            AND NOT EXISTS (SELECT 1 FROM order_changes c
+                             WHERE c.customer_id IS NULL AND c.id > d.changes_seen AND c.id <= $2 AND c.day <= d.day)",
+    )
+    .bind(stage)
+    .bind(high_water)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The computed days of `stage` to recompute whole: computed with options other than `fingerprint`,
+/// or under a bulk change that came after them.
+pub async fn whole_stale_days(
+    conn: &mut PgConnection,
+    stage: &str,
+    fingerprint: &str,
+) -> Result<Vec<NaiveDate>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT d.day FROM aggregate_days d
+          WHERE d.stage_name = $1
+            AND (d.config_fingerprint <> $2
+                 OR EXISTS (SELECT 1 FROM order_changes c
+                             WHERE c.customer_id IS NULL AND c.id > d.changes_seen AND c.day <= d.day))
+          ORDER BY d.day",
+    )
+    .bind(stage)
+    .bind(fingerprint)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// Every computed day of `stage`, ascending.
+pub async fn computed_days(
+    conn: &mut PgConnection,
+    stage: &str,
+) -> Result<Vec<NaiveDate>, sqlx::Error> {
+    sqlx::query_scalar("SELECT day FROM aggregate_days WHERE stage_name = $1 ORDER BY day")
+        .bind(stage)
+        .fetch_all(conn)
+        .await
+}
+
+/// The days of `days` (ascending) grouped into runs of consecutive days.
+pub fn consecutive_runs(days: &[NaiveDate]) -> Vec<crate::DayRange> {
+    let mut out: Vec<crate::DayRange> = Vec::new();
+    for &day in days {
+        match out.last_mut() {
+            Some(last) if last.end.succ_opt() == Some(day) => last.end = day,
+            Some(last) if last.end >= day && last.start <= day => {}
+            _ => out.push(crate::DayRange::new(day, day)),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_group_into_consecutive_runs() {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let runs = consecutive_runs(&[
+            d("2017-01-01"),
+            d("2017-01-02"),
+            d("2017-01-02"),
+            d("2017-01-04"),
+            d("2017-02-28"),
+            d("2017-03-01"),
+        ]);
+        let text: Vec<String> = runs.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            text,
+            [
+                "2017-01-01..2017-01-02",
+                "2017-01-04",
+                "2017-02-28..2017-03-01"
+            ]
+        );
+        assert!(consecutive_runs(&[]).is_empty());
+    }
+}
