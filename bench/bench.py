@@ -13,7 +13,10 @@ For each dataset, in a fresh database `pipeline_bench`:
      limit; its rows are compared with the stage's), and vs `pipeline run --date D --stage customer_daily_stats` once per day (the naive
      way; timed on --naive-days days spread over the history and extrapolated to every day);
   3. one day: `pipeline run --date D --stage customer_daily_stats`, process start to exit;
-  4. peak resident memory of the pipeline process (load and backfill).
+  4. daily runs: `pipeline run --date LAST` (load of the whole export, then the last day and every
+     stale day) on the unchanged export, and on an export where 0.1% of the orders changed (a
+     price of each of them, alternately raised and restored), each vs the load limit;
+  5. peak resident memory of the pipeline process (load and backfill).
 Needs PostgreSQL (BENCH_ADMIN_URL, default postgres://postgres@127.0.0.1:5432/postgres) and psql.
 """
 import argparse
@@ -44,7 +47,7 @@ FILES = [
      "order_id, order_item_id, product_id, seller_id, shipping_limit_date, price, freight_value"),
 ]
 TARGETS = {"load_vs_copy": 1.5, "backfill_vs_limit": 2.0, "naive_vs_backfill": 20.0, "one_day_ms": 150.0,
-           "peak_rss_mb": 200.0}
+           "peak_rss_mb": 200.0, "daily_unchanged_vs_copy": 0.5, "daily_changed_vs_copy": 0.6}
 
 
 def psql(url, *args, input=None):
@@ -154,8 +157,71 @@ def bench(binary, data, reps, naive_days):
     res["naive_vs_backfill"] = res["naive_loop_s"] / res["backfill_s"]
     res["one_day_ms"] = median(per_day) * 1000
     res["orders_per_day"] = res["orders"] / res["days"]
-    res["peak_rss_mb"] = max(res["load_peak_rss_mb"], res["backfill_peak_rss_mb"])
+    # 4. daily runs of a full export: unchanged, and with 0.1% of the orders changed.
+    res.update(daily(binary, data, reps, last, env))
+    res["peak_rss_mb"] = max(res["load_peak_rss_mb"], res["backfill_peak_rss_mb"], res["daily_peak_rss_mb"])
     return res
+
+
+def changed_export(data, out):
+    """A copy of `data` in `out` where the first item of every 1000th order costs 1.00 more."""
+    out.mkdir(parents=True, exist_ok=True)
+    for _, name, _ in FILES:
+        target = out / name
+        if target.exists() or target.is_symlink():
+            target.unlink()
+        if name != "olist_order_items_dataset.csv":
+            target.symlink_to(data / name)
+    orders = 0
+    with open(data / "olist_order_items_dataset.csv", newline="") as src, \
+            open(out / "olist_order_items_dataset.csv", "w", newline="") as dst:
+        import csv
+        reader, writer = csv.reader(src), csv.writer(dst)
+        writer.writerow(next(reader))
+        seen = 0
+        last_order = None
+        for row in reader:
+            if row[0] != last_order:
+                last_order = row[0]
+                seen += 1
+                if seen % 1000 == 0:
+                    row[5] = f"{float(row[5]) + 1.0:.2f}"
+                    orders += 1
+            writer.writerow(row)
+    return orders
+
+
+def daily(binary, data, reps, last, env):
+    """`run --date LAST` of the unchanged export, then alternately of the changed and the original
+    export (each a daily run where 0.1% of the orders changed), vs the load limit measured before."""
+    import tempfile
+    cfg = lambda d: ["--config", str(ROOT / "pipeline.toml"), "--data-dir", str(d)]
+    day = last.isoformat()
+    unchanged, changed, rss, stale_days, people = [], [], [], [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        other = Path(tmp) / "changed"
+        changed_orders = changed_export(data, other)
+        for _ in range(reps):
+            seconds, mb = timed([binary, *cfg(data), "run", "--date", day], env)
+            unchanged.append(seconds)
+            rss.append(mb)
+        for i in range(reps):
+            source = other if i % 2 == 0 else data
+            start = time.perf_counter()
+            proc = subprocess.run([binary, *cfg(source), "run", "--date", day, "--format", "json"], env=env,
+                                  capture_output=True, text=True)
+            changed.append(time.perf_counter() - start)
+            if proc.returncode != 0:
+                sys.exit(f"daily run failed:\n{proc.stderr}")
+            record = json.loads(proc.stdout)["aggregates"][0]
+            stale_days.append(record["days_stale_count"])
+            people.append(record["people_refreshed"])
+        # End on the original export.
+        if reps % 2 == 1:
+            subprocess.run([binary, *cfg(data), "run", "--date", day], env=env, check=True, capture_output=True)
+    return {"daily_unchanged_s": median(unchanged), "daily_changed_s": median(changed),
+            "daily_changed_orders": changed_orders, "daily_stale_days": median(stale_days),
+            "daily_people_refreshed": median(people), "daily_peak_rss_mb": max(rss)}
 
 
 def verdict(name, value, target, higher_is_better=False):
@@ -197,6 +263,14 @@ def main():
               f"speed-up of the backfill " + verdict("naive", r["naive_vs_backfill"], TARGETS["naive_vs_backfill"], True))
         print(f"one day's run (ms)        " + verdict("one day", r["one_day_ms"], TARGETS["one_day_ms"])
               + f"   ({r['orders_per_day']:.0f} orders a day on average)")
+        r["daily_unchanged_vs_copy"] = r["daily_unchanged_s"] / r["copy_s"]
+        r["daily_changed_vs_copy"] = r["daily_changed_s"] / r["copy_s"]
+        print(f"daily run, unchanged      {r['daily_unchanged_s']:8.3f} s   psql \\copy {r['copy_s']:8.3f} s   ratio "
+              + verdict("daily", r["daily_unchanged_vs_copy"], TARGETS["daily_unchanged_vs_copy"]))
+        print(f"daily run, 0.1% changed   {r['daily_changed_s']:8.3f} s   psql \\copy {r['copy_s']:8.3f} s   ratio "
+              + verdict("daily", r["daily_changed_vs_copy"], TARGETS["daily_changed_vs_copy"])
+              + f"   ({r['daily_changed_orders']} orders changed: {r['daily_stale_days']:.0f} stale days, "
+                f"{r['daily_people_refreshed']:.0f} people recomputed)")
         print(f"peak RSS (MB)             " + verdict("rss", r["peak_rss_mb"], TARGETS["peak_rss_mb"]))
         print(f"rows differing from the independent statement: {r['rows_differing_from_limit']}")
     if args.json:

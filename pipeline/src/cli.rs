@@ -56,6 +56,9 @@ pub enum Command {
         /// Output: tables for people, or one JSON object (the run record).
         #[arg(long, value_enum, default_value_t)]
         format: RecordFormat,
+        /// Read and load every file, even one whose content was loaded before under the same options.
+        #[arg(long)]
+        force_load: bool,
     },
     /// Check the configuration and the environment (database reachable, files readable, headers right); changes nothing.
     Validate,
@@ -235,6 +238,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             range,
             skip_stale,
             format,
+            force_load,
         } => {
             let plan = compile(&cli)?;
             check_stage_names(&plan, stages)?;
@@ -247,6 +251,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             let options = RunOptions {
                 days,
                 stale: !skip_stale,
+                force_load: *force_load,
             };
             let report = runner::run(&db, &plan, stages, options).await;
             db.close().await;
@@ -315,6 +320,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             let options = RunOptions {
                 days: Days::All,
                 stale: true,
+                force_load: false,
             };
             let report = runner::run(&db, &plan, &[], options).await;
             print_run_report(&report);
@@ -382,6 +388,20 @@ fn print_run_report(report: &runner::RunReport) {
             numeric: vec![false, false, true, true, true, true, true, true],
         };
         println!("{}", grid.to_table());
+        let unchanged: Vec<String> = report
+            .datasets
+            .iter()
+            .filter_map(|a| {
+                a.unchanged_since
+                    .map(|run| format!("{} (run {run})", a.dataset))
+            })
+            .collect();
+        if !unchanged.is_empty() {
+            println!(
+                "not read again, same content as loaded before: {} (--force-load reads them)",
+                unchanged.join(", ")
+            );
+        }
         if !report.loaded {
             println!("validation only: nothing was written");
         } else if report.datasets.iter().any(|a| a.rejected > 0) {

@@ -120,6 +120,7 @@ impl DailyJob for PipelineJob {
         let options = RunOptions {
             days: Days::Range(DayRange::new(day, day)),
             stale: true,
+            force_load: false,
         };
         let report = runner::run(&db, &self.plan, &[], options).await;
         match report.error {

@@ -36,6 +36,8 @@ pub struct RunOptions {
     pub days: Days,
     /// Whether to recompute the stale days too (the default; `--skip-stale` turns it off).
     pub stale: bool,
+    /// Whether to read every file even when its content was loaded before (`--force-load`).
+    pub force_load: bool,
 }
 
 /// What one `run` did.
@@ -114,6 +116,7 @@ impl RunReport {
             "seconds": (self.seconds * 1000.0).round() / 1000.0,
             "loaded": self.loaded,
             "datasets": self.datasets.iter().map(|a| serde_json::json!({
+                "unchanged_since_run": a.unchanged_since,
                 "dataset": a.dataset,
                 "file": a.file,
                 "read": a.read,
@@ -269,7 +272,8 @@ async fn run_stages(
         .collect();
     if ingest.iter().any(|s| chosen(s)) {
         let write = plan.with_role(Role::Load).any(chosen);
-        let (accounts, loaded) = run_ingest(db, plan, write, invocation).await?;
+        let (accounts, loaded) =
+            run_ingest(db, plan, write, options.force_load, invocation).await?;
         report.datasets = accounts;
         report.loaded = loaded;
     }
@@ -298,6 +302,7 @@ async fn run_ingest(
     db: &Db,
     plan: &Plan,
     write: bool,
+    force_load: bool,
     invocation: i64,
 ) -> Result<(Vec<DatasetAccount>, bool)> {
     let extract_stage = plan
@@ -337,8 +342,45 @@ async fn run_ingest(
     check_data_dir(&ctx.data_dir)?;
     // Every file is found and its header checked before anything is written.
     let mut sources = Vec::new();
+    let mut sources_sha = Vec::new();
     for dataset in Dataset::LOAD_ORDER {
         sources.push(extract.open(&ctx.data_dir, dataset).await?);
+    }
+    // A file whose content was loaded last time under the same rules, with nothing rejected, is not
+    // read again: the tables already hold it.
+    let rules = ingest_fingerprint(plan);
+    let mut unchanged = Vec::new();
+    let previous = match load_stage.filter(|_| write && !force_load) {
+        Some(stage) => ledger::last_load_accounts(db, &stage.name).await?,
+        None => Vec::new(),
+    };
+    for source in &sources {
+        let started = Instant::now();
+        let sha256 = file_sha256(&source.path)
+            .await
+            .with_context(|| format!("{}: cannot read", source.path.display()))?;
+        tracing::debug!(file = %source.file_name, seconds = started.elapsed().as_secs_f64(), "hashed");
+        let same = previous.iter().find(|(_, a)| {
+            a.dataset == source.dataset.name()
+                && a.sha256.as_deref() == Some(sha256.as_str())
+                && a.rules.as_deref() == Some(rules.as_str())
+                && a.rejected == 0
+        });
+        unchanged.push(same.map(|(run_id, account)| DatasetAccount {
+            inserted: 0,
+            updated: 0,
+            file: source.file_name.clone(),
+            unchanged_since: Some(account.unchanged_since.unwrap_or(*run_id)),
+            ..account.clone()
+        }));
+        if let Some(Some(account)) = unchanged.last() {
+            tracing::info!(
+                file = %source.file_name,
+                since_run = account.unchanged_since.unwrap_or_default(),
+                "unchanged since it was loaded; not read again"
+            );
+        }
+        sources_sha.push((sha256, rules.clone()));
     }
 
     let ledger_stage = if write {
@@ -361,9 +403,9 @@ async fn run_ingest(
     let result = ingest_in_transaction(
         db,
         &sources,
-        extract,
-        validate,
-        load.as_ref(),
+        &unchanged,
+        &sources_sha,
+        (extract, validate, load.as_ref()),
         &ctx,
         run.id,
         write,
@@ -403,13 +445,57 @@ pub fn check_data_dir(dir: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
+/// The fingerprint of every option that decides what a file loads as: the extract, validate and
+/// load stages'.
+fn ingest_fingerprint(plan: &Plan) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for stage in plan
+        .stages
+        .iter()
+        .filter(|s| s.config.role() != Role::Aggregate)
+    {
+        hash.update(stage.type_name.as_bytes());
+        hash.update([0]);
+        hash.update(stage.fingerprint.as_bytes());
+        hash.update([0]);
+    }
+    hash.finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// SHA-256 of a file's bytes (hex), read in large blocks off the async threads.
+async fn file_sha256(path: &std::path::Path) -> std::io::Result<String> {
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || {
+        use sha2::{Digest, Sha256};
+        use std::io::Read;
+        let mut file = std::fs::File::open(&path)?;
+        let mut hash = Sha256::new();
+        let mut buffer = vec![0u8; 1 << 20];
+        loop {
+            let n = file.read(&mut buffer)?;
+            if n == 0 {
+                break;
+            }
+            hash.update(&buffer[..n]);
+        }
+        Ok(hash.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn ingest_in_transaction(
     db: &Db,
     sources: &[Source],
-    extract: Arc<dyn Extract>,
-    validate: Arc<dyn Validate>,
-    load: &dyn Load,
+    unchanged: &[Option<DatasetAccount>],
+    hashes: &[(String, String)],
+    (extract, validate, load): (Arc<dyn Extract>, Arc<dyn Validate>, &dyn Load),
     ctx: &RunContext,
     run_id: i64,
     write: bool,
@@ -423,7 +509,11 @@ async fn ingest_in_transaction(
         .await
         .context("cannot create the staging tables")?;
     let mut accounts = Vec::new();
-    for source in sources {
+    for ((source, same), (sha256, rules)) in sources.iter().zip(unchanged).zip(hashes) {
+        if let Some(account) = same {
+            accounts.push(account.clone());
+            continue;
+        }
         let started = Instant::now();
         let (record_tx, mut record_rx) = mpsc::channel(4);
         let (valid_tx, mut valid_rx) = mpsc::channel::<ValidatedBatch>(4);
@@ -471,6 +561,8 @@ async fn ingest_in_transaction(
             .with_context(|| format!("cannot count {}", source.file_name))?;
         account.read = counts.records;
         account.blank_lines = counts.blank_lines;
+        account.sha256 = Some(sha256.clone());
+        account.rules = Some(rules.clone());
         if account.loaded + account.duplicate + account.rejected != account.read {
             bail!(
                 "{}: accounting does not add up: {} read but {} loaded + {} duplicate + {} rejected; nothing was written",

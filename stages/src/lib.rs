@@ -193,6 +193,16 @@ pub struct DatasetAccount {
     pub rejected: u64,
     /// Blank lines skipped.
     pub blank_lines: u64,
+    /// SHA-256 of the file's bytes as read (hex).
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// The fingerprint of the extract, validate and load options the file was checked with.
+    #[serde(default)]
+    pub rules: Option<String>,
+    /// When the file was not read again because the same content was loaded under the same rules
+    /// (and nothing of it was rejected): the load run that read it. The counts are that run's.
+    #[serde(default)]
+    pub unchanged_since: Option<i64>,
 }
 
 /// Writes validated rows into the database.
