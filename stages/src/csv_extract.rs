@@ -614,51 +614,100 @@ impl Extract for CsvExtract {
                     .to_owned(),
             });
         }
-        let mut counts = ExtractCounts::default();
-        let mut line_number: u64 = 1;
-        let mut buf = Vec::with_capacity(1024);
-        // A batch grows as it fills; a large batch_size must not reserve its whole size up front.
-        let capacity = self.config.batch_size.min(8192);
-        let mut batch = Vec::with_capacity(capacity);
-        loop {
-            let line = read_line(&mut reader, &mut buf, limit, false)
-                .await
-                .map_err(|source| ExtractError::Io {
-                    path: path.clone(),
-                    line: Some(line_number),
-                    source,
-                })?;
-            let record = match line {
-                Line::End => break,
-                Line::TooLong(bytes) => {
-                    line_number += 1;
-                    too_long_record(line_number, &buf, bytes, limit)
-                }
-                Line::Complete => {
-                    line_number += 1;
-                    if buf.iter().all(u8::is_ascii_whitespace) {
-                        counts.blank_lines += 1;
-                        continue;
-                    }
-                    parse_record(line_number, &buf)
-                }
-            };
-            counts.records += 1;
-            batch.push(record);
-            if batch.len() >= self.config.batch_size {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(capacity));
-                tx.send(full)
-                    .await
-                    .map_err(|_| ExtractError::Closed { path: path.clone() })?;
-            }
-        }
-        if !batch.is_empty() {
-            tx.send(batch)
-                .await
-                .map_err(|_| ExtractError::Closed { path: path.clone() })?;
-        }
-        Ok(counts)
+        stream_records(path, &mut reader, limit, self.config.batch_size, &tx).await
     }
+}
+
+/// Streams the records after the header of `reader` into `tx`, in batches of `batch_size`.
+async fn stream_records(
+    path: &Path,
+    reader: &mut Lines,
+    limit: usize,
+    batch_size: usize,
+    tx: &mpsc::Sender<RecordBatch>,
+) -> Result<ExtractCounts, ExtractError> {
+    let closed = || ExtractError::Closed {
+        path: path.to_owned(),
+    };
+    let mut counts = ExtractCounts::default();
+    let mut line_number: u64 = 1;
+    let mut buf = Vec::with_capacity(1024);
+    // A batch grows as it fills; a large batch_size must not reserve its whole size up front.
+    let capacity = batch_size.min(8192);
+    let mut batch = Vec::with_capacity(capacity);
+    loop {
+        let line = read_line(reader, &mut buf, limit, false)
+            .await
+            .map_err(|source| ExtractError::Io {
+                path: path.to_owned(),
+                line: Some(line_number),
+                source,
+            })?;
+        let record = match line {
+            Line::End => break,
+            Line::TooLong(bytes) => {
+                line_number += 1;
+                too_long_record(line_number, &buf, bytes, limit)
+            }
+            Line::Complete => {
+                line_number += 1;
+                if buf.iter().all(u8::is_ascii_whitespace) {
+                    counts.blank_lines += 1;
+                    continue;
+                }
+                parse_record(line_number, &buf)
+            }
+        };
+        counts.records += 1;
+        batch.push(record);
+        if batch.len() >= batch_size {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(capacity));
+            tx.send(full).await.map_err(|_| closed())?;
+        }
+    }
+    if !batch.is_empty() {
+        tx.send(batch).await.map_err(|_| closed())?;
+    }
+    Ok(counts)
+}
+
+/// What [`read_bytes`] found: the header's fields, the records and the counts.
+pub type ReadBytes = (Vec<String>, Vec<Record>, ExtractCounts);
+
+/// Reads a whole file held in memory the way a file on disk is read: the header, then every record,
+/// through reading buffers of `buffer_size` bytes (small ones put gzip member boundaries and line
+/// ends at every position of a buffer). For the fuzz target and tests.
+pub async fn read_bytes(
+    bytes: Vec<u8>,
+    gzip: bool,
+    max_line_bytes: usize,
+    buffer_size: usize,
+) -> Result<ReadBytes, ExtractError> {
+    // One name whether compressed or not, so that the two readings give the same messages.
+    let path = Path::new("memory");
+    let input = BufReader::with_capacity(buffer_size.max(1), std::io::Cursor::new(bytes));
+    let mut reader: Lines = if gzip {
+        Box::new(BufReader::with_capacity(
+            buffer_size.max(1),
+            GzipMembers::new(input),
+        ))
+    } else {
+        Box::new(input)
+    };
+    let header = read_header(path, &mut reader, max_line_bytes).await?;
+    let (tx, mut rx) = mpsc::channel(4);
+    let collect = async move {
+        let mut records = Vec::new();
+        while let Some(batch) = rx.recv().await {
+            records.extend(batch);
+        }
+        records
+    };
+    let (counts, records) = tokio::join!(
+        async move { stream_records(path, &mut reader, max_line_bytes, 64, &tx).await },
+        collect
+    );
+    Ok((header, records, counts?))
 }
 
 /// Makes a [`Record`] of one physical line.
@@ -975,6 +1024,31 @@ mod tests {
                 expected,
                 "split at {split}, {third}"
             );
+        }
+    }
+
+    #[tokio::test]
+    async fn gzip_members_are_read_through_buffers_of_any_size() {
+        let content = format!("{HEADER}\n\"a\",\"b\",\"01\",x,SP\n\"c\",\"d\",\"02\",y,RJ\n");
+        let bytes = content.as_bytes();
+        let (_, plain, plain_counts) = read_bytes(bytes.to_vec(), false, 1024, 1024).await.unwrap();
+        for buffer_size in [1, 2, 3, 7, 64] {
+            for split in (0..bytes.len()).step_by(5) {
+                let mut gz = gzip(&bytes[..split]);
+                gz.extend(gzip(&bytes[split..]));
+                let (header, records, counts) = read_bytes(gz.clone(), true, 1024, buffer_size)
+                    .await
+                    .unwrap();
+                assert_eq!(header.len(), 5);
+                assert_eq!(records, plain, "buffer {buffer_size}, split {split}");
+                assert_eq!(counts, plain_counts);
+                gz.push(b'x');
+                let err = read_bytes(gz, true, 1024, buffer_size).await.unwrap_err();
+                assert!(
+                    err.to_string().contains("is not a gzip member"),
+                    "buffer {buffer_size}, split {split}: {err}"
+                );
+            }
         }
     }
 
