@@ -253,6 +253,13 @@ pub async fn run(cli: Cli) -> Result<()> {
             defect_rate,
         } => {
             let (_, last) = day_bounds();
+            let earliest = NaiveDate::from_ymd_opt(2000, 1, 1).expect("valid date");
+            if *start < earliest {
+                return Err(UsageError(vec![format!(
+                    "--start {start}: the history must not start before {earliest}"
+                )])
+                .into());
+            }
             if (last - *start).num_days() < i64::from(*days) - 1 {
                 return Err(UsageError(vec![format!(
                     "--start {start} --days {days}: the history would run past {last}"

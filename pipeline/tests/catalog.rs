@@ -749,6 +749,18 @@ async fn numbers_out_of_range_are_usage_errors_not_panics() {
                 "/nonexistent/x",
                 "--orders",
                 "10",
+                "--start",
+                "1999-12-31",
+            ],
+            "--start 1999-12-31: the history must not start before 2000-01-01",
+        ),
+        (
+            vec![
+                "generate",
+                "--out",
+                "/nonexistent/x",
+                "--orders",
+                "10",
                 "--defect-rate",
                 "NaN",
             ],
