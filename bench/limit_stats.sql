@@ -22,16 +22,16 @@ WITH o AS (
            min(ts) AS first_at, max(ts) AS last_at
       FROM o GROUP BY customer, day
 )
-SELECT d.day AS stat_date, d.customer AS customer_unique_id, d.orders::int AS orders_count,
-       d.canceled::int AS canceled_orders_count, coalesce(i.items, 0)::int AS items_count,
-       coalesce(i.products, 0)::int AS distinct_products, coalesce(i.sellers, 0)::int AS distinct_sellers,
-       coalesce(i.items_value, 0)::numeric(14,2) AS items_value, coalesce(i.freight, 0)::numeric(14,2) AS freight_value,
-       (coalesce(i.items_value, 0) + coalesce(i.freight, 0))::numeric(14,2) AS total_spent,
+SELECT d.day AS stat_date, d.customer AS customer_unique_id, d.orders::bigint AS orders_count,
+       d.canceled::bigint AS canceled_orders_count, coalesce(i.items, 0)::bigint AS items_count,
+       coalesce(i.products, 0)::bigint AS distinct_products, coalesce(i.sellers, 0)::bigint AS distinct_sellers,
+       coalesce(i.items_value, 0)::numeric(28,2) AS items_value, coalesce(i.freight, 0)::numeric(28,2) AS freight_value,
+       (coalesce(i.items_value, 0) + coalesce(i.freight, 0))::numeric(28,2) AS total_spent,
        CASE WHEN d.orders > d.canceled
-            THEN round((coalesce(i.items_value, 0) + coalesce(i.freight, 0)) / (d.orders - d.canceled), 2) END::numeric(14,2) AS avg_order_value,
+            THEN round((coalesce(i.items_value, 0) + coalesce(i.freight, 0)) / (d.orders - d.canceled), 2) END::numeric(28,2) AS avg_order_value,
        d.first_at AS first_order_at, d.last_at AS last_order_at,
-       (sum(d.orders) OVER w)::int AS lifetime_orders,
-       (sum(coalesce(i.items_value, 0) + coalesce(i.freight, 0)) OVER w)::numeric(14,2) AS lifetime_spent,
+       (sum(d.orders) OVER w)::bigint AS lifetime_orders,
+       (sum(coalesce(i.items_value, 0) + coalesce(i.freight, 0)) OVER w)::numeric(28,2) AS lifetime_spent,
        min(d.day) OVER (PARTITION BY d.customer) AS first_order_date,
        d.day - lag(d.day) OVER w AS days_since_previous_order,
        sum(d.orders) OVER w >= 2 AS is_repeat_customer,

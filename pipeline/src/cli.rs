@@ -44,7 +44,7 @@ pub enum Command {
         #[arg(long = "stage", value_name = "NAME")]
         stages: Vec<String>,
         /// Compute the aggregates for this day only.
-        #[arg(long, value_name = "YYYY-MM-DD", conflicts_with = "range")]
+        #[arg(long, value_name = "YYYY-MM-DD", conflicts_with = "range", value_parser = parse_day)]
         date: Option<NaiveDate>,
         /// Compute the aggregates for every day of A..B (inclusive).
         #[arg(long, value_name = "A..B", value_parser = parse_range)]
@@ -69,13 +69,13 @@ pub enum Command {
     /// Show a day's per-customer statistics, largest total_spent first.
     Stats {
         /// The day.
-        #[arg(long, value_name = "YYYY-MM-DD")]
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_day)]
         date: NaiveDate,
         /// Only this customer (customer_unique_id).
         #[arg(long, value_name = "ID")]
         customer: Option<String>,
         /// At most this many rows.
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", value_parser = limit_parser())]
         limit: Option<u64>,
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
@@ -90,7 +90,7 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         by: RankBy,
         /// How many customers.
-        #[arg(long, default_value_t = 10, value_name = "N")]
+        #[arg(long, default_value_t = 10, value_name = "N", value_parser = limit_parser())]
         limit: u64,
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
@@ -120,20 +120,20 @@ pub enum Command {
         /// Output directory.
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
-        /// Number of orders.
-        #[arg(long, value_name = "N")]
+        /// Number of orders (at most 1000000000).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(0..=crate::generate::MAX_ORDERS))]
         orders: u64,
         /// Random seed.
         #[arg(long, default_value_t = 42)]
         seed: u64,
         /// First day of the history.
-        #[arg(long, default_value = "2016-09-04", value_name = "YYYY-MM-DD")]
+        #[arg(long, default_value = "2016-09-04", value_name = "YYYY-MM-DD", value_parser = parse_day)]
         start: NaiveDate,
-        /// Days of history.
-        #[arg(long, default_value_t = 730, value_name = "K")]
+        /// Days of history (1 to 36500).
+        #[arg(long, default_value_t = 730, value_name = "K", value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::generate::MAX_DAYS)))]
         days: u32,
-        /// Share of lines given a defect, with a manifest of what was injected.
-        #[arg(long, default_value_t = 0.0, value_name = "R")]
+        /// Share of lines given a defect (0 to 1), with a manifest of what was injected.
+        #[arg(long, default_value_t = 0.0, value_name = "R", value_parser = parse_rate)]
         defect_rate: f64,
     },
     /// Run every day at the configured local time for the previous day; catch up missed days.
@@ -152,8 +152,52 @@ pub enum Command {
     Demo,
 }
 
+/// The days a command line may name: four-digit years, which PostgreSQL and the date arithmetic of
+/// every command hold with room to spare.
+const FIRST_DAY: (i32, u32, u32) = (1, 1, 1);
+const LAST_DAY: (i32, u32, u32) = (9999, 12, 31);
+
+fn day_bounds() -> (NaiveDate, NaiveDate) {
+    let day = |(y, m, d)| NaiveDate::from_ymd_opt(y, m, d).expect("valid date");
+    (day(FIRST_DAY), day(LAST_DAY))
+}
+
+fn check_day(day: NaiveDate) -> Result<NaiveDate, String> {
+    let (first, last) = day_bounds();
+    if (first..=last).contains(&day) {
+        Ok(day)
+    } else {
+        Err(format!("{day} is not between {first} and {last}"))
+    }
+}
+
+/// Parses a day `YYYY-MM-DD` between 0001-01-01 and 9999-12-31.
+fn parse_day(text: &str) -> Result<NaiveDate, String> {
+    let day = text
+        .trim()
+        .parse::<NaiveDate>()
+        .map_err(|_| format!("\"{}\" is not a date (expected YYYY-MM-DD)", text.trim()))?;
+    check_day(day)
+}
+
 fn parse_range(text: &str) -> Result<DayRange, String> {
-    runner::parse_range(text)
+    let range = runner::parse_range(text)?;
+    check_day(range.start)?;
+    check_day(range.end)?;
+    Ok(range)
+}
+
+/// `--limit`: at most what a SQL `LIMIT` (a bigint) takes.
+fn limit_parser() -> clap::builder::RangedU64ValueParser {
+    clap::value_parser!(u64).range(0..=i64::MAX as u64)
+}
+
+/// `--defect-rate`: a share from 0 to 1.
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(rate) if (0.0..=1.0).contains(&rate) => Ok(rate),
+        _ => Err(format!("\"{text}\" is not a share between 0 and 1")),
+    }
 }
 
 /// `status --check` found days missing, stale or failed (already printed): exit code 1.
@@ -182,6 +226,30 @@ async fn connect(plan: &Plan) -> Result<Db> {
     Ok(db)
 }
 
+/// Connects for a command that only reads: it neither creates the database nor migrates it (a role
+/// with read rights alone may run it), and it says `run pipeline migrate` when the schema is behind.
+async fn connect_to_read(plan: &Plan) -> Result<Db> {
+    let db = db::connect_existing(&plan.database).await?;
+    if let Err(e) = db::check_schema(&db).await {
+        db.close().await;
+        return Err(e);
+    }
+    // Closing the ledger rows of dead runs is a write; a role that may only read leaves them for
+    // the next writer.
+    if let Err(e) = crate::ledger::close_interrupted(&db).await {
+        let denied = e.chain().any(|cause| {
+            matches!(cause.downcast_ref::<sqlx::Error>(),
+                Some(sqlx::Error::Database(d)) if d.code().as_deref() == Some("42501"))
+        });
+        if !denied {
+            db.close().await;
+            return Err(e);
+        }
+        tracing::debug!("no right to close interrupted runs; left for the next run");
+    }
+    Ok(db)
+}
+
 /// Does what the command line asks.
 pub async fn run(cli: Cli) -> Result<()> {
     match &cli.command {
@@ -203,6 +271,20 @@ pub async fn run(cli: Cli) -> Result<()> {
             days,
             defect_rate,
         } => {
+            let (_, last) = day_bounds();
+            let earliest = NaiveDate::from_ymd_opt(2000, 1, 1).expect("valid date");
+            if *start < earliest {
+                return Err(UsageError(vec![format!(
+                    "--start {start}: the history must not start before {earliest}"
+                )])
+                .into());
+            }
+            if (last - *start).num_days() < i64::from(*days) - 1 {
+                return Err(UsageError(vec![format!(
+                    "--start {start} --days {days}: the history would run past {last}"
+                )])
+                .into());
+            }
             let started = Instant::now();
             let summary = crate::generate::generate(&crate::generate::GenerateOptions {
                 seed: *seed,
@@ -273,7 +355,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             format,
         } => {
             let plan = compile(&cli)?;
-            let db = connect(&plan).await?;
+            let db = connect_to_read(&plan).await?;
             let result =
                 reports::stats(&db, &plan, *date, customer.as_deref(), *limit, *format).await;
             db.close().await;
@@ -286,21 +368,21 @@ pub async fn run(cli: Cli) -> Result<()> {
             format,
         } => {
             let plan = compile(&cli)?;
-            let db = connect(&plan).await?;
+            let db = connect_to_read(&plan).await?;
             let result = reports::top_customers(&db, &plan, *range, *by, *limit, *format).await;
             db.close().await;
             result
         }
         Command::Repeaters { range, format } => {
             let plan = compile(&cli)?;
-            let db = connect(&plan).await?;
+            let db = connect_to_read(&plan).await?;
             let result = reports::repeaters(&db, &plan, *range, *format).await;
             db.close().await;
             result
         }
         Command::Status { format, check } => {
             let plan = compile(&cli)?;
-            let db = connect(&plan).await?;
+            let db = connect_to_read(&plan).await?;
             let result = reports::status(&db, &plan, *format).await;
             db.close().await;
             let healthy = result?;

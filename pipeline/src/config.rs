@@ -2,9 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::value::magic::RelativePathBuf;
+use figment::{Figment, Metadata};
 use serde::{Deserialize, Serialize};
 
 use crate::schedule::RawScheduleConfig;
@@ -25,6 +25,9 @@ pub struct RawConfig {
     /// When `pipeline schedule` runs.
     #[serde(default)]
     pub schedule: RawScheduleConfig,
+    /// The merged sources, to tell where a value came from.
+    #[serde(skip)]
+    pub figment: Option<Figment>,
 }
 
 fn default_data_dir() -> RelativePathBuf {
@@ -98,7 +101,8 @@ pub fn figment(path: &Path, flags: &FlagOverrides) -> Figment {
         .merge(Serialized::defaults(flags))
 }
 
-/// Reads the raw configuration; a missing file or a malformed value is an error naming the key.
+/// Reads the raw configuration; a missing file or a malformed value is an error naming the key, and
+/// the file or the environment variable it came from. A password never appears in a message.
 pub fn load(path: &Path, flags: &FlagOverrides) -> Result<RawConfig, Vec<String>> {
     if !path.exists() {
         return Err(vec![format!(
@@ -106,37 +110,111 @@ pub fn load(path: &Path, flags: &FlagOverrides) -> Result<RawConfig, Vec<String>
             path.display()
         )]);
     }
-    figment(path, flags)
-        .extract::<RawConfig>()
-        .map_err(|errors| {
-            errors
-                .into_iter()
-                .map(|e| {
-                    let mut key_path = e.path.clone();
-                    let message = match &e.kind {
-                        figment::error::Kind::UnknownField(field, _) => {
-                            if key_path.last() == Some(field) {
-                                key_path.pop();
-                            }
-                            format!("unknown field \"{field}\"")
+    let figment = figment(path, flags);
+    match figment.extract::<RawConfig>() {
+        Ok(mut raw) => {
+            raw.figment = Some(figment);
+            Ok(raw)
+        }
+        Err(errors) => Err(errors
+            .into_iter()
+            .map(|e| {
+                let mut key_path = e.path.clone();
+                let message = match &e.kind {
+                    figment::error::Kind::UnknownField(field, _) => {
+                        if key_path.last() == Some(field) {
+                            key_path.pop();
                         }
-                        other => crate::plan::humanise(&other.to_string()),
-                    };
-                    let key = key_path.join(".");
-                    let origin = e
-                        .metadata
-                        .as_ref()
-                        .and_then(|m| m.source.as_ref())
-                        .map(|s| s.to_string())
-                        .unwrap_or_else(|| path.display().to_string());
-                    if key.is_empty() {
-                        format!("{origin}: {message}")
-                    } else {
-                        format!("{origin}: {key}: {message}")
+                        format!("unknown field \"{field}\"")
                     }
-                })
-                .collect()
-        })
+                    other => crate::plan::humanise(&other.to_string()),
+                };
+                let key = key_path.join(".");
+                let variable = e
+                    .metadata
+                    .as_ref()
+                    .and_then(|m| environment_variable(m, &e.path.join(".")));
+                let text = match variable {
+                    // The variable names the key already.
+                    Some(variable) => format!("environment variable {variable}: {message}"),
+                    None => {
+                        let origin = e
+                            .metadata
+                            .as_ref()
+                            .and_then(|m| m.source.as_ref())
+                            .map(|s| s.to_string())
+                            .unwrap_or_else(|| path.display().to_string());
+                        if key.is_empty() {
+                            format!("{origin}: {message}")
+                        } else {
+                            format!("{origin}: {key}: {message}")
+                        }
+                    }
+                };
+                mask_passwords(&text)
+            })
+            .collect()),
+    }
+}
+
+/// The environment variable a value of `key` (dotted) came from, if it came from the environment.
+fn environment_variable(metadata: &Metadata, key: &str) -> Option<String> {
+    if !metadata.name.contains("environment variable") {
+        return None;
+    }
+    // The prefixed provider is named after its prefix; the other one reads DATABASE_URL alone.
+    if metadata.name.contains("PIPELINE_") {
+        Some(format!(
+            "PIPELINE_{}",
+            key.replace('.', "__").to_ascii_uppercase()
+        ))
+    } else {
+        Some("DATABASE_URL".to_owned())
+    }
+}
+
+/// Where the value of `key` (dotted) came from, for a message: `environment variable NAME`, or the
+/// configuration file's path.
+pub fn origin(raw: &RawConfig, key: &str, path: &Path) -> String {
+    raw.figment
+        .as_ref()
+        .and_then(|f| f.find_metadata(key))
+        .and_then(|m| environment_variable(m, key))
+        .map(|variable| format!("environment variable {variable}"))
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+/// `text` with the password of every URL in it (`scheme://user:password@host`) replaced by `***`.
+/// TOML's syntax errors quote the offending line, which may be the database URL.
+pub fn mask_passwords(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (before, after) = rest.split_at(at + 3);
+        out.push_str(before);
+        // The authority runs to the end of the URL; the user information ends at its last '@'.
+        let end = after
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`' | '/' | '>'))
+            .unwrap_or(after.len());
+        let authority = &after[..end];
+        match authority.rfind('@') {
+            Some(user_end) => {
+                let userinfo = &authority[..user_end];
+                match userinfo.find(':') {
+                    Some(colon) => {
+                        out.push_str(&userinfo[..=colon]);
+                        out.push_str("***");
+                    }
+                    None => out.push_str(userinfo),
+                }
+                out.push_str(&authority[user_end..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The data directory as configured: relative to the config file when set there, to the working
@@ -176,6 +254,72 @@ mod tests {
             assert_eq!(data_dir(&raw), PathBuf::from("from-flag"));
             Ok(())
         });
+    }
+
+    #[test]
+    fn errors_from_the_environment_name_the_variable() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("pipeline.toml", "")?;
+            jail.set_env("PIPELINE_DATABASE__CONNECT_TIMEOUT_SECS", "soon");
+            let errors = load(Path::new("pipeline.toml"), &FlagOverrides::default()).unwrap_err();
+            assert_eq!(
+                errors,
+                vec![
+                    "environment variable PIPELINE_DATABASE__CONNECT_TIMEOUT_SECS: invalid type: found string \"soon\", expected u64"
+                ]
+            );
+            jail.set_env("PIPELINE_DATABASE__CONNECT_TIMEOUT_SECS", "3");
+            jail.set_env("DATABASE_URL", "mysql://me:secret@h/db");
+            let raw = load(Path::new("pipeline.toml"), &FlagOverrides::default()).unwrap();
+            assert_eq!(
+                origin(&raw, "database.url", Path::new("pipeline.toml")),
+                "environment variable DATABASE_URL"
+            );
+            assert_eq!(
+                origin(
+                    &raw,
+                    "database.connect_timeout_secs",
+                    Path::new("pipeline.toml")
+                ),
+                "environment variable PIPELINE_DATABASE__CONNECT_TIMEOUT_SECS"
+            );
+            assert_eq!(
+                origin(&raw, "schedule.at", Path::new("pipeline.toml")),
+                "pipeline.toml"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_toml_syntax_error_never_shows_the_password() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "pipeline.toml",
+                "[database]\nurl = \"postgres://shop:s3cr%40t@db:5432/shop\" extra\n",
+            )?;
+            let errors = load(Path::new("pipeline.toml"), &FlagOverrides::default()).unwrap_err();
+            assert_eq!(errors.len(), 1);
+            assert!(!errors[0].contains("s3cr"), "{}", errors[0]);
+            assert!(
+                errors[0].contains("postgres://shop:***@db:5432/shop"),
+                "{}",
+                errors[0]
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn passwords_are_masked_in_any_text() {
+        assert_eq!(
+            mask_passwords(
+                "url = \"postgres://u:p@ss:w@h:1/db\" and postgresql://v:x@h2 and http://h/x"
+            ),
+            "url = \"postgres://u:***@h:1/db\" and postgresql://v:***@h2 and http://h/x"
+        );
+        assert_eq!(mask_passwords("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(mask_passwords("no url"), "no url");
     }
 
     #[test]

@@ -64,7 +64,14 @@ async fn open(config: &DatabaseConfig, create_missing: bool) -> Result<Db> {
         .url
         .parse()
         .context("database.url is not a PostgreSQL URL")?;
-    let options = options.log_statements(tracing::log::LevelFilter::Trace);
+    // Statements at trace level; slow ones (with their full SQL text) at debug, not on a user's
+    // terminal: each phase logs one line with its duration at info instead.
+    let options = options
+        .log_statements(tracing::log::LevelFilter::Trace)
+        .log_slow_statements(
+            tracing::log::LevelFilter::Debug,
+            std::time::Duration::from_secs(1),
+        );
     // TLS over the loopback protects nothing and costs a quarter of a second per process; the URL's
     // own sslmode, when it has one, is kept.
     let options = if is_loopback(options.get_host()) && !config.url.contains("sslmode=") {
@@ -136,8 +143,11 @@ async fn create_database(
         .await;
     match result {
         Ok(_) => tracing::info!(database = %name, "created the database"),
-        // Another process created it in the meantime.
-        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => {}
+        // Another process created it in the meantime: 42P04 when its creation had committed, 23505
+        // (a duplicate name in pg_database) when both were creating it at the same moment.
+        Err(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("42P04" | "23505")) => {
+            tracing::debug!(database = %name, "the database was created by another process");
+        }
         Err(e) => {
             return Err(e)
                 .with_context(|| format!("cannot create the database {name} at {target}"));
@@ -147,7 +157,8 @@ async fn create_database(
     Ok(())
 }
 
-/// Applies pending migrations, one process at a time.
+/// Applies pending migrations, one process at a time: the others wait on an advisory lock, then
+/// find nothing left to apply.
 pub async fn migrate(db: &Db) -> Result<()> {
     let mut lock = db
         .pool
@@ -166,6 +177,30 @@ pub async fn migrate(db: &Db) -> Result<()> {
         .await
         .ok();
     result.context("cannot apply migrations")
+}
+
+/// Checks, without changing anything, that every migration of this version has been applied; the
+/// read commands use it instead of migrating (a role with read rights alone cannot migrate).
+pub async fn check_schema(db: &Db) -> Result<()> {
+    let pending = Migrator::get_pending_migrations_read_only(&db.orm)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot read the schema version of the database at {}",
+                db.target
+            )
+        })?;
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = pending.iter().map(|m| m.name()).collect();
+    bail!(
+        "the database at {} is not up to date with this version of pipeline ({} migration{} pending: {}); run `pipeline migrate`",
+        db.target,
+        names.len(),
+        if names.len() == 1 { "" } else { "s" },
+        names.join(", ")
+    )
 }
 
 #[cfg(test)]

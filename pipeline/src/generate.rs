@@ -151,6 +151,11 @@ impl GenerateOptions {
     }
 }
 
+/// The most orders one call generates.
+pub const MAX_ORDERS: u64 = 1_000_000_000;
+/// The most days of history (a century).
+pub const MAX_DAYS: u32 = 36_500;
+
 /// What [`generate`] wrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct GenerateSummary {
@@ -175,7 +180,16 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
         rate.is_finite() && (0.0..=1.0).contains(&rate),
         "defect_rate must be within 0..=1, got {rate}"
     );
-    ensure!(opts.days >= 1, "days must be at least 1");
+    ensure!(
+        (1..=MAX_DAYS).contains(&opts.days),
+        "days must be between 1 and {MAX_DAYS}, got {}",
+        opts.days
+    );
+    ensure!(
+        opts.orders <= MAX_ORDERS,
+        "orders must be at most {MAX_ORDERS}, got {}",
+        opts.orders
+    );
     let min_start = NaiveDate::from_ymd_opt(2000, 1, 1).expect("valid date");
     if opts.start < min_start {
         bail!("start {} is before 2000-01-01", opts.start);
@@ -1967,13 +1981,15 @@ mod tests {
         .unwrap();
         assert!(s.orders >= 50);
         assert!(generate(&opts(dir.path(), 10, 1, 1.5)).is_err());
-        assert!(
-            generate(&GenerateOptions {
-                days: 0,
-                ..opts(dir.path(), 10, 1, 0.0)
-            })
-            .is_err()
-        );
+        for days in [0, MAX_DAYS + 1, u32::MAX] {
+            assert!(
+                generate(&GenerateOptions {
+                    days,
+                    ..opts(dir.path(), 10, 1, 0.0)
+                })
+                .is_err()
+            );
+        }
         let early = NaiveDate::from_ymd_opt(1999, 12, 1).unwrap();
         assert!(
             generate(&GenerateOptions {

@@ -32,9 +32,13 @@ async fn main() -> ExitCode {
     match cli::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error}");
+            // No message shows a password, whatever quoted it (a URL inside a driver's error).
+            eprintln!("error: {}", config::mask_passwords(&error.to_string()));
             for cause in error.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                eprintln!(
+                    "  caused by: {}",
+                    config::mask_passwords(&cause.to_string())
+                );
             }
             if error.is::<cli::UsageError>() {
                 ExitCode::from(2)

@@ -39,14 +39,16 @@ pub struct Grid {
 }
 
 impl Grid {
-    /// Renders an aligned table.
+    /// Renders an aligned table. Control characters from the data (an escape sequence in a city
+    /// name) are written as escapes such as `\x1b`, so they cannot drive the terminal; CSV and JSON
+    /// keep every value as it is.
     pub fn to_table(&self) -> String {
         let mut table = Table::new();
         table.load_preset(UTF8_FULL_CONDENSED);
         table.set_header(self.header.iter().map(Cell::new));
         for row in &self.rows {
             table.add_row(row.iter().enumerate().map(|(i, value)| {
-                let cell = Cell::new(value);
+                let cell = Cell::new(stages::csv_extract::visible(value));
                 if self.numeric.get(i).copied().unwrap_or(false) {
                     cell.set_alignment(CellAlignment::Right)
                 } else {
@@ -101,6 +103,31 @@ mod tests {
         grid.write_csv(&mut out).await.unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "a,b\n1,\"x,y\"\n");
         assert!(grid.to_table().contains("x,y"));
+    }
+
+    #[tokio::test]
+    async fn control_characters_are_neutralised_in_tables_only() {
+        let city = "sao\u{1b}[31m paulo\u{1b}]0;owned\u{7}\r\n\u{9b}2J";
+        let grid = Grid {
+            header: vec!["city"],
+            rows: vec![vec![city.into()]],
+            numeric: vec![false],
+        };
+        let table = grid.to_table();
+        assert!(
+            !table.chars().any(|c| c.is_control() && c != '\n'),
+            "{table:?}"
+        );
+        assert!(
+            table.contains("sao\\x1b[31m paulo\\x1b]0;owned\\x07\\x0d\\x0a\\x9b2J"),
+            "{table}"
+        );
+        let mut out = Vec::new();
+        grid.write_csv(&mut out).await.unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!("city\n\"{city}\"\n")
+        );
     }
 
     #[test]

@@ -53,6 +53,13 @@ impl Plan {
     }
 }
 
+/// The largest accepted number of seconds of a timeout or a retry delay (a day).
+const MAX_SECS: u64 = 86_400;
+/// The largest accepted pool size.
+const MAX_CONNECTIONS: u64 = 1_000;
+/// The largest accepted `schedule.max_catch_up_days` (a century).
+const MAX_CATCH_UP_DAYS: u64 = 36_500;
+
 /// Rewrites serde's messages for people: backticks become double quotes, and an unknown variant of the
 /// stage tag lists the registered stage types.
 pub fn humanise(message: &str) -> String {
@@ -123,15 +130,63 @@ pub fn compile(path: &Path, raw: RawConfig) -> Result<Plan, Vec<String>> {
     if stages.len() == raw.stages.len() {
         check_shape(&file, &stages, &mut problems);
     }
+    check_writers(&file, &stages, &mut problems);
+    // A value may come from the file or from the environment; each message names where.
+    let origin = |key: &str| crate::config::origin(&raw, key, path);
+    for (key, value, max) in [
+        (
+            "database.connect_timeout_secs",
+            raw.database.connect_timeout_secs,
+            MAX_SECS,
+        ),
+        (
+            "database.max_connections",
+            u64::from(raw.database.max_connections),
+            MAX_CONNECTIONS,
+        ),
+        (
+            "schedule.max_catch_up_days",
+            u64::from(raw.schedule.max_catch_up_days),
+            MAX_CATCH_UP_DAYS,
+        ),
+        (
+            "schedule.retry_initial_secs",
+            raw.schedule.retry_initial_secs,
+            MAX_SECS,
+        ),
+        (
+            "schedule.retry_max_secs",
+            raw.schedule.retry_max_secs,
+            MAX_SECS,
+        ),
+    ] {
+        if value > max {
+            problems.push(format!(
+                "{}: {key}: must be at most {max}, got {value}",
+                origin(key)
+            ));
+        }
+    }
+    if raw.database.connect_timeout_secs == 0 {
+        problems.push(format!(
+            "{}: database.connect_timeout_secs: must be at least 1, got 0",
+            origin("database.connect_timeout_secs")
+        ));
+    }
     let schedule = match ScheduleConfig::try_from(raw.schedule.clone()) {
         Ok(s) => Some(s),
         Err(e) => {
-            problems.push(format!("{file}: {e}"));
+            let text = e.to_string();
+            let key = text.split(':').next().unwrap_or_default();
+            problems.push(format!("{}: {text}", origin(key)));
             None
         }
     };
     if let Err(e) = raw.database.url.parse::<sqlx::postgres::PgConnectOptions>() {
-        problems.push(format!("{file}: database.url: not a PostgreSQL URL ({e})"));
+        problems.push(format!(
+            "{}: database.url: not a PostgreSQL URL ({e})",
+            origin("database.url")
+        ));
     }
     let data_dir = crate::config::data_dir(&raw);
     match (problems.is_empty(), schedule) {
@@ -155,11 +210,13 @@ fn stage_errors(
     error: &serde_json::Error,
 ) -> Vec<String> {
     let message = error.to_string();
-    if message.starts_with("unknown variant") {
-        let registered: Vec<String> = stages::registered_stage_types()
-            .into_iter()
-            .map(|(n, _)| n)
-            .collect();
+    let registered: Vec<String> = stages::registered_stage_types()
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    // Judged by the registry, not by the message: an option's own unknown variant (a bad
+    // `customer_key`) reads the same as an unknown stage type.
+    if !registered.iter().any(|n| n == type_name) {
         return vec![format!(
             "{label}: unknown stage type \"{type_name}\" (registered: {})",
             registered.join(", ")
@@ -240,6 +297,27 @@ fn check_shape(file: &str, stages: &[PlannedStage], problems: &mut Vec<String>) 
                 ));
             }
         }
+    }
+}
+
+/// No two stages may write the same derived table: each would replace the other's rows, and `status`
+/// would call both current.
+fn check_writers(file: &str, stages: &[PlannedStage], problems: &mut Vec<String>) {
+    let mut writers: BTreeMap<&'static str, Vec<&PlannedStage>> = BTreeMap::new();
+    for stage in stages {
+        if let Some(table) = stage.config.writes() {
+            writers.entry(table).or_default().push(stage);
+        }
+    }
+    for (table, found) in writers.into_iter().filter(|(_, f)| f.len() > 1) {
+        let names: Vec<String> = found
+            .iter()
+            .map(|s| format!("stages[{}] \"{}\"", s.index, s.name))
+            .collect();
+        problems.push(format!(
+            "{file}: stages: {} all write the table {table}, so each would overwrite the others' rows; declare one",
+            names.join(", ")
+        ));
     }
 }
 
@@ -347,8 +425,113 @@ type = "customer_daily_stats"
             vec![
                 "pipeline.toml: stages: the load stage needs a validate stage before it",
                 "pipeline.toml: stages[1] \"stats2\": an aggregate stage must come after the load stage",
+                "pipeline.toml: stages: stages[1] \"stats2\", stages[3] \"customer_daily_stats\" all write the table customer_daily_stats, so each would overwrite the others' rows; declare one",
             ]
         );
+    }
+
+    #[test]
+    fn a_bad_option_value_names_the_key_and_the_allowed_values() {
+        let toml = GOOD.replace(
+            "type = \"customer_daily_stats\"",
+            "type = \"customer_daily_stats\"\ncustomer_key = \"email\"",
+        );
+        let problems = compile_toml(&toml).unwrap_err();
+        assert_eq!(
+            problems,
+            vec![
+                "pipeline.toml: stages[3] \"customer_daily_stats\" (customer_daily_stats): customer_key: unknown variant \"email\", expected \"customer_unique_id\" or \"customer_id\""
+            ]
+        );
+    }
+
+    #[test]
+    fn two_stages_may_not_write_the_same_table() {
+        let toml = format!(
+            "{GOOD}\n[[stages]]\nname = \"by_order\"\ntype = \"customer_daily_stats\"\ncustomer_key = \"customer_id\"\n"
+        );
+        let problems = compile_toml(&toml).unwrap_err();
+        assert_eq!(
+            problems,
+            vec![
+                "pipeline.toml: stages: stages[3] \"customer_daily_stats\", stages[4] \"by_order\" all write the table customer_daily_stats, so each would overwrite the others' rows; declare one"
+            ]
+        );
+    }
+
+    #[test]
+    fn every_numeric_option_is_bounded_and_named() {
+        let toml = GOOD
+            .replace(
+                "type = \"csv_extract\"",
+                "type = \"csv_extract\"\nbatch_size = 100000000000",
+            )
+            .replace(
+                "type = \"validate\"",
+                "type = \"validate\"\nplanned_days_ahead = 4294967295",
+            )
+            .replace(
+                "type = \"customer_daily_stats\"",
+                "type = \"customer_daily_stats\"\nchunk_days = 4294967295",
+            )
+            + "[database]\nconnect_timeout_secs = 9223372036854775807\nmax_connections = 4294967295\n\
+               [schedule]\nmax_catch_up_days = 4294967295\nretry_initial_secs = 100000\nretry_max_secs = 100000\n";
+        let problems = compile_toml(&toml).unwrap_err();
+        assert_eq!(
+            problems,
+            vec![
+                "pipeline.toml: stages[0] \"extract\" (csv_extract): batch_size: must be between 1 and 1000000, got 100000000000",
+                "pipeline.toml: stages[1] \"validate\" (validate): planned_days_ahead: must be at most 36500, got 4294967295",
+                "pipeline.toml: stages[3] \"customer_daily_stats\" (customer_daily_stats): chunk_days: must be between 1 and 36500, got 4294967295",
+                "pipeline.toml: database.connect_timeout_secs: must be at most 86400, got 9223372036854775807",
+                "pipeline.toml: database.max_connections: must be at most 1000, got 4294967295",
+                "pipeline.toml: schedule.max_catch_up_days: must be at most 36500, got 4294967295",
+                "pipeline.toml: schedule.retry_initial_secs: must be at most 86400, got 100000",
+                "pipeline.toml: schedule.retry_max_secs: must be at most 86400, got 100000",
+            ]
+        );
+    }
+
+    #[test]
+    fn problems_with_values_from_the_environment_name_the_variable() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("pipeline.toml", GOOD)?;
+            jail.set_env("DATABASE_URL", "postgres://me:secret@h:port/db");
+            jail.set_env("PIPELINE_SCHEDULE__AT", "25:00");
+            jail.set_env("PIPELINE_DATABASE__MAX_CONNECTIONS", "5000");
+            let raw = load(Path::new("pipeline.toml"), &FlagOverrides::default()).unwrap();
+            let problems = compile(Path::new("pipeline.toml"), raw).unwrap_err();
+            assert_eq!(problems.len(), 3, "{problems:#?}");
+            assert_eq!(
+                problems[0],
+                "environment variable PIPELINE_DATABASE__MAX_CONNECTIONS: database.max_connections: must be at most 1000, got 5000"
+            );
+            assert_eq!(
+                problems[1],
+                "environment variable PIPELINE_SCHEDULE__AT: schedule.at: \"25:00\" is not a time of day (expected HH:MM)"
+            );
+            assert!(
+                problems[2].starts_with(
+                    "environment variable DATABASE_URL: database.url: not a PostgreSQL URL"
+                ),
+                "{}",
+                problems[2]
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_space_form_of_latest_compiles() {
+        for latest in ["\"2026-01-01 00:00:00\"", "2026-01-01 00:00:00"] {
+            let toml = GOOD.replace(
+                "type = \"validate\"",
+                &format!("type = \"validate\"\nlatest = {latest}"),
+            );
+            let plan = compile_toml(&toml).unwrap();
+            let json = serde_json::to_value(plan.stages[1].config.as_ref()).unwrap();
+            assert_eq!(json["latest"], "2026-01-01T00:00:00", "{latest}");
+        }
     }
 
     #[test]

@@ -190,7 +190,7 @@ async fn an_input_that_cannot_be_read_is_a_clear_error_and_nothing_is_written() 
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(
-        stderr.contains("olist_orders_dataset.csv: cannot read"),
+        stderr.contains("olist_orders_dataset.csv: not a regular file (a directory)"),
         "{stderr}"
     );
     assert_eq!(db.scalar::<i64>("SELECT count(*) FROM customers").await, 0);

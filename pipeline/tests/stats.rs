@@ -501,7 +501,7 @@ async fn editing_the_stage_options_marks_days_stale_until_rerun() {
         4
     );
     assert_eq!(
-        db.scalar::<i32>("SELECT canceled_orders_count FROM customer_daily_stats WHERE customer_unique_id = 'cb2'").await,
+        db.scalar::<i64>("SELECT canceled_orders_count FROM customer_daily_stats WHERE customer_unique_id = 'cb2'").await,
         0
     );
 }

@@ -5,14 +5,19 @@
 //! line instead of the rest of the file. Columns are matched by header name in any order; extra columns
 //! are ignored; a missing column is fatal before anything is written. A UTF-8 byte order mark and CRLF
 //! line ends are accepted.
+//!
+//! Only regular files are read (a named pipe or a device could block or never end), and a gzip file
+//! is read member after member to its end: `cat a.gz b.gz` is one valid gzip file.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 
 use async_compression::tokio::bufread::GzipDecoder;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, BufReader, ReadBuf};
 use tokio::sync::mpsc;
 
 use crate::dataset::Dataset;
@@ -59,6 +64,12 @@ fn default_batch_size() -> usize {
 fn default_max_line_bytes() -> usize {
     1024 * 1024
 }
+
+/// The largest accepted `batch_size`: a batch is held in memory whole.
+pub const MAX_BATCH_SIZE: usize = 1_000_000;
+/// The largest accepted `max_line_bytes` (256 MiB): the kept part of a long line is stored as one
+/// text value.
+pub const MAX_LINE_BYTES_LIMIT: usize = 256 * 1024 * 1024;
 fn default_customers_file() -> String {
     Dataset::Customers.default_file().to_owned()
 }
@@ -116,13 +127,22 @@ impl StageConfig for CsvExtractConfig {
 
     fn check(&self) -> Vec<Problem> {
         let mut problems = Vec::new();
-        if self.batch_size == 0 {
-            problems.push(Problem::new("batch_size", "must be at least 1, got 0"));
+        if !(1..=MAX_BATCH_SIZE).contains(&self.batch_size) {
+            problems.push(Problem::new(
+                "batch_size",
+                format!(
+                    "must be between 1 and {MAX_BATCH_SIZE}, got {}",
+                    self.batch_size
+                ),
+            ));
         }
-        if self.max_line_bytes < 64 {
+        if !(64..=MAX_LINE_BYTES_LIMIT).contains(&self.max_line_bytes) {
             problems.push(Problem::new(
                 "max_line_bytes",
-                format!("must be at least 64, got {}", self.max_line_bytes),
+                format!(
+                    "must be between 64 and {MAX_LINE_BYTES_LIMIT}, got {}",
+                    self.max_line_bytes
+                ),
             ));
         }
         for dataset in Dataset::LOAD_ORDER {
@@ -159,7 +179,16 @@ pub enum ExtractError {
         /// The path looked for.
         path: PathBuf,
     },
-    /// Reading failed (permissions, a truncated gzip stream, a disk error).
+    /// The path is not a regular file (a directory, a named pipe, a device, a socket).
+    #[error("{path}: not a regular file ({kind}); only regular files and .gz of them are read")]
+    NotRegular {
+        /// The path.
+        path: PathBuf,
+        /// What it is instead.
+        kind: &'static str,
+    },
+    /// Reading failed (permissions, a truncated gzip stream, data after the last gzip member, a
+    /// disk error).
     #[error("{path}: cannot read{}: {source}", line.map(|l| format!(" after line {l}")).unwrap_or_default())]
     Io {
         /// The file.
@@ -215,20 +244,133 @@ impl CsvExtract {
 
 type Lines = Box<dyn AsyncBufRead + Unpin + Send>;
 
+/// What a file that is not a regular file is.
+fn file_kind(file_type: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            return "a named pipe";
+        }
+        if file_type.is_char_device() {
+            return "a character device";
+        }
+        if file_type.is_block_device() {
+            return "a block device";
+        }
+        if file_type.is_socket() {
+            return "a socket";
+        }
+    }
+    if file_type.is_dir() {
+        "a directory"
+    } else {
+        "not a plain file"
+    }
+}
+
 async fn open_lines(path: &Path) -> Result<Lines, ExtractError> {
-    let file = tokio::fs::File::open(path)
-        .await
-        .map_err(|source| ExtractError::Io {
-            path: path.to_owned(),
-            line: None,
-            source,
-        })?;
+    let io = |source| ExtractError::Io {
+        path: path.to_owned(),
+        line: None,
+        source,
+    };
+    let not_regular = |file_type| ExtractError::NotRegular {
+        path: path.to_owned(),
+        kind: file_kind(file_type),
+    };
+    // Checked before opening: opening a named pipe blocks until a writer comes, and a device may
+    // never end. Checked again on the handle, in case the path was replaced in between.
+    let metadata = tokio::fs::metadata(path).await.map_err(io)?;
+    if !metadata.is_file() {
+        return Err(not_regular(metadata.file_type()));
+    }
+    let file = tokio::fs::File::open(path).await.map_err(io)?;
+    let metadata = file.metadata().await.map_err(io)?;
+    if !metadata.is_file() {
+        return Err(not_regular(metadata.file_type()));
+    }
     let buffered = BufReader::with_capacity(256 * 1024, file);
     if path.extension().is_some_and(|e| e == "gz") {
-        let decoder = GzipDecoder::new(buffered);
-        Ok(Box::new(BufReader::with_capacity(256 * 1024, decoder)))
+        Ok(Box::new(BufReader::with_capacity(
+            256 * 1024,
+            GzipMembers::new(buffered),
+        )))
     } else {
         Ok(Box::new(buffered))
+    }
+}
+
+/// Decompresses every member of a gzip stream in turn. Concatenated members are one valid gzip file
+/// (`cat a.gz b.gz`, or `gzip -c >>`), and a member boundary may fall anywhere, even inside a line.
+/// After the last member only the end of the input may follow: anything else is an error that says
+/// which member it follows.
+pub struct GzipMembers<R> {
+    /// The decoder of the current member; `None` once the input has ended.
+    decoder: Option<GzipDecoder<R>>,
+    /// The number of the current member, from 1.
+    member: u64,
+}
+
+impl<R: AsyncBufRead + Unpin> GzipMembers<R> {
+    /// Reads the gzip members of `input`.
+    pub fn new(input: R) -> Self {
+        Self {
+            decoder: Some(GzipDecoder::new(input)),
+            member: 1,
+        }
+    }
+}
+
+/// The first two bytes of every gzip member.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+impl<R: AsyncBufRead + Unpin> AsyncRead for GzipMembers<R> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = &mut *self;
+        loop {
+            let Some(decoder) = this.decoder.as_mut() else {
+                return Poll::Ready(Ok(()));
+            };
+            let before = buf.filled().len();
+            if let Err(e) = ready!(Pin::new(&mut *decoder).poll_read(cx, buf)) {
+                return Poll::Ready(Err(if this.member > 1 {
+                    std::io::Error::new(e.kind(), format!("gzip member {}: {e}", this.member))
+                } else {
+                    e
+                }));
+            }
+            if buf.filled().len() > before || buf.remaining() == 0 {
+                return Poll::Ready(Ok(()));
+            }
+            // The member ended (a member cut short is an error above): see what follows it.
+            let rest = ready!(Pin::new(decoder.get_mut()).poll_fill_buf(cx))?;
+            let Some(&first) = rest.first() else {
+                this.decoder = None;
+                return Poll::Ready(Ok(()));
+            };
+            if !GZIP_MAGIC.starts_with(&rest[..rest.len().min(2)]) {
+                return Poll::Ready(Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "the data after gzip member {} is not a gzip member (it starts with byte 0x{first:02x}); \
+                         the file has trailing garbage",
+                        this.member
+                    ),
+                )));
+            }
+            let input = this
+                .decoder
+                .take()
+                .expect("the decoder is present")
+                .into_inner();
+            this.decoder = Some(GzipDecoder::new(input));
+            this.member += 1;
+        }
     }
 }
 
@@ -244,12 +386,22 @@ enum Line {
 }
 
 /// Reads one physical line into `buf` without its line end, keeping at most `limit` bytes of it in
-/// memory however long the line is.
-async fn read_line(reader: &mut Lines, buf: &mut Vec<u8>, limit: usize) -> std::io::Result<Line> {
+/// memory however long the line is. With `give_up`, stops reading as soon as the line is known to
+/// be too long ([`Line::TooLong`] then counts only the bytes read so far).
+async fn read_line(
+    reader: &mut Lines,
+    buf: &mut Vec<u8>,
+    limit: usize,
+    give_up: bool,
+) -> std::io::Result<Line> {
     buf.clear();
     let mut total: u64 = 0;
     let mut ended = false;
     while !ended {
+        if give_up && buf.len() > limit + 1 {
+            buf.truncate(limit);
+            return Ok(Line::TooLong(total));
+        }
         let available = reader.fill_buf().await?;
         if available.is_empty() {
             break;
@@ -298,16 +450,20 @@ async fn read_header(
         line: None,
         source,
     };
-    match read_line(reader, &mut buf, limit).await.map_err(io)? {
+    // The header is read no further than the limit: a file of one endless line must not keep the
+    // run reading.
+    match read_line(reader, &mut buf, limit, true).await.map_err(io)? {
         Line::End => {
             return Err(ExtractError::Empty {
                 path: path.to_owned(),
             });
         }
-        Line::TooLong(n) => {
+        Line::TooLong(_) => {
             return Err(ExtractError::Header {
                 path: path.to_owned(),
-                message: format!("header line is {n} bytes, longer than max_line_bytes ({limit})"),
+                message: format!(
+                    "header line is longer than max_line_bytes ({limit}); is this a CSV file?"
+                ),
             });
         }
         Line::Complete => {}
@@ -338,6 +494,23 @@ fn other_delimiter(header: &[u8]) -> Option<char> {
     [';', '\t', '|']
         .into_iter()
         .find(|&d| header.iter().filter(|&&b| b == d as u8).count() >= 2)
+}
+
+/// `text` with every control character written as an escape (`\x1b`), so that text from a file
+/// cannot drive the terminal it is shown on.
+pub fn visible(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                format!("\\x{:02x}", u32::from(c))
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Maps each of the dataset's columns to its index in `header`, or says every column that is missing
@@ -384,7 +557,7 @@ pub fn map_header(dataset: Dataset, header: &[String]) -> Result<Vec<usize>, Str
     if problems.is_empty() {
         Ok(index)
     } else {
-        let shown: Vec<&str> = header.iter().map(String::as_str).take(12).collect();
+        let shown: Vec<String> = header.iter().take(12).map(|n| visible(n)).collect();
         Err(format!(
             "{} (header: {})",
             problems.join("; "),
@@ -425,51 +598,116 @@ impl Extract for CsvExtract {
         let path = &source.path;
         let mut reader = open_lines(path).await?;
         let limit = self.config.max_line_bytes;
-        read_header(path, &mut reader, limit).await?;
-        let mut counts = ExtractCounts::default();
-        let mut line_number: u64 = 1;
-        let mut buf = Vec::with_capacity(1024);
-        let mut batch = Vec::with_capacity(self.config.batch_size);
-        loop {
-            let line = read_line(&mut reader, &mut buf, limit)
-                .await
-                .map_err(|source| ExtractError::Io {
-                    path: path.clone(),
-                    line: Some(line_number),
-                    source,
-                })?;
-            let record = match line {
-                Line::End => break,
-                Line::TooLong(bytes) => {
-                    line_number += 1;
-                    too_long_record(line_number, &buf, bytes, limit)
-                }
-                Line::Complete => {
-                    line_number += 1;
-                    if buf.iter().all(u8::is_ascii_whitespace) {
-                        counts.blank_lines += 1;
-                        continue;
-                    }
-                    parse_record(line_number, &buf)
-                }
-            };
-            counts.records += 1;
-            batch.push(record);
-            if batch.len() >= self.config.batch_size {
-                let full =
-                    std::mem::replace(&mut batch, Vec::with_capacity(self.config.batch_size));
-                tx.send(full)
-                    .await
-                    .map_err(|_| ExtractError::Closed { path: path.clone() })?;
-            }
+        let header = read_header(path, &mut reader, limit).await?;
+        // The columns are read where `open` found them, so the header read now must be the same: a
+        // file replaced in between with other columns, or the same columns in another order, would
+        // otherwise load values into the wrong columns.
+        let changed = match map_header(source.dataset, &header) {
+            Ok(index) => index != source.column_index || header.len() != source.header_len,
+            Err(_) => true,
+        };
+        if changed {
+            return Err(ExtractError::Header {
+                path: path.clone(),
+                message: "the header changed since the file was checked at the start of the run \
+                          (was the file replaced during the run?); nothing of it was read, run again"
+                    .to_owned(),
+            });
         }
-        if !batch.is_empty() {
-            tx.send(batch)
-                .await
-                .map_err(|_| ExtractError::Closed { path: path.clone() })?;
-        }
-        Ok(counts)
+        stream_records(path, &mut reader, limit, self.config.batch_size, &tx).await
     }
+}
+
+/// Streams the records after the header of `reader` into `tx`, in batches of `batch_size`.
+async fn stream_records(
+    path: &Path,
+    reader: &mut Lines,
+    limit: usize,
+    batch_size: usize,
+    tx: &mpsc::Sender<RecordBatch>,
+) -> Result<ExtractCounts, ExtractError> {
+    let closed = || ExtractError::Closed {
+        path: path.to_owned(),
+    };
+    let mut counts = ExtractCounts::default();
+    let mut line_number: u64 = 1;
+    let mut buf = Vec::with_capacity(1024);
+    // A batch grows as it fills; a large batch_size must not reserve its whole size up front.
+    let capacity = batch_size.min(8192);
+    let mut batch = Vec::with_capacity(capacity);
+    loop {
+        let line = read_line(reader, &mut buf, limit, false)
+            .await
+            .map_err(|source| ExtractError::Io {
+                path: path.to_owned(),
+                line: Some(line_number),
+                source,
+            })?;
+        let record = match line {
+            Line::End => break,
+            Line::TooLong(bytes) => {
+                line_number += 1;
+                too_long_record(line_number, &buf, bytes, limit)
+            }
+            Line::Complete => {
+                line_number += 1;
+                if buf.iter().all(u8::is_ascii_whitespace) {
+                    counts.blank_lines += 1;
+                    continue;
+                }
+                parse_record(line_number, &buf)
+            }
+        };
+        counts.records += 1;
+        batch.push(record);
+        if batch.len() >= batch_size {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(capacity));
+            tx.send(full).await.map_err(|_| closed())?;
+        }
+    }
+    if !batch.is_empty() {
+        tx.send(batch).await.map_err(|_| closed())?;
+    }
+    Ok(counts)
+}
+
+/// What [`read_bytes`] found: the header's fields, the records and the counts.
+pub type ReadBytes = (Vec<String>, Vec<Record>, ExtractCounts);
+
+/// Reads a whole file held in memory the way a file on disk is read: the header, then every record,
+/// through reading buffers of `buffer_size` bytes (small ones put gzip member boundaries and line
+/// ends at every position of a buffer). For the fuzz target and tests.
+pub async fn read_bytes(
+    bytes: Vec<u8>,
+    gzip: bool,
+    max_line_bytes: usize,
+    buffer_size: usize,
+) -> Result<ReadBytes, ExtractError> {
+    // One name whether compressed or not, so that the two readings give the same messages.
+    let path = Path::new("memory");
+    let input = BufReader::with_capacity(buffer_size.max(1), std::io::Cursor::new(bytes));
+    let mut reader: Lines = if gzip {
+        Box::new(BufReader::with_capacity(
+            buffer_size.max(1),
+            GzipMembers::new(input),
+        ))
+    } else {
+        Box::new(input)
+    };
+    let header = read_header(path, &mut reader, max_line_bytes).await?;
+    let (tx, mut rx) = mpsc::channel(4);
+    let collect = async move {
+        let mut records = Vec::new();
+        while let Some(batch) = rx.recv().await {
+            records.extend(batch);
+        }
+        records
+    };
+    let (counts, records) = tokio::join!(
+        async move { stream_records(path, &mut reader, max_line_bytes, 64, &tx).await },
+        collect
+    );
+    Ok((header, records, counts?))
 }
 
 /// Makes a [`Record`] of one physical line.
@@ -737,26 +975,240 @@ mod tests {
         assert_eq!(records[1].fields.as_ref().unwrap()[3], "y");
     }
 
-    #[tokio::test]
-    async fn gzip_files_are_read_and_truncated_ones_fail() {
+    fn gzip(data: &[u8]) -> Vec<u8> {
         use std::io::Write;
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(data).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    /// Streams `gz` as the customers file `c.csv.gz`; returns the records' raw lines.
+    async fn stream_gz(gz: &[u8]) -> Result<Vec<String>, ExtractError> {
+        let (_, records, _) = stream_file(gz, "c.csv.gz").await?;
+        Ok(records.into_iter().map(|r| r.raw).collect())
+    }
+
+    #[tokio::test]
+    async fn gzip_files_are_read_and_truncated_ones_fail() {
         let content = format!("{HEADER}\n\"a\",\"b\",\"01\",x,SP\n");
-        encoder.write_all(content.as_bytes()).unwrap();
-        let gz = encoder.finish().unwrap();
+        let gz = gzip(content.as_bytes());
+        assert_eq!(stream_gz(&gz).await.unwrap().len(), 1);
+        let err = stream_gz(&gz[..gz.len() - 12]).await.unwrap_err();
+        assert!(matches!(err, ExtractError::Io { .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn every_gzip_member_is_read_wherever_the_boundaries_fall() {
+        let content = format!(
+            "{HEADER}\n\"a\",\"b\",\"01\",x,SP\n\"c\",\"d\",\"02\",y,RJ\r\n\n\"e\",\"f\",\"03\",z,MG"
+        );
+        let bytes = content.as_bytes();
+        let expected = vec![
+            "\"a\",\"b\",\"01\",x,SP",
+            "\"c\",\"d\",\"02\",y,RJ",
+            "\"e\",\"f\",\"03\",z,MG",
+        ];
+        // Two members split at every byte (inside the header, inside a line, at a line end), and
+        // three members with an empty one in the middle.
+        for split in 0..=bytes.len() {
+            let mut gz = gzip(&bytes[..split]);
+            gz.extend(gzip(&bytes[split..]));
+            assert_eq!(stream_gz(&gz).await.unwrap(), expected, "split at {split}");
+            let third = (split + bytes.len()) / 2;
+            let mut gz = gzip(&bytes[..split]);
+            gz.extend(gzip(b""));
+            gz.extend(gzip(&bytes[split..third]));
+            gz.extend(gzip(&bytes[third..]));
+            assert_eq!(
+                stream_gz(&gz).await.unwrap(),
+                expected,
+                "split at {split}, {third}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn gzip_members_are_read_through_buffers_of_any_size() {
+        let content = format!("{HEADER}\n\"a\",\"b\",\"01\",x,SP\n\"c\",\"d\",\"02\",y,RJ\n");
+        let bytes = content.as_bytes();
+        let (_, plain, plain_counts) = read_bytes(bytes.to_vec(), false, 1024, 1024).await.unwrap();
+        for buffer_size in [1, 2, 3, 7, 64] {
+            for split in (0..bytes.len()).step_by(5) {
+                let mut gz = gzip(&bytes[..split]);
+                gz.extend(gzip(&bytes[split..]));
+                let (header, records, counts) = read_bytes(gz.clone(), true, 1024, buffer_size)
+                    .await
+                    .unwrap();
+                assert_eq!(header.len(), 5);
+                assert_eq!(records, plain, "buffer {buffer_size}, split {split}");
+                assert_eq!(counts, plain_counts);
+                gz.push(b'x');
+                let err = read_bytes(gz, true, 1024, buffer_size).await.unwrap_err();
+                assert!(
+                    err.to_string().contains("is not a gzip member"),
+                    "buffer {buffer_size}, split {split}: {err}"
+                );
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn data_after_the_last_gzip_member_is_an_error_with_a_reason() {
+        let content = format!("{HEADER}\n\"a\",\"b\",\"01\",x,SP\n\"c\",\"d\",\"02\",y,RJ\n");
+        let (first, second) = content.split_at(content.len() - 10);
+        let mut members = gzip(first.as_bytes());
+        members.extend(gzip(second.as_bytes()));
+        for (garbage, reason) in [
+            (
+                &b"garbage\n"[..],
+                "the data after gzip member 2 is not a gzip member (it starts with byte 0x67); the file has trailing garbage",
+            ),
+            (
+                &[0u8; 512][..],
+                "the data after gzip member 2 is not a gzip member (it starts with byte 0x00)",
+            ),
+            (&[0x1f][..], "gzip member 3: "),
+            (&[0x1f, 0x8b, 0x08, 0, 0][..], "gzip member 3: "),
+        ] {
+            let mut gz = members.clone();
+            gz.extend_from_slice(garbage);
+            let err = stream_gz(&gz).await.unwrap_err();
+            assert!(matches!(err, ExtractError::Io { .. }), "{err}");
+            assert!(err.to_string().contains(reason), "{reason:?} not in {err}");
+        }
+        // A second member cut short is named too.
+        let mut gz = gzip(first.as_bytes());
+        let second = gzip(second.as_bytes());
+        gz.extend_from_slice(&second[..second.len() - 4]);
+        let err = stream_gz(&gz).await.unwrap_err();
+        assert!(err.to_string().contains("gzip member 2: "), "{err}");
+    }
+
+    #[tokio::test]
+    async fn only_regular_files_are_read() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("c.csv.gz"), &gz).unwrap();
+        let mut config = CsvExtractConfig::default();
+        config.files.customers = "c.csv".into();
+        let extract = CsvExtract { config };
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join("c.csv")).unwrap();
+        let err = extract
+            .open(dir.path(), Dataset::Customers)
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().ends_with(
+                "c.csv: not a regular file (a character device); only regular files and .gz of them are read"
+            ),
+            "{err}"
+        );
+        std::fs::remove_file(dir.path().join("c.csv")).unwrap();
+        let status = std::process::Command::new("mkfifo")
+            .arg(dir.path().join("c.csv"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let err = extract
+            .open(dir.path(), Dataset::Customers)
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("not a regular file (a named pipe)"),
+            "{err}"
+        );
+        std::fs::remove_file(dir.path().join("c.csv")).unwrap();
+        std::fs::create_dir(dir.path().join("c.csv")).unwrap();
+        let err = extract
+            .open(dir.path(), Dataset::Customers)
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("not a regular file (a directory)"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_header_without_an_end_is_read_no_further_than_the_limit() {
+        // An endless input of one line: reading must stop at the limit.
+        let mut endless: Lines = Box::new(BufReader::new(tokio::io::repeat(b'a')));
+        let err = read_header(Path::new("c.csv"), &mut endless, 1024)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "c.csv: header line is longer than max_line_bytes (1024); is this a CSV file?"
+        );
+        // A header of exactly the limit, with or without CRLF, is accepted.
+        let header = format!("{HEADER},{}", "x".repeat(1024 - HEADER.len() - 1));
+        for end in ["\n", "\r\n", ""] {
+            let text = format!("{header}{end}");
+            let mut reader: Lines =
+                Box::new(BufReader::new(std::io::Cursor::new(text.into_bytes())));
+            let fields = read_header(Path::new("c.csv"), &mut reader, 1024)
+                .await
+                .unwrap();
+            assert_eq!(fields.len(), 6);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_file_whose_header_changed_since_open_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.csv");
+        let content = format!("{HEADER}\n\"a\",\"b\",\"01\",x,SP\n");
+        std::fs::write(&path, &content).unwrap();
         let mut config = CsvExtractConfig::default();
         config.files.customers = "c.csv".into();
         let extract = CsvExtract { config };
         let source = extract.open(dir.path(), Dataset::Customers).await.unwrap();
-        let (tx, _rx) = mpsc::channel(100);
-        assert_eq!(extract.stream(&source, tx).await.unwrap().records, 1);
-
-        std::fs::write(dir.path().join("c.csv.gz"), &gz[..gz.len() - 12]).unwrap();
-        let (tx, _rx) = mpsc::channel(100);
+        // The same columns with city and state swapped, headers too.
+        std::fs::write(
+            &path,
+            "\"customer_id\",\"customer_unique_id\",\"customer_zip_code_prefix\",\"customer_state\",\"customer_city\"\n\"a\",\"b\",\"01\",SP,x\n",
+        )
+        .unwrap();
+        let (tx, mut rx) = mpsc::channel(100);
         let err = extract.stream(&source, tx).await.unwrap_err();
-        assert!(matches!(err, ExtractError::Io { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains("c.csv: the header changed since the file was checked"),
+            "{err}"
+        );
+        assert!(rx.recv().await.is_none(), "no record was sent");
+        // New content under the same header is read as it is now.
+        std::fs::write(&path, format!("{content}\"c\",\"d\",\"02\",y,RJ\n")).unwrap();
+        let (tx, _rx) = mpsc::channel(100);
+        assert_eq!(extract.stream(&source, tx).await.unwrap().records, 2);
+    }
+
+    #[test]
+    fn control_characters_are_made_visible() {
+        assert_eq!(visible("sao paulo"), "sao paulo");
+        assert_eq!(visible("a\u{1b}[2Jb\u{7}\u{9b}c"), "a\\x1b[2Jb\\x07\\x9bc");
+    }
+
+    #[test]
+    fn batch_size_and_max_line_bytes_are_bounded() {
+        let config = CsvExtractConfig {
+            batch_size: 100_000_000_000,
+            max_line_bytes: usize::MAX,
+            ..Default::default()
+        };
+        let problems = config.check();
+        assert_eq!(
+            problems,
+            vec![
+                Problem::new(
+                    "batch_size",
+                    "must be between 1 and 1000000, got 100000000000"
+                ),
+                Problem::new(
+                    "max_line_bytes",
+                    format!("must be between 64 and 268435456, got {}", usize::MAX)
+                ),
+            ]
+        );
     }
 
     #[tokio::test]

@@ -50,6 +50,9 @@ fn default_chunk_days() -> u32 {
     366
 }
 
+/// The largest accepted `chunk_days` (a century).
+pub const MAX_CHUNK_DAYS: u32 = 36_500;
+
 impl Default for CustomerDailyStatsConfig {
     fn default() -> Self {
         Self {
@@ -83,10 +86,20 @@ impl StageConfig for CustomerDailyStatsConfig {
                 ));
             }
         }
-        if self.chunk_days == 0 {
-            problems.push(Problem::new("chunk_days", "must be at least 1, got 0"));
+        if !(1..=MAX_CHUNK_DAYS).contains(&self.chunk_days) {
+            problems.push(Problem::new(
+                "chunk_days",
+                format!(
+                    "must be between 1 and {MAX_CHUNK_DAYS}, got {}",
+                    self.chunk_days
+                ),
+            ));
         }
         problems
+    }
+
+    fn writes(&self) -> Option<&'static str> {
+        Some("customer_daily_stats")
     }
 
     fn build(&self) -> Stage {
@@ -448,7 +461,15 @@ mod tests {
                 .message
                 .starts_with("\"lost\" is not an order status")
         );
-        assert_eq!(problems[1].message, "must be at least 1, got 0");
+        assert_eq!(problems[1].message, "must be between 1 and 36500, got 0");
+        let config = CustomerDailyStatsConfig {
+            chunk_days: u32::MAX,
+            ..Default::default()
+        };
+        assert_eq!(
+            config.check()[0].message,
+            "must be between 1 and 36500, got 4294967295"
+        );
     }
 
     #[test]

@@ -90,6 +90,11 @@ pub trait StageConfig: Debug + Send + Sync {
     fn check(&self) -> Vec<Problem> {
         Vec::new()
     }
+    /// The derived table the stage replaces rows of, if any. Two stages of a plan may not write the
+    /// same table: each would overwrite the other's rows.
+    fn writes(&self) -> Option<&'static str> {
+        None
+    }
     /// Builds the runtime object.
     fn build(&self) -> Stage;
 }

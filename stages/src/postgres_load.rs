@@ -26,6 +26,9 @@ fn default_lock_timeout_secs() -> u64 {
     600
 }
 
+/// The largest accepted `lock_timeout_secs`: PostgreSQL's `lock_timeout` holds at most 2147483647 ms.
+pub const MAX_LOCK_TIMEOUT_SECS: u64 = 2_147_483;
+
 impl Default for PostgresLoadConfig {
     fn default() -> Self {
         Self {
@@ -45,13 +48,16 @@ impl StageConfig for PostgresLoadConfig {
     }
 
     fn check(&self) -> Vec<Problem> {
-        if self.lock_timeout_secs == 0 {
+        if (1..=MAX_LOCK_TIMEOUT_SECS).contains(&self.lock_timeout_secs) {
+            Vec::new()
+        } else {
             vec![Problem::new(
                 "lock_timeout_secs",
-                "must be at least 1, got 0",
+                format!(
+                    "must be between 1 and {MAX_LOCK_TIMEOUT_SECS} (PostgreSQL's largest lock_timeout), got {}",
+                    self.lock_timeout_secs
+                ),
             )]
-        } else {
-            Vec::new()
         }
     }
 
@@ -250,7 +256,13 @@ impl Load for PostgresLoad {
         locks::exclusive_load_lock(conn).await?;
         let started = std::time::Instant::now();
         let changes = ChangeLog::before_merge(conn, run_id).await?;
+        tracing::info!(
+            seconds = started.elapsed().as_secs_f64(),
+            bulk = changes.bulk,
+            "found the changed orders"
+        );
         for dataset in Dataset::LOAD_ORDER {
+            let merged_at = std::time::Instant::now();
             // reltuples is -1 for a table never analysed.
             let rows_before: f32 =
                 sqlx::query_scalar("SELECT reltuples FROM pg_class WHERE oid = $1::regclass")
@@ -286,7 +298,13 @@ impl Load for PostgresLoad {
                 .execute(&mut *conn)
                 .await?;
             }
-            tracing::debug!(dataset = %dataset, seconds = started.elapsed().as_secs_f64(), "merged");
+            tracing::info!(
+                dataset = %dataset,
+                inserted,
+                updated,
+                seconds = merged_at.elapsed().as_secs_f64(),
+                "merged"
+            );
         }
         changes.after_merge(conn, run_id).await?;
         sqlx::query(
@@ -470,6 +488,23 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "a\\tb\\\\c\\nd\\re\u{FFFD}\t\\N"
         );
+    }
+
+    #[test]
+    fn lock_timeout_is_bounded() {
+        for bad in [0, 2_147_484, u64::MAX] {
+            let problems = PostgresLoadConfig {
+                lock_timeout_secs: bad,
+            }
+            .check();
+            assert_eq!(
+                problems[0].message,
+                format!(
+                    "must be between 1 and 2147483 (PostgreSQL's largest lock_timeout), got {bad}"
+                )
+            );
+        }
+        assert!(PostgresLoadConfig::default().check().is_empty());
     }
 
     #[test]

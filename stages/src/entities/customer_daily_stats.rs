@@ -14,15 +14,15 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub customer_unique_id: String,
     /// Orders placed that day, any status.
-    pub orders_count: i32,
+    pub orders_count: i64,
     /// Of those, orders with an excluded status.
-    pub canceled_orders_count: i32,
+    pub canceled_orders_count: i64,
     /// Item rows of the kept orders.
-    pub items_count: i32,
+    pub items_count: i64,
     /// Distinct products among those items.
-    pub distinct_products: i32,
+    pub distinct_products: i64,
     /// Distinct sellers among those items.
-    pub distinct_sellers: i32,
+    pub distinct_sellers: i64,
     /// Sum of item prices.
     pub items_value: Decimal,
     /// Sum of freight.
@@ -36,7 +36,7 @@ pub struct Model {
     /// Latest purchase that day.
     pub last_order_at: DateTime,
     /// Orders up to and including the day.
-    pub lifetime_orders: i32,
+    pub lifetime_orders: i64,
     /// Spending up to and including the day.
     pub lifetime_spent: Decimal,
     /// The customer's first purchase day.

@@ -26,9 +26,9 @@ pub struct ValidateConfig {
     /// Earliest accepted timestamp (a day, `YYYY-MM-DD`); earlier ones reject the line.
     #[serde(default = "default_earliest")]
     pub earliest: NaiveDate,
-    /// Latest accepted event timestamp (purchase, approval, deliveries), `YYYY-MM-DD HH:MM:SS`;
-    /// defaults to the run time.
-    #[serde(default)]
+    /// Latest accepted event timestamp (purchase, approval, deliveries), `YYYY-MM-DD HH:MM:SS`
+    /// (`YYYY-MM-DDTHH:MM:SS` is accepted too); defaults to the run time.
+    #[serde(default, deserialize_with = "deserialize_latest")]
     pub latest: Option<NaiveDateTime>,
     /// How many days after the latest event time a planned timestamp (estimated delivery, shipping
     /// limit) may lie.
@@ -38,6 +38,50 @@ pub struct ValidateConfig {
     /// nothing is written (the usual cause is a wrong file).
     #[serde(default = "default_max_reject_ratio")]
     pub max_reject_ratio: f64,
+}
+
+/// The largest accepted `planned_days_ahead` (a century).
+pub const MAX_PLANNED_DAYS_AHEAD: u32 = 36_500;
+
+/// Reads `latest` as `YYYY-MM-DD HH:MM:SS` (the form of the data) or `YYYY-MM-DDTHH:MM:SS`, quoted
+/// or as a TOML date-time.
+fn deserialize_latest<'de, D>(deserializer: D) -> Result<Option<NaiveDateTime>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    // The toml crate hands its own date-times over as a map of one private key.
+    const TOML_DATETIME: &str = "$__toml_private_datetime";
+    let text = match serde_json::Value::deserialize(deserializer)? {
+        serde_json::Value::Null => return Ok(None),
+        serde_json::Value::String(text) => text,
+        serde_json::Value::Object(map) if map.len() == 1 && map.contains_key(TOML_DATETIME) => {
+            map[TOML_DATETIME].as_str().unwrap_or_default().to_owned()
+        }
+        other => other.to_string(),
+    };
+    parse_latest(&text).map(Some).ok_or_else(|| {
+        serde::de::Error::custom(format!(
+            "\"{text}\" is not a date and time (expected YYYY-MM-DD HH:MM:SS)"
+        ))
+    })
+}
+
+fn parse_latest(text: &str) -> Option<NaiveDateTime> {
+    let text = text.trim();
+    let (date, time) = text.split_once([' ', 'T'])?;
+    if date.len() != 10 {
+        return None;
+    }
+    let date: NaiveDate = date.parse().ok()?;
+    let time: chrono::NaiveTime = time.trim_start().parse().ok()?;
+    Some(date.and_time(time))
+}
+
+/// The days `earliest` and `latest` may fall on: four-digit years.
+fn day_in_range(day: NaiveDate) -> bool {
+    let first = NaiveDate::from_ymd_opt(1, 1, 1).expect("valid date");
+    let last = NaiveDate::from_ymd_opt(9999, 12, 31).expect("valid date");
+    (first..=last).contains(&day)
 }
 
 fn default_earliest() -> NaiveDate {
@@ -79,6 +123,32 @@ impl StageConfig for ValidateConfig {
                 format!("must be between 0 and 1, got {}", self.max_reject_ratio),
             ));
         }
+        if self.planned_days_ahead > MAX_PLANNED_DAYS_AHEAD {
+            problems.push(Problem::new(
+                "planned_days_ahead",
+                format!(
+                    "must be at most {MAX_PLANNED_DAYS_AHEAD}, got {}",
+                    self.planned_days_ahead
+                ),
+            ));
+        }
+        if !day_in_range(self.earliest) {
+            problems.push(Problem::new(
+                "earliest",
+                format!(
+                    "must be between 0001-01-01 and 9999-12-31, got {}",
+                    self.earliest
+                ),
+            ));
+        }
+        if let Some(latest) = self.latest
+            && !day_in_range(latest.date())
+        {
+            problems.push(Problem::new(
+                "latest",
+                format!("must be between 0001-01-01 and 9999-12-31, got {latest}"),
+            ));
+        }
         if let Some(latest) = self.latest
             && latest.date() < self.earliest
         {
@@ -110,7 +180,10 @@ impl Validator {
             earliest: self.config.earliest.and_hms_opt(0, 0, 0).expect("midnight"),
             latest_event,
             latest_planned: latest_event
-                + chrono::Duration::days(i64::from(self.config.planned_days_ahead)),
+                .checked_add_signed(chrono::Duration::days(i64::from(
+                    self.config.planned_days_ahead,
+                )))
+                .unwrap_or(NaiveDateTime::MAX),
             latest_is_run_time: self.config.latest.is_none(),
             planned_days_ahead: self.config.planned_days_ahead,
         }
@@ -141,5 +214,68 @@ impl Validate for Validator {
 
     fn max_reject_ratio(&self) -> f64 {
         self.config.max_reject_ratio
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(toml: &str) -> Result<ValidateConfig, String> {
+        toml::from_str::<ValidateConfig>(toml).map_err(|e| e.message().to_owned())
+    }
+
+    #[test]
+    fn latest_is_read_with_a_space_or_a_t() {
+        let expected = NaiveDate::from_ymd_opt(2026, 1, 1)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap();
+        for toml in [
+            "latest = \"2026-01-01 00:00:00\"",
+            "latest = \"2026-01-01T00:00:00\"",
+            "latest = 2026-01-01 00:00:00",
+            "latest = 2026-01-01T00:00:00",
+        ] {
+            assert_eq!(parse(toml).unwrap().latest, Some(expected), "{toml}");
+        }
+        assert_eq!(
+            parse("latest = \"2026-01-01\"").unwrap_err(),
+            "\"2026-01-01\" is not a date and time (expected YYYY-MM-DD HH:MM:SS)"
+        );
+        assert_eq!(
+            parse("latest = 5").unwrap_err(),
+            "\"5\" is not a date and time (expected YYYY-MM-DD HH:MM:SS)"
+        );
+        assert_eq!(parse("").unwrap().latest, None);
+    }
+
+    #[test]
+    fn planned_days_ahead_and_the_days_are_bounded() {
+        let config = ValidateConfig {
+            planned_days_ahead: u32::MAX,
+            latest: NaiveDate::from_ymd_opt(262142, 12, 31).and_then(|d| d.and_hms_opt(0, 0, 0)),
+            ..Default::default()
+        };
+        let problems: Vec<String> = config
+            .check()
+            .into_iter()
+            .map(|p| format!("{}: {}", p.key, p.message))
+            .collect();
+        assert_eq!(
+            problems,
+            vec![
+                "planned_days_ahead: must be at most 36500, got 4294967295".to_owned(),
+                "latest: must be between 0001-01-01 and 9999-12-31, got +262142-12-31 00:00:00"
+                    .to_owned(),
+            ]
+        );
+        // The window never overflows, whatever the options.
+        let validator = Validator { config };
+        let ctx = RunContext {
+            data_dir: ".".into(),
+            run_time: NaiveDateTime::MAX,
+        };
+        assert_eq!(validator.window(&ctx).latest_planned, NaiveDateTime::MAX);
     }
 }

@@ -4,6 +4,7 @@
 use chrono::NaiveDateTime;
 
 use crate::Source;
+use crate::csv_extract::visible;
 use crate::dataset::{Column, Kind};
 use crate::record::{Record, Rejection, ValidRow};
 
@@ -138,6 +139,12 @@ pub fn check_value(
             trimmed.to_owned()
         }
         Kind::EventTimestamp | Kind::PlannedTimestamp => {
+            if is_leap_second(trimmed) {
+                return Err(format!(
+                    "{name} \"{trimmed}\" is a leap second (second 60), which would be stored as the \
+                     next minute, possibly of the next day"
+                ));
+            }
             let at = parse_timestamp(trimmed).ok_or_else(|| {
                 format!(
                     "{name} \"{}\" is not a valid timestamp (expected YYYY-MM-DD HH:MM:SS)",
@@ -206,26 +213,39 @@ pub fn check_value(
     Ok(Some(normalised))
 }
 
-/// A value as shown in a reason: at most 60 characters.
+/// A value as shown in a reason: at most 60 characters, control characters written as escapes.
 fn shown(value: &str) -> String {
     if value.chars().count() <= 60 {
-        value.to_owned()
+        visible(value)
     } else {
-        format!("{}...", value.chars().take(57).collect::<String>())
+        visible(&format!(
+            "{}...",
+            value.chars().take(57).collect::<String>()
+        ))
     }
 }
 
-/// Parses `YYYY-MM-DD HH:MM:SS` exactly (two-digit fields, four-digit year).
-pub fn parse_timestamp(s: &str) -> Option<NaiveDateTime> {
+/// Whether `s` has the shape `YYYY-MM-DD HH:MM:SS`.
+fn timestamp_shaped(s: &str) -> bool {
     let b = s.as_bytes();
-    let shape_ok = b.len() == 19
+    b.len() == 19
         && b.iter().enumerate().all(|(i, c)| match i {
             4 | 7 => *c == b'-',
             10 => *c == b' ',
             13 | 16 => *c == b':',
             _ => c.is_ascii_digit(),
-        });
-    if !shape_ok {
+        })
+}
+
+/// Whether `s` is a timestamp of the right shape whose second is 60.
+fn is_leap_second(s: &str) -> bool {
+    timestamp_shaped(s) && s.ends_with(":60")
+}
+
+/// Parses `YYYY-MM-DD HH:MM:SS` exactly (two-digit fields, four-digit year). A leap second
+/// (second 60) is not a timestamp here: PostgreSQL would store it as the next minute.
+pub fn parse_timestamp(s: &str) -> Option<NaiveDateTime> {
+    if !timestamp_shaped(s) || is_leap_second(s) {
         return None;
     }
     NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").ok()
@@ -353,6 +373,36 @@ mod tests {
             .unwrap()
             .as_deref(),
             Some("2017-10-02 10:56:33")
+        );
+    }
+
+    #[test]
+    fn leap_seconds_are_rejected_with_a_reason() {
+        for leap in ["2016-12-31 23:59:60", "2017-06-30 10:15:60"] {
+            assert_eq!(
+                check(Dataset::Orders, "order_purchase_timestamp", leap).unwrap_err(),
+                format!(
+                    "order_purchase_timestamp \"{leap}\" is a leap second (second 60), which would be \
+                     stored as the next minute, possibly of the next day"
+                )
+            );
+            assert_eq!(parse_timestamp(leap), None);
+        }
+        assert!(
+            check(
+                Dataset::Orders,
+                "order_purchase_timestamp",
+                "2016-12-31 23:59:59"
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn control_characters_in_a_reason_are_escaped() {
+        assert_eq!(
+            check(Dataset::Customers, "customer_state", "\u{1b}]0;x\u{7}").unwrap_err(),
+            "customer_state \"\\x1b]0;x\\x07\" is not a two-letter state code"
         );
     }
 
