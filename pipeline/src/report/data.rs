@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Serialize, Serializer};
+use sqlx::PgConnection;
 use stages::{DayRange, Role};
 
 use crate::db::Db;
@@ -204,32 +205,36 @@ pub async fn whole_history(db: &Db) -> Result<Option<DayRange>> {
     Ok(start.zip(end).map(|(a, b)| DayRange::new(a, b)))
 }
 
-/// Reads every series of the report over `range`.
+/// Reads every series of the report over `range`, all from one snapshot (a read-only repeatable
+/// read transaction), so that the charts agree with each other even while a load runs.
 pub async fn collect(db: &Db, plan: &Plan, range: DayRange) -> Result<(ReportData, Totals)> {
-    let daily = daily(db, range)
+    let mut tx = db.pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    let conn: &mut PgConnection = &mut tx;
+    let daily = daily(conn, range)
         .await
         .context("cannot read the daily series")?;
-    let cohorts = cohorts(db, range)
+    let cohorts = cohorts(conn, range)
         .await
         .context("cannot read the cohorts")?;
-    let (repeat_histogram, repeaters_by_days) = repeat_histogram(db, range)
+    let (repeat_histogram, repeaters_by_days) = repeat_histogram(conn, range)
         .await
         .context("cannot read the repeat-purchase histogram")?;
-    let days_between_orders = days_between_orders(db, range)
+    let days_between_orders = days_between_orders(conn, range)
         .await
         .context("cannot read the days between orders")?;
-    let order_values = order_values(db, range)
+    let order_values = order_values(conn, range)
         .await
         .context("cannot read the order values")?;
-    let health = health(db, plan, range)
+    let health = health(conn, plan, range)
         .await
         .context("cannot read the pipeline's health")?;
-    let data_days = {
-        let mut conn = db.pool.acquire().await?;
-        stages::customer_daily_stats::purchase_days(&mut conn)
-            .await?
-            .map(Range::from)
-    };
+    let data_days = stages::customer_daily_stats::purchase_days(conn)
+        .await?
+        .map(Range::from);
+    tx.commit().await?;
     let totals = Totals {
         customers: repeat_histogram.values().sum(),
         orders: daily.iter().map(|d| d.orders).sum(),
@@ -256,7 +261,7 @@ pub async fn collect(db: &Db, plan: &Plan, range: DayRange) -> Result<(ReportDat
     ))
 }
 
-async fn daily(db: &Db, range: DayRange) -> Result<Vec<Daily>> {
+async fn daily(conn: &mut PgConnection, range: DayRange) -> Result<Vec<Daily>> {
     let rows: Vec<(NaiveDate, i64, i64, i64, Decimal)> = sqlx::query_as(
         "SELECT stat_date, sum(orders_count)::bigint, count(*),
                 count(*) FILTER (WHERE first_order_date = stat_date), sum(total_spent)
@@ -265,7 +270,7 @@ async fn daily(db: &Db, range: DayRange) -> Result<Vec<Daily>> {
     )
     .bind(range.start)
     .bind(range.end)
-    .fetch_all(&db.pool)
+    .fetch_all(&mut *conn)
     .await?;
     Ok(rows
         .into_iter()
@@ -285,40 +290,48 @@ fn month_index(day: NaiveDate) -> i64 {
     i64::from(day.year()) * 12 + i64::from(day.month0())
 }
 
-async fn cohorts(db: &Db, range: DayRange) -> Result<Vec<Cohort>> {
+async fn cohorts(conn: &mut PgConnection, range: DayRange) -> Result<Vec<Cohort>> {
     // A customer belongs to the cohort of their first purchase day; only customers whose first day
     // lies in the range are counted, each once per month in which they have a row in the range.
-    let rows: Vec<(NaiveDate, Option<NaiveDate>, i64)> = sqlx::query_as(
-        "WITH activity AS (
-             SELECT customer_unique_id AS customer,
-                    date_trunc('month', first_order_date)::date AS cohort,
-                    date_trunc('month', stat_date)::date AS month
-               FROM customer_daily_stats
-              WHERE stat_date BETWEEN $1 AND $2 AND first_order_date BETWEEN $1 AND $2)
-         SELECT cohort, month, count(DISTINCT customer) FROM activity
-          GROUP BY GROUPING SETS ((cohort), (cohort, month))
-          ORDER BY cohort, month NULLS FIRST",
+    // That count is taken in one pass over the rows, without a DISTINCT over customers: a row is a
+    // customer's first of its month in the range unless the customer's previous purchase day
+    // (`days_since_previous_order` earlier, a day with a row too) is in the same month and in the
+    // range. Likewise the cohort's size counts the first purchase days themselves.
+    let rows: Vec<(NaiveDate, NaiveDate, i64, i64)> = sqlx::query_as(
+        "SELECT date_trunc('month', first_order_date)::date AS cohort,
+                date_trunc('month', stat_date)::date AS month,
+                count(*) FILTER (WHERE stat_date = first_order_date),
+                count(*) FILTER (WHERE days_since_previous_order IS NULL
+                                    OR stat_date - days_since_previous_order < $1
+                                    OR date_trunc('month', stat_date - days_since_previous_order)
+                                       <> date_trunc('month', stat_date))
+           FROM customer_daily_stats
+          WHERE stat_date BETWEEN $1 AND $2 AND first_order_date BETWEEN $1 AND $2
+          GROUP BY cohort, month ORDER BY cohort, month",
     )
     .bind(range.start)
     .bind(range.end)
-    .fetch_all(&db.pool)
+    .fetch_all(&mut *conn)
     .await?;
     let last = month_index(range.end);
     let mut out: Vec<Cohort> = Vec::new();
-    for (cohort, month, count) in rows {
-        let first = month_index(cohort);
-        match month {
-            None => out.push(Cohort {
-                cohort: cohort.format("%Y-%m").to_string(),
-                size: count,
+    for (cohort, month, first_days, active) in rows {
+        let label = cohort.format("%Y-%m").to_string();
+        if out.last().is_none_or(|c| c.cohort != label) {
+            let first = month_index(cohort);
+            out.push(Cohort {
+                cohort: label,
+                size: 0,
                 active: vec![0; (last - first + 1).max(1) as usize],
-            }),
-            Some(month) => {
-                let k = (month_index(month) - first) as usize;
-                if let Some(slot) = out.last_mut().and_then(|c| c.active.get_mut(k)) {
-                    *slot = count;
-                }
-            }
+            });
+        }
+        let Some(current) = out.last_mut() else {
+            continue;
+        };
+        current.size += first_days;
+        let k = (month_index(month) - month_index(cohort)) as usize;
+        if let Some(slot) = current.active.get_mut(k) {
+            *slot = active;
         }
     }
     Ok(out)
@@ -326,7 +339,10 @@ async fn cohorts(db: &Db, range: DayRange) -> Result<Vec<Cohort>> {
 
 /// The histogram of orders per customer over the range, and the customers who ordered on two or
 /// more distinct days (both from one pass over the customers).
-async fn repeat_histogram(db: &Db, range: DayRange) -> Result<(BTreeMap<i64, i64>, i64)> {
+async fn repeat_histogram(
+    conn: &mut PgConnection,
+    range: DayRange,
+) -> Result<(BTreeMap<i64, i64>, i64)> {
     let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
         "SELECT orders, count(*), count(*) FILTER (WHERE days >= 2)
            FROM (SELECT sum(orders_count)::bigint AS orders, count(*) AS days
@@ -336,7 +352,7 @@ async fn repeat_histogram(db: &Db, range: DayRange) -> Result<(BTreeMap<i64, i64
     )
     .bind(range.start)
     .bind(range.end)
-    .fetch_all(&db.pool)
+    .fetch_all(&mut *conn)
     .await?;
     let by_days = rows.iter().map(|r| r.2).sum();
     Ok((rows.into_iter().map(|(o, n, _)| (o, n)).collect(), by_days))
@@ -356,7 +372,7 @@ pub const GAP_BINS: [(i64, Option<i64>); 10] = [
     (366, None),
 ];
 
-async fn days_between_orders(db: &Db, range: DayRange) -> Result<Vec<Bin<i64>>> {
+async fn days_between_orders(conn: &mut PgConnection, range: DayRange) -> Result<Vec<Bin<i64>>> {
     // A gap is counted on its later purchase day (the row that carries it), so a gap whose earlier
     // day precedes the range still counts.
     let rows: Vec<(i64, i64)> = sqlx::query_as(
@@ -366,7 +382,7 @@ async fn days_between_orders(db: &Db, range: DayRange) -> Result<Vec<Bin<i64>>> 
     )
     .bind(range.start)
     .bind(range.end)
-    .fetch_all(&db.pool)
+    .fetch_all(&mut *conn)
     .await?;
     Ok(GAP_BINS
         .iter()
@@ -395,58 +411,58 @@ pub fn nice_width(cents: i64) -> i64 {
     }
 }
 
-async fn order_values(db: &Db, range: DayRange) -> Result<Vec<Bin<Money>>> {
-    // Equal bins from 0 up past the 99th percentile, then one open bin for the long tail, so a few
-    // very large orders do not squash the rest into one bar.
-    let p99: Option<Decimal> = sqlx::query_scalar(
-        "SELECT percentile_disc(0.99) WITHIN GROUP (ORDER BY avg_order_value) FROM customer_daily_stats
-          WHERE stat_date BETWEEN $1 AND $2 AND avg_order_value IS NOT NULL",
-    )
-    .bind(range.start)
-    .bind(range.end)
-    .fetch_one(&db.pool)
-    .await?;
-    let Some(p99) = p99 else {
-        return Ok(Vec::new());
-    };
-    let p99_cents = (p99 * Decimal::ONE_HUNDRED).trunc();
-    let p99_cents = i64::try_from(p99_cents).unwrap_or(i64::MAX / 1000);
-    let width = nice_width((p99_cents / ORDER_VALUE_BINS).max(1));
-    let regular = p99_cents / width + 1;
+async fn order_values(conn: &mut PgConnection, range: DayRange) -> Result<Vec<Bin<Money>>> {
+    // The values in cents with their counts (a few distinct values per currency unit), then the
+    // 99th percentile and the bins from those: one pass over the rows, no sort of them.
     let counts: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT least(floor(avg_order_value * 100 / $3), $4)::bigint AS bin, count(*) FROM customer_daily_stats
+        "SELECT (avg_order_value * 100)::bigint AS cents, count(*) FROM customer_daily_stats
           WHERE stat_date BETWEEN $1 AND $2 AND avg_order_value IS NOT NULL
-          GROUP BY bin ORDER BY bin",
+          GROUP BY cents ORDER BY cents",
     )
     .bind(range.start)
     .bind(range.end)
-    .bind(width)
-    .bind(regular)
-    .fetch_all(&db.pool)
+    .fetch_all(&mut *conn)
     .await?;
-    let cents = |c: i64| Money(Decimal::new(c, 2));
-    let count_of = |bin: i64| {
-        counts
-            .iter()
-            .find(|(b, _)| *b == bin)
-            .map_or(0, |(_, n)| *n)
+    Ok(value_bins(&counts))
+}
+
+/// Bins `(cents, count)` pairs sorted by cents: equal bins from 0 up past the 99th percentile (as
+/// PostgreSQL's `percentile_disc(0.99)`), then one open bin for the long tail, so that a few very
+/// large orders do not squash the rest into one bar.
+pub fn value_bins(counts: &[(i64, i64)]) -> Vec<Bin<Money>> {
+    let total: i64 = counts.iter().map(|(_, n)| n).sum();
+    let mut running = 0;
+    let Some(p99) = counts.iter().find_map(|&(cents, n)| {
+        running += n;
+        (running * 100 >= total * 99).then_some(cents)
+    }) else {
+        return Vec::new();
     };
-    let mut bins: Vec<Bin<Money>> = (0..regular)
-        .map(|b| Bin {
-            from: cents(b * width),
-            to: Some(cents((b + 1) * width)),
-            count: count_of(b),
+    let width = nice_width((p99 / ORDER_VALUE_BINS).max(1));
+    let regular = p99 / width + 1;
+    let mut bins: Vec<i64> = vec![0; regular as usize + 1];
+    for &(cents, n) in counts {
+        bins[(cents.max(0) / width).min(regular) as usize] += n;
+    }
+    let amount = |c: i64| Money(Decimal::new(c, 2));
+    let tail = bins.pop().unwrap_or_default();
+    let mut out: Vec<Bin<Money>> = bins
+        .into_iter()
+        .enumerate()
+        .map(|(b, count)| Bin {
+            from: amount(b as i64 * width),
+            to: Some(amount((b as i64 + 1) * width)),
+            count,
         })
         .collect();
-    let tail = count_of(regular);
     if tail > 0 {
-        bins.push(Bin {
-            from: cents(regular * width),
+        out.push(Bin {
+            from: amount(regular * width),
             to: None,
             count: tail,
         });
     }
-    Ok(bins)
+    out
 }
 
 /// The state of every day of `range`: computed, missing or stale.
@@ -456,7 +472,7 @@ async fn order_values(db: &Db, range: DayRange) -> Result<Vec<Bin<Money>>> {
 /// exists, stale when that row carries another config fingerprint or a later load changed the
 /// day's orders (`order_day_changes`), and missing otherwise.
 pub async fn day_states(
-    db: &Db,
+    conn: &mut PgConnection,
     plan: &Plan,
     range: DayRange,
 ) -> Result<Vec<(NaiveDate, DayState)>> {
@@ -488,7 +504,7 @@ pub async fn day_states(
     .bind(fingerprint)
     .bind(range.start)
     .bind(range.end)
-    .fetch_all(&db.pool)
+    .fetch_all(&mut *conn)
     .await?;
     Ok(rows
         .into_iter()
@@ -503,7 +519,7 @@ pub async fn day_states(
         .collect())
 }
 
-async fn health(db: &Db, plan: &Plan, range: DayRange) -> Result<Health> {
+async fn health(conn: &mut PgConnection, plan: &Plan, range: DayRange) -> Result<Health> {
     let load_types: Vec<String> = plan
         .with_role(Role::Load)
         .map(|s| s.type_name.clone())
@@ -515,7 +531,7 @@ async fn health(db: &Db, plan: &Plan, range: DayRange) -> Result<Health> {
     )
     .bind(&load_types)
     .bind(RECENT_LOADS)
-    .fetch_all(&db.pool)
+    .fetch_all(&mut *conn)
     .await?
     .into_iter()
     .map(|(run_id, started_at, lines_read, lines_rejected)| Load {
@@ -536,12 +552,12 @@ async fn health(db: &Db, plan: &Plan, range: DayRange) -> Result<Health> {
             GROUP BY kind ORDER BY count(*) DESC, kind"#,
     )
     .bind(&load_ids)
-    .fetch_all(&db.pool)
+    .fetch_all(&mut *conn)
     .await?
     .into_iter()
     .map(|(reason, count)| Reason { reason, count })
     .collect();
-    let days = day_states(db, plan, range)
+    let days = day_states(conn, plan, range)
         .await?
         .into_iter()
         .map(|(date, state)| DayEntry { date, state })
@@ -554,7 +570,7 @@ async fn health(db: &Db, plan: &Plan, range: DayRange) -> Result<Health> {
               ORDER BY id DESC LIMIT $1",
         )
         .bind(RECENT_RUNS)
-        .fetch_all(&db.pool)
+        .fetch_all(&mut *conn)
         .await?
         .into_iter()
         .map(|(run_id, stage, status, started_at, seconds)| RunEntry {
@@ -585,6 +601,30 @@ mod tests {
             .map(|&c| nice_width(c))
             .collect();
         assert_eq!(widths, [1, 2, 5, 10, 20, 100, 200, 500, 1000]);
+    }
+
+    #[test]
+    fn value_bins_stop_past_the_99th_percentile() {
+        // 100 values: 1.00 .. 99.00 and one of 5000.00. The 99th percentile is 99.00, so the bins
+        // are 5.00 wide (9900 / 40 = 247 cents, rounded up to 500) up to 100.00, then one open bin.
+        let mut counts: Vec<(i64, i64)> = (1..=99).map(|v| (v * 100, 1)).collect();
+        counts.push((500_000, 1));
+        let bins = value_bins(&counts);
+        assert_eq!(bins.len(), 21);
+        assert_eq!(
+            serde_json::to_value(&bins[0]).unwrap(),
+            serde_json::json!({"from": "0.00", "to": "5.00", "count": 4})
+        );
+        assert_eq!(
+            serde_json::to_value(&bins[19]).unwrap(),
+            serde_json::json!({"from": "95.00", "to": "100.00", "count": 5})
+        );
+        assert_eq!(
+            serde_json::to_value(&bins[20]).unwrap(),
+            serde_json::json!({"from": "100.00", "to": null, "count": 1})
+        );
+        assert_eq!(bins.iter().map(|b| b.count).sum::<i64>(), 100);
+        assert!(value_bins(&[]).is_empty());
     }
 
     #[test]

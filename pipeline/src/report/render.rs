@@ -622,7 +622,11 @@ fn order_values(data: &ReportData) -> Result<String> {
         }))?;
         if let Some(&(from, to, n, true)) = bounds.last() {
             chart.draw_series(std::iter::once(Text::new(
-                format!("≥ {} ({})", short(from), thousands(n)),
+                format!(
+                    "≥ {} ({})",
+                    money_text(bins[bins.len() - 1].from.0),
+                    thousands(n)
+                ),
                 ((from + to) / 2.0, n as f64 + top * 0.01),
                 text_style(11.0, &ORANGE).pos(Pos::new(HPos::Right, VPos::Bottom)),
             )))?;
@@ -823,14 +827,16 @@ fn run_durations(data: &ReportData) -> Result<String> {
     }
     let n = runs.len() as i32;
     let seconds: Vec<f64> = runs.iter().map(|r| r.seconds.unwrap_or(0.0)).collect();
-    let low = seconds
+    // Whole decades, so that the log axis always shows at least two labelled ticks.
+    let fastest = seconds
         .iter()
         .copied()
         .filter(|s| *s > 0.0)
         .fold(f64::INFINITY, f64::min)
-        .clamp(0.001, 1.0)
-        / 2.0;
-    let high = seconds.iter().copied().fold(1.0, f64::max) * 3.0;
+        .clamp(0.001, 1.0);
+    let slowest = seconds.iter().copied().fold(1.0, f64::max) * 1.5;
+    let low = 10f64.powf(fastest.log10().floor());
+    let high = 10f64.powf(slowest.log10().ceil());
     let labels: Vec<String> = runs
         .iter()
         .map(|r| {
