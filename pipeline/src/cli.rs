@@ -12,6 +12,7 @@ use crate::config::{self, FlagOverrides};
 use crate::db::{self, Db};
 use crate::output::{Format, RecordFormat};
 use crate::plan::{self, Plan};
+use crate::report::{self, ReportFormat};
 use crate::reports::{self, RankBy};
 use crate::runner::{self, Days, RunOptions};
 
@@ -104,6 +105,18 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: Format,
+    },
+    /// Write one self-contained HTML page of charts over a range of days (default: the whole history).
+    Report {
+        /// Days A..B (inclusive).
+        #[arg(long, value_name = "A..B", value_parser = parse_range)]
+        range: Option<DayRange>,
+        /// Where to write (default: report.html for html, stdout for json).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// html: the page; json: the data behind every chart.
+        #[arg(long, value_enum, default_value_t)]
+        format: ReportFormat,
     },
     /// Each stage's last run, and which days are computed, missing, stale or failed.
     Status {
@@ -377,6 +390,13 @@ pub async fn run(cli: Cli) -> Result<()> {
             let plan = compile(&cli)?;
             let db = connect_to_read(&plan).await?;
             let result = reports::repeaters(&db, &plan, *range, *format).await;
+            db.close().await;
+            result
+        }
+        Command::Report { range, out, format } => {
+            let plan = compile(&cli)?;
+            let db = connect_to_read(&plan).await?;
+            let result = report::report(&db, &plan, *range, out.as_deref(), *format).await;
             db.close().await;
             result
         }

@@ -9,6 +9,7 @@ mod generate;
 mod ledger;
 mod output;
 mod plan;
+mod report;
 mod reports;
 mod runner;
 mod schedule;

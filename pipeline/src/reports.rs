@@ -6,7 +6,6 @@ use std::collections::BTreeSet;
 use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
-use rust_decimal::prelude::ToPrimitive;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::{Value, json};
 use sqlx::Row;
@@ -26,8 +25,9 @@ fn bounds(range: Option<DayRange>) -> (NaiveDate, NaiveDate) {
     ))
 }
 
+/// Money in JSON: a string with two decimals, so that no float rounding shows.
 fn number(value: Decimal) -> Value {
-    json!(value.round_dp(2).to_f64().unwrap_or_default())
+    json!(money(value))
 }
 
 /// The name of the declared `customer_daily_stats` stage (for the commands that say how to compute).

@@ -334,8 +334,10 @@ async fn stats_top_customers_and_repeaters_read_the_stored_rows() {
         day[0]["customer_unique_id"], "ub",
         "largest total_spent first"
     );
-    assert_eq!(day[0]["total_spent"], 66.67);
-    assert_eq!(day[1]["avg_order_value"], 22.0);
+    // Money is a string with two decimals.
+    assert_eq!(day[0]["total_spent"], "66.67");
+    assert_eq!(day[1]["avg_order_value"], "22.00");
+    assert_eq!(day[1]["lifetime_spent"], "44.00");
     let table = db.ok(&["--config", &config, "stats", "--date", "2017-03-01"]);
     assert!(
         table.starts_with("2017-03-01: 2 customers, 4 orders, revenue 110.67\n"),
@@ -370,24 +372,29 @@ async fn stats_top_customers_and_repeaters_read_the_stored_rows() {
     let top: serde_json::Value =
         serde_json::from_str(&db.ok(&["--config", &config, "top-customers", "--format", "json"]))
             .unwrap();
-    let ranked: Vec<(&str, f64)> = top
+    let ranked: Vec<(&str, &str)> = top
         .as_array()
         .unwrap()
         .iter()
         .map(|t| {
             (
                 t["customer_unique_id"].as_str().unwrap(),
-                t["total_spent"].as_f64().unwrap(),
+                t["total_spent"].as_str().unwrap(),
             )
         })
         .collect();
     assert_eq!(
         ranked,
-        [("ub", 66.67), ("ua", 44.0), ("uc", 10.0), ("ud", 0.05)]
+        [
+            ("ub", "66.67"),
+            ("ua", "44.00"),
+            ("uc", "10.00"),
+            ("ud", "0.05")
+        ]
     );
     assert_eq!(
         top[1],
-        serde_json::json!({"rank": 2, "customer_unique_id": "ua", "orders": 4, "items": 3, "total_spent": 44.0,
+        serde_json::json!({"rank": 2, "customer_unique_id": "ua", "orders": 4, "items": 3, "total_spent": "44.00",
                            "first_order_date": "2017-03-01", "last_order_date": "2017-03-05",
                            "city": "campinas", "state": "SP"})
     );

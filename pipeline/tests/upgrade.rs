@@ -95,7 +95,9 @@ async fn an_earlier_database_keeps_its_computed_and_stale_days() {
     ]);
     db.assert_fresh("after the upgrade and a run").await;
     let lifetime: String = db
-        .scalar("SELECT lifetime_spent::text FROM customer_daily_stats WHERE stat_date = '2017-03-03'")
+        .scalar(
+            "SELECT lifetime_spent::text FROM customer_daily_stats WHERE stat_date = '2017-03-03'",
+        )
         .await;
     assert_eq!(lifetime, "33.00");
 }

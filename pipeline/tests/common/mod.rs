@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use sqlx::{Connection, PgConnection};
 
+pub mod chromium;
+
 /// The server tests create their databases on; `TEST_DATABASE_URL` overrides it.
 pub fn admin_url() -> String {
     std::env::var("TEST_DATABASE_URL")

@@ -1,0 +1,94 @@
+//! `pipeline report`: one self-contained HTML page of charts over a range of days, or the data
+//! behind them as JSON. The SQL is in [`data`], the drawing in [`render`].
+
+pub mod data;
+pub mod render;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use stages::DayRange;
+
+use crate::db::Db;
+use crate::plan::Plan;
+use data::DayState;
+
+/// What `pipeline report` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum ReportFormat {
+    /// One self-contained HTML page (default file: report.html).
+    #[default]
+    Html,
+    /// The data behind every chart, as JSON (default: stdout).
+    Json,
+}
+
+/// `pipeline report`.
+pub async fn report(
+    db: &Db,
+    plan: &Plan,
+    range: Option<DayRange>,
+    out: Option<&Path>,
+    format: ReportFormat,
+) -> Result<()> {
+    let range = match range {
+        Some(range) => range,
+        None => data::whole_history(db).await?.context(
+            "nothing to report: no orders are loaded and no statistics are stored (run `pipeline run` first)",
+        )?,
+    };
+    if range.len() > 36_600 {
+        bail!("range {range} is longer than 100 years; pass a shorter --range");
+    }
+    let (report, totals) = data::collect(db, plan, range).await?;
+    let missing = report
+        .health
+        .days
+        .iter()
+        .filter(|d| d.state == DayState::Missing)
+        .count();
+    if missing > 0 {
+        tracing::warn!(
+            missing_days = missing,
+            "{missing} day(s) of {range} are not computed; figures cover computed days only (pipeline run --range {range} --stage customer_daily_stats)"
+        );
+    }
+    match format {
+        ReportFormat::Json => {
+            let text = serde_json::to_string_pretty(&report)?;
+            match out {
+                Some(path) => write_atomically(path, &text)?,
+                None => println!("{text}"),
+            }
+        }
+        ReportFormat::Html => {
+            let generated_at = chrono::Local::now()
+                .format("%Y-%m-%d %H:%M:%S %:z")
+                .to_string();
+            let page = render::page(&report, &totals, &generated_at)?;
+            let path = out.map_or_else(|| PathBuf::from("report.html"), Path::to_path_buf);
+            write_atomically(&path, &page)?;
+            println!(
+                "wrote {}: {range}, {} KB",
+                path.display(),
+                page.len().div_ceil(1024)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Writes `text` next to `path` and renames it into place, so a reader never sees half a file.
+fn write_atomically(path: &Path, text: &str) -> Result<()> {
+    let name = path
+        .file_name()
+        .with_context(|| format!("{} is not a file name", path.display()))?;
+    let mut temporary = name.to_owned();
+    temporary.push(".partial");
+    let temporary = path.with_file_name(temporary);
+    std::fs::write(&temporary, text)
+        .with_context(|| format!("cannot write {}", temporary.display()))?;
+    std::fs::rename(&temporary, path)
+        .with_context(|| format!("cannot move {} into place", path.display()))?;
+    Ok(())
+}
