@@ -16,8 +16,10 @@
 # 3. Builds pipeline:latest with docker-compose build: build time, size
 #    (at most 200 MB) and the non-root user it runs as.
 # 4. Runs the stack under its own project name and a free loopback port: the
-#    db healthcheck, the demo, idempotent reruns, the data sets seen by the
-#    demo, the data surviving down/up, the scheduler's start and stop.
+#    db healthcheck and its loopback-only port, the demo, an idempotent rerun,
+#    results on stdout, docker run against an existing server, the data sets
+#    seen by the demo, the data surviving down/up, the scheduler's start and
+#    stop.
 # 5. Tears down with docker-compose down -v (always, also on failure), and
 #    stops the engine if this script started it. Only the images stay.
 #
@@ -31,7 +33,15 @@
 # makes what it needs (the stack is up from "db starts" to "scheduler").
 # `compose ...` runs docker-compose on this project; `pipeline_run ARGS...`
 # runs the pipeline service once (`docker-compose run --rm -T pipeline ARGS`)
-# and leaves its output in $OUT.
+# and leaves its output in $OUT; `expect_in_output WHAT REGEX` checks it.
+# For example, after the "results" step:
+#
+#   status_check() { pipeline_run status --check || { show "$OUT"; return 1; }; }
+#   step "status --check in the container" status_check
+#
+# A folder mounted for the container to write in must be writable by the
+# image's user (uid 10001): `install -d -o 10001 "$WORK/reports"`, then
+# `compose run --rm -T -v "$WORK/reports:/reports" pipeline ...`.
 #
 # Environment: E2E_KEEP_ENGINE=1 leaves a dockerd that this script started
 # running; E2E_REBUILD_STANDINS=1 rebuilds the stand-in images; DEBIAN_MIRROR
