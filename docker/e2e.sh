@@ -48,7 +48,7 @@
 # (default http://deb.debian.org/debian) is what debootstrap fetches from.
 set -uo pipefail
 
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 REPO=$(pwd)
 PROJECT=pipeline-e2e
 MAX_IMAGE_BYTES=$((200 * 1000 * 1000))
@@ -206,14 +206,26 @@ need_standin() { # image, inputs-hash
     esac
     return 1
 }
-hash_of() { cat "$@" | sha256sum | cut -c1-16; }
+hash_of() { sha256sum | cut -c1-16; } # of its standard input
+image_id() { docker image inspect -f '{{.Id}}' "$1" 2>/dev/null || true; }
+# Removes an image that a new build replaced (and its unshared layers), so
+# that repeated runs do not fill the disk; not one that is still tagged or
+# still the base of another image.
+remove_replaced() { # old image id
+    if [ -n "$1" ] && ! docker image inspect -f '{{.RepoTags}}' "$1" 2>/dev/null | grep -q ':'; then
+        docker rmi "$1" >/dev/null 2>&1 && log "removed the image it replaces (${1:7:12})"
+    fi
+    return 0
+}
 
 # Revision of the recipe below: change it when the recipe changes.
 DEBIAN_RECIPE=1
 debian_standin() {
-    local rev="$DEBIAN_RECIPE-$SUITE-$(printf '%s' "$DEBIAN_MIRROR" | sha256sum | cut -c1-8)"
+    local rev
+    rev="$DEBIAN_RECIPE-$SUITE-$(printf '%s' "$DEBIAN_MIRROR" | sha256sum | cut -c1-8)"
     need_standin "$DEBIAN_IMAGE" "$rev" || return 0
-    local root=$WORK/rootfs t0=$SECONDS
+    local root=$WORK/rootfs t0=$SECONDS old
+    old=$(image_id "$DEBIAN_IMAGE")
     log "debootstrap --variant=minbase $SUITE from $DEBIAN_MIRROR"
     if ! as_root debootstrap --variant=minbase "$SUITE" "$root" "$DEBIAN_MIRROR" >"$WORK/debootstrap.log" 2>&1; then
         show <(tail -n 20 "$WORK/debootstrap.log")
@@ -266,9 +278,11 @@ EOF
         return 1
     as_root rm -rf "$root"
     log "$DEBIAN_IMAGE: stand-in built in $((SECONDS - t0)) s ($(image_mb "$DEBIAN_IMAGE") MB)"
+    remove_replaced "$old"
 }
 
-# This machine's toolchain of the version the rust image names.
+# This machine's toolchain of the version the rust image names; else the
+# active one if it is no older than the workspace's rust-version.
 find_toolchain() {
     local dir candidates=()
     if command -v rustc >/dev/null 2>&1; then
@@ -286,7 +300,13 @@ find_toolchain() {
             ;;
         esac
     done
-    return 1
+    local needed active
+    needed=$(sed -nE 's/^rust-version[[:space:]]*=[[:space:]]*"([^"]+)".*/\1/p' "$REPO/Cargo.toml" | head -n 1)
+    dir=${candidates[0]:-}
+    [ -n "$needed" ] && [ -n "$dir" ] && [ -x "$dir/bin/rustc" ] && [ -x "$dir/bin/cargo" ] || return 1
+    active=$("$dir/bin/rustc" --version | awk '{ print $2 }')
+    [ "$(printf '%s\n%s\n' "$needed" "$active" | sort -V | head -n 1)" = "$needed" ] || return 1
+    (cd "$dir" && pwd -P)
 }
 
 rust_standin() {
@@ -297,9 +317,15 @@ rust_standin() {
             log "$RUST_IMAGE: present, used as it is"
             return 0
         fi
-        say_fail "no Rust $RUST_VERSION toolchain on this machine for the stand-in of $RUST_IMAGE"
+        say_fail "no Rust toolchain here for the stand-in of $RUST_IMAGE (Rust $RUST_VERSION, or at least the workspace's rust-version)"
         return 1
     fi
+    local version
+    version=$("$toolchain/bin/rustc" --version | awk '{ print $2 }')
+    case "$version" in
+    "$RUST_VERSION" | "$RUST_VERSION".*) ;;
+    *) log "note: no Rust $RUST_VERSION here; the stand-in of $RUST_IMAGE carries Rust $version" ;;
+    esac
     [ -f "$ca" ] || {
         say_fail "no CA bundle at $ca"
         return 1
@@ -311,7 +337,8 @@ rust_standin() {
         docker image inspect -f '{{.Id}}' "$DEBIAN_IMAGE"
     ) | hash_of)
     need_standin "$RUST_IMAGE" "$rev" || return 0
-    local ctx=$WORK/rust-ctx t0=$SECONDS part
+    local ctx=$WORK/rust-ctx t0=$SECONDS part old
+    old=$(image_id "$RUST_IMAGE")
     mkdir -p "$ctx/toolchain"
     cp "$REPO/docker/standins/rust.Dockerfile" "$ctx/Dockerfile"
     cp "$ca" "$ctx/ca-certificates.crt"
@@ -321,13 +348,14 @@ rust_standin() {
         cp -al "$toolchain/$part" "$ctx/toolchain/" 2>/dev/null || cp -a "$toolchain/$part" "$ctx/toolchain/"
     done
     if ! docker build -q --label "$STANDIN_LABEL=$rev" --build-arg "BASE=$DEBIAN_IMAGE" \
-        --build-arg "RUST_VERSION=$("$toolchain/bin/rustc" --version | awk '{print $2}')" \
+        --build-arg "RUST_VERSION=$version" \
         -t "$RUST_IMAGE" "$ctx" >"$WORK/rust-build.log" 2>&1; then
         show <(tail -n 20 "$WORK/rust-build.log")
         return 1
     fi
     rm -rf "$ctx"
     log "$RUST_IMAGE: stand-in built in $((SECONDS - t0)) s from $toolchain"
+    remove_replaced "$old"
 }
 
 postgres_standin() {
@@ -338,7 +366,8 @@ postgres_standin() {
         docker image inspect -f '{{.Id}}' "$DEBIAN_IMAGE"
     ) | hash_of)
     need_standin "$POSTGRES_IMAGE" "$rev" || return 0
-    local ctx=$WORK/pg-ctx t0=$SECONDS
+    local ctx=$WORK/pg-ctx t0=$SECONDS old
+    old=$(image_id "$POSTGRES_IMAGE")
     mkdir -p "$ctx"
     cp "$REPO/docker/standins/postgres.Dockerfile" "$ctx/Dockerfile"
     cp "$REPO/docker/standins/postgres-entrypoint.sh" "$ctx/"
@@ -349,6 +378,7 @@ postgres_standin() {
     fi
     rm -rf "$ctx"
     log "$POSTGRES_IMAGE: stand-in built in $((SECONDS - t0)) s"
+    remove_replaced "$old"
 }
 
 base_images() {
@@ -364,8 +394,8 @@ image_mb() { docker image inspect -f '{{.Size}}' "$1" | awk '{ printf "%.1f", $1
 BUILD_CACHE_TAG=pipeline-build-cache:latest
 build_image() {
     local old_app old_cache t0=$SECONDS
-    old_app=$(docker image inspect -f '{{.Id}}' pipeline:latest 2>/dev/null || true)
-    old_cache=$(docker image inspect -f '{{.Id}}' "$BUILD_CACHE_TAG" 2>/dev/null || true)
+    old_app=$(image_id pipeline:latest)
+    old_cache=$(image_id "$BUILD_CACHE_TAG")
     if ! docker build --target build -t "$BUILD_CACHE_TAG" "$REPO" >"$WORK/build.log" 2>&1 ||
         ! compose build pipeline >>"$WORK/build.log" 2>&1; then
         show <(tail -n 40 "$WORK/build.log")
@@ -374,12 +404,8 @@ build_image() {
     local cached
     cached=$(grep -c 'Using cache' "$WORK/build.log")
     log "built pipeline:latest with docker-compose build in $((SECONDS - t0)) s ($cached steps from the layer cache)"
-    local id
-    for id in "$old_app" "$old_cache"; do
-        if [ -n "$id" ] && ! docker image inspect -f '{{.RepoTags}}' "$id" 2>/dev/null | grep -q ':'; then
-            docker rmi "$id" >/dev/null 2>&1 && log "removed the image it replaces (${id:7:12})"
-        fi
-    done
+    remove_replaced "$old_app"
+    remove_replaced "$old_cache"
     return 0
 }
 
