@@ -11,8 +11,9 @@
 #    use (read from them): debian:<suite>-slim from a debootstrap root file
 #    system, the rust:<version>-... build image from it plus this machine's
 #    Rust toolchain and CA bundle, and postgres:<major> from it plus Debian's
-#    postgresql-<major> (docker/standins/). They are test doubles; an image
-#    that exists already, a real one included, is used as it is.
+#    postgresql-<major> (docker/standins/). They are test doubles, made only
+#    for an image that is neither present nor pullable; a present image, a
+#    real one included, is used as it is.
 # 3. Builds pipeline:latest with docker-compose build: build time, size
 #    (at most 200 MB) and the non-root user it runs as.
 # 4. Runs the stack under its own project name and a free loopback port: the
@@ -189,11 +190,17 @@ read_image_names() {
 }
 
 STANDIN_LABEL=org.pipeline.e2e.standin
-# Whether to build a stand-in: not when the image exists, unless it is a
-# stand-in made from other inputs (its label holds their hash).
+# Whether to build a stand-in: not when the image exists or can be pulled,
+# unless it is a stand-in made from other inputs (its label holds their hash).
 need_standin() { # image, inputs-hash
-    local have
+    local have pulled
     if ! have=$(docker image inspect -f "{{ index .Config.Labels \"$STANDIN_LABEL\" }}" "$1" 2>/dev/null); then
+        if pulled=$(timeout 300 docker pull -q "$1" 2>&1); then
+            log "$1: pulled"
+            return 1
+        fi
+        pulled=$(printf '%s' "$pulled" | tail -n 1)
+        log "$1: cannot be pulled (${pulled##*: }); building a stand-in"
         return 0
     fi
     if [ -n "${E2E_REBUILD_STANDINS:-}" ] && [ "$have" != "<no value>" ]; then
