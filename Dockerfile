@@ -44,7 +44,7 @@ RUN apt-get update \
 RUN groupadd --system --gid 10001 pipeline \
     && useradd --system --uid 10001 --gid pipeline --home-dir /app \
         --no-create-home --shell /usr/sbin/nologin pipeline \
-    && install -d -o pipeline -g pipeline /app
+    && install -d -o pipeline -g pipeline /app /reports
 WORKDIR /app
 
 COPY --from=build /src/target/release/pipeline /usr/local/bin/pipeline

@@ -462,7 +462,10 @@ POSTGRES_PASSWORD=$DB_PASSWORD
 POSTGRES_DB=$DB_NAME
 POSTGRES_PORT=$DB_PORT
 RUST_LOG=info
+PIPELINE_REPORTS=$WORK/reports
 EOF
+    # The demo writes its report there as the image's user (uid 10001).
+    as_root install -d -o 10001 -g 10001 "$WORK/reports"
     # Leftovers of an interrupted earlier run.
     compose down -v --remove-orphans >/dev/null 2>&1
     log "compose project $PROJECT, database published on 127.0.0.1:$DB_PORT"
@@ -582,6 +585,34 @@ same_checksum() { # what happened since
         return 1
     fi
     log "the tables are the same after $1"
+}
+
+# The demo's report lands in the mounted folder: one HTML page with its charts.
+report_in_folder() {
+    local page=$WORK/reports/report.html
+    if [ ! -s "$page" ]; then
+        show "$OUT"
+        say_fail "no report at $page after the demo"
+        return 1
+    fi
+    local charts
+    charts=$(grep -o '<svg' "$page" | wc -l)
+    if [ "$charts" -lt 6 ] || grep -qE '<script|https?://[^"]*\.(js|css)' "$page"; then
+        say_fail "the report has $charts charts, or loads something from outside"
+        return 1
+    fi
+    log "report.html: $(($(wc -c <"$page") / 1024)) KB, $charts charts, in the mounted folder"
+}
+
+# The freshness probe works inside the container: up to date after the demo.
+status_check() {
+    pipeline_run status --check || {
+        show "$OUT"
+        say_fail "status --check exited non-zero after the demo"
+        return 1
+    }
+    expect_in_output "that the statistics are up to date" '^customer_daily_stats: up to date' || return 1
+    log "status --check: up to date"
 }
 
 rerun_changes_nothing() {
@@ -771,6 +802,8 @@ step_needed "db starts and becomes healthy" db_up
 step "db port: published on the loopback only" db_port_loopback
 step_needed "demo: docker-compose run --rm pipeline" demo
 step_needed "tables: checksum after the demo" record_checksum
+step "report: the demo's report.html in the mounted folder" report_in_folder
+step "status --check: up to date inside the container" status_check
 step "rerun: a second demo changes nothing" rerun_changes_nothing
 step "results: CSV on stdout with docker-compose run -T" results_on_stdout
 step "existing database: docker run with DATABASE_URL" existing_database

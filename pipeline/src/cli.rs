@@ -162,7 +162,11 @@ pub enum Command {
         timezone: Option<String>,
     },
     /// Run the whole pipeline and print a short summary (days computed, top customers, repeaters).
-    Demo,
+    Demo {
+        /// Also write the HTML report here (the compose demo writes /reports/report.html).
+        #[arg(long, value_name = "FILE")]
+        report: Option<PathBuf>,
+    },
 }
 
 /// The days a command line may name: four-digit years, which PostgreSQL and the date arithmetic of
@@ -416,7 +420,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             crate::daily::override_schedule(&mut plan, at.as_deref(), timezone.as_deref())?;
             crate::daily::schedule(plan, *once).await
         }
-        Command::Demo => {
+        Command::Demo { report: page } => {
             let plan = compile(&cli)?;
             let db = connect(&plan).await?;
             let options = RunOptions {
@@ -433,7 +437,19 @@ pub async fn run(cli: Cli) -> Result<()> {
             println!();
             reports::top_customers(&db, &plan, None, RankBy::Spent, 5, Format::Table).await?;
             println!();
-            reports::repeaters(&db, &plan, None, Format::Table).await
+            reports::repeaters(&db, &plan, None, Format::Table).await?;
+            if let Some(path) = page {
+                println!();
+                // The demo's figures are printed already: a report that cannot be written is a
+                // warning with its cause, not a failed demo.
+                if let Err(e) =
+                    report::report(&db, &plan, None, Some(path), ReportFormat::Html).await
+                {
+                    tracing::warn!(path = %path.display(), error = %format!("{e:#}"), "could not write the report (is the folder writable for this user?)");
+                }
+            }
+            db.close().await;
+            Ok(())
         }
     }
 }
