@@ -563,3 +563,66 @@ async fn an_unchanged_file_is_not_read_again_and_a_changed_one_is() {
     .unwrap();
     assert!(by_name(&reread, "orders")["unchanged_since_run"].is_null());
 }
+
+#[tokio::test]
+async fn a_load_that_changes_much_of_the_history_marks_it_stale_whole() {
+    let db = TestDb::new().await;
+    let (dir, base) = generated(
+        &db,
+        &["--orders", "24000", "--days", "60", "--start", "2017-01-01"],
+    );
+    let config = write_config(dir.path(), &base, "", "");
+    let config = config.to_str().unwrap();
+    db.ok(&["--config", config, "run"]);
+    // Every order from the tenth day on gets a new price: more than the bulk threshold (20,000
+    // orders and 5% of the table), so the load records one change for everyone from that day.
+    let mut shop = Shop::read(&base);
+    let from = d("2017-01-10");
+    let later: std::collections::HashSet<String> = shop.orders[1..]
+        .iter()
+        .filter(|o| Shop::day_of(o) >= from)
+        .map(|o| o[0].clone())
+        .collect();
+    assert!(later.len() > 20_000, "{} orders", later.len());
+    for item in &mut shop.items[1..] {
+        if later.contains(&item[0]) {
+            let price: f64 = item[5].parse().unwrap();
+            item[5] = format!("{:.2}", price + 0.5);
+        }
+    }
+    shop.write(&base);
+    db.ok(&["--config", config, "run", "--stage", "load"]);
+    let bulk: i64 = db
+        .scalar(
+            "SELECT count(*) FROM order_changes WHERE customer_id IS NULL AND day = '2017-01-10'",
+        )
+        .await;
+    assert_eq!(bulk, 1, "one bulk change from the first changed day");
+    let status: serde_json::Value =
+        serde_json::from_str(&db.ok(&["--config", config, "status", "--format", "json"])).unwrap();
+    assert_eq!(
+        status["aggregates"][0]["days_stale"],
+        serde_json::json!(["2017-01-10..2017-03-01"]),
+        "{status}"
+    );
+    let record: serde_json::Value = serde_json::from_str(&db.ok(&[
+        "--config",
+        config,
+        "run",
+        "--stage",
+        "customer_daily_stats",
+        "--date",
+        "2017-01-01",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    assert_eq!(record["aggregates"][0]["days_stale_whole"], 51, "{record}");
+    db.assert_fresh("after a bulk change").await;
+    assert_eq!(
+        db.run(&["--config", config, "status", "--check"])
+            .status
+            .code(),
+        Some(0)
+    );
+}

@@ -399,6 +399,15 @@ async fn a_report_of_an_empty_database_says_what_to_run() {
     let db = TestDb::new().await;
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &fixture("stats"), "", "");
+    // A reading command never migrates: it says so first.
+    let out = db.run(&["--config", config.to_str().unwrap(), "report"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        common::text(&out.stderr).contains("run `pipeline migrate`"),
+        "{}",
+        common::text(&out.stderr)
+    );
+    db.ok(&["--config", config.to_str().unwrap(), "migrate"]);
     let out = db.run(&["--config", config.to_str().unwrap(), "report"]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = common::text(&out.stderr);

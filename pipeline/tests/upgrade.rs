@@ -24,6 +24,7 @@ async fn an_earlier_database_keeps_its_computed_and_stale_days() {
         // A backfill of the three days, then a load that changed o1's price after it.
         "INSERT INTO pipeline_runs (id, stage_name, stage_type, config_fingerprint, status, range_start, range_end, finished_at)
          VALUES (1, 'customer_daily_stats', 'customer_daily_stats', 'f', 'succeeded', '2017-03-01', '2017-03-03', '2017-04-01 00:00:00+00')",
+        "SELECT setval('pipeline_runs_id_seq', 10)",
         "INSERT INTO pipeline_runs (parent_run_id, stage_name, stage_type, config_fingerprint, run_date, status, finished_at, rows_loaded)
          SELECT 1, 'customer_daily_stats', 'customer_daily_stats', 'f', d::date, 'succeeded', '2017-04-01 00:00:00+00',
                 CASE WHEN d::date IN ('2017-03-01', '2017-03-03') THEN 1 ELSE 0 END
@@ -33,7 +34,7 @@ async fn an_earlier_database_keeps_its_computed_and_stale_days() {
              ('2017-03-03', 'u1', 1, 0, 1, 1, 1, 20.00, 2.00, 22.00, 22.00, '2017-03-03 10:00:00', '2017-03-03 10:00:00', 2, 32.00, '2017-03-01', 2, true, 1, now())",
         "INSERT INTO pipeline_runs (id, stage_name, stage_type, config_fingerprint, status) VALUES (2, 'load', 'postgres_load', 'g', 'succeeded')",
         "INSERT INTO order_day_changes (day, run_id, changed_at) VALUES ('2017-03-01', 2, '2017-05-01 00:00:00+00')",
-        "SELECT setval('pipeline_runs_id_seq', 2)",
+        "SELECT setval('pipeline_runs_id_seq', 20)",
     ] {
         sqlx::query(sqlx::AssertSqlSafe(statement))
             .execute(&mut conn)
