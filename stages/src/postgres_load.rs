@@ -155,6 +155,16 @@ impl Load for PostgresLoad {
         conn: &mut PgConnection,
         sources: &[Source],
     ) -> Result<(), sqlx::Error> {
+        // The load lock is taken before anything reads the tables: a first load drops and builds
+        // keys (an exclusive table lock), which would deadlock with another load that read the
+        // tables first (its reference rules) and then waited for the load lock.
+        sqlx::query(AssertSqlSafe(format!(
+            "SET LOCAL lock_timeout = '{}s'",
+            self.config.lock_timeout_secs
+        )))
+        .execute(&mut *conn)
+        .await?;
+        locks::exclusive_load_lock(conn).await?;
         staging::create(conn, sources).await
     }
 
@@ -255,6 +265,14 @@ impl Load for PostgresLoad {
         .await?;
         locks::exclusive_load_lock(conn).await?;
         let started = std::time::Instant::now();
+        // Into empty tables, load as pg_restore does: without keys, indexes and references, which
+        // are built once at the end (and checked in one pass) instead of row by row.
+        let first_load = Keys::all_tables_empty(conn).await?;
+        let keys = if first_load {
+            Some(Keys::drop_all(conn).await?)
+        } else {
+            None
+        };
         let changes = ChangeLog::before_merge(conn, run_id).await?;
         tracing::info!(
             seconds = started.elapsed().as_secs_f64(),
@@ -270,14 +288,29 @@ impl Load for PostgresLoad {
                     .fetch_one(&mut *conn)
                     .await?;
             let (update, insert) = merge_sql(dataset);
-            let updated = sqlx::query(AssertSqlSafe(update))
-                .execute(&mut *conn)
-                .await?
-                .rows_affected();
-            let inserted = sqlx::query(AssertSqlSafe(insert))
-                .execute(&mut *conn)
-                .await?
-                .rows_affected();
+            let (updated, inserted) = if first_load {
+                let copy = format!(
+                    "INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging} WHERE outcome IS NULL",
+                    table = dataset.table(),
+                    columns = dataset.column_list(),
+                    staging = dataset.staging_table()
+                );
+                let inserted = sqlx::query(AssertSqlSafe(copy))
+                    .execute(&mut *conn)
+                    .await?
+                    .rows_affected();
+                (0, inserted)
+            } else {
+                let updated = sqlx::query(AssertSqlSafe(update))
+                    .execute(&mut *conn)
+                    .await?
+                    .rows_affected();
+                let inserted = sqlx::query(AssertSqlSafe(insert))
+                    .execute(&mut *conn)
+                    .await?
+                    .rows_affected();
+                (updated, inserted)
+            };
             if let Some(account) = accounts.iter_mut().find(|a| a.dataset == dataset.name()) {
                 account.inserted = inserted;
                 account.updated = updated;
@@ -306,6 +339,14 @@ impl Load for PostgresLoad {
                 "merged"
             );
         }
+        if let Some(keys) = keys {
+            let rebuilt = std::time::Instant::now();
+            keys.restore(conn).await?;
+            tracing::info!(
+                seconds = rebuilt.elapsed().as_secs_f64(),
+                "built the keys, indexes and references"
+            );
+        }
         changes.after_merge(conn, run_id).await?;
         sqlx::query(
             "INSERT INTO rejected_rows (run_id, dataset, source_file, line_number, raw_line, reason)
@@ -316,6 +357,122 @@ impl Load for PostgresLoad {
         .await?;
         Ok(())
     }
+}
+
+/// The keys, indexes and references of the four tables, as the catalog defines them (so the
+/// migrations stay their only definition), dropped for a first load and built again after it, in
+/// the load's transaction.
+struct Keys {
+    /// `(table, constraint name, definition)` of primary keys and unique constraints.
+    unique: Vec<(String, String, String)>,
+    /// `CREATE INDEX` statements of the other indexes.
+    indexes: Vec<String>,
+    /// `(table, constraint name, definition)` of foreign keys.
+    references: Vec<(String, String, String)>,
+}
+
+impl Keys {
+    /// Whether none of the four tables holds a row.
+    async fn all_tables_empty(conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
+        for dataset in Dataset::LOAD_ORDER {
+            let any: bool = sqlx::query_scalar(AssertSqlSafe(format!(
+                "SELECT EXISTS (SELECT 1 FROM {})",
+                dataset.table()
+            )))
+            .fetch_one(&mut *conn)
+            .await?;
+            if any {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Reads the definitions, then drops references, keys and indexes.
+    async fn drop_all(conn: &mut PgConnection) -> Result<Self, sqlx::Error> {
+        let tables: Vec<String> = Dataset::LOAD_ORDER
+            .iter()
+            .map(|d| d.table().to_owned())
+            .collect();
+        let constraints: Vec<(String, String, String, String)> = sqlx::query_as(
+            "SELECT c.conrelid::regclass::text, c.conname::text, pg_get_constraintdef(c.oid), c.contype::text
+               FROM pg_constraint c
+              WHERE c.conrelid = ANY(SELECT t::regclass FROM unnest($1::text[]) t)
+                AND c.contype IN ('p', 'u', 'f')
+              ORDER BY c.conname",
+        )
+        .bind(&tables)
+        .fetch_all(&mut *conn)
+        .await?;
+        let indexes: Vec<(String, String)> = sqlx::query_as(
+            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
+               FROM pg_index i
+              WHERE i.indrelid = ANY(SELECT t::regclass FROM unnest($1::text[]) t)
+                AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)",
+        )
+        .bind(&tables)
+        .fetch_all(&mut *conn)
+        .await?;
+        let (references, unique): (Vec<_>, Vec<_>) =
+            constraints.into_iter().partition(|c| c.3 == "f");
+        let keys = Self {
+            unique: unique.into_iter().map(|(t, n, d, _)| (t, n, d)).collect(),
+            indexes: indexes.iter().map(|(_, d)| d.clone()).collect(),
+            references: references
+                .into_iter()
+                .map(|(t, n, d, _)| (t, n, d))
+                .collect(),
+        };
+        // Identifiers come from the catalog of our own tables and are quoted.
+        for (table, name, _) in keys.references.iter().chain(&keys.unique) {
+            sqlx::query(AssertSqlSafe(format!(
+                "ALTER TABLE {table} DROP CONSTRAINT {}",
+                quote_ident(name)
+            )))
+            .execute(&mut *conn)
+            .await?;
+        }
+        for (name, _) in &indexes {
+            sqlx::query(AssertSqlSafe(format!("DROP INDEX {name}")))
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(keys)
+    }
+
+    /// Builds the keys and indexes, then the references (each checked in one pass).
+    async fn restore(self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        sqlx::query("SET LOCAL maintenance_work_mem = '256MB'")
+            .execute(&mut *conn)
+            .await?;
+        for (table, name, definition) in &self.unique {
+            sqlx::query(AssertSqlSafe(format!(
+                "ALTER TABLE {table} ADD CONSTRAINT {} {definition}",
+                quote_ident(name)
+            )))
+            .execute(&mut *conn)
+            .await?;
+        }
+        for definition in &self.indexes {
+            sqlx::query(AssertSqlSafe(definition.clone()))
+                .execute(&mut *conn)
+                .await?;
+        }
+        for (table, name, definition) in &self.references {
+            sqlx::query(AssertSqlSafe(format!(
+                "ALTER TABLE {table} ADD CONSTRAINT {} {definition}",
+                quote_ident(name)
+            )))
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// `name` as a quoted SQL identifier.
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// The merge of one dataset, as (update, insert): the update rewrites existing rows whose content
