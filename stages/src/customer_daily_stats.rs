@@ -119,6 +119,10 @@ pub struct CustomerDailyStats {
 pub enum Scope {
     /// Every row of the days `$1..=$2` (dates); `$3` the excluded statuses, `$4` the run id.
     Days,
+    /// As [`Scope::Days`], when no order precedes `$1`: every customer's history is then the orders
+    /// before `$2 + 1`, with no need to find the days' customers first (the first chunk of a
+    /// backfill).
+    DaysFromStart,
     /// The (person, day) pairs of the temporary table `refresh_pairs`; `$1` the excluded statuses,
     /// `$2` the run id.
     Pairs,
@@ -142,20 +146,28 @@ pub fn compute_sql(key: CustomerKey, scope: Scope) -> String {
             }
         },
         Scope::Pairs => "SELECT DISTINCT person AS customer FROM refresh_pairs",
+        Scope::DaysFromStart => "SELECT NULL::text AS customer WHERE false",
     };
-    let history_from = match key {
-        CustomerKey::CustomerUniqueId => {
+    let (customer, history_from) = match (key, scope) {
+        (CustomerKey::CustomerUniqueId, Scope::DaysFromStart) => (
+            "c.customer_unique_id",
+            "orders o JOIN customers c ON c.customer_id = o.customer_id",
+        ),
+        (CustomerKey::CustomerId, Scope::DaysFromStart) => ("o.customer_id", "orders o"),
+        (CustomerKey::CustomerUniqueId, _) => (
+            "d.customer",
             "day_customers d
                JOIN customers c ON c.customer_unique_id = d.customer
-               JOIN orders o ON o.customer_id = c.customer_id"
-        }
-        CustomerKey::CustomerId => {
+               JOIN orders o ON o.customer_id = c.customer_id",
+        ),
+        (CustomerKey::CustomerId, _) => (
+            "d.customer",
             "day_customers d
-               JOIN orders o ON o.customer_id = d.customer"
-        }
+               JOIN orders o ON o.customer_id = d.customer",
+        ),
     };
     let (statuses, run_id, history_until, distinct_days, wanted_join, wanted_where) = match scope {
-        Scope::Days => (
+        Scope::Days | Scope::DaysFromStart => (
             "$3",
             "$4",
             "WHERE o.order_purchase_timestamp < $2::date + 1",
@@ -175,7 +187,7 @@ pub fn compute_sql(key: CustomerKey, scope: Scope) -> String {
     format!(
         r#"WITH day_customers AS ({customers}),
 history AS (
-    SELECT d.customer, o.order_id, o.order_purchase_timestamp AS purchased_at,
+    SELECT {customer} AS customer, o.order_id, o.order_purchase_timestamp AS purchased_at,
            o.order_purchase_timestamp::date AS day, o.order_status = ANY({statuses}::text[]) AS excluded
       FROM {history_from}
      {history_until}
@@ -329,16 +341,22 @@ impl Aggregate for CustomerDailyStats {
             .bind(days.end)
             .execute(&mut *conn)
             .await?;
-        let written = sqlx::query(AssertSqlSafe(compute_sql(
-            self.config.customer_key,
-            Scope::Days,
-        )))
-        .bind(days.start)
-        .bind(days.end)
-        .bind(&self.config.excluded_statuses)
-        .bind(run.run_id)
-        .fetch_all(&mut *conn)
-        .await?;
+        let first: Option<NaiveDate> =
+            sqlx::query_scalar("SELECT min(order_purchase_timestamp)::date FROM orders")
+                .fetch_one(&mut *conn)
+                .await?;
+        let scope = if first.is_none_or(|first| days.start <= first) {
+            Scope::DaysFromStart
+        } else {
+            Scope::Days
+        };
+        let written = sqlx::query(AssertSqlSafe(compute_sql(self.config.customer_key, scope)))
+            .bind(days.start)
+            .bind(days.end)
+            .bind(&self.config.excluded_statuses)
+            .bind(run.run_id)
+            .fetch_all(&mut *conn)
+            .await?;
         let mut counts: BTreeMap<NaiveDate, i64> = days
             .start
             .iter_days()
@@ -484,6 +502,12 @@ mod tests {
                     .contains("customer_unique_id AS customer")
             );
         }
+        // From the first day on, the history is every order up to the last day: no join back.
+        let from_start = compute_sql(CustomerKey::CustomerUniqueId, Scope::DaysFromStart);
+        assert!(
+            from_start.contains("FROM orders o JOIN customers c ON c.customer_id = o.customer_id")
+        );
+        assert!(!from_start.contains("JOIN customers c ON c.customer_unique_id = d.customer"));
         assert!(stale_pairs_sql(CustomerKey::CustomerId).contains("o.customer_id = x.person"));
         assert!(
             stale_pairs_sql(CustomerKey::CustomerUniqueId)

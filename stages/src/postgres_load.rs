@@ -273,7 +273,11 @@ impl Load for PostgresLoad {
         } else {
             None
         };
-        let changes = ChangeLog::before_merge(conn, run_id).await?;
+        let changes = if first_load {
+            ChangeLog::everything()
+        } else {
+            ChangeLog::before_merge(conn, run_id).await?
+        };
         tracing::info!(
             seconds = started.elapsed().as_secs_f64(),
             bulk = changes.bulk,
@@ -562,9 +566,21 @@ struct ChangeLog {
     first_day_before: Option<chrono::NaiveDate>,
     /// Whether old states were recorded (then the new ones are recorded too).
     recorded_before: bool,
+    /// A first load: every order is new, nothing needs comparing.
+    everything: bool,
 }
 
 impl ChangeLog {
+    /// The change of a first load into empty tables: everyone, from the first purchase day on.
+    fn everything() -> Self {
+        Self {
+            bulk: true,
+            first_day_before: None,
+            recorded_before: false,
+            everything: true,
+        }
+    }
+
     /// Finds the changed orders and records their old states; call before the merge.
     async fn before_merge(conn: &mut PgConnection, run_id: i64) -> Result<Self, sqlx::Error> {
         sqlx::query(CHANGED_ORDERS_SQL).execute(&mut *conn).await?;
@@ -586,6 +602,7 @@ impl ChangeLog {
                 bulk,
                 first_day_before,
                 recorded_before: false,
+                everything: false,
             });
         }
         if changed > 0 {
@@ -598,16 +615,22 @@ impl ChangeLog {
             bulk,
             first_day_before: None,
             recorded_before: changed > 0,
+            everything: false,
         })
     }
 
     /// Records the changes of run `run_id`; call after the merge, in the same transaction.
     async fn after_merge(&self, conn: &mut PgConnection, run_id: i64) -> Result<(), sqlx::Error> {
         if self.bulk {
-            let first_day_after: Option<chrono::NaiveDate> =
+            let first_day_after: Option<chrono::NaiveDate> = if self.everything {
+                sqlx::query_scalar("SELECT min(order_purchase_timestamp)::date FROM orders")
+                    .fetch_one(&mut *conn)
+                    .await?
+            } else {
                 sqlx::query_scalar(FIRST_CHANGED_DAY_SQL)
                     .fetch_one(&mut *conn)
-                    .await?;
+                    .await?
+            };
             let first = match (self.first_day_before, first_day_after) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
