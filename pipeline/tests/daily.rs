@@ -626,3 +626,57 @@ async fn a_load_that_changes_much_of_the_history_marks_it_stale_whole() {
         Some(0)
     );
 }
+
+#[tokio::test]
+async fn a_day_that_cannot_be_computed_fails_alone_and_names_itself() {
+    let db = TestDb::new().await;
+    let dir = common::copy_fixture("stats");
+    let config = write_config(dir.path(), dir.path(), "", "chunk_days = 366");
+    let config = config.to_str().unwrap();
+    db.ok(&["--config", config, "migrate"]);
+    // The database refuses the rows of one day (as it would a value out of range).
+    let mut conn = db.connect().await;
+    sqlx::query(
+        "ALTER TABLE customer_daily_stats ADD CONSTRAINT refuses_one_day CHECK (stat_date <> '2017-03-03')",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let out = db.run(&["--config", config, "run", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let record: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    assert_eq!(record["status"], "failed");
+    assert_eq!(
+        record["aggregates"][0]["days_failed"][0]["day"],
+        "2017-03-03"
+    );
+    assert!(
+        record["error"]
+            .as_str()
+            .unwrap()
+            .contains("2017-03-03: error returned from database"),
+        "{record}"
+    );
+    // The other days of its chunk were computed.
+    let computed: i64 = db.scalar("SELECT count(*) FROM aggregate_days").await;
+    assert_eq!(computed, 4);
+    let status: serde_json::Value =
+        serde_json::from_str(&db.ok(&["--config", config, "status", "--format", "json"])).unwrap();
+    assert_eq!(
+        status["aggregates"][0]["days_failed"],
+        serde_json::json!(["2017-03-03"])
+    );
+    assert_eq!(status["up_to_date"], false);
+    // Once the cause is gone, the next run computes it and all is fresh.
+    sqlx::query("ALTER TABLE customer_daily_stats DROP CONSTRAINT refuses_one_day")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    db.ok(&["--config", config, "run", "--date", "2017-03-03"]);
+    assert_eq!(
+        db.run(&["--config", config, "status", "--check"])
+            .status
+            .code(),
+        Some(0)
+    );
+}
