@@ -20,14 +20,9 @@ use crate::runner::{self, Days, RunOptions};
 #[derive(Debug, Parser)]
 #[command(name = "pipeline", version, about)]
 pub struct Cli {
-    /// The pipeline file.
-    #[arg(
-        long,
-        global = true,
-        default_value = "pipeline.toml",
-        value_name = "PATH"
-    )]
-    pub config: PathBuf,
+    /// The pipeline file (default: ./pipeline.toml, or the built-in pipeline when there is none).
+    #[arg(long, global = true, env = "PIPELINE_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
     /// The directory the input files are read from (overrides `data_dir` and PIPELINE_DATA_DIR).
     #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
@@ -44,10 +39,11 @@ pub enum Command {
         /// Run only these stages (repeatable); `--stage customer_daily_stats` recomputes without loading.
         #[arg(long = "stage", value_name = "NAME")]
         stages: Vec<String>,
-        /// Compute the aggregates for this day only.
+        /// Compute the aggregates for this day (and every stale day, unless --skip-stale).
         #[arg(long, value_name = "YYYY-MM-DD", conflicts_with = "range", value_parser = parse_day)]
         date: Option<NaiveDate>,
-        /// Compute the aggregates for every day of A..B (inclusive).
+        /// Compute the aggregates for every day of A..B, inclusive (and every stale day, unless
+        /// --skip-stale).
         #[arg(long, value_name = "A..B", value_parser = parse_range)]
         range: Option<DayRange>,
         /// Compute only the days asked for, leaving stale days as they are (by default every stale
@@ -232,8 +228,12 @@ pub fn compile(cli: &Cli) -> Result<Plan> {
     let flags = FlagOverrides {
         data_dir: cli.data_dir.clone(),
     };
-    let raw = config::load(&cli.config, &flags).map_err(UsageError)?;
-    plan::compile(&cli.config, raw).map_err(|p| UsageError(p).into())
+    let (path, explicit) = match &cli.config {
+        Some(path) => (path.clone(), true),
+        None => (PathBuf::from("pipeline.toml"), false),
+    };
+    let raw = config::load(&path, explicit, &flags).map_err(UsageError)?;
+    plan::compile(&path, raw).map_err(|p| UsageError(p).into())
 }
 
 async fn connect(plan: &Plan) -> Result<Db> {

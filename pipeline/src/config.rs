@@ -77,40 +77,72 @@ pub struct FlagOverrides {
     pub data_dir: Option<PathBuf>,
 }
 
+/// The pipeline without a file: the four stages with their default options.
+pub const DEFAULT_PIPELINE: &str = r#"
+[[stages]]
+name = "extract"
+type = "csv_extract"
+
+[[stages]]
+name = "validate"
+type = "validate"
+
+[[stages]]
+name = "load"
+type = "postgres_load"
+
+[[stages]]
+name = "customer_daily_stats"
+type = "customer_daily_stats"
+"#;
+
 /// Builds the layered configuration. Sources, in ascending priority:
 ///
 /// 1. built-in defaults (the `default_*` functions of each struct);
-/// 2. the TOML file at `path` (`--config`, default `./pipeline.toml`);
+/// 2. the TOML file at `path` (`--config` or `PIPELINE_CONFIG`, default `./pipeline.toml`), or,
+///    when `path` is `None`, [`DEFAULT_PIPELINE`];
 /// 3. the environment: `PIPELINE_`-prefixed keys (`__` separates levels, e.g.
 ///    `PIPELINE_DATABASE__URL`, `PIPELINE_SCHEDULE__AT`), `PIPELINE_DATA_DIR`, and `DATABASE_URL`;
 /// 4. command-line flags (`--data-dir`).
-pub fn figment(path: &Path, flags: &FlagOverrides) -> Figment {
-    Figment::new()
-        .merge(Toml::file_exact(path))
-        .merge(Env::prefixed("PIPELINE_").split("__").filter(|key| {
-            // Keys are lowercased only after filtering.
-            let key = key.as_str().to_ascii_lowercase();
-            let top = key.split('.').next().unwrap_or_default();
-            matches!(top, "data_dir" | "database" | "schedule")
-        }))
-        .merge(
-            Env::raw()
-                .only(&["DATABASE_URL"])
-                .map(|_| "database.url".into()),
-        )
-        .merge(Serialized::defaults(flags))
+pub fn figment(path: Option<&Path>, flags: &FlagOverrides) -> Figment {
+    let file = match path {
+        Some(path) => Figment::from(Toml::file_exact(path)),
+        None => Figment::from(Toml::string(DEFAULT_PIPELINE)),
+    };
+    file.merge(Env::prefixed("PIPELINE_").split("__").filter(|key| {
+        // Keys are lowercased only after filtering.
+        let key = key.as_str().to_ascii_lowercase();
+        let top = key.split('.').next().unwrap_or_default();
+        matches!(top, "data_dir" | "database" | "schedule")
+    }))
+    .merge(
+        Env::raw()
+            .only(&["DATABASE_URL"])
+            .map(|_| "database.url".into()),
+    )
+    .merge(Serialized::defaults(flags))
 }
 
-/// Reads the raw configuration; a missing file or a malformed value is an error naming the key, and
-/// the file or the environment variable it came from. A password never appears in a message.
-pub fn load(path: &Path, flags: &FlagOverrides) -> Result<RawConfig, Vec<String>> {
-    if !path.exists() {
+/// Reads the raw configuration; a malformed value is an error naming the key, and the file or the
+/// environment variable it came from. A password never appears in a message. A missing file is an
+/// error when it was named (`explicit`: `--config` or `PIPELINE_CONFIG`); otherwise the built-in
+/// pipeline is used, with a note in the log.
+pub fn load(path: &Path, explicit: bool, flags: &FlagOverrides) -> Result<RawConfig, Vec<String>> {
+    let file = if path.exists() {
+        Some(path)
+    } else if explicit {
         return Err(vec![format!(
             "{}: file not found (pass --config PATH to use another file)",
             path.display()
         )]);
-    }
-    let figment = figment(path, flags);
+    } else {
+        tracing::info!(
+            file = %path.display(),
+            "no pipeline file here; using the built-in pipeline (extract, validate, load, customer_daily_stats with their defaults)"
+        );
+        None
+    };
+    let figment = figment(file, flags);
     match figment.extract::<RawConfig>() {
         Ok(mut raw) => {
             raw.figment = Some(figment);
@@ -236,21 +268,21 @@ mod tests {
                 "pipeline.toml",
                 "data_dir = \"from-file\"\n[database]\nurl = \"postgres://file@h/db\"\n",
             )?;
-            let raw = load(Path::new("pipeline.toml"), &FlagOverrides::default()).unwrap();
+            let raw = load(Path::new("pipeline.toml"), true, &FlagOverrides::default()).unwrap();
             assert_eq!(raw.database.url, "postgres://file@h/db");
             assert!(data_dir(&raw).ends_with("from-file"));
 
             jail.set_env("PIPELINE_DATA_DIR", "from-env");
             jail.set_env("DATABASE_URL", "postgres://env@h/db");
             jail.set_env("PIPELINE_UNRELATED", "ignored");
-            let raw = load(Path::new("pipeline.toml"), &FlagOverrides::default()).unwrap();
+            let raw = load(Path::new("pipeline.toml"), true, &FlagOverrides::default()).unwrap();
             assert_eq!(raw.database.url, "postgres://env@h/db");
             assert_eq!(data_dir(&raw), PathBuf::from("from-env"));
 
             let flags = FlagOverrides {
                 data_dir: Some(PathBuf::from("from-flag")),
             };
-            let raw = load(Path::new("pipeline.toml"), &flags).unwrap();
+            let raw = load(Path::new("pipeline.toml"), true, &flags).unwrap();
             assert_eq!(data_dir(&raw), PathBuf::from("from-flag"));
             Ok(())
         });
@@ -261,7 +293,8 @@ mod tests {
         figment::Jail::expect_with(|jail| {
             jail.create_file("pipeline.toml", "")?;
             jail.set_env("PIPELINE_DATABASE__CONNECT_TIMEOUT_SECS", "soon");
-            let errors = load(Path::new("pipeline.toml"), &FlagOverrides::default()).unwrap_err();
+            let errors =
+                load(Path::new("pipeline.toml"), true, &FlagOverrides::default()).unwrap_err();
             assert_eq!(
                 errors,
                 vec![
@@ -270,7 +303,7 @@ mod tests {
             );
             jail.set_env("PIPELINE_DATABASE__CONNECT_TIMEOUT_SECS", "3");
             jail.set_env("DATABASE_URL", "mysql://me:secret@h/db");
-            let raw = load(Path::new("pipeline.toml"), &FlagOverrides::default()).unwrap();
+            let raw = load(Path::new("pipeline.toml"), true, &FlagOverrides::default()).unwrap();
             assert_eq!(
                 origin(&raw, "database.url", Path::new("pipeline.toml")),
                 "environment variable DATABASE_URL"
@@ -298,7 +331,8 @@ mod tests {
                 "pipeline.toml",
                 "[database]\nurl = \"postgres://shop:s3cr%40t@db:5432/shop\" extra\n",
             )?;
-            let errors = load(Path::new("pipeline.toml"), &FlagOverrides::default()).unwrap_err();
+            let errors =
+                load(Path::new("pipeline.toml"), true, &FlagOverrides::default()).unwrap_err();
             assert_eq!(errors.len(), 1);
             assert!(!errors[0].contains("s3cr"), "{}", errors[0]);
             assert!(
@@ -326,7 +360,7 @@ mod tests {
     fn defaults_apply_when_the_file_is_silent() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("pipeline.toml", "")?;
-            let raw = load(Path::new("pipeline.toml"), &FlagOverrides::default()).unwrap();
+            let raw = load(Path::new("pipeline.toml"), true, &FlagOverrides::default()).unwrap();
             assert_eq!(
                 raw.database.url,
                 "postgres://postgres@localhost:5432/ecommerce"
@@ -339,13 +373,17 @@ mod tests {
     #[test]
     fn a_missing_file_and_unknown_keys_are_reported() {
         figment::Jail::expect_with(|jail| {
-            let errors = load(Path::new("nope.toml"), &FlagOverrides::default()).unwrap_err();
+            let errors = load(Path::new("nope.toml"), true, &FlagOverrides::default()).unwrap_err();
             assert_eq!(
                 errors,
                 vec!["nope.toml: file not found (pass --config PATH to use another file)"]
             );
+            // Not named: the built-in pipeline.
+            let raw = load(Path::new("nope.toml"), false, &FlagOverrides::default()).unwrap();
+            assert_eq!(raw.stages.len(), 4);
             jail.create_file("pipeline.toml", "[database]\nurll = \"x\"\n")?;
-            let errors = load(Path::new("pipeline.toml"), &FlagOverrides::default()).unwrap_err();
+            let errors =
+                load(Path::new("pipeline.toml"), true, &FlagOverrides::default()).unwrap_err();
             assert_eq!(errors.len(), 1);
             assert!(
                 errors[0].contains("database: unknown field \"urll\""),

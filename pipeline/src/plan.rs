@@ -339,7 +339,7 @@ mod tests {
         let mut result = None;
         figment::Jail::expect_with(|jail| {
             jail.create_file("pipeline.toml", toml)?;
-            let raw = load(Path::new("pipeline.toml"), &FlagOverrides::default())
+            let raw = load(Path::new("pipeline.toml"), true, &FlagOverrides::default())
                 .map_err(|e| e.join("\n"))?;
             result = Some(compile(Path::new("pipeline.toml"), raw));
             Ok(())
@@ -499,7 +499,7 @@ type = "customer_daily_stats"
             jail.set_env("DATABASE_URL", "postgres://me:secret@h:port/db");
             jail.set_env("PIPELINE_SCHEDULE__AT", "25:00");
             jail.set_env("PIPELINE_DATABASE__MAX_CONNECTIONS", "5000");
-            let raw = load(Path::new("pipeline.toml"), &FlagOverrides::default()).unwrap();
+            let raw = load(Path::new("pipeline.toml"), true, &FlagOverrides::default()).unwrap();
             let problems = compile(Path::new("pipeline.toml"), raw).unwrap_err();
             assert_eq!(problems.len(), 3, "{problems:#?}");
             assert_eq!(

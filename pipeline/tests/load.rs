@@ -467,3 +467,46 @@ async fn the_olist_sample_loads_exactly_with_no_reject_twice() {
         );
     }
 }
+
+#[tokio::test]
+async fn without_a_pipeline_file_the_built_in_pipeline_runs_and_pipeline_config_names_one() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = common::fixture("stats");
+    // No pipeline.toml in the working directory: the built-in pipeline, with a note in the log.
+    let out = db.run_in(
+        dir.path(),
+        &[
+            "--data-dir",
+            data.to_str().unwrap(),
+            "run",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let record: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    assert_eq!(record["aggregates"][0]["stage"], "customer_daily_stats");
+    assert_eq!(record["aggregates"][0]["rows_written"], 6);
+    // A file named by PIPELINE_CONFIG must exist.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pipeline"))
+        .args(["status"])
+        .current_dir(dir.path())
+        .env("DATABASE_URL", &db.url)
+        .env("PIPELINE_CONFIG", dir.path().join("missing.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("missing.toml: file not found"));
+    // And it is read when it does.
+    let config = write_config(dir.path(), &data, "", "excluded_statuses = [\"canceled\"]");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pipeline"))
+        .args(["status", "--check"])
+        .current_dir(dir.path())
+        .env("DATABASE_URL", &db.url)
+        .env("PIPELINE_CONFIG", &config)
+        .output()
+        .unwrap();
+    // Other options than the built-in ones: every computed day is stale under this file.
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+}
