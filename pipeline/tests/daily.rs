@@ -447,11 +447,24 @@ async fn random_edit_sequences_keep_every_computed_day_fresh() {
             ],
         );
         let chunk = rng.gen_range(1..8);
-        let config = write_config(dir.path(), &base, "", &format!("chunk_days = {chunk}"));
+        // The last round keys customers by customer_id (issued per order).
+        let key = if round == 2 {
+            "customer_id"
+        } else {
+            "customer_unique_id"
+        };
+        let config = write_config(
+            dir.path(),
+            &base,
+            "",
+            &format!("chunk_days = {chunk}\ncustomer_key = \"{key}\""),
+        );
         let config = config.to_str().unwrap();
         let mut shop = Shop::read(&base);
         db.ok(&["--config", config, "run"]);
-        let mut history = vec![format!("round {round}, seed {seed}, chunks of {chunk}")];
+        let mut history = vec![format!(
+            "round {round}, seed {seed}, chunks of {chunk}, keyed by {key}"
+        )];
         for step in 0..8 {
             for _ in 0..rng.gen_range(1..4) {
                 history.push(random_edit(&mut shop, &mut rng));
@@ -475,7 +488,7 @@ async fn random_edit_sequences_keep_every_computed_day_fresh() {
                 history.push(format!("step {step}: run --date {day}"));
                 db.ok(&["--config", config, "run", "--date", &day.to_string()]);
             }
-            db.assert_fresh(&history.join("\n  ")).await;
+            db.assert_fresh_keyed_by(key, &history.join("\n  ")).await;
         }
     }
 }

@@ -255,11 +255,23 @@ impl TestDb {
     /// Panics unless every day recorded as computed holds exactly the rows a fresh computation gives,
     /// and no other day holds rows. `case` says what led here.
     pub async fn assert_fresh(&self, case: &str) {
+        self.assert_fresh_keyed_by("customer_unique_id", case).await;
+    }
+
+    /// [`TestDb::assert_fresh`] for a stage whose `customer_key` is `key`.
+    pub async fn assert_fresh_keyed_by(&self, key: &str, case: &str) {
+        let fresh_sql = match key {
+            "customer_id" => FRESH_STATS_SQL.replace(
+                "SELECT c.customer_unique_id AS person,",
+                "SELECT o.customer_id AS person,",
+            ),
+            _ => FRESH_STATS_SQL.to_owned(),
+        };
         let stored = format!(
             "SELECT s.* FROM ({STATS_COLUMNS}) s WHERE s.stat_date IN (SELECT day FROM aggregate_days)"
         );
         let fresh = format!(
-            "SELECT f.* FROM ({FRESH_STATS_SQL}) f WHERE f.day IN (SELECT day FROM aggregate_days)"
+            "SELECT f.* FROM ({fresh_sql}) f WHERE f.day IN (SELECT day FROM aggregate_days)"
         );
         let q = |sql: &str| format!("SELECT t::text FROM ({sql}) t ORDER BY 1");
         let mut conn = self.connect().await;
