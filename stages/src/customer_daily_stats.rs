@@ -166,12 +166,11 @@ pub fn compute_sql(key: CustomerKey, scope: Scope) -> String {
                JOIN orders o ON o.customer_id = d.customer",
         ),
     };
-    let (statuses, run_id, history_until, distinct_days, wanted_join, wanted_where) = match scope {
+    let (statuses, run_id, history_until, wanted_join, wanted_where) = match scope {
         Scope::Days | Scope::DaysFromStart => (
             "$3",
             "$4",
             "WHERE o.order_purchase_timestamp < $2::date + 1",
-            "AND h.day >= $1::date",
             "",
             "WHERE l.day BETWEEN $1::date AND $2::date",
         ),
@@ -179,7 +178,6 @@ pub fn compute_sql(key: CustomerKey, scope: Scope) -> String {
             "$1",
             "$2",
             "",
-            "AND EXISTS (SELECT 1 FROM refresh_pairs p WHERE p.person = h.customer AND p.day = h.day)",
             "JOIN refresh_pairs p ON p.person = l.customer AND p.day = l.day",
             "",
         ),
@@ -192,23 +190,33 @@ history AS (
       FROM {history_from}
      {history_until}
 ),
-order_totals AS (
-    SELECT h.order_id, count(*) AS items, sum(i.price) AS items_value, sum(i.freight_value) AS freight_value
+day_items AS (
+    SELECT h.customer, h.day, count(*) AS items_count, sum(i.price) AS items_value,
+           sum(i.freight_value) AS freight_value,
+           count(DISTINCT i.product_id) AS distinct_products,
+           count(DISTINCT i.seller_id) AS distinct_sellers
       FROM history h JOIN order_items i ON i.order_id = h.order_id
      WHERE NOT h.excluded
-     GROUP BY h.order_id
+     GROUP BY h.customer, h.day
 ),
-per_day AS (
+day_orders AS (
     SELECT h.customer, h.day,
            count(*) AS orders_count,
            count(*) FILTER (WHERE h.excluded) AS canceled_orders_count,
-           coalesce(sum(t.items), 0) AS items_count,
-           coalesce(sum(t.items_value), 0) AS items_value,
-           coalesce(sum(t.freight_value), 0) AS freight_value,
            min(h.purchased_at) AS first_order_at,
            max(h.purchased_at) AS last_order_at
-      FROM history h LEFT JOIN order_totals t ON t.order_id = h.order_id
+      FROM history h
      GROUP BY h.customer, h.day
+),
+per_day AS (
+    SELECT o.customer, o.day, o.orders_count, o.canceled_orders_count,
+           coalesce(x.items_count, 0) AS items_count,
+           coalesce(x.items_value, 0) AS items_value,
+           coalesce(x.freight_value, 0) AS freight_value,
+           coalesce(x.distinct_products, 0) AS distinct_products,
+           coalesce(x.distinct_sellers, 0) AS distinct_sellers,
+           o.first_order_at, o.last_order_at
+      FROM day_orders o LEFT JOIN day_items x ON x.customer = o.customer AND x.day = o.day
 ),
 with_lifetime AS (
     SELECT p.*,
@@ -219,14 +227,6 @@ with_lifetime AS (
       FROM per_day p
     WINDOW w AS (PARTITION BY p.customer ORDER BY p.day)
 ),
-distincts AS (
-    SELECT h.customer, h.day,
-           count(DISTINCT i.product_id) AS distinct_products,
-           count(DISTINCT i.seller_id) AS distinct_sellers
-      FROM history h JOIN order_items i ON i.order_id = h.order_id
-     WHERE NOT h.excluded {distinct_days}
-     GROUP BY h.customer, h.day
-),
 inserted AS (
 INSERT INTO customer_daily_stats (
     stat_date, customer_unique_id, orders_count, canceled_orders_count, items_count,
@@ -234,7 +234,7 @@ INSERT INTO customer_daily_stats (
     first_order_at, last_order_at, lifetime_orders, lifetime_spent, first_order_date,
     days_since_previous_order, is_repeat_customer, run_id, computed_at)
 SELECT l.day, l.customer, l.orders_count, l.canceled_orders_count, l.items_count,
-       coalesce(x.distinct_products, 0), coalesce(x.distinct_sellers, 0),
+       l.distinct_products, l.distinct_sellers,
        l.items_value, l.freight_value, l.items_value + l.freight_value,
        CASE WHEN l.orders_count > l.canceled_orders_count
             THEN round((l.items_value + l.freight_value) / (l.orders_count - l.canceled_orders_count), 2) END,
@@ -242,7 +242,6 @@ SELECT l.day, l.customer, l.orders_count, l.canceled_orders_count, l.items_count
        l.day - l.previous_day, l.lifetime_orders >= 2, {run_id}, clock_timestamp()
   FROM with_lifetime l
   {wanted_join}
-  LEFT JOIN distincts x ON x.customer = l.customer AND x.day = l.day
  {wanted_where}
 RETURNING stat_date
 )
