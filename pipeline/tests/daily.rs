@@ -283,12 +283,7 @@ async fn a_load_alone_makes_status_check_fail_until_the_next_run() {
     let config = write_config(dir.path(), &base, "", "");
     let config = config.to_str().unwrap();
     db.ok(&["--config", config, "run"]);
-    assert_eq!(
-        db.run(&["--config", config, "status", "--check"])
-            .status
-            .code(),
-        Some(0)
-    );
+    assert_eq!(db.status_check(config), Some(0));
     // Raise the price of the first item of the oldest order: its day and the later days of its person.
     let mut shop = Shop::read(&base);
     let mut orders: Vec<Vec<String>> = shop.orders[1..].to_vec();
@@ -313,8 +308,7 @@ async fn a_load_alone_makes_status_check_fail_until_the_next_run() {
         shown.contains("to fix: pipeline run --stage customer_daily_stats"),
         "{shown}"
     );
-    let json: serde_json::Value =
-        serde_json::from_str(&db.ok(&["--config", config, "status", "--format", "json"])).unwrap();
+    let json: serde_json::Value = db.status_json(config);
     assert_eq!(json["up_to_date"], false);
     assert_ne!(json["aggregates"][0]["days_stale"], serde_json::json!([]));
     // --skip-stale computes what was asked and says what it left.
@@ -329,20 +323,10 @@ async fn a_load_alone_makes_status_check_fail_until_the_next_run() {
         "--skip-stale",
     ]);
     assert!(out.contains("left as they are (--skip-stale)"), "{out}");
-    assert_eq!(
-        db.run(&["--config", config, "status", "--check"])
-            .status
-            .code(),
-        Some(1)
-    );
+    assert_eq!(db.status_check(config), Some(1));
     let out = db.ok(&["--config", config, "run", "--date", "2017-01-20"]);
     assert!(out.contains("also recomputed"), "{out}");
-    assert_eq!(
-        db.run(&["--config", config, "status", "--check"])
-            .status
-            .code(),
-        Some(0)
-    );
+    assert_eq!(db.status_check(config), Some(0));
     db.assert_fresh("after the next run").await;
 }
 
@@ -611,8 +595,7 @@ async fn a_load_that_changes_much_of_the_history_marks_it_stale_whole() {
         )
         .await;
     assert_eq!(bulk, 1, "one bulk change from the first changed day");
-    let status: serde_json::Value =
-        serde_json::from_str(&db.ok(&["--config", config, "status", "--format", "json"])).unwrap();
+    let status: serde_json::Value = db.status_json(config);
     assert_eq!(
         status["aggregates"][0]["days_stale"],
         serde_json::json!(["2017-01-10..2017-03-01"]),
@@ -632,12 +615,7 @@ async fn a_load_that_changes_much_of_the_history_marks_it_stale_whole() {
     .unwrap();
     assert_eq!(record["aggregates"][0]["days_stale_whole"], 51, "{record}");
     db.assert_fresh("after a bulk change").await;
-    assert_eq!(
-        db.run(&["--config", config, "status", "--check"])
-            .status
-            .code(),
-        Some(0)
-    );
+    assert_eq!(db.status_check(config), Some(0));
 }
 
 #[tokio::test]
@@ -673,8 +651,7 @@ async fn a_day_that_cannot_be_computed_fails_alone_and_names_itself() {
     // The other days of its chunk were computed.
     let computed: i64 = db.scalar("SELECT count(*) FROM aggregate_days").await;
     assert_eq!(computed, 4);
-    let status: serde_json::Value =
-        serde_json::from_str(&db.ok(&["--config", config, "status", "--format", "json"])).unwrap();
+    let status: serde_json::Value = db.status_json(config);
     assert_eq!(
         status["aggregates"][0]["days_failed"],
         serde_json::json!(["2017-03-03"])
@@ -686,10 +663,5 @@ async fn a_day_that_cannot_be_computed_fails_alone_and_names_itself() {
         .await
         .unwrap();
     db.ok(&["--config", config, "run", "--date", "2017-03-03"]);
-    assert_eq!(
-        db.run(&["--config", config, "status", "--check"])
-            .status
-            .code(),
-        Some(0)
-    );
+    assert_eq!(db.status_check(config), Some(0));
 }

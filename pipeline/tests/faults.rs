@@ -273,12 +273,7 @@ async fn killing_a_stale_recompute_then_rerunning_restores_every_day() {
         "2016-09-04",
     ]);
     db.assert_fresh("after killed recomputes and a rerun").await;
-    assert_eq!(
-        db.run(&["--config", config, "status", "--check"])
-            .status
-            .code(),
-        Some(0)
-    );
+    assert_eq!(db.status_check(config), Some(0));
     let interrupted: Vec<String> = {
         let mut conn = db.connect().await;
         sqlx::query_scalar(

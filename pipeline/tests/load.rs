@@ -271,8 +271,7 @@ async fn a_newer_export_updates_the_rows_that_changed_and_marks_their_days_stale
         "--date",
         "2017-03-03",
     ]);
-    let status: serde_json::Value =
-        serde_json::from_str(&db.ok(&["--config", config, "status", "--format", "json"])).unwrap();
+    let status: serde_json::Value = db.status_json(config);
     assert_eq!(status["aggregates"][0]["days_stale"], serde_json::json!([]));
     assert_eq!(
         status["aggregates"][0]["days_missing"],

@@ -483,8 +483,7 @@ async fn editing_the_stage_options_marks_days_stale_until_rerun() {
         dir.path(),
         "customer_key = \"customer_id\"\nexcluded_statuses = [\"canceled\"]",
     );
-    let status: serde_json::Value =
-        serde_json::from_str(&db.ok(&["--config", &config, "status", "--format", "json"])).unwrap();
+    let status: serde_json::Value = db.status_json(&config);
     assert_eq!(
         status["aggregates"][0]["days_stale"],
         serde_json::json!(["2017-03-01..2017-03-05"])
@@ -496,8 +495,7 @@ async fn editing_the_stage_options_marks_days_stale_until_rerun() {
         "--stage",
         "customer_daily_stats",
     ]);
-    let status: serde_json::Value =
-        serde_json::from_str(&db.ok(&["--config", &config, "status", "--format", "json"])).unwrap();
+    let status: serde_json::Value = db.status_json(&config);
     assert_eq!(status["aggregates"][0]["days_stale"], serde_json::json!([]));
     // Keyed by customer_id, ua's three same-day orders are three customers, and unavailable now counts as kept.
     assert_eq!(

@@ -77,8 +77,7 @@ async fn an_earlier_database_keeps_its_computed_and_stale_days() {
     .execute(&mut conn)
     .await
     .unwrap();
-    let status: serde_json::Value =
-        serde_json::from_str(&db.ok(&["--config", config, "status", "--format", "json"])).unwrap();
+    let status: serde_json::Value = db.status_json(config);
     assert_eq!(
         status["aggregates"][0]["days_stale"],
         serde_json::json!(["2017-03-01", "2017-03-03"]),

@@ -92,6 +92,18 @@ impl TestDb {
         text(&out.stdout)
     }
 
+    /// The exit code of `status --check` under `config`.
+    pub fn status_check(&self, config: &str) -> Option<i32> {
+        self.run(&["--config", config, "status", "--check"])
+            .status
+            .code()
+    }
+
+    /// `status --format json` under `config`.
+    pub fn status_json(&self, config: &str) -> serde_json::Value {
+        serde_json::from_str(&self.ok(&["--config", config, "status", "--format", "json"])).unwrap()
+    }
+
     /// One scalar.
     pub async fn scalar<T>(&self, sql: &str) -> T
     where
