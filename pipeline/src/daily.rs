@@ -94,19 +94,10 @@ impl DailyJob for PipelineJob {
             let health = crate::reports::stage_health(&db, stage)
                 .await
                 .map_err(fail)?;
-            let computed: Vec<NaiveDate> = sqlx::query_scalar(
-                "SELECT day FROM aggregate_days WHERE stage_name = $1 AND day BETWEEN $2 AND $3",
-            )
-            .bind(&stage.name)
-            .bind(from)
-            .bind(to)
-            .fetch_all(&db.pool)
-            .await
-            .map_err(|e| fail(e.into()))?;
             due.extend(
                 from.iter_days()
                     .take_while(|d| *d <= to)
-                    .filter(|d| !computed.contains(d)),
+                    .filter(|d| !health.computed.contains(d)),
             );
             due.extend(health.due().into_iter().filter(|d| (from..=to).contains(d)));
         }

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use sqlx::Row;
 use stages::customer_daily_stats::purchase_days;
 use stages::entities::customer_daily_stats as cds;
+use stages::freshness::consecutive_runs;
 use stages::{DayRange, Role, Stage};
 
 use crate::db::Db;
@@ -58,7 +59,7 @@ pub struct StageHealth {
     /// The first and last purchase day in the data.
     pub data_days: Option<DayRange>,
     /// Days computed (any day, also outside the data's range).
-    pub computed: usize,
+    pub computed: BTreeSet<NaiveDate>,
     /// Days of the data's range never computed.
     pub missing: Vec<NaiveDate>,
     /// Computed days that could differ from a fresh computation.
@@ -127,7 +128,7 @@ pub async fn stage_health(db: &Db, stage: &PlannedStage) -> Result<StageHealth> 
     }
     Ok(StageHealth {
         data_days,
-        computed: computed.len(),
+        computed,
         missing,
         stale,
         failed,
@@ -546,23 +547,19 @@ pub async fn repeaters(
     Ok(())
 }
 
-/// Collapses sorted days into ranges.
-pub fn day_ranges(days: &[NaiveDate]) -> Vec<DayRange> {
-    let mut out: Vec<DayRange> = Vec::new();
-    for &day in days {
-        match out.last_mut() {
-            Some(last) if last.end.succ_opt() == Some(day) => last.end = day,
-            _ => out.push(DayRange::new(day, day)),
-        }
-    }
-    out
+/// Days (ascending) as `A..B` ranges of consecutive days, for JSON.
+pub fn ranges_json(days: &[NaiveDate]) -> Vec<String> {
+    consecutive_runs(days)
+        .iter()
+        .map(ToString::to_string)
+        .collect()
 }
 
 pub fn ranges_text(days: &[NaiveDate]) -> String {
     if days.is_empty() {
         return "none".to_owned();
     }
-    let ranges = day_ranges(days);
+    let ranges = consecutive_runs(days);
     let shown: Vec<String> = ranges.iter().take(10).map(|r| r.to_string()).collect();
     if ranges.len() > 10 {
         format!("{} (+{} more ranges)", shown.join(", "), ranges.len() - 10)
@@ -632,10 +629,10 @@ pub async fn status(db: &Db, plan: &Plan, format: Format) -> Result<bool> {
             "stage": stage.name,
             "first_day": first,
             "last_day": last_day,
-            "days_computed": health.computed,
-            "days_missing": day_ranges(&health.missing).iter().map(|r| r.to_string()).collect::<Vec<_>>(),
-            "days_stale": day_ranges(&health.stale).iter().map(|r| r.to_string()).collect::<Vec<_>>(),
-            "days_failed": day_ranges(&health.failed).iter().map(|r| r.to_string()).collect::<Vec<_>>(),
+            "days_computed": health.computed.len(),
+            "days_missing": ranges_json(&health.missing),
+            "days_stale": ranges_json(&health.stale),
+            "days_failed": ranges_json(&health.failed),
             "up_to_date": health.healthy(),
             "fix": fix,
         }));
@@ -646,7 +643,7 @@ pub async fn status(db: &Db, plan: &Plan, format: Format) -> Result<bool> {
             last_day
                 .map(|d| d.to_string())
                 .unwrap_or_else(|| "-".into()),
-            health.computed,
+            health.computed.len(),
             ranges_text(&health.missing),
             ranges_text(&health.stale),
             ranges_text(&health.failed),
@@ -689,7 +686,7 @@ mod tests {
     #[test]
     fn days_collapse_into_ranges() {
         let d = |s: &str| s.parse::<NaiveDate>().unwrap();
-        let ranges = day_ranges(&[
+        let ranges = consecutive_runs(&[
             d("2017-01-01"),
             d("2017-01-02"),
             d("2017-01-03"),

@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 use crate::db::Db;
 use crate::ledger::{self, RunCounts, RunSubject};
 use crate::plan::{Plan, PlannedStage};
+use crate::reports::ranges_json;
 
 /// Which days an aggregate computes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -177,12 +178,21 @@ pub fn progress_bar(len: u64, what: &str) -> ProgressBar {
 
 /// The fingerprint of a whole plan (every stage's), for the invocation's ledger row.
 fn plan_fingerprint(plan: &Plan) -> String {
+    combined_fingerprint(
+        plan.stages
+            .iter()
+            .map(|s| (s.name.as_str(), s.fingerprint.as_str())),
+    )
+}
+
+/// SHA-256 over `(label, fingerprint)` pairs, as 16 hex digits like a stage's own fingerprint.
+fn combined_fingerprint<'a>(parts: impl Iterator<Item = (&'a str, &'a str)>) -> String {
     use sha2::{Digest, Sha256};
     let mut hash = Sha256::new();
-    for stage in &plan.stages {
-        hash.update(stage.name.as_bytes());
+    for (label, fingerprint) in parts {
+        hash.update(label.as_bytes());
         hash.update([0]);
-        hash.update(stage.fingerprint.as_bytes());
+        hash.update(fingerprint.as_bytes());
         hash.update([0]);
     }
     hash.finalize()
@@ -448,23 +458,12 @@ pub fn check_data_dir(dir: &std::path::Path) -> Result<()> {
 /// The fingerprint of every option that decides what a file loads as: the extract, validate and
 /// load stages'.
 fn ingest_fingerprint(plan: &Plan) -> String {
-    use sha2::{Digest, Sha256};
-    let mut hash = Sha256::new();
-    for stage in plan
-        .stages
-        .iter()
-        .filter(|s| s.config.role() != Role::Aggregate)
-    {
-        hash.update(stage.type_name.as_bytes());
-        hash.update([0]);
-        hash.update(stage.fingerprint.as_bytes());
-        hash.update([0]);
-    }
-    hash.finalize()
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    combined_fingerprint(
+        plan.stages
+            .iter()
+            .filter(|s| s.config.role() != Role::Aggregate)
+            .map(|s| (s.type_name.as_str(), s.fingerprint.as_str())),
+    )
 }
 
 /// SHA-256 of a file's bytes (hex), read in large blocks off the async threads.
@@ -863,14 +862,6 @@ pub async fn run_aggregate(
             (report, Some(e))
         }
     }
-}
-
-/// Days as a list of `A..B` ranges.
-pub fn ranges_json(days: &[NaiveDate]) -> Vec<String> {
-    stages::freshness::consecutive_runs(days)
-        .iter()
-        .map(ToString::to_string)
-        .collect()
 }
 
 /// Splits `range` into consecutive chunks of at most `size` days.

@@ -340,10 +340,7 @@ impl Aggregate for CustomerDailyStats {
             .bind(days.end)
             .execute(&mut *conn)
             .await?;
-        let first: Option<NaiveDate> =
-            sqlx::query_scalar("SELECT min(order_purchase_timestamp)::date FROM orders")
-                .fetch_one(&mut *conn)
-                .await?;
+        let first = purchase_days(conn).await?.map(|data| data.start);
         let scope = if first.is_none_or(|first| days.start <= first) {
             Scope::DaysFromStart
         } else {

@@ -291,7 +291,6 @@ impl Load for PostgresLoad {
                     .bind(dataset.table())
                     .fetch_one(&mut *conn)
                     .await?;
-            let (update, insert) = merge_sql(dataset);
             let (updated, inserted) = if first_load {
                 let copy = format!(
                     "INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging} WHERE outcome IS NULL",
@@ -305,6 +304,7 @@ impl Load for PostgresLoad {
                     .rows_affected();
                 (0, inserted)
             } else {
+                let (update, insert) = merge_sql(dataset);
                 let updated = sqlx::query(AssertSqlSafe(update))
                     .execute(&mut *conn)
                     .await?
