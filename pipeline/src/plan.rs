@@ -347,20 +347,8 @@ mod tests {
         result.unwrap()
     }
 
-    const GOOD: &str = r#"
-[[stages]]
-name = "extract"
-type = "csv_extract"
-[[stages]]
-name = "validate"
-type = "validate"
-[[stages]]
-name = "load"
-type = "postgres_load"
-[[stages]]
-name = "customer_daily_stats"
-type = "customer_daily_stats"
-"#;
+    /// The four stages with their defaults: the built-in pipeline.
+    const GOOD: &str = crate::config::DEFAULT_PIPELINE;
 
     #[test]
     fn the_default_pipeline_toml_compiles() {
@@ -373,6 +361,15 @@ type = "customer_daily_stats"
             names,
             ["extract", "validate", "load", "customer_daily_stats"]
         );
+        // The built-in pipeline (no file) is the shipped one: same stages, same options.
+        let built_in = compile_toml(GOOD).unwrap();
+        let prints = |p: &Plan| -> Vec<(String, String)> {
+            p.stages
+                .iter()
+                .map(|s| (s.name.clone(), s.fingerprint.clone()))
+                .collect()
+        };
+        assert_eq!(prints(&built_in), prints(&plan));
     }
 
     #[test]
