@@ -599,10 +599,10 @@ async fn validate(cli: &Cli) -> Result<()> {
     if let Err(e) = runner::check_data_dir(&plan.data_dir) {
         problems.push(format!("{e:#}"));
     } else if let Some(stage) = plan.with_role(stages::Role::Extract).next()
-        && let stages::Stage::Extract(extract) = stage.config.build()
+        && let stages::Stage::Extract(extract) = stage.build(&plan.context())?
     {
         for dataset in stages::dataset::Dataset::LOAD_ORDER {
-            match extract.open(&plan.data_dir, dataset).await {
+            match extract.open(dataset).await {
                 Ok(source) => println!(
                     "{dataset}: {} readable, header right",
                     source.path.display()

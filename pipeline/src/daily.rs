@@ -91,7 +91,7 @@ impl DailyJob for PipelineJob {
         };
         let mut due = Vec::new();
         for stage in self.plan.with_role(Role::Aggregate) {
-            let health = crate::reports::stage_health(&db, stage)
+            let health = crate::reports::stage_health(&db, &self.plan, stage)
                 .await
                 .map_err(fail)?;
             due.extend(

@@ -5,8 +5,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use chrono::Timelike;
 use sha2::{Digest, Sha256};
-use stages::{Role, StageConfig};
+use stages::{Role, Stage, StageConfig, StageContext};
 
 use crate::config::{DatabaseConfig, RawConfig};
 use crate::schedule::ScheduleConfig;
@@ -50,6 +51,41 @@ impl Plan {
     /// The stage named `name`.
     pub fn stage(&self, name: &str) -> Option<&PlannedStage> {
         self.stages.iter().find(|s| s.name == name)
+    }
+
+    /// What the stages of a run starting now are built with.
+    pub fn context(&self) -> StageContext {
+        StageContext {
+            data_dir: self.data_dir.clone(),
+            // Whole seconds, as the timestamps it bounds.
+            run_time: chrono::Local::now()
+                .naive_local()
+                .with_nanosecond(0)
+                .unwrap_or_default(),
+        }
+    }
+}
+
+impl PlannedStage {
+    /// Builds the stage for a run with `ctx`, checking it has the role it declares.
+    pub fn build(&self, ctx: &StageContext) -> anyhow::Result<Stage> {
+        let stage = self
+            .config
+            .build(ctx)
+            .map_err(|e| anyhow::anyhow!("stage \"{}\" cannot be built: {e}", self.name))?;
+        let role = match &stage {
+            Stage::Extract(_) => Role::Extract,
+            Stage::Validate(_) => Role::Validate,
+            Stage::Load(_) => Role::Load,
+            Stage::Aggregate(_) => Role::Aggregate,
+        };
+        anyhow::ensure!(
+            role == self.config.role(),
+            "stage \"{}\" declares the {} role but built a {role} stage",
+            self.name,
+            self.config.role()
+        );
+        Ok(stage)
     }
 }
 
@@ -250,8 +286,8 @@ fn strip_position(message: &str) -> String {
     }
 }
 
-/// The shape rules: at most one extract, validate and load; a load needs an extract and a validate
-/// before it; aggregates come after the load.
+/// The shape rules: at most one extract, validate and load; the three come together, in that order;
+/// aggregates come after the load.
 fn check_shape(file: &str, stages: &[PlannedStage], problems: &mut Vec<String>) {
     let position = |role: Role| -> Vec<&PlannedStage> {
         stages.iter().filter(|s| s.config.role() == role).collect()
@@ -267,6 +303,15 @@ fn check_shape(file: &str, stages: &[PlannedStage], problems: &mut Vec<String>) 
         }
     }
     let first = |role: Role| position(role).first().map(|s| s.index);
+    if first(Role::Load).is_none() {
+        for role in [Role::Extract, Role::Validate] {
+            if first(role).is_some() {
+                problems.push(format!(
+                    "{file}: stages: the {role} stage needs a load stage after it (the load stages the rows and applies the key and reference rules); add a stage with type = \"postgres_load\""
+                ));
+            }
+        }
+    }
     if let Some(load) = first(Role::Load) {
         for needed in [Role::Extract, Role::Validate] {
             match first(needed) {
@@ -424,6 +469,28 @@ mod tests {
                 "pipeline.toml: stages[1] \"stats2\": an aggregate stage must come after the load stage",
                 "pipeline.toml: stages: stages[1] \"stats2\", stages[3] \"customer_daily_stats\" all write the table customer_daily_stats, so each would overwrite the others' rows; declare one",
             ]
+        );
+    }
+
+    #[test]
+    fn extract_and_validate_need_a_load() {
+        let toml = GOOD.replace(
+            "type = \"postgres_load\"",
+            "type = \"customer_daily_stats\"",
+        );
+        let toml = toml.replacen("name = \"customer_daily_stats\"", "name = \"other\"", 1);
+        let problems = compile_toml(&toml).unwrap_err();
+        assert!(
+            problems.contains(
+                &"pipeline.toml: stages: the extract stage needs a load stage after it (the load stages the rows and applies the key and reference rules); add a stage with type = \"postgres_load\"".to_owned()
+            ),
+            "{problems:#?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("pipeline.toml: stages: the validate stage needs a load")),
+            "{problems:#?}"
         );
     }
 

@@ -9,9 +9,9 @@ use rust_decimal::Decimal;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::{Value, json};
 use sqlx::Row;
-use stages::customer_daily_stats::purchase_days;
 use stages::entities::customer_daily_stats as cds;
 use stages::freshness::consecutive_runs;
+use stages::tables::purchase_days;
 use stages::{DayRange, Role, Stage};
 
 use crate::db::Db;
@@ -90,8 +90,8 @@ impl StageHealth {
 }
 
 /// Reads the state of aggregate `stage`'s days. Changes nothing.
-pub async fn stage_health(db: &Db, stage: &PlannedStage) -> Result<StageHealth> {
-    let Stage::Aggregate(aggregate) = stage.config.build() else {
+pub async fn stage_health(db: &Db, plan: &Plan, stage: &PlannedStage) -> Result<StageHealth> {
+    let Stage::Aggregate(aggregate) = stage.build(&plan.context())? else {
         bail!("stage \"{}\" is not an aggregate", stage.name);
     };
     let mut conn = db.pool.acquire().await?;
@@ -618,7 +618,7 @@ pub async fn status(db: &Db, plan: &Plan, format: Format) -> Result<bool> {
     let mut aggregate_lines = Vec::new();
     let mut healthy = true;
     for stage in plan.with_role(Role::Aggregate) {
-        let health = stage_health(db, stage).await?;
+        let health = stage_health(db, plan, stage).await?;
         healthy &= health.healthy();
         let (first, last_day) = (
             health.data_days.map(|d| d.start),

@@ -4,15 +4,15 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
-use chrono::{NaiveDate, Timelike};
+use anyhow::{Context, Result, anyhow, bail};
+use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressStyle};
 use stages::dataset::Dataset;
 use stages::entities::pipeline_run::{RunKind, RunStatus};
 use stages::record::ValidatedBatch;
 use stages::{
-    Aggregate, AggregateRun, ChunkReport, DatasetAccount, DayRange, Extract, Load, Role,
-    RunContext, Source, Stage, Staleness, Validate,
+    Aggregate, AggregateRun, ChunkReport, DatasetAccount, DayRange, Extract, Load, Role, Source,
+    Stage, StageContext, Staleness, Validate,
 };
 use tokio::sync::mpsc;
 
@@ -288,23 +288,14 @@ async fn run_stages(
         report.loaded = loaded;
     }
     for stage in plan.with_role(Role::Aggregate).filter(|s| chosen(s)) {
-        let (aggregate, error) = run_aggregate(db, stage, options, invocation).await;
+        let (aggregate, error) =
+            run_aggregate(db, &plan.context(), stage, options, invocation).await;
         report.aggregates.push(aggregate);
         if let Some(error) = error {
             return Err(error);
         }
     }
     Ok(())
-}
-
-fn built<T>(stage: &PlannedStage, pick: impl FnOnce(Stage) -> Option<T>) -> Result<T> {
-    pick(stage.config.build()).with_context(|| {
-        format!(
-            "stage \"{}\" did not build as a {}",
-            stage.name,
-            stage.config.role()
-        )
-    })
 }
 
 /// Extracts, validates and (when `write`) loads every dataset in one transaction.
@@ -323,46 +314,36 @@ async fn run_ingest(
         .with_role(Role::Validate)
         .next()
         .context("no validate stage is declared")?;
-    let load_stage = plan.with_role(Role::Load).next();
-    let extract: Arc<dyn Extract> = Arc::from(built(extract_stage, |s| match s {
-        Stage::Extract(e) => Some(e),
-        _ => None,
-    })?);
-    let validate: Arc<dyn Validate> = Arc::from(built(validate_stage, |s| match s {
-        Stage::Validate(v) => Some(v),
-        _ => None,
-    })?);
-    let load: Box<dyn Load> = match load_stage {
-        Some(stage) => built(stage, |s| match s {
-            Stage::Load(l) => Some(l),
-            _ => None,
-        })?,
-        // A validate-only pipeline still stages rows to apply the set rules, then rolls back.
-        None => Box::new(stages::postgres_load::PostgresLoad::new(Default::default())),
+    let load_stage = plan
+        .with_role(Role::Load)
+        .next()
+        .context("no load stage is declared")?;
+    check_data_dir(&plan.data_dir)?;
+    let ctx = plan.context();
+    let (Stage::Extract(extract), Stage::Validate(validate), Stage::Load(load)) = (
+        extract_stage.build(&ctx)?,
+        validate_stage.build(&ctx)?,
+        load_stage.build(&ctx)?,
+    ) else {
+        bail!("the ingest stages did not build in their roles");
     };
-    let ctx = RunContext {
-        data_dir: plan.data_dir.clone(),
-        // Whole seconds, as the timestamps it bounds.
-        run_time: chrono::Local::now()
-            .naive_local()
-            .with_nanosecond(0)
-            .unwrap_or_default(),
-    };
+    let extract: Arc<dyn Extract> = Arc::from(extract);
+    let validate: Arc<dyn Validate> = Arc::from(validate);
 
-    check_data_dir(&ctx.data_dir)?;
     // Every file is found and its header checked before anything is written.
     let mut sources = Vec::new();
     let mut sources_sha = Vec::new();
     for dataset in Dataset::LOAD_ORDER {
-        sources.push(extract.open(&ctx.data_dir, dataset).await?);
+        sources.push(extract.open(dataset).await?);
     }
     // A file whose content was loaded last time under the same rules, with nothing rejected, is not
     // read again: the tables already hold it.
     let rules = ingest_fingerprint(plan);
     let mut unchanged = Vec::new();
-    let previous = match load_stage.filter(|_| write && !force_load) {
-        Some(stage) => ledger::last_load_accounts(db, &stage.name).await?,
-        None => Vec::new(),
+    let previous = if write && !force_load {
+        ledger::last_load_accounts(db, &load_stage.name).await?
+    } else {
+        Vec::new()
     };
     for source in &sources {
         let started = Instant::now();
@@ -393,11 +374,7 @@ async fn run_ingest(
         sources_sha.push((sha256, rules.clone()));
     }
 
-    let ledger_stage = if write {
-        load_stage.unwrap_or(validate_stage)
-    } else {
-        validate_stage
-    };
+    let ledger_stage = if write { load_stage } else { validate_stage };
     let run = ledger::open(
         db,
         &RunSubject {
@@ -416,7 +393,6 @@ async fn run_ingest(
         &unchanged,
         &sources_sha,
         (extract, validate, load.as_ref()),
-        &ctx,
         run.id,
         write,
     )
@@ -495,7 +471,6 @@ async fn ingest_in_transaction(
     unchanged: &[Option<DatasetAccount>],
     hashes: &[(String, String)],
     (extract, validate, load): (Arc<dyn Extract>, Arc<dyn Validate>, &dyn Load),
-    ctx: &RunContext,
     run_id: i64,
     write: bool,
 ) -> Result<(Vec<DatasetAccount>, RunCounts)> {
@@ -524,10 +499,9 @@ async fn ingest_in_transaction(
         let checker = {
             let validate = validate.clone();
             let source = source.clone();
-            let ctx = ctx.clone();
             tokio::spawn(async move {
                 while let Some(batch) = record_rx.recv().await {
-                    let checked = validate.check_batch(&source, &ctx, batch);
+                    let checked = validate.check_batch(&source, batch);
                     if valid_tx.send(checked).await.is_err() {
                         break;
                     }
@@ -545,8 +519,8 @@ async fn ingest_in_transaction(
         staged.with_context(|| format!("cannot stage {}", source.file_name))?;
         let counts = counts?;
         let staged_at = started.elapsed().as_secs_f64();
-        validate
-            .check_sets(&mut tx, source.dataset)
+        let mut account = load
+            .settle(&mut tx, source.dataset)
             .await
             .with_context(|| {
                 format!(
@@ -554,10 +528,6 @@ async fn ingest_in_transaction(
                     source.file_name
                 )
             })?;
-        let mut account = load
-            .account(&mut tx, source.dataset)
-            .await
-            .with_context(|| format!("cannot count {}", source.file_name))?;
         account.read = counts.records;
         account.blank_lines = counts.blank_lines;
         account.sha256 = Some(sha256.clone());
@@ -669,6 +639,7 @@ async fn compute_days(
 /// Returns the report, and the error that failed the stage run, if any.
 pub async fn run_aggregate(
     db: &Db,
+    ctx: &StageContext,
     stage: &PlannedStage,
     options: RunOptions,
     invocation: i64,
@@ -678,11 +649,14 @@ pub async fn run_aggregate(
         ..AggregateReport::default()
     };
     let started = Instant::now();
-    let aggregate = match built(stage, |s| match s {
-        Stage::Aggregate(a) => Some(a),
-        _ => None,
-    }) {
-        Ok(a) => a,
+    let aggregate = match stage.build(ctx) {
+        Ok(Stage::Aggregate(a)) => a,
+        Ok(_) => {
+            return (
+                report,
+                Some(anyhow!("stage \"{}\" is not an aggregate", stage.name)),
+            );
+        }
         Err(e) => return (report, Some(e)),
     };
     // Which days: those asked, and the stale ones.

@@ -8,8 +8,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use common::{Shop, TestDb, generated, text, write_config};
-use rand::seq::SliceRandom;
+use common::{Shop, TestDb, generated, random_edit, text, write_config};
 use rand::{Rng, SeedableRng};
 
 fn d(s: &str) -> NaiveDate {
@@ -328,87 +327,6 @@ async fn a_load_alone_makes_status_check_fail_until_the_next_run() {
     assert!(out.contains("also recomputed"), "{out}");
     assert_eq!(db.status_check(config), Some(0));
     db.assert_fresh("after the next run").await;
-}
-
-/// One random change a shop's system could make to its export.
-fn random_edit(shop: &mut Shop, rng: &mut impl Rng) -> String {
-    let orders = shop.orders.len() - 1;
-    let items = shop.items.len() - 1;
-    match rng.gen_range(0..6) {
-        0 => {
-            let i = rng.gen_range(1..=items);
-            let price: f64 = shop.items[i][5].parse().unwrap();
-            shop.items[i][5] = format!("{:.2}", price + f64::from(rng.gen_range(1..50)));
-            format!("price of item {:?}", &shop.items[i][..2])
-        }
-        1 => {
-            let i = rng.gen_range(1..=orders);
-            let status = ["canceled", "delivered", "unavailable", "shipped"]
-                .choose(rng)
-                .unwrap();
-            shop.orders[i][2] = (*status).to_owned();
-            format!("status of {} to {status}", shop.orders[i][0])
-        }
-        2 => {
-            let a = rng.gen_range(1..shop.customers.len());
-            let b = rng.gen_range(1..shop.customers.len());
-            let person = shop.customers[b][1].clone();
-            shop.customers[a][1] = person.clone();
-            format!("customer {} to person {person}", shop.customers[a][0])
-        }
-        3 => {
-            let i = rng.gen_range(1..=orders);
-            let day = Shop::day_of(&shop.orders[i]);
-            let shift = rng.gen_range(-5i64..=5);
-            let new_day = day + chrono::Duration::days(shift);
-            let rest = shop.orders[i][3][10..].to_owned();
-            shop.orders[i][3] = format!("{new_day}{rest}");
-            for field in &mut shop.orders[i][4..] {
-                field.clear();
-            }
-            format!("purchase of {} moved {shift} days", shop.orders[i][0])
-        }
-        4 => {
-            // A new order of an existing customer id, on a random past day, with one item.
-            let c = rng.gen_range(1..shop.customers.len());
-            let donor = rng.gen_range(1..=items);
-            let day = Shop::day_of(&shop.orders[rng.gen_range(1..=orders)]);
-            let id = format!("{:032x}", rng.r#gen::<u128>());
-            let customer = shop.customers[c][0].clone();
-            shop.orders.push(vec![
-                id.clone(),
-                customer,
-                "delivered".into(),
-                format!("{day} 12:00:00"),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-            ]);
-            let mut item = shop.items[donor].clone();
-            item[0] = id.clone();
-            item[1] = "1".into();
-            shop.items.push(item);
-            format!("new order {id} on {day}")
-        }
-        _ => {
-            // Another item in an existing order.
-            let i = rng.gen_range(1..=orders);
-            let order = shop.orders[i][0].clone();
-            let next = shop.items[1..]
-                .iter()
-                .filter(|it| it[0] == order)
-                .map(|it| it[1].parse::<i64>().unwrap())
-                .max()
-                .unwrap_or(0)
-                + 1;
-            let mut item = shop.items[rng.gen_range(1..=items)].clone();
-            item[0] = order.clone();
-            item[1] = next.to_string();
-            shop.items.push(item);
-            format!("item {next} added to {order}")
-        }
-    }
 }
 
 #[tokio::test]

@@ -22,7 +22,9 @@ use tokio::sync::mpsc;
 
 use crate::dataset::Dataset;
 use crate::record::{Record, RecordBatch};
-use crate::{Extract, ExtractCounts, Problem, Role, Source, Stage, StageConfig};
+use crate::{
+    BuildError, Extract, ExtractCounts, Problem, Role, Source, Stage, StageConfig, StageContext,
+};
 
 /// Options of the `csv_extract` stage.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -163,12 +165,15 @@ impl StageConfig for CsvExtractConfig {
         problems
     }
 
-    fn build(&self) -> Stage {
-        Stage::Extract(Box::new(CsvExtract {
+    fn build(&self, ctx: &StageContext) -> Result<Stage, BuildError> {
+        Ok(Stage::Extract(Box::new(CsvExtract {
             config: self.clone(),
-        }))
+            data_dir: ctx.data_dir.clone(),
+        })))
     }
 }
+
+crate::register_stage_type!("csv_extract", CsvExtractConfig);
 
 /// Why a file cannot be read. Fatal: the load writes nothing.
 #[derive(Debug, thiserror::Error)]
@@ -223,11 +228,12 @@ pub enum ExtractError {
 /// The runtime `csv_extract` stage.
 pub struct CsvExtract {
     config: CsvExtractConfig,
+    data_dir: PathBuf,
 }
 
 impl CsvExtract {
-    fn locate(&self, data_dir: &Path, dataset: Dataset) -> Result<PathBuf, ExtractError> {
-        let path = data_dir.join(self.config.files.for_dataset(dataset));
+    fn locate(&self, dataset: Dataset) -> Result<PathBuf, ExtractError> {
+        let path = self.data_dir.join(self.config.files.for_dataset(dataset));
         if path.exists() {
             return Ok(path);
         }
@@ -568,8 +574,8 @@ pub fn map_header(dataset: Dataset, header: &[String]) -> Result<Vec<usize>, Str
 
 #[async_trait]
 impl Extract for CsvExtract {
-    async fn open(&self, data_dir: &Path, dataset: Dataset) -> Result<Source, ExtractError> {
-        let path = self.locate(data_dir, dataset)?;
+    async fn open(&self, dataset: Dataset) -> Result<Source, ExtractError> {
+        let path = self.locate(dataset)?;
         let mut reader = open_lines(&path).await?;
         let header = read_header(&path, &mut reader, self.config.max_line_bytes).await?;
         let column_index =
@@ -943,8 +949,11 @@ mod tests {
         let mut config = CsvExtractConfig::default();
         config.files.customers = "c.csv".into();
         config.batch_size = 2;
-        let extract = CsvExtract { config };
-        let source = extract.open(dir.path(), Dataset::Customers).await?;
+        let extract = CsvExtract {
+            config,
+            data_dir: dir.path().to_owned(),
+        };
+        let source = extract.open(Dataset::Customers).await?;
         let (tx, mut rx) = mpsc::channel(100);
         let counts = extract.stream(&source, tx).await?;
         let mut records = Vec::new();
@@ -1089,12 +1098,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut config = CsvExtractConfig::default();
         config.files.customers = "c.csv".into();
-        let extract = CsvExtract { config };
+        let extract = CsvExtract {
+            config,
+            data_dir: dir.path().to_owned(),
+        };
         std::os::unix::fs::symlink("/dev/zero", dir.path().join("c.csv")).unwrap();
-        let err = extract
-            .open(dir.path(), Dataset::Customers)
-            .await
-            .unwrap_err();
+        let err = extract.open(Dataset::Customers).await.unwrap_err();
         assert!(
             err.to_string().ends_with(
                 "c.csv: not a regular file (a character device); only regular files and .gz of them are read"
@@ -1107,10 +1116,7 @@ mod tests {
             .status()
             .unwrap();
         assert!(status.success());
-        let err = extract
-            .open(dir.path(), Dataset::Customers)
-            .await
-            .unwrap_err();
+        let err = extract.open(Dataset::Customers).await.unwrap_err();
         assert!(
             err.to_string()
                 .contains("not a regular file (a named pipe)"),
@@ -1118,10 +1124,7 @@ mod tests {
         );
         std::fs::remove_file(dir.path().join("c.csv")).unwrap();
         std::fs::create_dir(dir.path().join("c.csv")).unwrap();
-        let err = extract
-            .open(dir.path(), Dataset::Customers)
-            .await
-            .unwrap_err();
+        let err = extract.open(Dataset::Customers).await.unwrap_err();
         assert!(
             err.to_string().contains("not a regular file (a directory)"),
             "{err}"
@@ -1160,8 +1163,11 @@ mod tests {
         std::fs::write(&path, &content).unwrap();
         let mut config = CsvExtractConfig::default();
         config.files.customers = "c.csv".into();
-        let extract = CsvExtract { config };
-        let source = extract.open(dir.path(), Dataset::Customers).await.unwrap();
+        let extract = CsvExtract {
+            config,
+            data_dir: dir.path().to_owned(),
+        };
+        let source = extract.open(Dataset::Customers).await.unwrap();
         // The same columns with city and state swapped, headers too.
         std::fs::write(
             &path,

@@ -10,10 +10,11 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, PgConnection, Row};
 
+use crate::tables::purchase_days;
 use crate::validate::rules::ORDER_STATUSES;
 use crate::{
-    Aggregate, AggregateRun, ChunkReport, DayRange, Problem, RefreshReport, Role, Stage,
-    StageConfig, Staleness, freshness, locks,
+    Aggregate, AggregateRun, BuildError, ChunkReport, DayRange, Problem, RefreshReport, Role,
+    Stage, StageConfig, StageContext, Staleness, freshness, locks,
 };
 
 /// Which column identifies a customer.
@@ -102,12 +103,14 @@ impl StageConfig for CustomerDailyStatsConfig {
         Some("customer_daily_stats")
     }
 
-    fn build(&self) -> Stage {
-        Stage::Aggregate(Box::new(CustomerDailyStats {
+    fn build(&self, _: &StageContext) -> Result<Stage, BuildError> {
+        Ok(Stage::Aggregate(Box::new(CustomerDailyStats {
             config: self.clone(),
-        }))
+        })))
     }
 }
+
+crate::register_stage_type!("customer_daily_stats", CustomerDailyStatsConfig);
 
 /// The runtime `customer_daily_stats` stage.
 pub struct CustomerDailyStats {
@@ -288,21 +291,8 @@ pub fn stale_pairs_sql(key: CustomerKey) -> &'static str {
     }
 }
 
-/// The first and last purchase day of the loaded orders, if any.
-pub async fn purchase_days(conn: &mut PgConnection) -> Result<Option<DayRange>, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT min(order_purchase_timestamp)::date, max(order_purchase_timestamp)::date FROM orders",
-    )
-    .fetch_one(conn)
-    .await?;
-    Ok(match (row.get(0), row.get(1)) {
-        (Some(start), Some(end)) => Some(DayRange::new(start, end)),
-        _ => None,
-    })
-}
-
 /// Adds `sign` times the (day, rows) counts of `rows` into `into`; returns the rows counted.
-fn count_days(
+pub(crate) fn count_days(
     rows: &[sqlx::postgres::PgRow],
     sign: i64,
     into: &mut BTreeMap<NaiveDate, i64>,

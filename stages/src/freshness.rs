@@ -109,6 +109,26 @@ pub async fn whole_stale_days(
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
+/// The computed days of `stage` holding an order that a load changed after the day was computed
+/// (the order's day before or after the change), ascending. Bulk changes are
+/// [`whole_stale_days`]'.
+pub async fn changed_days(
+    conn: &mut PgConnection,
+    stage: &str,
+) -> Result<Vec<NaiveDate>, sqlx::Error> {
+    sqlx::query_scalar(
+        "WITH low AS (SELECT min(changes_seen) AS id FROM aggregate_days WHERE stage_name = $1)
+         SELECT DISTINCT d.day
+           FROM order_changes c, low, aggregate_days d
+          WHERE c.id > low.id AND c.customer_id IS NOT NULL
+            AND d.stage_name = $1 AND d.day = c.day AND d.changes_seen < c.id
+          ORDER BY d.day",
+    )
+    .bind(stage)
+    .fetch_all(conn)
+    .await
+}
+
 /// Every computed day of `stage`, ascending.
 pub async fn computed_days(
     conn: &mut PgConnection,

@@ -1,13 +1,15 @@
 //! The stages of the pipeline and the SeaORM entities they work over.
 //!
 //! A stage is declared in `pipeline.toml` as a table with a `type` tag; the tag picks a
-//! [`StageConfig`] implementation (registered with one `#[typetag::serde(name = "...")]` attribute),
-//! whose [`StageConfig::build`] makes the runtime object. Stages have one role each:
+//! [`StageConfig`] implementation (registered with `#[typetag::serde(name = "...")]` on the impl and
+//! [`register_stage_type!`] beside it), whose [`StageConfig::build`] makes the runtime object from a
+//! [`StageContext`]. Stages have one role each, and each owns what it works on:
 //!
-//! - [`Extract`]: reads the input files and streams [`record::RecordBatch`]es;
-//! - [`Validate`]: splits records into valid rows and rejected lines (row rules while streaming,
-//!   key and reference rules as SQL over the staged rows);
-//! - [`Load`]: stages valid rows with `COPY ... FROM STDIN` and merges them into the tables;
+//! - [`Extract`]: finds the input files and streams [`record::RecordBatch`]es;
+//! - [`Validate`]: the row rules, everything decidable from one line; no I/O;
+//! - [`Load`]: stages valid rows with `COPY ... FROM STDIN` in its own temporary tables, applies the
+//!   schema's key and reference rules ([`dataset::Dataset::key`], [`dataset::Dataset::references`])
+//!   there, and merges the accepted rows into the tables;
 //! - [`Aggregate`]: set-based SQL over the loaded tables for a range of days.
 //!
 //! This crate never depends on the binary crate; the binary compiles the plan and runs it.
@@ -20,11 +22,14 @@ pub mod freshness;
 pub mod locks;
 pub mod postgres_load;
 pub mod record;
-pub mod staging;
+pub mod tables;
 pub mod validate;
 
+#[doc(hidden)]
+pub use inventory;
+
 use std::fmt::Debug;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use async_trait::async_trait;
 use chrono::{NaiveDate, NaiveDateTime};
@@ -95,8 +100,41 @@ pub trait StageConfig: Debug + Send + Sync {
     fn writes(&self) -> Option<&'static str> {
         None
     }
-    /// Builds the runtime object.
-    fn build(&self) -> Stage;
+    /// Builds the runtime object for one run.
+    fn build(&self, ctx: &StageContext) -> Result<Stage, BuildError>;
+}
+
+/// Why a stage could not be built.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BuildError(pub String);
+
+/// One registered stage type: its `type` tag and its default options. Submitted by
+/// [`register_stage_type!`] next to the type's `StageConfig` impl, and listed by
+/// [`registered_stage_types`].
+pub struct StageType {
+    /// The `type` tag, the name given to `#[typetag::serde(name = "...")]`.
+    pub name: &'static str,
+    /// The options when the stage is declared with its tag alone.
+    pub defaults: fn() -> Box<dyn StageConfig>,
+}
+
+inventory::collect!(StageType);
+
+/// Registers a stage type for [`registered_stage_types`] (and so `pipeline stages`):
+/// `register_stage_type!("csv_extract", CsvExtractConfig);`, beside
+/// `#[typetag::serde(name = "csv_extract")] impl StageConfig for CsvExtractConfig`. The options type
+/// must implement `Default`.
+#[macro_export]
+macro_rules! register_stage_type {
+    ($name:literal, $config:ty) => {
+        $crate::inventory::submit! {
+            $crate::StageType {
+                name: $name,
+                defaults: || ::std::boxed::Box::new(<$config as ::std::default::Default>::default()),
+            }
+        }
+    };
 }
 
 /// A built stage, by role.
@@ -111,9 +149,9 @@ pub enum Stage {
     Aggregate(Box<dyn Aggregate>),
 }
 
-/// What the runner knows of the run that a stage needs.
+/// What every stage is built with: the globals of the run, given once to [`StageConfig::build`].
 #[derive(Clone, Debug)]
-pub struct RunContext {
+pub struct StageContext {
     /// The directory the input files are read from.
     pub data_dir: PathBuf,
     /// When the run started (local wall clock, no time zone), the upper bound of event timestamps.
@@ -147,12 +185,8 @@ pub struct ExtractCounts {
 /// Reads input files.
 #[async_trait]
 pub trait Extract: Send + Sync {
-    /// Finds the dataset's file under `data_dir` and checks its header, reading no data line.
-    async fn open(
-        &self,
-        data_dir: &Path,
-        dataset: Dataset,
-    ) -> Result<Source, csv_extract::ExtractError>;
+    /// Finds the dataset's file in the data directory and checks its header, reading no data line.
+    async fn open(&self, dataset: Dataset) -> Result<Source, csv_extract::ExtractError>;
     /// Streams the file's records into `tx`, in batches, until the end of the file.
     async fn stream(
         &self,
@@ -161,18 +195,11 @@ pub trait Extract: Send + Sync {
     ) -> Result<ExtractCounts, csv_extract::ExtractError>;
 }
 
-/// Splits records into valid rows and rejected lines.
-#[async_trait]
+/// Splits records into valid rows and rejected lines by the row rules: everything decidable from one
+/// line. It does no I/O; the rules over sets of rows (keys, references) are the load's.
 pub trait Validate: Send + Sync {
-    /// Applies the row rules (everything decidable from one line) to a batch.
-    fn check_batch(&self, source: &Source, ctx: &RunContext, batch: RecordBatch) -> ValidatedBatch;
-    /// Applies the set rules (unique keys, references) to the staged rows of `dataset`, marking the
-    /// duplicates and the rejected lines in the staging tables. Runs in the load's transaction.
-    async fn check_sets(
-        &self,
-        conn: &mut PgConnection,
-        dataset: Dataset,
-    ) -> Result<(), sqlx::Error>;
+    /// Applies the row rules to a batch.
+    fn check_batch(&self, source: &Source, batch: RecordBatch) -> ValidatedBatch;
     /// The largest share of a file's lines that may be rejected before the load is aborted.
     fn max_reject_ratio(&self) -> f64;
 }
@@ -210,10 +237,12 @@ pub struct DatasetAccount {
     pub unchanged_since: Option<i64>,
 }
 
-/// Writes validated rows into the database.
+/// Writes validated rows into the database. The protocol, all in the caller's one transaction:
+/// [`Load::prepare`] once; per file, [`Load::stage`] then [`Load::settle`]; [`Load::merge`] once.
+/// The staging is the load's own: no other stage reads or writes it.
 #[async_trait]
 pub trait Load: Send + Sync {
-    /// Creates the staging tables for this load's transaction, reading from `sources`.
+    /// Creates the staging for this load's transaction, reading from `sources`.
     async fn prepare(&self, conn: &mut PgConnection, sources: &[Source])
     -> Result<(), sqlx::Error>;
     /// Copies every validated batch of `source` received on `batches` into staging, calling
@@ -225,8 +254,10 @@ pub trait Load: Send + Sync {
         batches: &mut mpsc::Receiver<ValidatedBatch>,
         progress: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<(), sqlx::Error>;
-    /// Counts, per dataset, what staging holds after validation.
-    async fn account(
+    /// Applies the key and reference rules of `dataset` ([`Dataset::key`], [`Dataset::references`])
+    /// to its staged rows, then counts its lines as loaded, duplicate or rejected. Datasets are
+    /// settled in [`Dataset::LOAD_ORDER`], so the datasets referred to are settled first.
+    async fn settle(
         &self,
         conn: &mut PgConnection,
         dataset: Dataset,
@@ -357,44 +388,14 @@ pub trait Aggregate: Send + Sync {
     ) -> Result<RefreshReport, sqlx::Error>;
 }
 
-/// Every registered stage type, as `(type name, default configuration)`, taken from the registry
-/// itself so a new stage type needs nothing but its `#[typetag::serde]` attribute.
+/// Every registered stage type, as `(type name, default configuration)`, sorted by name.
 pub fn registered_stage_types() -> Vec<(String, Box<dyn StageConfig>)> {
-    // typetag keeps its registry private; its "unknown variant" error lists every registered name.
-    let probe: Result<Box<dyn StageConfig>, _> =
-        serde_json::from_value(serde_json::json!({ "type": "\u{1}" }));
-    let message = match probe {
-        Err(e) => e.to_string(),
-        Ok(_) => return Vec::new(),
-    };
-    registered_names(&message)
+    let mut types: Vec<(String, Box<dyn StageConfig>)> = inventory::iter::<StageType>
         .into_iter()
-        .filter_map(|name| {
-            let config: Box<dyn StageConfig> =
-                serde_json::from_value(serde_json::json!({ "type": name })).ok()?;
-            Some((name, config))
-        })
-        .collect()
-}
-
-/// The names listed in serde's "unknown variant `x`, expected one of `a`, `b`" message.
-fn registered_names(message: &str) -> Vec<String> {
-    let Some((_, list)) = message.split_once("expected one of") else {
-        return match message.split_once("expected `") {
-            Some((_, rest)) => rest
-                .split('`')
-                .next()
-                .map(str::to_owned)
-                .into_iter()
-                .collect(),
-            None => Vec::new(),
-        };
-    };
-    list.split('`')
-        .skip(1)
-        .step_by(2)
-        .map(str::to_owned)
-        .collect()
+        .map(|t| (t.name.to_owned(), (t.defaults)()))
+        .collect();
+    types.sort_by(|a, b| a.0.cmp(&b.0));
+    types
 }
 
 #[cfg(test)]
@@ -421,15 +422,22 @@ mod tests {
     }
 
     #[test]
-    fn registered_names_reads_serde_lists() {
-        assert_eq!(
-            registered_names("unknown variant `x`, expected one of `a`, `b_c`"),
-            vec!["a", "b_c"]
-        );
-        assert_eq!(
-            registered_names("unknown variant `x`, expected `a`"),
-            vec!["a"]
-        );
+    fn every_registered_name_is_its_typetag_name_and_reads_from_its_tag_alone() {
+        for (name, defaults) in registered_stage_types() {
+            assert_eq!(
+                defaults.typetag_name(),
+                name,
+                "registered under another name"
+            );
+            let read: Box<dyn StageConfig> =
+                serde_json::from_value(serde_json::json!({ "type": name }))
+                    .unwrap_or_else(|e| panic!("{name} does not read from its tag: {e}"));
+            assert_eq!(
+                serde_json::to_value(&read).unwrap(),
+                serde_json::to_value(&defaults).unwrap(),
+                "{name}: the tag alone does not give the defaults"
+            );
+        }
     }
 
     #[test]

@@ -195,7 +195,7 @@ fn numeric_keys<S: Serializer>(map: &BTreeMap<i64, i64>, s: S) -> Result<S::Ok, 
 /// statistics when no orders are loaded. `None` when there is neither.
 pub async fn whole_history(db: &Db) -> Result<Option<DayRange>> {
     let mut conn = db.pool.acquire().await?;
-    if let Some(days) = stages::customer_daily_stats::purchase_days(&mut conn).await? {
+    if let Some(days) = stages::tables::purchase_days(&mut conn).await? {
         return Ok(Some(days));
     }
     let (start, end): (Option<NaiveDate>, Option<NaiveDate>) =
@@ -231,9 +231,7 @@ pub async fn collect(db: &Db, plan: &Plan, range: DayRange) -> Result<(ReportDat
     let health = health(conn, plan, range)
         .await
         .context("cannot read the pipeline's health")?;
-    let data_days = stages::customer_daily_stats::purchase_days(conn)
-        .await?
-        .map(Range::from);
+    let data_days = stages::tables::purchase_days(conn).await?.map(Range::from);
     tx.commit().await?;
     let totals = Totals {
         customers: repeat_histogram.values().sum(),
@@ -480,7 +478,8 @@ pub async fn day_states(
     let stage = plan
         .with_role(Role::Aggregate)
         .find(|s| s.type_name == "customer_daily_stats");
-    let Some((stage, Stage::Aggregate(aggregate))) = stage.map(|s| (s, s.config.build())) else {
+    let built = stage.map(|s| s.build(&plan.context())).transpose()?;
+    let (Some(stage), Some(Stage::Aggregate(aggregate))) = (stage, built) else {
         return Ok(days.map(|d| (d, DayState::Missing)).collect());
     };
     let computed: BTreeSet<NaiveDate> = stages::freshness::computed_days(conn, &stage.name)

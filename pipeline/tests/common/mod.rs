@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use sqlx::{Connection, PgConnection};
+use sqlx::{AssertSqlSafe, Connection, PgConnection};
 
 pub mod chromium;
 
@@ -263,6 +263,10 @@ SELECT pd.day, pd.person, pd.orders_count, pd.canceled, pd.items, coalesce(k.pro
   JOIN life l ON l.person = pd.person AND l.day = pd.day
   LEFT JOIN kinds k ON k.person = pd.person AND k.day = pd.day";
 
+/// The days the `customer_daily_stats` stage recorded as computed.
+const COMPUTED_DAYS: &str =
+    "SELECT day FROM aggregate_days WHERE stage_name = 'customer_daily_stats'";
+
 impl TestDb {
     /// Panics unless every day recorded as computed holds exactly the rows a fresh computation gives,
     /// and no other day holds rows. `case` says what led here.
@@ -279,12 +283,9 @@ impl TestDb {
             ),
             _ => FRESH_STATS_SQL.to_owned(),
         };
-        let stored = format!(
-            "SELECT s.* FROM ({STATS_COLUMNS}) s WHERE s.stat_date IN (SELECT day FROM aggregate_days)"
-        );
-        let fresh = format!(
-            "SELECT f.* FROM ({fresh_sql}) f WHERE f.day IN (SELECT day FROM aggregate_days)"
-        );
+        let stored =
+            format!("SELECT s.* FROM ({STATS_COLUMNS}) s WHERE s.stat_date IN ({COMPUTED_DAYS})");
+        let fresh = format!("SELECT f.* FROM ({fresh_sql}) f WHERE f.day IN ({COMPUTED_DAYS})");
         let q = |sql: &str| format!("SELECT t::text FROM ({sql}) t ORDER BY 1");
         let mut conn = self.connect().await;
         let stored_rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(q(&stored)))
@@ -295,9 +296,9 @@ impl TestDb {
             .fetch_all(&mut conn)
             .await
             .unwrap();
-        let stray: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM customer_daily_stats WHERE stat_date NOT IN (SELECT day FROM aggregate_days)",
-        )
+        let stray: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT count(*) FROM customer_daily_stats WHERE stat_date NOT IN ({COMPUTED_DAYS})"
+        )))
         .fetch_one(&mut conn)
         .await
         .unwrap();
@@ -382,5 +383,87 @@ impl Shop {
     /// The purchase day of an order row.
     pub fn day_of(order: &[String]) -> chrono::NaiveDate {
         order[3][..10].parse().unwrap()
+    }
+}
+
+/// One random change a shop's system could make to its export.
+pub fn random_edit(shop: &mut Shop, rng: &mut impl rand::Rng) -> String {
+    use rand::seq::SliceRandom;
+    let orders = shop.orders.len() - 1;
+    let items = shop.items.len() - 1;
+    match rng.gen_range(0..6) {
+        0 => {
+            let i = rng.gen_range(1..=items);
+            let price: f64 = shop.items[i][5].parse().unwrap();
+            shop.items[i][5] = format!("{:.2}", price + f64::from(rng.gen_range(1..50)));
+            format!("price of item {:?}", &shop.items[i][..2])
+        }
+        1 => {
+            let i = rng.gen_range(1..=orders);
+            let status = ["canceled", "delivered", "unavailable", "shipped"]
+                .choose(rng)
+                .unwrap();
+            shop.orders[i][2] = (*status).to_owned();
+            format!("status of {} to {status}", shop.orders[i][0])
+        }
+        2 => {
+            let a = rng.gen_range(1..shop.customers.len());
+            let b = rng.gen_range(1..shop.customers.len());
+            let person = shop.customers[b][1].clone();
+            shop.customers[a][1] = person.clone();
+            format!("customer {} to person {person}", shop.customers[a][0])
+        }
+        3 => {
+            let i = rng.gen_range(1..=orders);
+            let day = Shop::day_of(&shop.orders[i]);
+            let shift = rng.gen_range(-5i64..=5);
+            let new_day = day + chrono::Duration::days(shift);
+            let rest = shop.orders[i][3][10..].to_owned();
+            shop.orders[i][3] = format!("{new_day}{rest}");
+            for field in &mut shop.orders[i][4..] {
+                field.clear();
+            }
+            format!("purchase of {} moved {shift} days", shop.orders[i][0])
+        }
+        4 => {
+            // A new order of an existing customer id, on a random past day, with one item.
+            let c = rng.gen_range(1..shop.customers.len());
+            let donor = rng.gen_range(1..=items);
+            let day = Shop::day_of(&shop.orders[rng.gen_range(1..=orders)]);
+            let id = format!("{:032x}", rng.r#gen::<u128>());
+            let customer = shop.customers[c][0].clone();
+            shop.orders.push(vec![
+                id.clone(),
+                customer,
+                "delivered".into(),
+                format!("{day} 12:00:00"),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ]);
+            let mut item = shop.items[donor].clone();
+            item[0] = id.clone();
+            item[1] = "1".into();
+            shop.items.push(item);
+            format!("new order {id} on {day}")
+        }
+        _ => {
+            // Another item in an existing order.
+            let i = rng.gen_range(1..=orders);
+            let order = shop.orders[i][0].clone();
+            let next = shop.items[1..]
+                .iter()
+                .filter(|it| it[0] == order)
+                .map(|it| it[1].parse::<i64>().unwrap())
+                .max()
+                .unwrap_or(0)
+                + 1;
+            let mut item = shop.items[rng.gen_range(1..=items)].clone();
+            item[0] = order.clone();
+            item[1] = next.to_string();
+            shop.items.push(item);
+            format!("item {next} added to {order}")
+        }
     }
 }

@@ -1,23 +1,18 @@
 //! `validate`: decides, for every data line, whether it is loaded, a duplicate, or rejected with a
 //! reason a person understands.
 //!
-//! Row rules (everything one line decides: CSV shape, field count, required values, value formats,
-//! timestamp window, status set, amounts) run while the file streams, in [`rules`]. Set rules (unique
-//! keys, references between datasets) run as SQL over the staged rows in the load's transaction, in
-//! [`set_rules`], in this order: references first, then keys among the lines still accepted, so a
-//! rejected line never claims its key and the first valid occurrence of a key wins.
+//! The stage applies the row rules (everything one line decides: CSV shape, field count, required
+//! values, value formats, timestamp window, status set, amounts) while the file streams, in [`rules`].
+//! The rules over sets of rows (unique keys, references between datasets) are the schema's, and the
+//! load applies them over its staging (`postgres_load::set_rules`).
 
 pub mod rules;
-pub mod set_rules;
 
-use async_trait::async_trait;
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
-use sqlx::PgConnection;
 
-use crate::dataset::Dataset;
 use crate::record::{RecordBatch, ValidatedBatch};
-use crate::{Problem, Role, RunContext, Source, Stage, StageConfig, Validate};
+use crate::{BuildError, Problem, Role, Source, Stage, StageConfig, StageContext, Validate};
 
 /// Options of the `validate` stage.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -160,43 +155,43 @@ impl StageConfig for ValidateConfig {
         problems
     }
 
-    fn build(&self) -> Stage {
-        Stage::Validate(Box::new(Validator {
-            config: self.clone(),
-        }))
+    fn build(&self, ctx: &StageContext) -> Result<Stage, BuildError> {
+        Ok(Stage::Validate(Box::new(Validator {
+            window: self.window(ctx.run_time),
+            max_reject_ratio: self.max_reject_ratio,
+        })))
+    }
+}
+
+crate::register_stage_type!("validate", ValidateConfig);
+
+impl ValidateConfig {
+    /// The time window of a run started at `run_time`.
+    pub fn window(&self, run_time: NaiveDateTime) -> rules::Window {
+        let latest_event = self.latest.unwrap_or(run_time);
+        rules::Window {
+            earliest: self.earliest.and_hms_opt(0, 0, 0).expect("midnight"),
+            latest_event,
+            latest_planned: latest_event
+                .checked_add_signed(chrono::Duration::days(i64::from(self.planned_days_ahead)))
+                .unwrap_or(NaiveDateTime::MAX),
+            latest_is_run_time: self.latest.is_none(),
+            planned_days_ahead: self.planned_days_ahead,
+        }
     }
 }
 
 /// The runtime `validate` stage.
 pub struct Validator {
-    config: ValidateConfig,
+    window: rules::Window,
+    max_reject_ratio: f64,
 }
 
-impl Validator {
-    /// The time window of this run.
-    pub fn window(&self, ctx: &RunContext) -> rules::Window {
-        let latest_event = self.config.latest.unwrap_or(ctx.run_time);
-        rules::Window {
-            earliest: self.config.earliest.and_hms_opt(0, 0, 0).expect("midnight"),
-            latest_event,
-            latest_planned: latest_event
-                .checked_add_signed(chrono::Duration::days(i64::from(
-                    self.config.planned_days_ahead,
-                )))
-                .unwrap_or(NaiveDateTime::MAX),
-            latest_is_run_time: self.config.latest.is_none(),
-            planned_days_ahead: self.config.planned_days_ahead,
-        }
-    }
-}
-
-#[async_trait]
 impl Validate for Validator {
-    fn check_batch(&self, source: &Source, ctx: &RunContext, batch: RecordBatch) -> ValidatedBatch {
-        let window = self.window(ctx);
+    fn check_batch(&self, source: &Source, batch: RecordBatch) -> ValidatedBatch {
         let mut out = ValidatedBatch::default();
         for record in batch {
-            match rules::check_record(source, &window, record) {
+            match rules::check_record(source, &self.window, record) {
                 Ok(row) => out.rows.push(row),
                 Err(rejection) => out.rejections.push(rejection),
             }
@@ -204,16 +199,8 @@ impl Validate for Validator {
         out
     }
 
-    async fn check_sets(
-        &self,
-        conn: &mut PgConnection,
-        dataset: Dataset,
-    ) -> Result<(), sqlx::Error> {
-        set_rules::apply(conn, dataset).await
-    }
-
     fn max_reject_ratio(&self) -> f64 {
-        self.config.max_reject_ratio
+        self.max_reject_ratio
     }
 }
 
@@ -271,11 +258,9 @@ mod tests {
             ]
         );
         // The window never overflows, whatever the options.
-        let validator = Validator { config };
-        let ctx = RunContext {
-            data_dir: ".".into(),
-            run_time: NaiveDateTime::MAX,
-        };
-        assert_eq!(validator.window(&ctx).latest_planned, NaiveDateTime::MAX);
+        assert_eq!(
+            config.window(NaiveDateTime::MAX).latest_planned,
+            NaiveDateTime::MAX
+        );
     }
 }

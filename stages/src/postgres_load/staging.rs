@@ -1,5 +1,5 @@
-//! The temporary tables one load stages its rows in (dropped at the end of the load's transaction),
-//! shared by the validate stage's set rules and the load stage. Names come from [`Dataset`].
+//! The temporary tables one load stages its rows in (dropped at the end of the load's transaction).
+//! Names come from [`Dataset`].
 
 use sqlx::{AssertSqlSafe, PgConnection};
 

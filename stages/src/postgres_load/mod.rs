@@ -1,7 +1,12 @@
-//! `postgres_load`: stages valid rows with `COPY ... FROM STDIN` into temporary tables, then merges
-//! them into the tables (an update of changed rows and an insert of new keys per dataset), all in the caller's single transaction, so a
-//! failed load leaves the previous state as it was. Loading the same files again changes nothing;
-//! a newer export updates the rows that changed. Loads never delete rows.
+//! `postgres_load`: stages valid rows with `COPY ... FROM STDIN` into temporary tables
+//! ([`staging`]), applies the key and reference rules there ([`set_rules`]), then merges the
+//! accepted rows into the tables (an update of changed rows and an insert of new keys per dataset),
+//! all in the caller's single transaction, so a failed load leaves the previous state as it was.
+//! Loading the same files again changes nothing; a newer export updates the rows that changed. Loads
+//! never delete rows.
+
+pub mod set_rules;
+pub mod staging;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -11,7 +16,9 @@ use tokio::sync::mpsc;
 use crate::dataset::Dataset;
 use crate::locks;
 use crate::record::ValidatedBatch;
-use crate::{DatasetAccount, Load, Problem, Role, Source, Stage, StageConfig, staging};
+use crate::{
+    BuildError, DatasetAccount, Load, Problem, Role, Source, Stage, StageConfig, StageContext,
+};
 
 /// Options of the `postgres_load` stage.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -61,12 +68,14 @@ impl StageConfig for PostgresLoadConfig {
         }
     }
 
-    fn build(&self) -> Stage {
-        Stage::Load(Box::new(PostgresLoad {
+    fn build(&self, _: &StageContext) -> Result<Stage, BuildError> {
+        Ok(Stage::Load(Box::new(PostgresLoad {
             config: self.clone(),
-        }))
+        })))
     }
 }
+
+crate::register_stage_type!("postgres_load", PostgresLoadConfig);
 
 /// The runtime `postgres_load` stage.
 pub struct PostgresLoad {
@@ -226,11 +235,12 @@ impl Load for PostgresLoad {
         Ok(())
     }
 
-    async fn account(
+    async fn settle(
         &self,
         conn: &mut PgConnection,
         dataset: Dataset,
     ) -> Result<DatasetAccount, sqlx::Error> {
+        set_rules::apply(conn, dataset).await?;
         let counts = sqlx::query(AssertSqlSafe(format!(
             "SELECT count(*) FILTER (WHERE outcome IS NULL), count(*) FILTER (WHERE outcome = 'duplicate'),
                     (SELECT count(*) FROM staging_rejects WHERE dataset = $1),
@@ -623,9 +633,9 @@ impl ChangeLog {
     async fn after_merge(&self, conn: &mut PgConnection, run_id: i64) -> Result<(), sqlx::Error> {
         if self.bulk {
             let first_day_after: Option<chrono::NaiveDate> = if self.everything {
-                sqlx::query_scalar("SELECT min(order_purchase_timestamp)::date FROM orders")
-                    .fetch_one(&mut *conn)
+                crate::tables::purchase_days(conn)
                     .await?
+                    .map(|days| days.start)
             } else {
                 sqlx::query_scalar(FIRST_CHANGED_DAY_SQL)
                     .fetch_one(&mut *conn)
