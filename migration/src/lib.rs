@@ -10,6 +10,7 @@ mod m20261129_000002_create_run_ledger;
 mod m20261129_000003_create_customer_daily_stats;
 mod m20261130_000004_track_changes;
 mod m20261130_000005_widen_customer_daily_stats;
+mod m20261130_000006_create_product_daily_stats;
 
 /// Every migration of the schema, oldest first.
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000003_create_customer_daily_stats::Migration),
             Box::new(m20261130_000004_track_changes::Migration),
             Box::new(m20261130_000005_widen_customer_daily_stats::Migration),
+            Box::new(m20261130_000006_create_product_daily_stats::Migration),
         ]
     }
 }

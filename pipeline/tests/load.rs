@@ -398,7 +398,7 @@ fn config_errors_are_reported_together_with_exit_code_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("pipeline.toml: stages[1] \"validate\" (validator): unknown stage type \"validator\" (registered: csv_extract, customer_daily_stats, postgres_load, validate)"), "{stderr}");
+    assert!(stderr.contains("pipeline.toml: stages[1] \"validate\" (validator): unknown stage type \"validator\" (registered: csv_extract, customer_daily_stats, postgres_load, product_daily_stats, validate)"), "{stderr}");
     assert!(
         stderr.contains(
             "pipeline.toml: stages[2] \"load\" (postgres_load): unknown field \"batchsize\""

@@ -12,6 +12,7 @@ use stages::entities::{
     aggregate_day, customer, customer_daily_stats, order, order_item, pipeline_run, product,
     rejected_row,
 };
+use stages::product_daily_stats::entity as product_daily_stats;
 
 /// (column, nullable) of an entity, in declaration order.
 fn entity_columns<E: EntityTrait>() -> Vec<(String, bool)> {
@@ -58,6 +59,10 @@ async fn entities_datasets_and_migrations_describe_the_same_tables() {
         (
             aggregate_day::Entity.table_name().to_owned(),
             entity_columns::<aggregate_day::Entity>(),
+        ),
+        (
+            product_daily_stats::Entity.table_name().to_owned(),
+            entity_columns::<product_daily_stats::Entity>(),
         ),
     ];
     for (table, columns) in &entities {

@@ -21,6 +21,7 @@ pub mod entities;
 pub mod freshness;
 pub mod locks;
 pub mod postgres_load;
+pub mod product_daily_stats;
 pub mod record;
 pub mod tables;
 pub mod validate;
@@ -413,6 +414,7 @@ mod tests {
             "validate",
             "postgres_load",
             "customer_daily_stats",
+            "product_daily_stats",
         ] {
             assert!(
                 names.iter().any(|n| n == expected),

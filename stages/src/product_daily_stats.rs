@@ -1,0 +1,314 @@
+//! `product_daily_stats`: per (day, product), what was sold: orders, items, money, customers. One
+//! static statement computes any set of days; a day is recomputed whole when a load changes one of
+//! its orders (or their items, or their customer's person) after the day was computed.
+//!
+//! This stage is also the worked example of "Writing a stage" in the README: its options, its entity,
+//! its SQL and its freshness fit in this one file, plus the migration that creates its table.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+
+use crate::customer_daily_stats::count_days;
+use crate::validate::rules::ORDER_STATUSES;
+use crate::{
+    Aggregate, AggregateRun, BuildError, ChunkReport, DayRange, Problem, RefreshReport, Role,
+    Stage, StageConfig, StageContext, Staleness, freshness, locks, tables,
+};
+
+/// The SeaORM entity of `product_daily_stats` (the table is created by the migration
+/// `create_product_daily_stats`).
+pub mod entity {
+    use sea_orm::entity::prelude::*;
+
+    /// What one product sold on one day.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "product_daily_stats")]
+    pub struct Model {
+        /// The purchase day.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub stat_date: Date,
+        /// The product.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub product_id: String,
+        /// Orders of the day holding the product (excluded statuses left out).
+        pub orders_count: i64,
+        /// Items of the product sold that day.
+        pub items_count: i64,
+        /// Sum of their prices.
+        pub items_value: Decimal,
+        /// Sum of their freight.
+        pub freight_value: Decimal,
+        /// People (`customer_unique_id`) who bought the product that day.
+        pub customers_count: i64,
+        /// The stage run that wrote the row.
+        pub run_id: i64,
+        /// When the row was written.
+        pub computed_at: DateTimeWithTimeZone,
+    }
+
+    /// No relations are navigated through the ORM.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Options of the `product_daily_stats` stage.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ProductDailyStatsConfig {
+    /// Order statuses whose items are not counted as sold.
+    #[serde(default = "default_excluded_statuses")]
+    pub excluded_statuses: Vec<String>,
+    /// Days computed per transaction during a backfill.
+    #[serde(default = "default_chunk_days")]
+    pub chunk_days: u32,
+}
+
+fn default_excluded_statuses() -> Vec<String> {
+    vec!["canceled".to_owned(), "unavailable".to_owned()]
+}
+fn default_chunk_days() -> u32 {
+    366
+}
+
+impl Default for ProductDailyStatsConfig {
+    fn default() -> Self {
+        Self {
+            excluded_statuses: default_excluded_statuses(),
+            chunk_days: default_chunk_days(),
+        }
+    }
+}
+
+#[typetag::serde(name = "product_daily_stats")]
+impl StageConfig for ProductDailyStatsConfig {
+    fn role(&self) -> Role {
+        Role::Aggregate
+    }
+
+    fn about(&self) -> &'static str {
+        "per-product sales of each day (orders, items, money, customers) into product_daily_stats"
+    }
+
+    fn check(&self) -> Vec<Problem> {
+        let mut problems: Vec<Problem> = self
+            .excluded_statuses
+            .iter()
+            .filter(|s| !ORDER_STATUSES.contains(&s.as_str()))
+            .map(|s| {
+                Problem::new(
+                    "excluded_statuses",
+                    format!(
+                        "\"{s}\" is not an order status (one of {})",
+                        ORDER_STATUSES.join(", ")
+                    ),
+                )
+            })
+            .collect();
+        let max = crate::customer_daily_stats::MAX_CHUNK_DAYS;
+        if !(1..=max).contains(&self.chunk_days) {
+            problems.push(Problem::new(
+                "chunk_days",
+                format!("must be between 1 and {max}, got {}", self.chunk_days),
+            ));
+        }
+        problems
+    }
+
+    fn writes(&self) -> Option<&'static str> {
+        Some("product_daily_stats")
+    }
+
+    fn build(&self, _: &StageContext) -> Result<Stage, BuildError> {
+        Ok(Stage::Aggregate(Box::new(ProductDailyStats {
+            config: self.clone(),
+        })))
+    }
+}
+
+crate::register_stage_type!("product_daily_stats", ProductDailyStatsConfig);
+
+/// The runtime `product_daily_stats` stage.
+pub struct ProductDailyStats {
+    config: ProductDailyStatsConfig,
+}
+
+/// Computes the rows of the days `$1..=$2` (only those in `$5` when it is not null), leaving out the
+/// orders whose status is in `$3`, written under run `$4`; returns the rows written per day.
+pub const COMPUTE_SQL: &str = r#"
+WITH inserted AS (
+INSERT INTO product_daily_stats (
+    stat_date, product_id, orders_count, items_count, items_value, freight_value, customers_count,
+    run_id, computed_at)
+SELECT o.order_purchase_timestamp::date, i.product_id, count(DISTINCT o.order_id), count(*),
+       sum(i.price), sum(i.freight_value), count(DISTINCT c.customer_unique_id),
+       $4, clock_timestamp()
+  FROM orders o
+  JOIN order_items i ON i.order_id = o.order_id
+  JOIN customers c ON c.customer_id = o.customer_id
+ WHERE o.order_purchase_timestamp >= $1::date AND o.order_purchase_timestamp < $2::date + 1
+   AND ($5::date[] IS NULL OR o.order_purchase_timestamp::date = ANY($5::date[]))
+   AND o.order_status <> ALL($3::text[])
+ GROUP BY 1, 2
+RETURNING stat_date
+)
+SELECT stat_date, count(*)::bigint FROM inserted GROUP BY stat_date"#;
+
+impl ProductDailyStats {
+    /// Replaces the rows of the days of `range` (only `only` when given) and returns the rows
+    /// written per day, every day of the set present.
+    async fn replace(
+        &self,
+        conn: &mut PgConnection,
+        range: DayRange,
+        only: Option<&[NaiveDate]>,
+        run_id: i64,
+    ) -> Result<BTreeMap<NaiveDate, i64>, sqlx::Error> {
+        sqlx::query(
+            "DELETE FROM product_daily_stats WHERE stat_date BETWEEN $1 AND $2
+                AND ($3::date[] IS NULL OR stat_date = ANY($3::date[]))",
+        )
+        .bind(range.start)
+        .bind(range.end)
+        .bind(only)
+        .execute(&mut *conn)
+        .await?;
+        let written = sqlx::query(COMPUTE_SQL)
+            .bind(range.start)
+            .bind(range.end)
+            .bind(&self.config.excluded_statuses)
+            .bind(run_id)
+            .bind(only)
+            .fetch_all(&mut *conn)
+            .await?;
+        let mut counts: BTreeMap<NaiveDate, i64> = match only {
+            Some(days) => days.iter().map(|d| (*d, 0)).collect(),
+            None => range
+                .start
+                .iter_days()
+                .take(range.len() as usize)
+                .map(|d| (d, 0))
+                .collect(),
+        };
+        count_days(&written, 1, &mut counts);
+        Ok(counts)
+    }
+}
+
+#[async_trait]
+impl Aggregate for ProductDailyStats {
+    async fn data_days(&self, conn: &mut PgConnection) -> Result<Option<DayRange>, sqlx::Error> {
+        tables::purchase_days(conn).await
+    }
+
+    fn chunk_days(&self) -> u32 {
+        self.config.chunk_days
+    }
+
+    async fn compute(
+        &self,
+        conn: &mut PgConnection,
+        days: DayRange,
+        run: &AggregateRun<'_>,
+    ) -> Result<ChunkReport, sqlx::Error> {
+        locks::shared_load_lock(conn).await?;
+        locks::day_locks(conn, days.start, days.end).await?;
+        let high_water = freshness::changes_high_water(conn).await?;
+        let counts = self.replace(conn, days, None, run.run_id).await?;
+        let rows = counts.values().sum::<i64>() as u64;
+        let counts: Vec<(NaiveDate, i64)> = counts.into_iter().collect();
+        freshness::record_days(
+            conn,
+            run.stage_name,
+            run.fingerprint,
+            run.run_id,
+            high_water,
+            &counts,
+        )
+        .await?;
+        Ok(ChunkReport {
+            days: days.len(),
+            rows,
+        })
+    }
+
+    async fn stale(
+        &self,
+        conn: &mut PgConnection,
+        stage_name: &str,
+        fingerprint: &str,
+    ) -> Result<Staleness, sqlx::Error> {
+        Ok(Staleness {
+            whole: freshness::whole_stale_days(conn, stage_name, fingerprint).await?,
+            partial: freshness::changed_days(conn, stage_name).await?,
+        })
+    }
+
+    async fn refresh(
+        &self,
+        conn: &mut PgConnection,
+        run: &AggregateRun<'_>,
+    ) -> Result<RefreshReport, sqlx::Error> {
+        locks::shared_load_lock(conn).await?;
+        let high_water = freshness::changes_high_water(conn).await?;
+        let days = freshness::changed_days(conn, run.stage_name).await?;
+        let (Some(first), Some(last)) = (days.first(), days.last()) else {
+            freshness::record_refresh(conn, run.stage_name, run.run_id, high_water, &[]).await?;
+            return Ok(RefreshReport::default());
+        };
+        locks::day_set_locks(conn, &days).await?;
+        let before: BTreeMap<NaiveDate, i64> = sqlx::query_as(
+            "SELECT day, rows FROM aggregate_days WHERE stage_name = $1 AND day = ANY($2)",
+        )
+        .bind(run.stage_name)
+        .bind(&days)
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .collect();
+        let after = self
+            .replace(conn, DayRange::new(*first, *last), Some(&days), run.run_id)
+            .await?;
+        let rows = after.values().sum::<i64>() as u64;
+        let delta: Vec<(NaiveDate, i64)> = after
+            .iter()
+            .map(|(day, n)| (*day, n - before.get(day).copied().unwrap_or_default()))
+            .collect();
+        freshness::record_refresh(conn, run.stage_name, run.run_id, high_water, &delta).await?;
+        Ok(RefreshReport {
+            days,
+            people: 0,
+            rows,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_are_checked() {
+        let config = ProductDailyStatsConfig {
+            excluded_statuses: vec!["lost".into()],
+            chunk_days: 0,
+        };
+        let problems: Vec<String> = config
+            .check()
+            .into_iter()
+            .map(|p| format!("{}: {}", p.key, p.message))
+            .collect();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].starts_with("excluded_statuses: \"lost\" is not an order status"));
+        assert_eq!(
+            problems[1],
+            "chunk_days: must be between 1 and 36500, got 0"
+        );
+        assert!(ProductDailyStatsConfig::default().check().is_empty());
+    }
+}
