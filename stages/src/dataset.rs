@@ -200,6 +200,17 @@ impl Dataset {
         }
     }
 
+    /// The temporary table listing the staged lines that differ from the stored rows (new keys or
+    /// other content) during a load into tables that hold rows.
+    pub fn changed_table(self) -> &'static str {
+        match self {
+            Dataset::Customers => "staging_customers_changed",
+            Dataset::Products => "staging_products_changed",
+            Dataset::Orders => "staging_orders_changed",
+            Dataset::OrderItems => "staging_order_items_changed",
+        }
+    }
+
     /// Olist's file name for the dataset.
     pub fn default_file(self) -> &'static str {
         match self {

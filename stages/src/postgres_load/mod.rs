@@ -8,6 +8,8 @@
 pub mod set_rules;
 pub mod staging;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, PgConnection, Row};
@@ -69,9 +71,7 @@ impl StageConfig for PostgresLoadConfig {
     }
 
     fn build(&self, _: &StageContext) -> Result<Stage, BuildError> {
-        Ok(Stage::Load(Box::new(PostgresLoad {
-            config: self.clone(),
-        })))
+        Ok(Stage::Load(Box::new(PostgresLoad::new(self.clone()))))
     }
 }
 
@@ -80,12 +80,17 @@ crate::register_stage_type!("postgres_load", PostgresLoadConfig);
 /// The runtime `postgres_load` stage.
 pub struct PostgresLoad {
     config: PostgresLoadConfig,
+    /// Whether the four tables were empty when this load took the load lock (set by `prepare`).
+    first_load: AtomicBool,
 }
 
 impl PostgresLoad {
     /// The stage with `config`.
     pub fn new(config: PostgresLoadConfig) -> Self {
-        Self { config }
+        Self {
+            config,
+            first_load: AtomicBool::new(false),
+        }
     }
 }
 
@@ -174,6 +179,8 @@ impl Load for PostgresLoad {
         .execute(&mut *conn)
         .await?;
         locks::exclusive_load_lock(conn).await?;
+        self.first_load
+            .store(Keys::all_tables_empty(conn).await?, Ordering::Relaxed);
         staging::create(conn, sources).await
     }
 
@@ -240,7 +247,8 @@ impl Load for PostgresLoad {
         conn: &mut PgConnection,
         dataset: Dataset,
     ) -> Result<DatasetAccount, sqlx::Error> {
-        set_rules::apply(conn, dataset).await?;
+        let compare = !self.first_load.load(Ordering::Relaxed);
+        set_rules::apply(conn, dataset, compare).await?;
         let counts = sqlx::query(AssertSqlSafe(format!(
             "SELECT count(*) FILTER (WHERE outcome IS NULL), count(*) FILTER (WHERE outcome = 'duplicate'),
                     (SELECT count(*) FROM staging_rejects WHERE dataset = $1),
@@ -277,7 +285,7 @@ impl Load for PostgresLoad {
         let started = std::time::Instant::now();
         // Into empty tables, load as pg_restore does: without keys, indexes and references, which
         // are built once at the end (and checked in one pass) instead of row by row.
-        let first_load = Keys::all_tables_empty(conn).await?;
+        let first_load = self.first_load.load(Ordering::Relaxed);
         let keys = if first_load {
             Some(Keys::drop_all(conn).await?)
         } else {
@@ -508,9 +516,11 @@ pub fn merge_sql(dataset: Dataset) -> (String, String) {
     let old: Vec<String> = non_key.iter().map(|c| format!("t.{c}")).collect();
     let new: Vec<String> = non_key.iter().map(|c| format!("s.{c}")).collect();
     let same_key: Vec<String> = key.iter().map(|k| format!("t.{k} = s.{k}")).collect();
+    let changed = dataset.changed_table();
     let update = format!(
         "UPDATE {table} t SET {set} FROM {staging} s
-          WHERE s.outcome IS NULL AND {same_key} AND ({old}) IS DISTINCT FROM ({new})",
+          WHERE s.outcome IS NULL AND s.line_number IN (SELECT line_number FROM {changed})
+            AND {same_key} AND ({old}) IS DISTINCT FROM ({new})",
         set = set.join(", "),
         same_key = same_key.join(" AND "),
         old = old.join(", "),
@@ -519,26 +529,28 @@ pub fn merge_sql(dataset: Dataset) -> (String, String) {
     let insert = format!(
         "INSERT INTO {table} ({columns})
          SELECT {columns} FROM {staging} s
-          WHERE s.outcome IS NULL AND NOT EXISTS (SELECT 1 FROM {table} t WHERE {same_key})",
+          WHERE s.outcome IS NULL AND s.line_number IN (SELECT line_number FROM {changed})
+            AND NOT EXISTS (SELECT 1 FROM {table} t WHERE {same_key})",
         same_key = same_key.join(" AND "),
     );
     (update, insert)
 }
 
 /// The orders whose statistics this load changes: new or changed orders, orders with new or changed
-/// items, and orders of customers whose person (`customer_unique_id`) changed.
+/// items, and orders of customers whose person (`customer_unique_id`) changed. Only the changed
+/// lines (see `set_rules`) can be any of these.
 const CHANGED_ORDERS_SQL: &str = r#"
 CREATE TEMP TABLE changed_orders ON COMMIT DROP AS
 SELECT s.order_id
   FROM staging_orders s LEFT JOIN orders o ON o.order_id = s.order_id
- WHERE s.outcome IS NULL
+ WHERE s.outcome IS NULL AND s.line_number IN (SELECT line_number FROM staging_orders_changed)
    AND (o.order_id IS NULL OR (o.customer_id, o.order_status, o.order_purchase_timestamp)
         IS DISTINCT FROM (s.customer_id, s.order_status, s.order_purchase_timestamp))
 UNION
 SELECT si.order_id
   FROM staging_order_items si
   LEFT JOIN order_items oi ON oi.order_id = si.order_id AND oi.order_item_id = si.order_item_id
- WHERE si.outcome IS NULL
+ WHERE si.outcome IS NULL AND si.line_number IN (SELECT line_number FROM staging_order_items_changed)
    AND (oi.order_id IS NULL OR (oi.product_id, oi.seller_id, oi.price, oi.freight_value)
         IS DISTINCT FROM (si.product_id, si.seller_id, si.price, si.freight_value))
 UNION
@@ -546,7 +558,8 @@ SELECT o.order_id
   FROM staging_customers sc
   JOIN customers c ON c.customer_id = sc.customer_id
   JOIN orders o ON o.customer_id = c.customer_id
- WHERE sc.outcome IS NULL AND sc.customer_unique_id IS DISTINCT FROM c.customer_unique_id"#;
+ WHERE sc.outcome IS NULL AND sc.line_number IN (SELECT line_number FROM staging_customers_changed)
+   AND sc.customer_unique_id IS DISTINCT FROM c.customer_unique_id"#;
 
 /// Records the current state (customer, person, purchase day) of every changed order under run `$1`:
 /// run before the merge it records the old states, after it the new ones.
@@ -708,5 +721,11 @@ mod tests {
             insert
                 .contains("NOT EXISTS (SELECT 1 FROM order_items t WHERE t.order_id = s.order_id")
         );
+        // Only the lines that differ from the stored rows are merged.
+        for sql in [&update, &insert] {
+            assert!(sql.contains(
+                "s.line_number IN (SELECT line_number FROM staging_order_items_changed)"
+            ));
+        }
     }
 }

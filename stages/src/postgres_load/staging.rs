@@ -23,6 +23,12 @@ pub async fn create(conn: &mut PgConnection, sources: &[Source]) -> Result<(), s
             columns.join(", ")
         );
         sqlx::query(AssertSqlSafe(sql)).execute(&mut *conn).await?;
+        sqlx::query(AssertSqlSafe(format!(
+            "CREATE TEMP TABLE {} (line_number bigint NOT NULL) ON COMMIT DROP",
+            dataset.changed_table()
+        )))
+        .execute(&mut *conn)
+        .await?;
     }
     sqlx::query(
         "CREATE TEMP TABLE staging_rejects (dataset text NOT NULL, source_file text NOT NULL, line_number bigint NOT NULL, raw_line text NOT NULL, reason text NOT NULL, key text) ON COMMIT DROP",
