@@ -10,6 +10,7 @@ use stages::DayRange;
 
 use crate::config::{self, FlagOverrides};
 use crate::db::{self, Db};
+use crate::error::{CheckFailed, UsageError};
 use crate::output::{Format, RecordFormat};
 use crate::plan::{self, Plan};
 use crate::report::{self, ReportFormat};
@@ -212,16 +213,6 @@ fn parse_rate(text: &str) -> Result<f64, String> {
         _ => Err(format!("\"{text}\" is not a share between 0 and 1")),
     }
 }
-
-/// `status --check` found days missing, stale or failed (already printed): exit code 1.
-#[derive(Debug, thiserror::Error)]
-#[error("the statistics are not up to date (see above)")]
-pub struct CheckFailed;
-
-/// A problem with the command line or the configuration: exit code 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{}", .0.join("\n"))]
-pub struct UsageError(pub Vec<String>);
 
 /// Reads and compiles the configuration.
 pub fn compile(cli: &Cli) -> Result<Plan> {

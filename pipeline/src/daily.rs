@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use stages::{DayRange, Role};
 
-use crate::cli::UsageError;
 use crate::db::{self, Db};
+use crate::error::UsageError;
 use crate::plan::Plan;
 use crate::runner::{self, Days, RunOptions, is_connection_error};
 use crate::schedule::{self, DailyJob, JobError, RawScheduleConfig, ScheduleConfig, SystemClock};

@@ -5,6 +5,7 @@ mod cli;
 mod config;
 mod daily;
 mod db;
+mod error;
 mod generate;
 mod ledger;
 mod output;
@@ -45,7 +46,7 @@ async fn main() -> ExitCode {
                     config::mask_passwords(&cause.to_string())
                 );
             }
-            if error.is::<cli::UsageError>() {
+            if error.is::<error::UsageError>() {
                 ExitCode::from(2)
             } else {
                 ExitCode::FAILURE
