@@ -159,7 +159,7 @@ pub fn load(path: &Path, explicit: bool, flags: &FlagOverrides) -> Result<RawCon
                         }
                         format!("unknown field \"{field}\"")
                     }
-                    other => crate::plan::humanise(&other.to_string()),
+                    other => humanise(&other.to_string()),
                 };
                 let key = key_path.join(".");
                 let variable = e
@@ -187,6 +187,11 @@ pub fn load(path: &Path, explicit: bool, flags: &FlagOverrides) -> Result<RawCon
             })
             .collect()),
     }
+}
+
+/// Rewrites serde's messages for people: backticks become double quotes.
+pub fn humanise(message: &str) -> String {
+    message.replace('`', "\"")
 }
 
 /// The environment variable a value of `key` (dotted) came from, if it came from the environment.

@@ -9,7 +9,7 @@ use chrono::Timelike;
 use sha2::{Digest, Sha256};
 use stages::{Role, Stage, StageConfig, StageContext};
 
-use crate::config::{DatabaseConfig, RawConfig};
+use crate::config::{DatabaseConfig, RawConfig, humanise};
 use crate::schedule::ScheduleConfig;
 
 /// A stage of the plan.
@@ -95,12 +95,6 @@ const MAX_SECS: u64 = 86_400;
 const MAX_CONNECTIONS: u64 = 1_000;
 /// The largest accepted `schedule.max_catch_up_days` (a century).
 const MAX_CATCH_UP_DAYS: u64 = 36_500;
-
-/// Rewrites serde's messages for people: backticks become double quotes, and an unknown variant of the
-/// stage tag lists the registered stage types.
-pub fn humanise(message: &str) -> String {
-    message.replace('`', "\"")
-}
 
 /// Compiles `raw` read from `path`; returns every problem found.
 pub fn compile(path: &Path, raw: RawConfig) -> Result<Plan, Vec<String>> {
