@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 use stages::DayRange;
 
-use crate::config::{self, FlagOverrides};
+use crate::config::{self, FlagOverrides, ScheduleFlags};
 use crate::db::{self, Db};
 use crate::error::{CheckFailed, UsageError};
 use crate::output::{Format, RecordFormat};
@@ -214,10 +214,18 @@ fn parse_rate(text: &str) -> Result<f64, String> {
     }
 }
 
-/// Reads and compiles the configuration.
+/// Reads and compiles the configuration, the flags that set keys of it included.
 pub fn compile(cli: &Cli) -> Result<Plan> {
+    let schedule = match &cli.command {
+        Command::Schedule { at, timezone, .. } => ScheduleFlags {
+            at: at.clone(),
+            timezone: timezone.clone(),
+        },
+        _ => ScheduleFlags::default(),
+    };
     let flags = FlagOverrides {
         data_dir: cli.data_dir.clone(),
+        schedule,
     };
     let (path, explicit) = match &cli.config {
         Some(path) => (path.clone(), true),
@@ -406,9 +414,8 @@ pub async fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Schedule { once, at, timezone } => {
-            let mut plan = compile(&cli)?;
-            crate::daily::override_schedule(&mut plan, at.as_deref(), timezone.as_deref())?;
+        Command::Schedule { once, .. } => {
+            let plan = compile(&cli)?;
             crate::daily::schedule(plan, *once).await
         }
         Command::Demo { report: page } => {
