@@ -8,6 +8,7 @@ mod db;
 mod error;
 mod generate;
 mod ledger;
+mod money;
 mod output;
 mod plan;
 mod report;

@@ -15,7 +15,8 @@ use stages::tables::purchase_days;
 use stages::{DayRange, Role, Stage};
 
 use crate::db::Db;
-use crate::output::{Format, Grid, money};
+use crate::money::money;
+use crate::output::{Format, Grid};
 use crate::plan::{Plan, PlannedStage};
 
 /// The days of `range`, or every day PostgreSQL's `date` can hold in common with chrono.
