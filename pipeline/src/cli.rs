@@ -11,7 +11,7 @@ use stages::DayRange;
 use crate::config::{self, FlagOverrides, ScheduleFlags};
 use crate::db::{self, Db};
 use crate::error::{CheckFailed, UsageError};
-use crate::output::{Format, RecordFormat};
+use crate::output::{self, Format, RecordFormat};
 use crate::plan::{self, Plan};
 use crate::report::{self, ReportFormat};
 use crate::reports::{self, RankBy};
@@ -372,10 +372,9 @@ pub async fn run(cli: Cli) -> Result<()> {
         } => {
             let plan = compile(&cli)?;
             let db = connect_to_read(&plan).await?;
-            let result =
-                reports::stats(&db, &plan, *date, customer.as_deref(), *limit, *format).await;
+            let result = reports::stats(&db, &plan, *date, customer.as_deref(), *limit).await;
             db.close().await;
-            result
+            output::stats(&result?, *format).await
         }
         Command::TopCustomers {
             range,
@@ -385,16 +384,16 @@ pub async fn run(cli: Cli) -> Result<()> {
         } => {
             let plan = compile(&cli)?;
             let db = connect_to_read(&plan).await?;
-            let result = reports::top_customers(&db, &plan, *range, *by, *limit, *format).await;
+            let result = reports::top_customers(&db, &plan, *range, *by, *limit).await;
             db.close().await;
-            result
+            output::top_customers(&result?, *by, *range, *format).await
         }
         Command::Repeaters { range, format } => {
             let plan = compile(&cli)?;
             let db = connect_to_read(&plan).await?;
-            let result = reports::repeaters(&db, &plan, *range, *format).await;
+            let result = reports::repeaters(&db, &plan, *range).await;
             db.close().await;
-            result
+            output::repeaters(&result?, *range, *format).await
         }
         Command::Report { range, out, format } => {
             let plan = compile(&cli)?;
@@ -406,10 +405,11 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Status { format, check } => {
             let plan = compile(&cli)?;
             let db = connect_to_read(&plan).await?;
-            let result = reports::status(&db, &plan, *format).await;
+            let result = reports::status(&db, &plan).await;
             db.close().await;
-            let healthy = result?;
-            if *check && !healthy {
+            let status = result?;
+            output::status(&status, *format).await?;
+            if *check && !status.healthy() {
                 return Err(CheckFailed.into());
             }
             Ok(())
@@ -433,9 +433,11 @@ pub async fn run(cli: Cli) -> Result<()> {
                 return Err(anyhow::anyhow!(error));
             }
             println!();
-            reports::top_customers(&db, &plan, None, RankBy::Spent, 5, Format::Table).await?;
+            let tops = reports::top_customers(&db, &plan, None, RankBy::Spent, 5).await?;
+            output::top_customers(&tops, RankBy::Spent, None, Format::Table).await?;
             println!();
-            reports::repeaters(&db, &plan, None, Format::Table).await?;
+            let figures = reports::repeaters(&db, &plan, None).await?;
+            output::repeaters(&figures, None, Format::Table).await?;
             if let Some(path) = page {
                 println!();
                 // The demo's figures are printed already: a report that cannot be written is a
