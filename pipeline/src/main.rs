@@ -1,6 +1,7 @@
 //! `pipeline`: parses arguments, calls [`cli::run`], prints `error: ...` with its causes and exits
 //! non-zero (1 for a runtime failure, 2 for a usage or configuration error).
 
+mod checks;
 mod cli;
 mod config;
 mod daily;

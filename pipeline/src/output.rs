@@ -8,13 +8,17 @@ use clap::ValueEnum;
 use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
-use stages::DayRange;
 use stages::entities::customer_daily_stats as cds;
+use stages::{DayRange, StageConfig};
 
+use crate::checks::Checks;
 use crate::money::money;
+use crate::plan::Plan;
+use crate::report::Written;
 use crate::reports::{
     AggregateStatus, DayStats, RankBy, Repeaters, Status, TopCustomer, ranges_json, ranges_text,
 };
+use crate::runner::RunReport;
 
 /// How a command prints its result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
@@ -89,6 +93,185 @@ impl Grid {
                 writeln!(out, "{}", self.to_table())?;
                 Ok(())
             }
+        }
+    }
+}
+
+/// `pipeline stages`: one registered stage type a line, with its role and what it does.
+pub fn stage_types(types: &[(String, Box<dyn StageConfig>)]) {
+    for (name, config) in types {
+        println!(
+            "{name:<22} {:<10} {}",
+            config.role().to_string(),
+            config.about()
+        );
+    }
+}
+
+/// `pipeline validate`: what was found right, then, when nothing is wrong, that the configuration
+/// is valid (the problems are the command's error).
+pub fn checks(checks: &Checks, plan: &Plan) {
+    if let Some(target) = &checks.database {
+        println!("database: {target} reachable");
+    }
+    for (dataset, path) in &checks.files {
+        println!("{dataset}: {} readable, header right", path.display());
+    }
+    if checks.valid() {
+        println!(
+            "{}: valid ({} stages)",
+            plan.config_path.display(),
+            plan.stages.len()
+        );
+    }
+}
+
+/// `pipeline report`: the JSON (when no file was named), or the file written and its size.
+pub fn report(written: &Written) {
+    match written {
+        Written::Json(text) => println!("{text}"),
+        Written::JsonFile => {}
+        Written::Page { path, range, bytes } => println!(
+            "wrote {}: {range}, {} KB",
+            path.display(),
+            bytes.div_ceil(1024)
+        ),
+    }
+}
+
+/// An empty line between two parts of a command's output (`pipeline demo`).
+pub fn gap() {
+    println!();
+}
+
+/// `pipeline migrate`.
+pub fn migrated(target: &str) {
+    println!("migrations applied to {target}");
+}
+
+/// `pipeline run`: the run record, as tables and sentences or as one JSON object.
+pub fn run_record(report: &RunReport, format: RecordFormat) -> Result<()> {
+    match format {
+        RecordFormat::Json => {
+            println!("{}", serde_json::to_string_pretty(&report.to_json())?)
+        }
+        RecordFormat::Table => run_report(report),
+    }
+    Ok(())
+}
+
+/// `pipeline run --format table`, `pipeline demo`: a table of the files loaded, then a line or a few
+/// per aggregate.
+pub fn run_report(report: &RunReport) {
+    if !report.datasets.is_empty() {
+        let grid = Grid {
+            header: vec![
+                "dataset",
+                "file",
+                "read",
+                "loaded",
+                "inserted",
+                "updated",
+                "duplicate",
+                "rejected",
+            ],
+            rows: report
+                .datasets
+                .iter()
+                .map(|a| {
+                    vec![
+                        a.dataset.clone(),
+                        a.file.clone(),
+                        a.read.to_string(),
+                        a.loaded.to_string(),
+                        a.inserted.to_string(),
+                        a.updated.to_string(),
+                        a.duplicate.to_string(),
+                        a.rejected.to_string(),
+                    ]
+                })
+                .collect(),
+            numeric: vec![false, false, true, true, true, true, true, true],
+        };
+        println!("{}", grid.to_table());
+        let unchanged: Vec<String> = report
+            .datasets
+            .iter()
+            .filter_map(|a| {
+                a.unchanged_since
+                    .map(|run| format!("{} (run {run})", a.dataset))
+            })
+            .collect();
+        if !unchanged.is_empty() {
+            println!(
+                "not read again, same content as loaded before: {} (--force-load reads them)",
+                unchanged.join(", ")
+            );
+        }
+        if !report.loaded {
+            println!("validation only: nothing was written");
+        } else if report.datasets.iter().any(|a| a.rejected > 0) {
+            println!("rejected lines and their reasons are in the table rejected_rows");
+        }
+    }
+    for aggregate in &report.aggregates {
+        let asked = match aggregate.days_requested {
+            Some(days) => format!(
+                "computed {days} ({} day{})",
+                days.len(),
+                if days.len() == 1 { "" } else { "s" }
+            ),
+            None => "no orders loaded, no day asked".to_owned(),
+        };
+        println!(
+            "{}: {asked}, {} rows written in {:.2}s",
+            aggregate.stage, aggregate.rows_written, aggregate.seconds
+        );
+        if !aggregate.days_stale.is_empty() {
+            println!(
+                "{}: also recomputed {} day{} made stale by changes since they were computed ({}){}",
+                aggregate.stage,
+                aggregate.days_stale.len(),
+                if aggregate.days_stale.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                },
+                ranges_text(&aggregate.days_stale),
+                if aggregate.people_refreshed > 0 {
+                    format!(
+                        ": the rows of {} {}",
+                        aggregate.people_refreshed,
+                        if aggregate.people_refreshed == 1 {
+                            "person"
+                        } else {
+                            "people"
+                        }
+                    )
+                } else {
+                    String::new()
+                }
+            );
+        }
+        if !aggregate.days_stale_left.is_empty() {
+            println!(
+                "{}: {} stale day{} left as they are (--skip-stale): {}; `pipeline run --stage {}` recomputes them",
+                aggregate.stage,
+                aggregate.days_stale_left.len(),
+                if aggregate.days_stale_left.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                },
+                ranges_text(&aggregate.days_stale_left),
+                aggregate.stage
+            );
+        }
+        for failed in &aggregate.days_failed {
+            println!(
+                "{}: {} failed: {}",
+                aggregate.stage, failed.day, failed.error
+            );
         }
     }
 }
