@@ -3,14 +3,16 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 use stages::DayRange;
 
-use crate::config::{self, FlagOverrides};
+use crate::checks;
+use crate::config::{self, FlagOverrides, ScheduleFlags};
 use crate::db::{self, Db};
-use crate::output::{Format, RecordFormat};
+use crate::error::{CheckFailed, UsageError};
+use crate::output::{self, Format, RecordFormat};
 use crate::plan::{self, Plan};
 use crate::report::{self, ReportFormat};
 use crate::reports::{self, RankBy};
@@ -213,20 +215,18 @@ fn parse_rate(text: &str) -> Result<f64, String> {
     }
 }
 
-/// `status --check` found days missing, stale or failed (already printed): exit code 1.
-#[derive(Debug, thiserror::Error)]
-#[error("the statistics are not up to date (see above)")]
-pub struct CheckFailed;
-
-/// A problem with the command line or the configuration: exit code 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{}", .0.join("\n"))]
-pub struct UsageError(pub Vec<String>);
-
-/// Reads and compiles the configuration.
+/// Reads and compiles the configuration, the flags that set keys of it included.
 pub fn compile(cli: &Cli) -> Result<Plan> {
+    let schedule = match &cli.command {
+        Command::Schedule { at, timezone, .. } => ScheduleFlags {
+            at: at.clone(),
+            timezone: timezone.clone(),
+        },
+        _ => ScheduleFlags::default(),
+    };
     let flags = FlagOverrides {
         data_dir: cli.data_dir.clone(),
+        schedule,
     };
     let (path, explicit) = match &cli.config {
         Some(path) => (path.clone(), true),
@@ -271,13 +271,7 @@ async fn connect_to_read(plan: &Plan) -> Result<Db> {
 pub async fn run(cli: Cli) -> Result<()> {
     match &cli.command {
         Command::Stages => {
-            for (name, config) in stages::registered_stage_types() {
-                println!(
-                    "{name:<22} {:<10} {}",
-                    config.role().to_string(),
-                    config.about()
-                );
-            }
+            output::stage_types(&stages::registered_stage_types());
             Ok(())
         }
         Command::Generate {
@@ -326,11 +320,16 @@ pub async fn run(cli: Cli) -> Result<()> {
             let plan = compile(&cli)?;
             let db = db::connect(&plan.database).await?;
             db::migrate(&db).await?;
-            println!("migrations applied to {}", db.target);
+            output::migrated(&db.target);
             db.close().await;
             Ok(())
         }
-        Command::Validate => validate(&cli).await,
+        Command::Validate => {
+            let plan = compile(&cli)?;
+            let checks = checks::check(&plan).await;
+            output::checks(&checks, &plan);
+            checks.result()
+        }
         Command::Run {
             stages,
             date,
@@ -354,12 +353,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             };
             let report = runner::run(&db, &plan, stages, options).await;
             db.close().await;
-            match format {
-                RecordFormat::Json => {
-                    println!("{}", serde_json::to_string_pretty(&report.to_json())?)
-                }
-                RecordFormat::Table => print_run_report(&report),
-            }
+            output::run_record(&report, *format)?;
             match report.error {
                 Some(error) => Err(anyhow::anyhow!(error)),
                 None => Ok(()),
@@ -373,10 +367,9 @@ pub async fn run(cli: Cli) -> Result<()> {
         } => {
             let plan = compile(&cli)?;
             let db = connect_to_read(&plan).await?;
-            let result =
-                reports::stats(&db, &plan, *date, customer.as_deref(), *limit, *format).await;
+            let result = reports::stats(&db, &plan, *date, customer.as_deref(), *limit).await;
             db.close().await;
-            result
+            output::stats(&result?, *format).await
         }
         Command::TopCustomers {
             range,
@@ -386,38 +379,39 @@ pub async fn run(cli: Cli) -> Result<()> {
         } => {
             let plan = compile(&cli)?;
             let db = connect_to_read(&plan).await?;
-            let result = reports::top_customers(&db, &plan, *range, *by, *limit, *format).await;
+            let result = reports::top_customers(&db, &plan, *range, *by, *limit).await;
             db.close().await;
-            result
+            output::top_customers(&result?, *by, *range, *format).await
         }
         Command::Repeaters { range, format } => {
             let plan = compile(&cli)?;
             let db = connect_to_read(&plan).await?;
-            let result = reports::repeaters(&db, &plan, *range, *format).await;
+            let result = reports::repeaters(&db, &plan, *range).await;
             db.close().await;
-            result
+            output::repeaters(&result?, *range, *format).await
         }
         Command::Report { range, out, format } => {
             let plan = compile(&cli)?;
             let db = connect_to_read(&plan).await?;
             let result = report::report(&db, &plan, *range, out.as_deref(), *format).await;
             db.close().await;
-            result
+            output::report(&result?);
+            Ok(())
         }
         Command::Status { format, check } => {
             let plan = compile(&cli)?;
             let db = connect_to_read(&plan).await?;
-            let result = reports::status(&db, &plan, *format).await;
+            let result = reports::status(&db, &plan).await;
             db.close().await;
-            let healthy = result?;
-            if *check && !healthy {
+            let status = result?;
+            output::status(&status, *format).await?;
+            if *check && !status.healthy() {
                 return Err(CheckFailed.into());
             }
             Ok(())
         }
-        Command::Schedule { once, at, timezone } => {
-            let mut plan = compile(&cli)?;
-            crate::daily::override_schedule(&mut plan, at.as_deref(), timezone.as_deref())?;
+        Command::Schedule { once, .. } => {
+            let plan = compile(&cli)?;
             crate::daily::schedule(plan, *once).await
         }
         Command::Demo { report: page } => {
@@ -429,23 +423,26 @@ pub async fn run(cli: Cli) -> Result<()> {
                 force_load: false,
             };
             let report = runner::run(&db, &plan, &[], options).await;
-            print_run_report(&report);
+            output::run_report(&report);
             if let Some(error) = report.error {
                 db.close().await;
                 return Err(anyhow::anyhow!(error));
             }
-            println!();
-            reports::top_customers(&db, &plan, None, RankBy::Spent, 5, Format::Table).await?;
-            println!();
-            reports::repeaters(&db, &plan, None, Format::Table).await?;
+            output::gap();
+            let tops = reports::top_customers(&db, &plan, None, RankBy::Spent, 5).await?;
+            output::top_customers(&tops, RankBy::Spent, None, Format::Table).await?;
+            output::gap();
+            let figures = reports::repeaters(&db, &plan, None).await?;
+            output::repeaters(&figures, None, Format::Table).await?;
             if let Some(path) = page {
-                println!();
+                output::gap();
                 // The demo's figures are printed already: a report that cannot be written is a
                 // warning with its cause, not a failed demo.
-                if let Err(e) =
-                    report::report(&db, &plan, None, Some(path), ReportFormat::Html).await
-                {
-                    tracing::warn!(path = %path.display(), error = %format!("{e:#}"), "could not write the report (is the folder writable for this user?)");
+                match report::report(&db, &plan, None, Some(path), ReportFormat::Html).await {
+                    Ok(written) => output::report(&written),
+                    Err(e) => {
+                        tracing::warn!(path = %path.display(), error = %format!("{e:#}"), "could not write the report (is the folder writable for this user?)")
+                    }
                 }
             }
             db.close().await;
@@ -471,154 +468,5 @@ fn check_stage_names(plan: &Plan, names: &[String]) -> Result<()> {
         Ok(())
     } else {
         Err(UsageError(unknown).into())
-    }
-}
-
-fn print_run_report(report: &runner::RunReport) {
-    if !report.datasets.is_empty() {
-        let grid = crate::output::Grid {
-            header: vec![
-                "dataset",
-                "file",
-                "read",
-                "loaded",
-                "inserted",
-                "updated",
-                "duplicate",
-                "rejected",
-            ],
-            rows: report
-                .datasets
-                .iter()
-                .map(|a| {
-                    vec![
-                        a.dataset.clone(),
-                        a.file.clone(),
-                        a.read.to_string(),
-                        a.loaded.to_string(),
-                        a.inserted.to_string(),
-                        a.updated.to_string(),
-                        a.duplicate.to_string(),
-                        a.rejected.to_string(),
-                    ]
-                })
-                .collect(),
-            numeric: vec![false, false, true, true, true, true, true, true],
-        };
-        println!("{}", grid.to_table());
-        let unchanged: Vec<String> = report
-            .datasets
-            .iter()
-            .filter_map(|a| {
-                a.unchanged_since
-                    .map(|run| format!("{} (run {run})", a.dataset))
-            })
-            .collect();
-        if !unchanged.is_empty() {
-            println!(
-                "not read again, same content as loaded before: {} (--force-load reads them)",
-                unchanged.join(", ")
-            );
-        }
-        if !report.loaded {
-            println!("validation only: nothing was written");
-        } else if report.datasets.iter().any(|a| a.rejected > 0) {
-            println!("rejected lines and their reasons are in the table rejected_rows");
-        }
-    }
-    for aggregate in &report.aggregates {
-        let asked = match aggregate.days_requested {
-            Some(days) => format!(
-                "computed {days} ({} day{})",
-                days.len(),
-                if days.len() == 1 { "" } else { "s" }
-            ),
-            None => "no orders loaded, no day asked".to_owned(),
-        };
-        println!(
-            "{}: {asked}, {} rows written in {:.2}s",
-            aggregate.stage, aggregate.rows_written, aggregate.seconds
-        );
-        if !aggregate.days_stale.is_empty() {
-            println!(
-                "{}: also recomputed {} day{} made stale by changes since they were computed ({}){}",
-                aggregate.stage,
-                aggregate.days_stale.len(),
-                if aggregate.days_stale.len() == 1 {
-                    ""
-                } else {
-                    "s"
-                },
-                crate::reports::ranges_text(&aggregate.days_stale),
-                if aggregate.people_refreshed > 0 {
-                    format!(
-                        ": the rows of {} {}",
-                        aggregate.people_refreshed,
-                        if aggregate.people_refreshed == 1 {
-                            "person"
-                        } else {
-                            "people"
-                        }
-                    )
-                } else {
-                    String::new()
-                }
-            );
-        }
-        if !aggregate.days_stale_left.is_empty() {
-            println!(
-                "{}: {} stale day{} left as they are (--skip-stale): {}; `pipeline run --stage {}` recomputes them",
-                aggregate.stage,
-                aggregate.days_stale_left.len(),
-                if aggregate.days_stale_left.len() == 1 {
-                    ""
-                } else {
-                    "s"
-                },
-                crate::reports::ranges_text(&aggregate.days_stale_left),
-                aggregate.stage
-            );
-        }
-        for failed in &aggregate.days_failed {
-            println!(
-                "{}: {} failed: {}",
-                aggregate.stage, failed.day, failed.error
-            );
-        }
-    }
-}
-
-/// `pipeline validate`: the compile step plus environment checks; changes nothing.
-async fn validate(cli: &Cli) -> Result<()> {
-    let plan = compile(cli)?;
-    let mut problems = Vec::new();
-    match db::connect_existing(&plan.database).await {
-        Ok(db) => println!("database: {} reachable", db.target),
-        Err(e) => problems.push(format!("{e:#}")),
-    }
-    if let Err(e) = runner::check_data_dir(&plan.data_dir) {
-        problems.push(format!("{e:#}"));
-    } else if let Some(stage) = plan.with_role(stages::Role::Extract).next()
-        && let stages::Stage::Extract(extract) = stage.build(&plan.context())?
-    {
-        for dataset in stages::dataset::Dataset::LOAD_ORDER {
-            match extract.open(dataset).await {
-                Ok(source) => println!(
-                    "{dataset}: {} readable, header right",
-                    source.path.display()
-                ),
-                Err(e) => problems.push(e.to_string()),
-            }
-        }
-    }
-    if problems.is_empty() {
-        println!(
-            "{}: valid ({} stages)",
-            plan.config_path.display(),
-            plan.stages.len()
-        );
-        Ok(())
-    } else {
-        Err(anyhow::anyhow!(problems.join("\n"))).context("validation failed")
     }
 }

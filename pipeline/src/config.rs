@@ -69,12 +69,55 @@ impl Default for DatabaseConfig {
     }
 }
 
-/// Values given on the command line, the highest layer.
+/// Values given on the command line, the highest layer. A value's origin in a message is its flag
+/// (see [`origin`]).
 #[derive(Debug, Default, Serialize)]
 pub struct FlagOverrides {
     /// `--data-dir`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
+    /// `schedule --at` and `--timezone`.
+    #[serde(skip_serializing_if = "ScheduleFlags::is_empty")]
+    pub schedule: ScheduleFlags,
+}
+
+/// The flags of `pipeline schedule` that set keys of `[schedule]`.
+#[derive(Debug, Default, Serialize)]
+pub struct ScheduleFlags {
+    /// `--at`: `schedule.at`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+    /// `--timezone`: `schedule.timezone`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+}
+
+impl ScheduleFlags {
+    fn is_empty(&self) -> bool {
+        self.at.is_none() && self.timezone.is_none()
+    }
+}
+
+/// The name of the flags' layer, which tells a value set by a flag.
+const FLAGS: &str = "command-line flags";
+
+/// The flag that sets `key` (dotted).
+const FLAG_KEYS: [(&str, &str); 3] = [
+    ("data_dir", "--data-dir"),
+    ("schedule.at", "--at"),
+    ("schedule.timezone", "--timezone"),
+];
+
+impl figment::Provider for FlagOverrides {
+    fn metadata(&self) -> Metadata {
+        Metadata::named(FLAGS)
+    }
+
+    fn data(
+        &self,
+    ) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
+        Serialized::defaults(self).data()
+    }
 }
 
 /// The pipeline without a file: the four stages with their default options.
@@ -103,7 +146,7 @@ type = "customer_daily_stats"
 ///    when `path` is `None`, [`DEFAULT_PIPELINE`];
 /// 3. the environment: `PIPELINE_`-prefixed keys (`__` separates levels, e.g.
 ///    `PIPELINE_DATABASE__URL`, `PIPELINE_SCHEDULE__AT`), `PIPELINE_DATA_DIR`, and `DATABASE_URL`;
-/// 4. command-line flags (`--data-dir`).
+/// 4. command-line flags (`--data-dir`, `schedule --at` and `--timezone`).
 pub fn figment(path: Option<&Path>, flags: &FlagOverrides) -> Figment {
     let file = match path {
         Some(path) => Figment::from(Toml::file_exact(path)),
@@ -120,7 +163,7 @@ pub fn figment(path: Option<&Path>, flags: &FlagOverrides) -> Figment {
             .only(&["DATABASE_URL"])
             .map(|_| "database.url".into()),
     )
-    .merge(Serialized::defaults(flags))
+    .merge(flags)
 }
 
 /// Reads the raw configuration; a malformed value is an error naming the key, and the file or the
@@ -159,7 +202,7 @@ pub fn load(path: &Path, explicit: bool, flags: &FlagOverrides) -> Result<RawCon
                         }
                         format!("unknown field \"{field}\"")
                     }
-                    other => crate::plan::humanise(&other.to_string()),
+                    other => humanise(&other.to_string()),
                 };
                 let key = key_path.join(".");
                 let variable = e
@@ -189,6 +232,11 @@ pub fn load(path: &Path, explicit: bool, flags: &FlagOverrides) -> Result<RawCon
     }
 }
 
+/// Rewrites serde's messages for people: backticks become double quotes.
+pub fn humanise(message: &str) -> String {
+    message.replace('`', "\"")
+}
+
 /// The environment variable a value of `key` (dotted) came from, if it came from the environment.
 fn environment_variable(metadata: &Metadata, key: &str) -> Option<String> {
     if !metadata.name.contains("environment variable") {
@@ -205,12 +253,17 @@ fn environment_variable(metadata: &Metadata, key: &str) -> Option<String> {
     }
 }
 
-/// Where the value of `key` (dotted) came from, for a message: `environment variable NAME`, or the
-/// configuration file's path.
+/// Where the value of `key` (dotted) came from, for a message: its flag (`--at`), `environment
+/// variable NAME`, or the configuration file's path.
 pub fn origin(raw: &RawConfig, key: &str, path: &Path) -> String {
-    raw.figment
-        .as_ref()
-        .and_then(|f| f.find_metadata(key))
+    let metadata = raw.figment.as_ref().and_then(|f| f.find_metadata(key));
+    if let Some(metadata) = metadata
+        && metadata.name == FLAGS
+        && let Some((_, flag)) = FLAG_KEYS.iter().find(|(k, _)| *k == key)
+    {
+        return (*flag).to_owned();
+    }
+    metadata
         .and_then(|m| environment_variable(m, key))
         .map(|variable| format!("environment variable {variable}"))
         .unwrap_or_else(|| path.display().to_string())
@@ -281,9 +334,54 @@ mod tests {
 
             let flags = FlagOverrides {
                 data_dir: Some(PathBuf::from("from-flag")),
+                ..FlagOverrides::default()
             };
             let raw = load(Path::new("pipeline.toml"), true, &flags).unwrap();
             assert_eq!(data_dir(&raw), PathBuf::from("from-flag"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn schedule_flags_are_the_highest_layer_and_named_as_origin() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "pipeline.toml",
+                "[schedule]\nat = \"02:00\"\ntimezone = \"America/Sao_Paulo\"\nmax_catch_up_days = 7\n",
+            )?;
+            jail.set_env("PIPELINE_SCHEDULE__AT", "03:00");
+            let path = Path::new("pipeline.toml");
+            let raw = load(path, true, &FlagOverrides::default()).unwrap();
+            assert_eq!(raw.schedule.at, "03:00");
+            assert_eq!(
+                origin(&raw, "schedule.at", path),
+                "environment variable PIPELINE_SCHEDULE__AT"
+            );
+            let flags = FlagOverrides {
+                schedule: ScheduleFlags {
+                    at: Some("04:00".to_owned()),
+                    timezone: None,
+                },
+                ..FlagOverrides::default()
+            };
+            let raw = load(path, true, &flags).unwrap();
+            assert_eq!(raw.schedule.at, "04:00");
+            assert_eq!(raw.schedule.timezone, "America/Sao_Paulo");
+            assert_eq!(raw.schedule.max_catch_up_days, 7);
+            assert_eq!(origin(&raw, "schedule.at", path), "--at");
+            assert_eq!(origin(&raw, "schedule.timezone", path), "pipeline.toml");
+            let flags = FlagOverrides {
+                data_dir: Some(PathBuf::from("from-flag")),
+                schedule: ScheduleFlags {
+                    at: None,
+                    timezone: Some("UTC".to_owned()),
+                },
+            };
+            let raw = load(path, true, &flags).unwrap();
+            assert_eq!(raw.schedule.at, "03:00");
+            assert_eq!(raw.schedule.timezone, "UTC");
+            assert_eq!(origin(&raw, "schedule.timezone", path), "--timezone");
+            assert_eq!(origin(&raw, "data_dir", path), "--data-dir");
             Ok(())
         });
     }

@@ -5,33 +5,10 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use stages::{DayRange, Role};
 
-use crate::cli::UsageError;
 use crate::db::{self, Db};
 use crate::plan::Plan;
 use crate::runner::{self, Days, RunOptions, is_connection_error};
-use crate::schedule::{self, DailyJob, JobError, RawScheduleConfig, ScheduleConfig, SystemClock};
-
-/// Applies `--at` and `--timezone` over the configured schedule.
-pub fn override_schedule(plan: &mut Plan, at: Option<&str>, timezone: Option<&str>) -> Result<()> {
-    if at.is_none() && timezone.is_none() {
-        return Ok(());
-    }
-    let current = &plan.schedule;
-    let raw = RawScheduleConfig {
-        at: at
-            .map(str::to_owned)
-            .unwrap_or_else(|| current.at.format("%H:%M").to_string()),
-        timezone: timezone
-            .map(str::to_owned)
-            .unwrap_or_else(|| current.timezone.name().to_owned()),
-        max_catch_up_days: current.max_catch_up_days,
-        retry_initial_secs: current.retry_initial.as_secs(),
-        retry_max_secs: current.retry_max.as_secs(),
-        once_attempts: current.once_attempts,
-    };
-    plan.schedule = ScheduleConfig::try_from(raw).map_err(|e| UsageError(vec![e.to_string()]))?;
-    Ok(())
-}
+use crate::schedule::{self, DailyJob, JobError, SystemClock};
 
 /// The pipeline as a [`DailyJob`]: connects on demand, so a database that is down at start or
 /// between runs is retried rather than fatal.

@@ -1,12 +1,15 @@
 //! `pipeline`: parses arguments, calls [`cli::run`], prints `error: ...` with its causes and exits
 //! non-zero (1 for a runtime failure, 2 for a usage or configuration error).
 
+mod checks;
 mod cli;
 mod config;
 mod daily;
 mod db;
+mod error;
 mod generate;
 mod ledger;
+mod money;
 mod output;
 mod plan;
 mod report;
@@ -45,7 +48,7 @@ async fn main() -> ExitCode {
                     config::mask_passwords(&cause.to_string())
                 );
             }
-            if error.is::<cli::UsageError>() {
+            if error.is::<error::UsageError>() {
                 ExitCode::from(2)
             } else {
                 ExitCode::FAILURE

@@ -9,7 +9,7 @@ use chrono::Timelike;
 use sha2::{Digest, Sha256};
 use stages::{Role, Stage, StageConfig, StageContext};
 
-use crate::config::{DatabaseConfig, RawConfig};
+use crate::config::{DatabaseConfig, RawConfig, humanise};
 use crate::schedule::ScheduleConfig;
 
 /// A stage of the plan.
@@ -95,12 +95,6 @@ const MAX_SECS: u64 = 86_400;
 const MAX_CONNECTIONS: u64 = 1_000;
 /// The largest accepted `schedule.max_catch_up_days` (a century).
 const MAX_CATCH_UP_DAYS: u64 = 36_500;
-
-/// Rewrites serde's messages for people: backticks become double quotes, and an unknown variant of the
-/// stage tag lists the registered stage types.
-pub fn humanise(message: &str) -> String {
-    message.replace('`', "\"")
-}
 
 /// Compiles `raw` read from `path`; returns every problem found.
 pub fn compile(path: &Path, raw: RawConfig) -> Result<Plan, Vec<String>> {
@@ -378,7 +372,7 @@ pub fn fingerprint(config: &dyn StageConfig) -> String {
 #[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
-    use crate::config::{FlagOverrides, load};
+    use crate::config::{FlagOverrides, ScheduleFlags, load};
 
     fn compile_toml(toml: &str) -> Result<Plan, Vec<String>> {
         let mut result = None;
@@ -581,6 +575,41 @@ mod tests {
                 "{}",
                 problems[2]
             );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn problems_with_values_from_flags_name_the_flag() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("pipeline.toml", GOOD)?;
+            let path = Path::new("pipeline.toml");
+            let compile_with = |at: Option<&str>, timezone: Option<&str>| {
+                let flags = FlagOverrides {
+                    schedule: ScheduleFlags {
+                        at: at.map(str::to_owned),
+                        timezone: timezone.map(str::to_owned),
+                    },
+                    ..FlagOverrides::default()
+                };
+                compile(path, load(path, true, &flags).unwrap())
+            };
+            assert_eq!(
+                compile_with(Some("25:00"), None).unwrap_err(),
+                ["--at: schedule.at: \"25:00\" is not a time of day (expected HH:MM)"]
+            );
+            assert_eq!(
+                compile_with(None, Some("Mars/Base")).unwrap_err(),
+                ["--timezone: schedule.timezone: unknown time zone \"Mars/Base\""]
+            );
+            // A flag replaces the value below it before anything is checked.
+            jail.set_env("PIPELINE_SCHEDULE__AT", "noon");
+            let plan = compile_with(Some("02:30"), Some("America/Sao_Paulo")).unwrap();
+            assert_eq!(
+                plan.schedule.at,
+                chrono::NaiveTime::from_hms_opt(2, 30, 0).unwrap()
+            );
+            assert_eq!(plan.schedule.timezone, chrono_tz::America::Sao_Paulo);
             Ok(())
         });
     }

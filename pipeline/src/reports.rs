@@ -1,5 +1,5 @@
 //! The read side: `stats` (a day's rows), `top-customers`, `repeaters` and `status`, all over the
-//! stored tables, printed as a table, CSV or JSON.
+//! stored tables. Each returns its figures; `output` prints them as a table, CSV or JSON.
 
 use std::collections::BTreeSet;
 
@@ -7,15 +7,14 @@ use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-use serde_json::{Value, json};
 use sqlx::Row;
 use stages::entities::customer_daily_stats as cds;
+use stages::entities::pipeline_run;
 use stages::freshness::consecutive_runs;
 use stages::tables::purchase_days;
 use stages::{DayRange, Role, Stage};
 
 use crate::db::Db;
-use crate::output::{Format, Grid, money};
 use crate::plan::{Plan, PlannedStage};
 
 /// The days of `range`, or every day PostgreSQL's `date` can hold in common with chrono.
@@ -24,11 +23,6 @@ fn bounds(range: Option<DayRange>) -> (NaiveDate, NaiveDate) {
         NaiveDate::from_ymd_opt(1, 1, 1).expect("valid date"),
         NaiveDate::from_ymd_opt(9999, 12, 31).expect("valid date"),
     ))
-}
-
-/// Money in JSON: a string with two decimals, so that no float rounding shows.
-fn number(value: Decimal) -> Value {
-    json!(money(value))
 }
 
 /// The name of the declared `customer_daily_stats` stage (for the commands that say how to compute).
@@ -135,6 +129,23 @@ pub async fn stage_health(db: &Db, plan: &Plan, stage: &PlannedStage) -> Result<
     })
 }
 
+/// A day's stored rows and the day's totals: what `pipeline stats` shows.
+#[derive(Debug)]
+pub struct DayStats {
+    /// The day.
+    pub date: NaiveDate,
+    /// Customers with a row on the day.
+    pub customers: i64,
+    /// Orders of the day.
+    pub orders: i64,
+    /// Total spent on the day.
+    pub revenue: Decimal,
+    /// The rows asked for, largest total_spent first.
+    pub rows: Vec<cds::Model>,
+    /// Whether the rows are only some of the day's (`--customer`, or a `--limit` below the count).
+    pub partial: bool,
+}
+
 /// `pipeline stats --date D`.
 pub async fn stats(
     db: &Db,
@@ -142,8 +153,7 @@ pub async fn stats(
     date: NaiveDate,
     customer: Option<&str>,
     limit: Option<u64>,
-    format: Format,
-) -> Result<()> {
+) -> Result<DayStats> {
     let stage = stats_stage(plan);
     if missing_days(db, &stage, date, date).await? > 0 {
         bail!(
@@ -173,105 +183,13 @@ pub async fn stats(
         .all(&db.orm)
         .await
         .context("cannot read customer_daily_stats")?;
-    match format {
-        Format::Json => {
-            let out: Vec<Value> = rows.iter().map(row_json).collect();
-            println!("{}", serde_json::to_string_pretty(&out)?);
-        }
-        Format::Csv | Format::Table => {
-            let grid = Grid {
-                header: vec![
-                    "stat_date",
-                    "customer_unique_id",
-                    "orders_count",
-                    "canceled_orders_count",
-                    "items_count",
-                    "distinct_products",
-                    "distinct_sellers",
-                    "items_value",
-                    "freight_value",
-                    "total_spent",
-                    "avg_order_value",
-                    "first_order_at",
-                    "last_order_at",
-                    "lifetime_orders",
-                    "lifetime_spent",
-                    "first_order_date",
-                    "days_since_previous_order",
-                    "is_repeat_customer",
-                ],
-                rows: rows.iter().map(row_cells).collect(),
-                numeric: vec![
-                    false, false, true, true, true, true, true, true, true, true, true, false,
-                    false, true, true, false, true, false,
-                ],
-            };
-            if format == Format::Table {
-                println!(
-                    "{date}: {customers} customers, {orders} orders, revenue {}{}",
-                    money(revenue),
-                    if customer.is_some() || limit.is_some_and(|l| (l as i64) < customers) {
-                        format!(" (showing {})", rows.len())
-                    } else {
-                        String::new()
-                    }
-                );
-                if rows.is_empty() {
-                    println!("no customer ordered on {date}");
-                    return Ok(());
-                }
-            }
-            grid.print(format).await?;
-        }
-    }
-    Ok(())
-}
-
-fn row_cells(r: &cds::Model) -> Vec<String> {
-    vec![
-        r.stat_date.to_string(),
-        r.customer_unique_id.clone(),
-        r.orders_count.to_string(),
-        r.canceled_orders_count.to_string(),
-        r.items_count.to_string(),
-        r.distinct_products.to_string(),
-        r.distinct_sellers.to_string(),
-        money(r.items_value),
-        money(r.freight_value),
-        money(r.total_spent),
-        r.avg_order_value.map(money).unwrap_or_default(),
-        r.first_order_at.to_string(),
-        r.last_order_at.to_string(),
-        r.lifetime_orders.to_string(),
-        money(r.lifetime_spent),
-        r.first_order_date.to_string(),
-        r.days_since_previous_order
-            .map(|d| d.to_string())
-            .unwrap_or_default(),
-        r.is_repeat_customer.to_string(),
-    ]
-}
-
-fn row_json(r: &cds::Model) -> Value {
-    json!({
-        "stat_date": r.stat_date,
-        "customer_unique_id": r.customer_unique_id,
-        "orders_count": r.orders_count,
-        "canceled_orders_count": r.canceled_orders_count,
-        "items_count": r.items_count,
-        "distinct_products": r.distinct_products,
-        "distinct_sellers": r.distinct_sellers,
-        "items_value": number(r.items_value),
-        "freight_value": number(r.freight_value),
-        "total_spent": number(r.total_spent),
-        "avg_order_value": r.avg_order_value.map(number),
-        "first_order_at": r.first_order_at.to_string(),
-        "last_order_at": r.last_order_at.to_string(),
-        "lifetime_orders": r.lifetime_orders,
-        "lifetime_spent": number(r.lifetime_spent),
-        "first_order_date": r.first_order_date,
-        "days_since_previous_order": r.days_since_previous_order,
-        "is_repeat_customer": r.is_repeat_customer,
+    Ok(DayStats {
+        date,
+        customers,
+        orders,
+        revenue,
+        rows,
+        partial: customer.is_some() || limit.is_some_and(|l| (l as i64) < customers),
     })
 }
 
@@ -306,15 +224,35 @@ async fn warn_if_incomplete(db: &Db, plan: &Plan, range: Option<DayRange>) -> Re
     Ok(())
 }
 
-/// `pipeline top-customers`.
+/// A customer ranked by `pipeline top-customers`, with the place of their last order.
+#[derive(Debug)]
+pub struct TopCustomer {
+    /// The customer (customer_unique_id, or customer_id under that key).
+    pub customer_unique_id: String,
+    /// Orders over the range.
+    pub orders: i64,
+    /// Items over the range.
+    pub items: i64,
+    /// Total spent over the range.
+    pub total_spent: Decimal,
+    /// The first day with an order in the range.
+    pub first_order_date: NaiveDate,
+    /// The last day with an order in the range.
+    pub last_order_date: NaiveDate,
+    /// The city of the last order.
+    pub city: Option<String>,
+    /// The state of the last order.
+    pub state: Option<String>,
+}
+
+/// `pipeline top-customers`: the first `limit` customers by `by`, best first.
 pub async fn top_customers(
     db: &Db,
     plan: &Plan,
     range: Option<DayRange>,
     by: RankBy,
     limit: u64,
-    format: Format,
-) -> Result<()> {
+) -> Result<Vec<TopCustomer>> {
     warn_if_incomplete(db, plan, range).await?;
     let (start, end) = bounds(range);
     let order = match by {
@@ -344,97 +282,19 @@ pub async fn top_customers(
         .fetch_all(&db.pool)
         .await
         .context("cannot rank customers")?;
-    struct Top {
-        id: String,
-        orders: i64,
-        items: i64,
-        spent: Decimal,
-        first: NaiveDate,
-        last: NaiveDate,
-        city: Option<String>,
-        state: Option<String>,
-    }
-    let tops: Vec<Top> = rows
+    Ok(rows
         .iter()
-        .map(|r| Top {
-            id: r.get(0),
+        .map(|r| TopCustomer {
+            customer_unique_id: r.get(0),
             orders: r.get(1),
             items: r.get(2),
-            spent: r.get(3),
-            first: r.get(4),
-            last: r.get(5),
+            total_spent: r.get(3),
+            first_order_date: r.get(4),
+            last_order_date: r.get(5),
             city: r.get(6),
             state: r.get(7),
         })
-        .collect();
-    match format {
-        Format::Json => {
-            let out: Vec<Value> = tops
-                .iter()
-                .enumerate()
-                .map(|(i, t)| {
-                    json!({
-                        "rank": i + 1,
-                        "customer_unique_id": t.id,
-                        "orders": t.orders,
-                        "items": t.items,
-                        "total_spent": number(t.spent),
-                        "first_order_date": t.first,
-                        "last_order_date": t.last,
-                        "city": t.city,
-                        "state": t.state,
-                    })
-                })
-                .collect();
-            println!("{}", serde_json::to_string_pretty(&out)?);
-        }
-        _ => {
-            let grid = Grid {
-                header: vec![
-                    "rank",
-                    "customer_unique_id",
-                    "orders",
-                    "items",
-                    "total_spent",
-                    "first_order_date",
-                    "last_order_date",
-                    "city",
-                    "state",
-                ],
-                rows: tops
-                    .iter()
-                    .enumerate()
-                    .map(|(i, t)| {
-                        vec![
-                            (i + 1).to_string(),
-                            t.id.clone(),
-                            t.orders.to_string(),
-                            t.items.to_string(),
-                            money(t.spent),
-                            t.first.to_string(),
-                            t.last.to_string(),
-                            t.city.clone().unwrap_or_default(),
-                            t.state.clone().unwrap_or_default(),
-                        ]
-                    })
-                    .collect(),
-                numeric: vec![true, false, true, true, true, false, false, false, false],
-            };
-            if format == Format::Table {
-                let what = match by {
-                    RankBy::Spent => "total spent",
-                    RankBy::Orders => "orders",
-                    RankBy::Items => "items",
-                };
-                let span = range
-                    .map(|r| r.to_string())
-                    .unwrap_or_else(|| "the whole history".to_owned());
-                println!("top {} customers by {what} over {span}", tops.len());
-            }
-            grid.print(format).await?;
-        }
-    }
-    Ok(())
+        .collect())
 }
 
 /// The repeat-customer figures of a range.
@@ -490,61 +350,9 @@ pub async fn repeater_figures(db: &Db, range: Option<DayRange>) -> Result<Repeat
 }
 
 /// `pipeline repeaters`.
-pub async fn repeaters(
-    db: &Db,
-    plan: &Plan,
-    range: Option<DayRange>,
-    format: Format,
-) -> Result<()> {
+pub async fn repeaters(db: &Db, plan: &Plan, range: Option<DayRange>) -> Result<Repeaters> {
     warn_if_incomplete(db, plan, range).await?;
-    let figures = repeater_figures(db, range).await?;
-    match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&figures)?),
-        _ => {
-            let mut rows = vec![
-                vec!["customers".to_owned(), figures.customers.to_string()],
-                vec![
-                    "repeaters_by_orders".to_owned(),
-                    figures.repeaters_by_orders.to_string(),
-                ],
-                vec![
-                    "repeaters_by_days".to_owned(),
-                    figures.repeaters_by_days.to_string(),
-                ],
-                vec![
-                    "repeat_rate".to_owned(),
-                    format!("{:.4}", figures.repeat_rate),
-                ],
-            ];
-            for (orders, count) in &figures.histogram {
-                rows.push(vec![
-                    format!("customers with {orders} orders"),
-                    count.to_string(),
-                ]);
-            }
-            let grid = Grid {
-                header: vec!["figure", "value"],
-                rows,
-                numeric: vec![false, true],
-            };
-            if format == Format::Table {
-                let span = range
-                    .map(|r| r.to_string())
-                    .unwrap_or_else(|| "the whole history".to_owned());
-                println!(
-                    "repeat customers over {span} (a customer is a customer_unique_id: the person)"
-                );
-                println!(
-                    "repeaters_by_orders: customers with 2 or more orders in the range, any status"
-                );
-                println!(
-                    "repeaters_by_days: customers who ordered on 2 or more distinct days in the range"
-                );
-            }
-            grid.print(format).await?;
-        }
-    }
-    Ok(())
+    repeater_figures(db, range).await
 }
 
 /// Days (ascending) as `A..B` ranges of consecutive days, for JSON.
@@ -568,115 +376,62 @@ pub fn ranges_text(days: &[NaiveDate]) -> String {
     }
 }
 
-/// `pipeline status`; returns whether every aggregate is up to date (see [`StageHealth::healthy`]).
-pub async fn status(db: &Db, plan: &Plan, format: Format) -> Result<bool> {
-    let last = crate::ledger::last_runs(db).await?;
-    let mut stages_json = Vec::new();
-    let mut grid_rows = Vec::new();
-    for stage in &plan.stages {
-        let run = last.iter().find(|r| r.stage_name == stage.name);
-        let days = match (
-            run.and_then(|r| r.run_date),
-            run.and_then(|r| r.range_start.zip(r.range_end)),
-        ) {
-            (Some(d), _) => d.to_string(),
-            (_, Some((a, b))) => format!("{a}..{b}"),
-            _ => String::new(),
-        };
-        stages_json.push(json!({
-            "stage": stage.name,
-            "type": stage.type_name,
-            "last_run": run.map(|r| json!({
-                "run_id": r.id,
-                "status": r.status,
-                "started_at": r.started_at.to_rfc3339(),
-                "finished_at": r.finished_at.map(|t| t.to_rfc3339()),
-                "days": days,
-                "rows_read": r.rows_read,
-                "rows_loaded": r.rows_loaded,
-                "rows_duplicate": r.rows_duplicate,
-                "rows_rejected": r.rows_rejected,
-                "error": r.error,
-            })),
-        }));
-        grid_rows.push(vec![
-            stage.name.clone(),
-            stage.type_name.clone(),
-            run.map(|r| r.status.clone())
-                .unwrap_or_else(|| "never run".to_owned()),
-            run.map(|r| r.started_at.format("%Y-%m-%d %H:%M:%S").to_string())
-                .unwrap_or_default(),
-            days,
-            run.map(|r| r.rows_loaded.to_string()).unwrap_or_default(),
-            run.map(|r| r.rows_rejected.to_string()).unwrap_or_default(),
-            run.and_then(|r| r.error.clone())
-                .map(|e| e.lines().next().unwrap_or_default().to_owned())
-                .unwrap_or_default(),
-        ]);
+/// What `pipeline status` shows: each stage's last run, and the state of each aggregate's days.
+#[derive(Debug)]
+pub struct Status {
+    /// Every declared stage, in order.
+    pub stages: Vec<StageStatus>,
+    /// Every aggregate stage, in order.
+    pub aggregates: Vec<AggregateStatus>,
+}
+
+/// A declared stage and its last run.
+#[derive(Debug)]
+pub struct StageStatus {
+    /// Its name.
+    pub name: String,
+    /// Its `type` tag.
+    pub type_name: String,
+    /// Its last run in the ledger, if any.
+    pub last_run: Option<pipeline_run::Model>,
+}
+
+/// An aggregate stage and the state of its days.
+#[derive(Debug)]
+pub struct AggregateStatus {
+    /// Its name.
+    pub stage: String,
+    /// The state of its days.
+    pub health: StageHealth,
+}
+
+impl Status {
+    /// Whether every aggregate is up to date (see [`StageHealth::healthy`]).
+    pub fn healthy(&self) -> bool {
+        self.aggregates.iter().all(|a| a.health.healthy())
     }
-    let mut aggregates_json = Vec::new();
-    let mut aggregate_lines = Vec::new();
-    let mut healthy = true;
+}
+
+/// `pipeline status`.
+pub async fn status(db: &Db, plan: &Plan) -> Result<Status> {
+    let last = crate::ledger::last_runs(db).await?;
+    let stages = plan
+        .stages
+        .iter()
+        .map(|stage| StageStatus {
+            name: stage.name.clone(),
+            type_name: stage.type_name.clone(),
+            last_run: last.iter().find(|r| r.stage_name == stage.name).cloned(),
+        })
+        .collect();
+    let mut aggregates = Vec::new();
     for stage in plan.with_role(Role::Aggregate) {
-        let health = stage_health(db, plan, stage).await?;
-        healthy &= health.healthy();
-        let (first, last_day) = (
-            health.data_days.map(|d| d.start),
-            health.data_days.map(|d| d.end),
-        );
-        let fix = (!health.healthy()).then(|| format!("pipeline run --stage {}", stage.name));
-        aggregates_json.push(json!({
-            "stage": stage.name,
-            "first_day": first,
-            "last_day": last_day,
-            "days_computed": health.computed.len(),
-            "days_missing": ranges_json(&health.missing),
-            "days_stale": ranges_json(&health.stale),
-            "days_failed": ranges_json(&health.failed),
-            "up_to_date": health.healthy(),
-            "fix": fix,
-        }));
-        aggregate_lines.push(format!(
-            "{}: data {}..{}; {} days computed; missing: {}; stale: {}; failed: {}",
-            stage.name,
-            first.map(|d| d.to_string()).unwrap_or_else(|| "-".into()),
-            last_day
-                .map(|d| d.to_string())
-                .unwrap_or_else(|| "-".into()),
-            health.computed.len(),
-            ranges_text(&health.missing),
-            ranges_text(&health.stale),
-            ranges_text(&health.failed),
-        ));
-        aggregate_lines.push(match fix {
-            Some(fix) => format!("{}: not up to date; to fix: {fix}", stage.name),
-            None => format!("{}: up to date", stage.name),
+        aggregates.push(AggregateStatus {
+            stage: stage.name.clone(),
+            health: stage_health(db, plan, stage).await?,
         });
     }
-    match format {
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(
-                &json!({ "up_to_date": healthy, "stages": stages_json, "aggregates": aggregates_json })
-            )?
-        ),
-        _ => {
-            let grid = Grid {
-                header: vec![
-                    "stage", "type", "last run", "started", "days", "rows", "rejected", "error",
-                ],
-                rows: grid_rows,
-                numeric: vec![false, false, false, false, false, true, true, false],
-            };
-            grid.print(format).await?;
-            if format == Format::Table {
-                for line in aggregate_lines {
-                    println!("{line}");
-                }
-            }
-        }
-    }
-    Ok(healthy)
+    Ok(Status { stages, aggregates })
 }
 
 #[cfg(test)]

@@ -408,6 +408,29 @@ fn config_errors_are_reported_together_with_exit_code_2() {
 }
 
 #[test]
+fn bad_schedule_flags_name_the_flag_with_exit_code_2() {
+    for (args, message) in [
+        (
+            ["schedule", "--at", "25:00"],
+            "error: --at: schedule.at: \"25:00\" is not a time of day (expected HH:MM)",
+        ),
+        (
+            ["schedule", "--timezone", "Mars/Base"],
+            "error: --timezone: schedule.timezone: unknown time zone \"Mars/Base\"",
+        ),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_pipeline"))
+            .args(args)
+            .current_dir(repo())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let stderr = text(&out.stderr);
+        assert!(stderr.lines().any(|line| line == message), "{stderr}");
+    }
+}
+
+#[test]
 fn an_unreachable_database_is_named_without_its_password() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_pipeline"))
         .args(["run"])

@@ -11,7 +11,7 @@ use sqlx::PgConnection;
 use stages::{DayRange, Role, Stage};
 
 use crate::db::Db;
-use crate::output::Money;
+use crate::money::Money;
 use crate::plan::Plan;
 
 /// How many of the most recent loads the health section looks at.

@@ -23,14 +23,32 @@ pub enum ReportFormat {
     Json,
 }
 
-/// `pipeline report`.
+/// What `pipeline report` made.
+#[derive(Debug)]
+pub enum Written {
+    /// The data as JSON, for stdout (no file named).
+    Json(String),
+    /// The data as JSON, written to the file named.
+    JsonFile,
+    /// The page, written to `path`.
+    Page {
+        /// Where.
+        path: PathBuf,
+        /// The days it covers.
+        range: DayRange,
+        /// Its size in bytes.
+        bytes: usize,
+    },
+}
+
+/// `pipeline report`: writes the page or the JSON to `out`, or returns the JSON for stdout.
 pub async fn report(
     db: &Db,
     plan: &Plan,
     range: Option<DayRange>,
     out: Option<&Path>,
     format: ReportFormat,
-) -> Result<()> {
+) -> Result<Written> {
     let range = match range {
         Some(range) => range,
         None => data::whole_history(db).await?.context(
@@ -53,12 +71,15 @@ pub async fn report(
             "{missing} day(s) of {range} are not computed; figures cover computed days only (pipeline run --range {range} --stage customer_daily_stats)"
         );
     }
-    match format {
+    Ok(match format {
         ReportFormat::Json => {
             let text = serde_json::to_string_pretty(&report)?;
             match out {
-                Some(path) => write_atomically(path, &text)?,
-                None => println!("{text}"),
+                Some(path) => {
+                    write_atomically(path, &text)?;
+                    Written::JsonFile
+                }
+                None => Written::Json(text),
             }
         }
         ReportFormat::Html => {
@@ -68,14 +89,13 @@ pub async fn report(
             let page = render::page(&report, &totals, &generated_at)?;
             let path = out.map_or_else(|| PathBuf::from("report.html"), Path::to_path_buf);
             write_atomically(&path, &page)?;
-            println!(
-                "wrote {}: {range}, {} KB",
-                path.display(),
-                page.len().div_ceil(1024)
-            );
+            Written::Page {
+                path,
+                range,
+                bytes: page.len(),
+            }
         }
-    }
-    Ok(())
+    })
 }
 
 /// Writes `text` next to `path` and renames it into place, so a reader never sees half a file.

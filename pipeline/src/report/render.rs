@@ -15,7 +15,7 @@ use rust_decimal::prelude::ToPrimitive;
 use serde::Serialize;
 
 use super::data::{DayState, GAP_BINS, RECENT_LOADS, ReportData, Totals};
-use crate::output::money;
+use crate::money::money;
 
 /// Width of every chart, in CSS pixels.
 const WIDTH: u32 = 960;
