@@ -7,6 +7,7 @@ use anyhow::Result;
 use clap::ValueEnum;
 use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
 use rust_decimal::Decimal;
+use sea_orm::{ColumnTrait, ColumnType, IdenStatic, Iterable, ModelTrait, Value as SeaValue};
 use serde_json::{Value, json};
 use stages::entities::customer_daily_stats as cds;
 use stages::{DayRange, StageConfig};
@@ -297,32 +298,11 @@ pub async fn stats(stats: &DayStats, format: Format) -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
         Format::Csv | Format::Table => {
+            let columns = stats_columns();
             let grid = Grid {
-                header: vec![
-                    "stat_date",
-                    "customer_unique_id",
-                    "orders_count",
-                    "canceled_orders_count",
-                    "items_count",
-                    "distinct_products",
-                    "distinct_sellers",
-                    "items_value",
-                    "freight_value",
-                    "total_spent",
-                    "avg_order_value",
-                    "first_order_at",
-                    "last_order_at",
-                    "lifetime_orders",
-                    "lifetime_spent",
-                    "first_order_date",
-                    "days_since_previous_order",
-                    "is_repeat_customer",
-                ],
+                header: columns.iter().map(|c| c.as_str()).collect(),
+                numeric: columns.iter().map(|c| is_numeric(*c)).collect(),
                 rows: rows.iter().map(stats_row_cells).collect(),
-                numeric: vec![
-                    false, false, true, true, true, true, true, true, true, true, true, false,
-                    false, true, true, false, true, false,
-                ],
             };
             if format == Format::Table {
                 println!(
@@ -344,51 +324,58 @@ pub async fn stats(stats: &DayStats, format: Format) -> Result<()> {
     }
     Ok(())
 }
-fn stats_row_cells(r: &cds::Model) -> Vec<String> {
-    vec![
-        r.stat_date.to_string(),
-        r.customer_unique_id.clone(),
-        r.orders_count.to_string(),
-        r.canceled_orders_count.to_string(),
-        r.items_count.to_string(),
-        r.distinct_products.to_string(),
-        r.distinct_sellers.to_string(),
-        money(r.items_value),
-        money(r.freight_value),
-        money(r.total_spent),
-        r.avg_order_value.map(money).unwrap_or_default(),
-        r.first_order_at.to_string(),
-        r.last_order_at.to_string(),
-        r.lifetime_orders.to_string(),
-        money(r.lifetime_spent),
-        r.first_order_date.to_string(),
-        r.days_since_previous_order
-            .map(|d| d.to_string())
-            .unwrap_or_default(),
-        r.is_repeat_customer.to_string(),
-    ]
+/// The columns `stats` shows: every column of the entity but those saying which run wrote the row.
+fn stats_columns() -> Vec<cds::Column> {
+    cds::Column::iter()
+        .filter(|c| !matches!(c, cds::Column::RunId | cds::Column::ComputedAt))
+        .collect()
 }
+
+/// Whether a column holds a number (right-aligned in tables).
+fn is_numeric(column: cds::Column) -> bool {
+    matches!(
+        column.def().get_column_type(),
+        ColumnType::Integer | ColumnType::BigInteger | ColumnType::Decimal(_)
+    )
+}
+
+/// One value of a row as a cell: as in JSON, with strings unquoted and NULL empty.
+fn cell(value: SeaValue) -> String {
+    match json_value(value) {
+        Value::String(text) => text,
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn stats_row_cells(r: &cds::Model) -> Vec<String> {
+    stats_columns()
+        .into_iter()
+        .map(|c| cell(r.get(c)))
+        .collect()
+}
+
+/// One value of a row as JSON: money as a two-decimal string, timestamps as stored.
+fn json_value(value: SeaValue) -> Value {
+    match value {
+        SeaValue::Decimal(Some(d)) => number(d),
+        SeaValue::ChronoDateTime(Some(t)) => json!(t.to_string()),
+        SeaValue::ChronoDate(Some(d)) => json!(d),
+        SeaValue::String(Some(s)) => json!(s),
+        SeaValue::BigInt(Some(n)) => json!(n),
+        SeaValue::Int(Some(n)) => json!(n),
+        SeaValue::Bool(Some(b)) => json!(b),
+        _ => Value::Null,
+    }
+}
+
 fn stats_row_json(r: &cds::Model) -> Value {
-    json!({
-        "stat_date": r.stat_date,
-        "customer_unique_id": r.customer_unique_id,
-        "orders_count": r.orders_count,
-        "canceled_orders_count": r.canceled_orders_count,
-        "items_count": r.items_count,
-        "distinct_products": r.distinct_products,
-        "distinct_sellers": r.distinct_sellers,
-        "items_value": number(r.items_value),
-        "freight_value": number(r.freight_value),
-        "total_spent": number(r.total_spent),
-        "avg_order_value": r.avg_order_value.map(number),
-        "first_order_at": r.first_order_at.to_string(),
-        "last_order_at": r.last_order_at.to_string(),
-        "lifetime_orders": r.lifetime_orders,
-        "lifetime_spent": number(r.lifetime_spent),
-        "first_order_date": r.first_order_date,
-        "days_since_previous_order": r.days_since_previous_order,
-        "is_repeat_customer": r.is_repeat_customer,
-    })
+    Value::Object(
+        stats_columns()
+            .into_iter()
+            .map(|c| (c.as_str().to_owned(), json_value(r.get(c))))
+            .collect(),
+    )
 }
 
 /// `pipeline top-customers`: a heading and the ranked customers (table), or the customers alone.

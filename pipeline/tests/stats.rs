@@ -5,7 +5,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{STATS_COLUMNS, TestDb, copy_fixture, fixture, generated, text, write_config};
+use common::{TestDb, copy_fixture, fixture, generated, text, write_config};
 
 fn stats_config(dir: &std::path::Path, stats_options: &str) -> String {
     write_config(dir, &fixture("stats"), "", stats_options)
@@ -181,7 +181,7 @@ async fn days_in_any_order_a_range_and_a_full_backfill_give_the_same_rows() {
         ]);
     }
     assert_eq!(rows(&db).await, expected());
-    let per_day = db.checksum(STATS_COLUMNS).await;
+    let per_day = db.checksum(&common::stats_columns()).await;
     db.ok(&[
         "--config",
         &config,
@@ -191,7 +191,7 @@ async fn days_in_any_order_a_range_and_a_full_backfill_give_the_same_rows() {
         "--range",
         "2017-03-02..2017-03-05",
     ]);
-    assert_eq!(db.checksum(STATS_COLUMNS).await, per_day);
+    assert_eq!(db.checksum(&common::stats_columns()).await, per_day);
     db.ok(&[
         "--config",
         &config,
@@ -199,10 +199,10 @@ async fn days_in_any_order_a_range_and_a_full_backfill_give_the_same_rows() {
         "--stage",
         "customer_daily_stats",
     ]);
-    assert_eq!(db.checksum(STATS_COLUMNS).await, per_day);
+    assert_eq!(db.checksum(&common::stats_columns()).await, per_day);
     // A rerun changes nothing but who wrote the rows.
     db.ok(&["--config", &config, "run"]);
-    assert_eq!(db.checksum(STATS_COLUMNS).await, per_day);
+    assert_eq!(db.checksum(&common::stats_columns()).await, per_day);
     assert_eq!(
         db.scalar::<i64>("SELECT count(*) FROM customer_daily_stats")
             .await,
@@ -217,7 +217,7 @@ async fn generated_history_per_day_equals_full_backfill() {
     let config = write_config(dir.path(), &data, "", "chunk_days = 7");
     let config = config.to_str().unwrap();
     db.ok(&["--config", config, "run"]);
-    let full = db.checksum(STATS_COLUMNS).await;
+    let full = db.checksum(&common::stats_columns()).await;
     assert!(
         db.scalar::<i64>("SELECT count(*) FROM customer_daily_stats WHERE is_repeat_customer")
             .await
@@ -244,7 +244,7 @@ async fn generated_history_per_day_equals_full_backfill() {
             day,
         ]);
     }
-    assert_eq!(db.checksum(STATS_COLUMNS).await, full);
+    assert_eq!(db.checksum(&common::stats_columns()).await, full);
     // An independent computation of the lifetime columns agrees with the stored ones.
     let mismatches: i64 = db
         .scalar(
@@ -266,7 +266,7 @@ async fn overlapping_backfills_at_once_end_with_the_right_rows() {
     let config = write_config(dir.path(), &data, "", "chunk_days = 5");
     let config = config.to_str().unwrap().to_owned();
     db.ok(&["--config", &config, "run"]);
-    let expected = db.checksum(STATS_COLUMNS).await;
+    let expected = db.checksum(&common::stats_columns()).await;
     db.ok(&[
         "--config",
         &config,
@@ -309,7 +309,7 @@ async fn overlapping_backfills_at_once_end_with_the_right_rows() {
     for child in &mut children {
         assert!(child.wait().unwrap().success());
     }
-    assert_eq!(db.checksum(STATS_COLUMNS).await, expected);
+    assert_eq!(db.checksum(&common::stats_columns()).await, expected);
 }
 
 #[tokio::test]
