@@ -142,3 +142,17 @@ pub(crate) const PRODUCT_KINDS: [Kind; 5] = [
     Kind::ExactDuplicate,
     Kind::ConflictingDuplicate,
 ];
+
+#[cfg(test)]
+mod tests {
+    use stages::dataset::ORDER_STATUSES;
+
+    use super::*;
+
+    #[test]
+    fn bad_statuses_are_not_olist_statuses() {
+        for status in BAD_STATUSES {
+            assert!(!ORDER_STATUSES.contains(&status), "{status}");
+        }
+    }
+}

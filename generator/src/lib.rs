@@ -3,7 +3,9 @@
 //! [`generate`] writes the four CSV files of the public Olist e-commerce export
 //! (customers, orders, order items, products) with the original file names,
 //! headers (including the misspelt `product_name_lenght` /
-//! `product_description_lenght`) and quoting style, plus `manifest.json`.
+//! `product_description_lenght`) and quoting style, plus `manifest.json`. The
+//! file names, the columns and the order statuses are those the pipeline reads
+//! ([`stages::dataset`]).
 //!
 //! # Format
 //!
@@ -51,7 +53,8 @@
 //!    may be empty (products lack category and some numbers in clean data).
 //! 3. `bad_timestamp` / `timestamp_out_of_window`: a non-empty timestamp must
 //!    parse as `%Y-%m-%d %H:%M:%S` and lie in 2000-01-01 00:00:00 ..= now.
-//!    `bad_status`: status in the eight Olist values. `bad_number`: price and
+//!    `bad_status`: status in the eight Olist values
+//!    ([`ORDER_STATUSES`](stages::dataset::ORDER_STATUSES)). `bad_number`: price and
 //!    freight parse as a number >= 0 (0.00 freight occurs in clean data).
 //!    `bad_integer`: `order_item_id` and non-empty product integers parse as
 //!    integers.
@@ -87,14 +90,6 @@ use serde::Serialize;
 
 use crate::shop::Gen;
 
-/// File name of the customers file.
-pub const CUSTOMERS_FILE: &str = "olist_customers_dataset.csv";
-/// File name of the orders file.
-pub const ORDERS_FILE: &str = "olist_orders_dataset.csv";
-/// File name of the order items file.
-pub const ORDER_ITEMS_FILE: &str = "olist_order_items_dataset.csv";
-/// File name of the products file.
-pub const PRODUCTS_FILE: &str = "olist_products_dataset.csv";
 /// File name of the defect manifest.
 pub const MANIFEST_FILE: &str = "manifest.json";
 

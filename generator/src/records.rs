@@ -4,6 +4,7 @@
 use std::cmp::Ordering;
 
 use rand::Rng;
+use stages::dataset::ORDER_STATUSES;
 
 use crate::format::{push_2, push_id, push_money, push_opt_ts, push_opt_uint, push_ts, push_uint};
 use crate::random::{Id, Weighted, lognormal, new_id, normal};
@@ -12,7 +13,7 @@ use crate::tables::{CATEGORIES, STATES};
 /// Records kept by a [`Ring`].
 const RING: usize = 32;
 
-/// An order's status.
+/// An order's status, declared in the order of [`ORDER_STATUSES`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Status {
     Created,
@@ -27,16 +28,7 @@ pub(crate) enum Status {
 
 impl Status {
     pub(crate) fn as_bytes(self) -> &'static [u8] {
-        match self {
-            Status::Created => b"created",
-            Status::Approved => b"approved",
-            Status::Invoiced => b"invoiced",
-            Status::Processing => b"processing",
-            Status::Shipped => b"shipped",
-            Status::Delivered => b"delivered",
-            Status::Canceled => b"canceled",
-            Status::Unavailable => b"unavailable",
-        }
+        ORDER_STATUSES[self as usize].as_bytes()
     }
 
     /// Real-shop-like mix (per 100 000 orders).
@@ -315,5 +307,31 @@ impl<T: Copy> Ring<T> {
 
     pub(crate) fn pick<R: Rng>(&self, rng: &mut R) -> T {
         self.buf[rng.gen_range(0..self.buf.len())]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_status_is_the_olist_status_of_its_name() {
+        let all = [
+            Status::Created,
+            Status::Approved,
+            Status::Invoiced,
+            Status::Processing,
+            Status::Shipped,
+            Status::Delivered,
+            Status::Canceled,
+            Status::Unavailable,
+        ];
+        assert_eq!(all.len(), ORDER_STATUSES.len());
+        for status in all {
+            assert_eq!(
+                status.as_bytes(),
+                format!("{status:?}").to_lowercase().as_bytes()
+            );
+        }
     }
 }

@@ -7,6 +7,7 @@ use anyhow::Result;
 use chrono::{Datelike, NaiveDate, Weekday};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use stages::dataset::Dataset;
 
 use crate::defects::{
     BAD_INTEGERS, BAD_NUMBERS, BAD_STATUSES, BAD_TIMESTAMPS, CUSTOMER_KINDS, ITEM_KINDS, Kind,
@@ -20,17 +21,10 @@ use crate::sink::{self, Sink};
 use crate::tables::{
     CATEGORIES, HOUR_WEIGHTS, ITEM_COUNT_CUM, RETURN_SHARE, STATES, WEEKDAY_FACTORS,
 };
-use crate::{
-    CUSTOMERS_FILE, GenerateOptions, GenerateSummary, ORDER_ITEMS_FILE, ORDERS_FILE, PRODUCTS_FILE,
-};
+use crate::{GenerateOptions, GenerateSummary};
 
 /// Largest number of pending returns kept in memory.
 const MAX_PENDING_RETURNS: usize = 1_000_000;
-
-const CUSTOMERS_HEADER: &str = "\"customer_id\",\"customer_unique_id\",\"customer_zip_code_prefix\",\"customer_city\",\"customer_state\"\n";
-const ORDERS_HEADER: &str = "\"order_id\",\"customer_id\",\"order_status\",\"order_purchase_timestamp\",\"order_approved_at\",\"order_delivered_carrier_date\",\"order_delivered_customer_date\",\"order_estimated_delivery_date\"\n";
-const ITEMS_HEADER: &str = "\"order_id\",\"order_item_id\",\"product_id\",\"seller_id\",\"shipping_limit_date\",\"price\",\"freight_value\"\n";
-const PRODUCTS_HEADER: &str = "\"product_id\",\"product_category_name\",\"product_name_lenght\",\"product_description_lenght\",\"product_photos_qty\",\"product_weight_g\",\"product_length_cm\",\"product_height_cm\",\"product_width_cm\"\n";
 
 /// The Friday after the fourth Thursday of November.
 fn black_friday(year: i32) -> Option<NaiveDate> {
@@ -97,10 +91,10 @@ impl<'a> Gen<'a> {
             products: Vec::new(),
             seller_products: Vec::new(),
             seller_start: Vec::new(),
-            customers: Sink::create(dir, CUSTOMERS_FILE, CUSTOMERS_HEADER)?,
-            orders: Sink::create(dir, ORDERS_FILE, ORDERS_HEADER)?,
-            items: Sink::create(dir, ORDER_ITEMS_FILE, ITEMS_HEADER)?,
-            product_sink: Sink::create(dir, PRODUCTS_FILE, PRODUCTS_HEADER)?,
+            customers: Sink::create(dir, Dataset::Customers)?,
+            orders: Sink::create(dir, Dataset::Orders)?,
+            items: Sink::create(dir, Dataset::OrderItems)?,
+            product_sink: Sink::create(dir, Dataset::Products)?,
             line: Vec::with_capacity(512),
             conflict_seq: 0,
         })

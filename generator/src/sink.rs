@@ -6,11 +6,23 @@ use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use stages::dataset::Dataset;
 
 use crate::defects::Kind;
 use crate::{GenerateOptions, GenerateSummary, MANIFEST_FILE};
 
 const BUF_SIZE: usize = 1 << 20;
+
+/// The header line of `dataset`'s file: Olist's name of every column (misspellings included), quoted,
+/// in the dataset's column order, which is the order the records are formatted in.
+fn header(dataset: Dataset) -> String {
+    let names: Vec<String> = dataset
+        .columns()
+        .iter()
+        .map(|column| format!("\"{}\"", column.csv))
+        .collect();
+    format!("{}\n", names.join(","))
+}
 
 pub(crate) struct Sink {
     name: &'static str,
@@ -24,7 +36,9 @@ pub(crate) struct Sink {
 }
 
 impl Sink {
-    pub(crate) fn create(dir: &Path, name: &'static str, header: &str) -> Result<Sink> {
+    /// Creates `dataset`'s file (Olist's name for it) in `dir` and writes its header.
+    pub(crate) fn create(dir: &Path, dataset: Dataset) -> Result<Sink> {
+        let name = dataset.default_file();
         let path = dir.join(name);
         let file = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
         let spill_path = dir.join(format!(".{name}.defects.tmp"));
@@ -39,7 +53,7 @@ impl Sink {
             duplicate: 0,
             rejected: 0,
         };
-        sink.write(header.as_bytes())?;
+        sink.write(header(dataset).as_bytes())?;
         Ok(sink)
     }
 

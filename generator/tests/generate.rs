@@ -7,11 +7,19 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 
-use generator::{
-    CUSTOMERS_FILE, GenerateOptions, MANIFEST_FILE, MAX_DAYS, ORDER_ITEMS_FILE, ORDERS_FILE,
-    PRODUCTS_FILE, generate,
-};
-const FILES: [&str; 4] = [CUSTOMERS_FILE, ORDERS_FILE, ORDER_ITEMS_FILE, PRODUCTS_FILE];
+use generator::{GenerateOptions, MANIFEST_FILE, MAX_DAYS, generate};
+use stages::dataset::{Dataset, ORDER_STATUSES};
+
+/// The data files, in the order the manifest lists them.
+fn files() -> [&'static str; 4] {
+    [
+        Dataset::Customers,
+        Dataset::Orders,
+        Dataset::OrderItems,
+        Dataset::Products,
+    ]
+    .map(Dataset::default_file)
+}
 
 fn opts(dir: &Path, orders: u64, seed: u64, rate: f64) -> GenerateOptions {
     GenerateOptions {
@@ -55,7 +63,7 @@ fn same_seed_same_bytes_other_seed_differs() {
     let sb = generate(&opts(b.path(), 3000, 7, 0.05)).unwrap();
     generate(&opts(c.path(), 3000, 8, 0.05)).unwrap();
     assert_eq!(sa, sb);
-    for name in FILES.iter().chain([&MANIFEST_FILE]) {
+    for name in files().iter().chain([&MANIFEST_FILE]) {
         assert_eq!(
             fs::read(a.path().join(name)).unwrap(),
             fs::read(b.path().join(name)).unwrap(),
@@ -79,21 +87,21 @@ fn clean_data_is_consistent() {
     assert_eq!(s.customers, 5000);
     assert_eq!(s.defects, 0);
     let mut keys: HashMap<&str, HashSet<String>> = HashMap::new();
-    let texts: Vec<String> = FILES.iter().map(|f| read(dir.path(), f)).collect();
+    let texts: Vec<String> = files().iter().map(|f| read(dir.path(), f)).collect();
     let headers = [
         "\"customer_id\",\"customer_unique_id\",\"customer_zip_code_prefix\",\"customer_city\",\"customer_state\"\n",
         "\"order_id\",\"customer_id\",\"order_status\",\"order_purchase_timestamp\",\"order_approved_at\",\"order_delivered_carrier_date\",\"order_delivered_customer_date\",\"order_estimated_delivery_date\"\n",
         "\"order_id\",\"order_item_id\",\"product_id\",\"seller_id\",\"shipping_limit_date\",\"price\",\"freight_value\"\n",
         "\"product_id\",\"product_category_name\",\"product_name_lenght\",\"product_description_lenght\",\"product_photos_qty\",\"product_weight_g\",\"product_length_cm\",\"product_height_cm\",\"product_width_cm\"\n",
     ];
-    for ((name, text), header) in FILES.iter().zip(&texts).zip(headers) {
+    for ((name, text), header) in files().iter().zip(&texts).zip(headers) {
         assert!(text.starts_with(header));
         let n = header_len(text);
         let set = keys.entry(name).or_default();
         for (_, line) in data_lines(text) {
             let f = fields(line);
             assert_eq!(f.len(), n, "{name}: {line}");
-            let key = if *name == ORDER_ITEMS_FILE {
+            let key = if *name == Dataset::OrderItems.default_file() {
                 format!("{}/{}", f[0], f[1])
             } else {
                 f[0].to_string()
@@ -114,9 +122,9 @@ fn clean_data_is_consistent() {
             );
         }
     }
-    let customers = &keys[CUSTOMERS_FILE];
-    let orders = &keys[ORDERS_FILE];
-    let products = &keys[PRODUCTS_FILE];
+    let customers = &keys[Dataset::Customers.default_file()];
+    let orders = &keys[Dataset::Orders.default_file()];
+    let products = &keys[Dataset::Products.default_file()];
     for (_, line) in data_lines(&texts[1]) {
         let f = fields(line);
         assert!(customers.contains(f[1]), "{line}");
@@ -140,7 +148,10 @@ fn clean_data_is_consistent() {
     let manifest: serde_json::Value =
         serde_json::from_str(&read(dir.path(), MANIFEST_FILE)).unwrap();
     assert_eq!(manifest["defects"].as_array().unwrap().len(), 0);
-    assert_eq!(manifest["files"][ORDERS_FILE]["loaded"], 5000);
+    assert_eq!(
+        manifest["files"][Dataset::Orders.default_file()]["loaded"],
+        5000
+    );
 }
 
 #[test]
@@ -153,7 +164,7 @@ fn shape_like_the_real_shop() {
         "items per order {per_order}"
     );
 
-    let customers = read(dir.path(), CUSTOMERS_FILE);
+    let customers = read(dir.path(), Dataset::Customers.default_file());
     let mut people: HashMap<&str, u32> = HashMap::new();
     for (_, line) in data_lines(&customers) {
         *people.entry(fields(line)[1]).or_default() += 1;
@@ -161,7 +172,7 @@ fn shape_like_the_real_shop() {
     let repeat = people.values().filter(|&&n| n > 1).count() as f64 / people.len() as f64;
     assert!((0.015..=0.05).contains(&repeat), "repeat share {repeat}");
 
-    let orders = read(dir.path(), ORDERS_FILE);
+    let orders = read(dir.path(), Dataset::Orders.default_file());
     let mut status: HashMap<String, u64> = HashMap::new();
     let mut days: HashMap<String, u64> = HashMap::new();
     for (_, line) in data_lines(&orders) {
@@ -182,7 +193,7 @@ fn shape_like_the_real_shop() {
     assert!((0.94..=0.99).contains(&delivered), "delivered {delivered}");
     assert!(status.get("canceled").copied().unwrap_or(0) < 200);
     assert!(status.get("unavailable").copied().unwrap_or(0) < 200);
-    let items = read(dir.path(), ORDER_ITEMS_FILE);
+    let items = read(dir.path(), Dataset::OrderItems.default_file());
     let with_items: HashSet<&str> = data_lines(&items)
         .iter()
         .map(|(_, l)| fields(l)[0])
@@ -201,7 +212,7 @@ fn shape_like_the_real_shop() {
         "days with orders {}",
         days.len()
     );
-    let products = read(dir.path(), PRODUCTS_FILE);
+    let products = read(dir.path(), Dataset::Products.default_file());
     let empty = data_lines(&products)
         .iter()
         .filter(|(_, l)| fields(l)[1].is_empty())
@@ -233,34 +244,24 @@ fn validate(dir: &Path) -> BTreeMap<(String, u64), String> {
     };
     let number_ok = |s: &str| s.parse::<f64>().is_ok_and(|x| x >= 0.0);
     let int_ok = |s: &str| s.is_empty() || s.parse::<u32>().is_ok();
-    let statuses = [
-        "created",
-        "approved",
-        "invoiced",
-        "processing",
-        "shipped",
-        "delivered",
-        "canceled",
-        "unavailable",
-    ];
-
-    let mut loaded_keys: HashMap<&str, HashSet<String>> = HashMap::new();
+    let mut loaded_keys: HashMap<Dataset, HashSet<String>> = HashMap::new();
     let mut rejected_orders: HashSet<String> = HashSet::new();
     let mut any_customer: HashSet<String> = HashSet::new();
-    for name in [CUSTOMERS_FILE, PRODUCTS_FILE, ORDERS_FILE, ORDER_ITEMS_FILE] {
+    for dataset in Dataset::LOAD_ORDER {
+        let name = dataset.default_file();
         let text = read(dir, name);
         let width = header_len(&text);
-        let (required, key_len): (&[usize], usize) = match name {
-            CUSTOMERS_FILE => (&[0, 1], 1),
-            PRODUCTS_FILE => (&[0], 1),
-            ORDERS_FILE => (&[0, 1, 2, 3], 1),
+        let (required, key_len): (&[usize], usize) = match dataset {
+            Dataset::Customers => (&[0, 1], 1),
+            Dataset::Products => (&[0], 1),
+            Dataset::Orders => (&[0, 1, 2, 3], 1),
             _ => (&[0, 1, 2, 3, 5, 6], 2),
         };
         let mut seen_lines: HashSet<&str> = HashSet::new();
         let mut keys: HashSet<String> = HashSet::new();
         for (n, line) in data_lines(&text) {
             let f = fields(line);
-            if name == CUSTOMERS_FILE && !f[0].is_empty() {
+            if dataset == Dataset::Customers && !f[0].is_empty() {
                 any_customer.insert(f[0].to_string());
             }
             let kind: Option<&str> = if f.len() != width {
@@ -268,13 +269,15 @@ fn validate(dir: &Path) -> BTreeMap<(String, u64), String> {
             } else if required.iter().any(|&i| f[i].is_empty()) {
                 Some("missing_required")
             } else {
-                let fmt = match name {
-                    PRODUCTS_FILE => (!f[2..].iter().all(|x| int_ok(x))).then_some("bad_integer"),
-                    ORDERS_FILE => f[3..]
+                let fmt = match dataset {
+                    Dataset::Products => {
+                        (!f[2..].iter().all(|x| int_ok(x))).then_some("bad_integer")
+                    }
+                    Dataset::Orders => f[3..]
                         .iter()
                         .find_map(|x| ts_check(x))
-                        .or_else(|| (!statuses.contains(&f[2])).then_some("bad_status")),
-                    ORDER_ITEMS_FILE => ts_check(f[4])
+                        .or_else(|| (!ORDER_STATUSES.contains(&f[2])).then_some("bad_status")),
+                    Dataset::OrderItems => ts_check(f[4])
                         .or_else(|| (!(number_ok(f[5]) && number_ok(f[6]))).then_some("bad_number"))
                         .or_else(|| {
                             (!f[1].parse::<u32>().is_ok_and(|x| x >= 1)).then_some("bad_integer")
@@ -288,18 +291,22 @@ fn validate(dir: &Path) -> BTreeMap<(String, u64), String> {
                     } else if keys.contains(&key) {
                         Some("conflicting_duplicate")
                     } else {
-                        match name {
-                            ORDERS_FILE if !loaded_keys[CUSTOMERS_FILE].contains(f[1]) => {
+                        match dataset {
+                            Dataset::Orders if !loaded_keys[&Dataset::Customers].contains(f[1]) => {
                                 assert!(
                                     !any_customer.contains(f[1]),
                                     "order of a rejected customer"
                                 );
                                 Some("orphan_reference")
                             }
-                            ORDER_ITEMS_FILE if !loaded_keys[PRODUCTS_FILE].contains(f[2]) => {
+                            Dataset::OrderItems
+                                if !loaded_keys[&Dataset::Products].contains(f[2]) =>
+                            {
                                 Some("orphan_reference")
                             }
-                            ORDER_ITEMS_FILE if !loaded_keys[ORDERS_FILE].contains(f[0]) => {
+                            Dataset::OrderItems
+                                if !loaded_keys[&Dataset::Orders].contains(f[0]) =>
+                            {
                                 if rejected_orders.contains(f[0]) {
                                     Some("item_of_rejected_order")
                                 } else {
@@ -317,14 +324,14 @@ fn validate(dir: &Path) -> BTreeMap<(String, u64), String> {
                     keys.insert(f[..key_len].join("/"));
                 }
                 Some(k) => {
-                    if name == ORDERS_FILE && k != "exact_duplicate" {
+                    if dataset == Dataset::Orders && k != "exact_duplicate" {
                         rejected_orders.insert(f[0].to_string());
                     }
                     out.insert((name.to_string(), n), k.to_string());
                 }
             }
         }
-        loaded_keys.insert(name, keys);
+        loaded_keys.insert(dataset, keys);
     }
     out
 }
@@ -364,7 +371,7 @@ fn manifest_matches_reference_validator() {
         }
         assert_eq!(listed, expected);
 
-        for name in FILES {
+        for name in files() {
             let text = read(dir.path(), name);
             let lines = data_lines(&text);
             let m = &manifest["files"][name];
@@ -409,8 +416,8 @@ fn clean_content_does_not_depend_on_defect_rate() {
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     generate(&opts(a.path(), 1000, 9, 0.0)).unwrap();
     generate(&opts(b.path(), 1000, 9, 0.1)).unwrap();
-    let clean = read(a.path(), ORDERS_FILE);
-    let dirty = read(b.path(), ORDERS_FILE);
+    let clean = read(a.path(), Dataset::Orders.default_file());
+    let dirty = read(b.path(), Dataset::Orders.default_file());
     let dirty: HashSet<&str> = dirty.lines().collect();
     let kept = clean.lines().filter(|l| dirty.contains(l)).count();
     assert!(kept > 900, "kept {kept}");
@@ -448,7 +455,7 @@ fn edge_options() {
 }
 
 /// Prints the release-mode throughput; run with
-/// `cargo test --release -- --ignored --nocapture throughput`.
+/// `cargo test --release -p generator -- --ignored --nocapture throughput`.
 #[test]
 #[ignore]
 fn throughput() {
@@ -457,7 +464,7 @@ fn throughput() {
         let t = std::time::Instant::now();
         let s = generate(&opts(dir.path(), 1_000_000, 42, rate)).unwrap();
         let secs = t.elapsed().as_secs_f64();
-        let bytes: u64 = FILES
+        let bytes: u64 = files()
             .iter()
             .map(|f| fs::metadata(dir.path().join(f)).unwrap().len())
             .sum();
