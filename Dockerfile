@@ -20,19 +20,21 @@ ENV CARGO_PROFILE_RELEASE_STRIP=debuginfo
 # a change to the project's own code does not rebuild every dependency.
 COPY Cargo.toml Cargo.lock ./
 COPY pipeline/Cargo.toml pipeline/
+COPY generator/Cargo.toml generator/
 COPY stages/Cargo.toml stages/
 COPY migration/Cargo.toml migration/
-RUN mkdir -p pipeline/src stages/src migration/src \
+RUN mkdir -p pipeline/src generator/src stages/src migration/src \
     && echo 'fn main() {}' > pipeline/src/main.rs \
-    && touch stages/src/lib.rs migration/src/lib.rs \
+    && touch generator/src/lib.rs stages/src/lib.rs migration/src/lib.rs \
     && cargo build --release --locked -p pipeline \
-    && rm -rf pipeline/src stages/src migration/src
+    && rm -rf pipeline/src generator/src stages/src migration/src
 
 # The real sources; touched so that cargo sees them as newer than the stubs.
 COPY pipeline pipeline
+COPY generator generator
 COPY stages stages
 COPY migration migration
-RUN find pipeline stages migration -name '*.rs' -exec touch {} + \
+RUN find pipeline generator stages migration -name '*.rs' -exec touch {} + \
     && cargo build --release --locked -p pipeline
 
 # ---- runtime stage --------------------------------------------------------

@@ -132,7 +132,7 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
         /// Number of orders (at most 1000000000).
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(0..=crate::generate::MAX_ORDERS))]
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(0..=generator::MAX_ORDERS))]
         orders: u64,
         /// Random seed.
         #[arg(long, default_value_t = 42)]
@@ -141,7 +141,7 @@ pub enum Command {
         #[arg(long, default_value = "2016-09-04", value_name = "YYYY-MM-DD", value_parser = parse_day)]
         start: NaiveDate,
         /// Days of history (1 to 36500).
-        #[arg(long, default_value_t = 730, value_name = "K", value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::generate::MAX_DAYS)))]
+        #[arg(long, default_value_t = 730, value_name = "K", value_parser = clap::value_parser!(u32).range(1..=i64::from(generator::MAX_DAYS)))]
         days: u32,
         /// Share of lines given a defect (0 to 1), with a manifest of what was injected.
         #[arg(long, default_value_t = 0.0, value_name = "R", value_parser = parse_rate)]
@@ -297,12 +297,12 @@ pub async fn run(cli: Cli) -> Result<()> {
                 .into());
             }
             let started = Instant::now();
-            let summary = crate::generate::generate(&crate::generate::GenerateOptions {
+            let summary = generator::generate(&generator::GenerateOptions {
                 seed: *seed,
                 start: *start,
                 days: *days,
                 defect_rate: *defect_rate,
-                ..crate::generate::GenerateOptions::new(out.clone(), *orders)
+                ..generator::GenerateOptions::new(out.clone(), *orders)
             })?;
             tracing::info!(seconds = started.elapsed().as_secs_f64(), "generated");
             println!(

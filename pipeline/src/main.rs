@@ -7,7 +7,6 @@ mod config;
 mod daily;
 mod db;
 mod error;
-mod generate;
 mod ledger;
 mod money;
 mod output;

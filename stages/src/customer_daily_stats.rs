@@ -10,8 +10,8 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, PgConnection, Row};
 
+use crate::dataset::ORDER_STATUSES;
 use crate::tables::purchase_days;
-use crate::validate::rules::ORDER_STATUSES;
 use crate::{
     Aggregate, AggregateRun, BuildError, ChunkReport, DayRange, Problem, RefreshReport, Role,
     Stage, StageConfig, StageContext, Staleness, freshness, locks,

@@ -29,7 +29,7 @@ pub enum Kind {
     EventTimestamp,
     /// A planned moment (estimated delivery, shipping limit): may lie ahead of the run time.
     PlannedTimestamp,
-    /// One of Olist's order statuses.
+    /// One of Olist's order statuses ([`ORDER_STATUSES`]).
     Status,
     /// A non-negative amount with at most two decimals.
     Money,
@@ -38,6 +38,18 @@ pub enum Kind {
     /// A positive 32-bit integer (item sequence numbers start at 1).
     Sequence,
 }
+
+/// Olist's order statuses: the values a [`Kind::Status`] column accepts.
+pub const ORDER_STATUSES: [&str; 8] = [
+    "created",
+    "approved",
+    "invoiced",
+    "processing",
+    "shipped",
+    "delivered",
+    "canceled",
+    "unavailable",
+];
 
 /// One column: its header name in the CSV, its name in the table, its kind and whether a value is required.
 #[derive(Clone, Copy, Debug)]

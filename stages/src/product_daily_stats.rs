@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 
 use crate::customer_daily_stats::count_days;
-use crate::validate::rules::ORDER_STATUSES;
+use crate::dataset::ORDER_STATUSES;
 use crate::{
     Aggregate, AggregateRun, BuildError, ChunkReport, DayRange, Problem, RefreshReport, Role,
     Stage, StageConfig, StageContext, Staleness, freshness, locks, tables,

@@ -5,20 +5,8 @@ use chrono::NaiveDateTime;
 
 use crate::Source;
 use crate::csv_extract::visible;
-use crate::dataset::{Column, Kind};
+use crate::dataset::{Column, Kind, ORDER_STATUSES};
 use crate::record::{Record, Rejection, ValidRow};
-
-/// Olist's order statuses.
-pub const ORDER_STATUSES: [&str; 8] = [
-    "created",
-    "approved",
-    "invoiced",
-    "processing",
-    "shipped",
-    "delivered",
-    "canceled",
-    "unavailable",
-];
 
 /// The accepted time window of one run.
 #[derive(Clone, Copy, Debug)]
