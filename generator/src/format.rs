@@ -107,7 +107,10 @@ mod tests {
         let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
         for z in (-800_000..800_000).step_by(997) {
             let d = epoch + chrono::Duration::days(z);
-            assert_eq!(civil_from_days(z), (d.year() as i64, d.month(), d.day()));
+            assert_eq!(
+                civil_from_days(z),
+                (i64::from(d.year()), d.month(), d.day())
+            );
         }
         let mut b = Vec::new();
         push_ts(&mut b, 1_502_895_600 + 59);

@@ -31,7 +31,7 @@
 //! # Determinism and memory
 //!
 //! The same options give the same bytes on the same platform: the data comes
-//! from a ChaCha8 stream seeded with `seed` and the defects from a second,
+//! from a `ChaCha8` stream seeded with `seed` and the defects from a second,
 //! independent stream, so the clean content does not depend on `defect_rate`.
 //! Orders, customers and items are streamed; only the products, sellers, a
 //! queue of returning people and a few recent lines are kept in memory.

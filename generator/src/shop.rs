@@ -240,7 +240,7 @@ impl<'a> Gen<'a> {
     pub(crate) fn write_orders(&mut self) -> Result<()> {
         let counts = self.day_counts();
         let start = days_since_epoch(self.opts.start);
-        let last_day = self.opts.days as i64 - 1;
+        let last_day = i64::from(self.opts.days) - 1;
         // Export date: later events have not happened yet.
         let as_of = (start + last_day + 31) * SECS_PER_DAY - 1;
         let mut pending: BinaryHeap<Return> = BinaryHeap::new();
@@ -549,7 +549,7 @@ impl<'a> Gen<'a> {
                 }
                 Kind::FieldCount => shift_fields(&mut line, d),
                 Kind::MissingRequired => {
-                    set_field(&mut line, [0, 1, 2, 3, 5, 6][d.gen_range(0..6)], b"")
+                    set_field(&mut line, [0, 1, 2, 3, 5, 6][d.gen_range(0..6)], b"");
                 }
                 Kind::BadTimestamp => set_field(&mut line, 4, pick(d, &BAD_TIMESTAMPS)),
                 Kind::TimestampOutOfWindow => set_field(&mut line, 4, pick(d, &OUT_OF_WINDOW)),

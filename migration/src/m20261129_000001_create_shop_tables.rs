@@ -9,15 +9,15 @@ use sea_orm_migration::prelude::*;
 pub struct Migration;
 
 const UP: &[&str] = &[
-    r#"CREATE TABLE customers (
+    r"CREATE TABLE customers (
         customer_id text PRIMARY KEY,
         customer_unique_id text NOT NULL,
         customer_zip_code_prefix text,
         customer_city text,
         customer_state text
-    )"#,
+    )",
     "CREATE INDEX customers_customer_unique_id_idx ON customers (customer_unique_id)",
-    r#"CREATE TABLE products (
+    r"CREATE TABLE products (
         product_id text PRIMARY KEY,
         product_category_name text,
         product_name_length integer,
@@ -27,8 +27,8 @@ const UP: &[&str] = &[
         product_length_cm integer,
         product_height_cm integer,
         product_width_cm integer
-    )"#,
-    r#"CREATE TABLE orders (
+    )",
+    r"CREATE TABLE orders (
         order_id text PRIMARY KEY,
         customer_id text NOT NULL REFERENCES customers (customer_id),
         order_status text NOT NULL,
@@ -37,10 +37,10 @@ const UP: &[&str] = &[
         order_delivered_carrier_date timestamp,
         order_delivered_customer_date timestamp,
         order_estimated_delivery_date timestamp
-    )"#,
+    )",
     "CREATE INDEX orders_purchase_timestamp_idx ON orders (order_purchase_timestamp)",
     "CREATE INDEX orders_customer_id_idx ON orders (customer_id)",
-    r#"CREATE TABLE order_items (
+    r"CREATE TABLE order_items (
         order_id text NOT NULL REFERENCES orders (order_id),
         order_item_id integer NOT NULL,
         product_id text NOT NULL REFERENCES products (product_id),
@@ -49,7 +49,7 @@ const UP: &[&str] = &[
         price numeric(12,2) NOT NULL,
         freight_value numeric(12,2) NOT NULL,
         PRIMARY KEY (order_id, order_item_id)
-    )"#,
+    )",
     "CREATE INDEX order_items_product_id_idx ON order_items (product_id)",
 ];
 

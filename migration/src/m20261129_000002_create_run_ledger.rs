@@ -7,7 +7,7 @@ use sea_orm_migration::prelude::*;
 pub struct Migration;
 
 const UP: &[&str] = &[
-    r#"CREATE TABLE pipeline_runs (
+    r"CREATE TABLE pipeline_runs (
         id bigserial PRIMARY KEY,
         parent_run_id bigint REFERENCES pipeline_runs (id),
         stage_name text NOT NULL,
@@ -25,10 +25,10 @@ const UP: &[&str] = &[
         rows_rejected bigint NOT NULL DEFAULT 0,
         details jsonb,
         error text
-    )"#,
+    )",
     "CREATE INDEX pipeline_runs_stage_day_idx ON pipeline_runs (stage_name, run_date)",
     "CREATE INDEX pipeline_runs_running_idx ON pipeline_runs (status) WHERE status = 'running'",
-    r#"CREATE TABLE rejected_rows (
+    r"CREATE TABLE rejected_rows (
         id bigserial PRIMARY KEY,
         run_id bigint NOT NULL REFERENCES pipeline_runs (id),
         dataset text NOT NULL,
@@ -37,14 +37,14 @@ const UP: &[&str] = &[
         raw_line text NOT NULL,
         reason text NOT NULL,
         rejected_at timestamptz NOT NULL DEFAULT now()
-    )"#,
+    )",
     "CREATE INDEX rejected_rows_run_id_idx ON rejected_rows (run_id)",
-    r#"CREATE TABLE order_day_changes (
+    r"CREATE TABLE order_day_changes (
         day date NOT NULL,
         run_id bigint NOT NULL REFERENCES pipeline_runs (id),
         changed_at timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (day, run_id)
-    )"#,
+    )",
 ];
 
 const DOWN: &[&str] = &[

@@ -7,7 +7,7 @@ use sea_orm_migration::prelude::*;
 pub struct Migration;
 
 const UP: &[&str] = &[
-    r#"CREATE TABLE customer_daily_stats (
+    r"CREATE TABLE customer_daily_stats (
         stat_date date NOT NULL,
         customer_unique_id text NOT NULL,
         orders_count integer NOT NULL,
@@ -29,7 +29,7 @@ const UP: &[&str] = &[
         run_id bigint NOT NULL REFERENCES pipeline_runs (id),
         computed_at timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (stat_date, customer_unique_id)
-    )"#,
+    )",
     "CREATE INDEX customer_daily_stats_customer_idx ON customer_daily_stats (customer_unique_id)",
 ];
 

@@ -10,7 +10,7 @@ use sea_orm_migration::prelude::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-const UP: &[&str] = &[r#"ALTER TABLE customer_daily_stats
+const UP: &[&str] = &[r"ALTER TABLE customer_daily_stats
         ALTER COLUMN orders_count TYPE bigint,
         ALTER COLUMN canceled_orders_count TYPE bigint,
         ALTER COLUMN items_count TYPE bigint,
@@ -21,9 +21,9 @@ const UP: &[&str] = &[r#"ALTER TABLE customer_daily_stats
         ALTER COLUMN total_spent TYPE numeric(28,2),
         ALTER COLUMN avg_order_value TYPE numeric(28,2),
         ALTER COLUMN lifetime_orders TYPE bigint,
-        ALTER COLUMN lifetime_spent TYPE numeric(28,2)"#];
+        ALTER COLUMN lifetime_spent TYPE numeric(28,2)"];
 
-const DOWN: &[&str] = &[r#"ALTER TABLE customer_daily_stats
+const DOWN: &[&str] = &[r"ALTER TABLE customer_daily_stats
         ALTER COLUMN orders_count TYPE integer,
         ALTER COLUMN canceled_orders_count TYPE integer,
         ALTER COLUMN items_count TYPE integer,
@@ -34,7 +34,7 @@ const DOWN: &[&str] = &[r#"ALTER TABLE customer_daily_stats
         ALTER COLUMN total_spent TYPE numeric(14,2),
         ALTER COLUMN avg_order_value TYPE numeric(14,2),
         ALTER COLUMN lifetime_orders TYPE integer,
-        ALTER COLUMN lifetime_spent TYPE numeric(14,2)"#];
+        ALTER COLUMN lifetime_spent TYPE numeric(14,2)"];
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {

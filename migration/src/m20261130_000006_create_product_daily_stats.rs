@@ -6,7 +6,7 @@ use sea_orm_migration::prelude::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-const UP: &[&str] = &[r#"CREATE TABLE product_daily_stats (
+const UP: &[&str] = &[r"CREATE TABLE product_daily_stats (
         stat_date date NOT NULL,
         product_id text NOT NULL,
         orders_count bigint NOT NULL,
@@ -17,7 +17,7 @@ const UP: &[&str] = &[r#"CREATE TABLE product_daily_stats (
         run_id bigint NOT NULL,
         computed_at timestamptz NOT NULL,
         PRIMARY KEY (stat_date, product_id)
-    )"#];
+    )"];
 
 const DOWN: &[&str] = &["DROP TABLE product_daily_stats"];
 

@@ -18,14 +18,14 @@ use crate::report::{self, ReportFormat};
 use crate::reports::{self, RankBy};
 use crate::runner::{self, Days, RunOptions};
 
-/// Turns an e-commerce shop's exports (Olist layout) into per-customer daily statistics in PostgreSQL.
+/// Turns an e-commerce shop's exports (Olist layout) into per-customer daily statistics in `PostgreSQL`.
 #[derive(Debug, Parser)]
 #[command(name = "pipeline", version, about)]
 pub struct Cli {
     /// The pipeline file (default: ./pipeline.toml, or the built-in pipeline when there is none).
     #[arg(long, global = true, env = "PIPELINE_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// The directory the input files are read from (overrides `data_dir` and PIPELINE_DATA_DIR).
+    /// The directory the input files are read from (overrides `data_dir` and `PIPELINE_DATA_DIR`).
     #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// What to do.
@@ -65,12 +65,12 @@ pub enum Command {
     Migrate,
     /// List the registered stage types.
     Stages,
-    /// Show a day's per-customer statistics, largest total_spent first.
+    /// Show a day's per-customer statistics, largest `total_spent` first.
     Stats {
         /// The day.
         #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_day)]
         date: NaiveDate,
-        /// Only this customer (customer_unique_id).
+        /// Only this customer (`customer_unique_id`).
         #[arg(long, value_name = "ID")]
         customer: Option<String>,
         /// At most this many rows.
@@ -167,7 +167,7 @@ pub enum Command {
     },
 }
 
-/// The days a command line may name: four-digit years, which PostgreSQL and the date arithmetic of
+/// The days a command line may name: four-digit years, which `PostgreSQL` and the date arithmetic of
 /// every command hold with room to spare.
 const FIRST_DAY: (i32, u32, u32) = (1, 1, 1);
 const LAST_DAY: (i32, u32, u32) = (9999, 12, 31);
@@ -441,7 +441,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 match report::report(&db, &plan, None, Some(path), ReportFormat::Html).await {
                     Ok(written) => output::report(&written),
                     Err(e) => {
-                        tracing::warn!(path = %path.display(), error = %format!("{e:#}"), "could not write the report (is the folder writable for this user?)")
+                        tracing::warn!(path = %path.display(), error = %format!("{e:#}"), "could not write the report (is the folder writable for this user?)");
                     }
                 }
             }

@@ -209,21 +209,22 @@ pub fn load(path: &Path, explicit: bool, flags: &FlagOverrides) -> Result<RawCon
                     .metadata
                     .as_ref()
                     .and_then(|m| environment_variable(m, &e.path.join(".")));
-                let text = match variable {
-                    // The variable names the key already.
-                    Some(variable) => format!("environment variable {variable}: {message}"),
-                    None => {
-                        let origin = e
-                            .metadata
-                            .as_ref()
-                            .and_then(|m| m.source.as_ref())
-                            .map(|s| s.to_string())
-                            .unwrap_or_else(|| path.display().to_string());
-                        if key.is_empty() {
-                            format!("{origin}: {message}")
-                        } else {
-                            format!("{origin}: {key}: {message}")
-                        }
+                // A variable names the key already.
+                let text = if let Some(variable) = variable {
+                    format!("environment variable {variable}: {message}")
+                } else {
+                    let origin = e
+                        .metadata
+                        .as_ref()
+                        .and_then(|m| m.source.as_ref())
+                        .map_or_else(
+                            || path.display().to_string(),
+                            std::string::ToString::to_string,
+                        );
+                    if key.is_empty() {
+                        format!("{origin}: {message}")
+                    } else {
+                        format!("{origin}: {key}: {message}")
                     }
                 };
                 mask_passwords(&text)
@@ -265,8 +266,10 @@ pub fn origin(raw: &RawConfig, key: &str, path: &Path) -> String {
     }
     metadata
         .and_then(|m| environment_variable(m, key))
-        .map(|variable| format!("environment variable {variable}"))
-        .unwrap_or_else(|| path.display().to_string())
+        .map_or_else(
+            || path.display().to_string(),
+            |variable| format!("environment variable {variable}"),
+        )
 }
 
 /// `text` with the password of every URL in it (`scheme://user:password@host`) replaced by `***`.

@@ -87,13 +87,12 @@ impl Grid {
 
     /// Prints the grid to stdout in `format` (JSON is printed by the caller, which knows the shape).
     pub async fn print(&self, format: Format) -> Result<()> {
-        match format {
-            Format::Csv => self.write_csv(tokio::io::stdout()).await,
-            _ => {
-                let mut out = std::io::stdout().lock();
-                writeln!(out, "{}", self.to_table())?;
-                Ok(())
-            }
+        if format == Format::Csv {
+            self.write_csv(tokio::io::stdout()).await
+        } else {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{}", self.to_table())?;
+            Ok(())
         }
     }
 }
@@ -154,7 +153,7 @@ pub fn migrated(target: &str) {
 pub fn run_record(report: &RunReport, format: RecordFormat) -> Result<()> {
     match format {
         RecordFormat::Json => {
-            println!("{}", serde_json::to_string_pretty(&report.to_json())?)
+            println!("{}", serde_json::to_string_pretty(&report.to_json())?);
         }
         RecordFormat::Table => run_report(report),
     }
@@ -300,7 +299,7 @@ pub async fn stats(stats: &DayStats, format: Format) -> Result<()> {
         Format::Csv | Format::Table => {
             let columns = stats_columns();
             let grid = Grid {
-                header: columns.iter().map(|c| c.as_str()).collect(),
+                header: columns.iter().map(sea_orm::IdenStatic::as_str).collect(),
                 numeric: columns.iter().map(|c| is_numeric(*c)).collect(),
                 rows: rows.iter().map(stats_row_cells).collect(),
             };
@@ -385,123 +384,115 @@ pub async fn top_customers(
     range: Option<DayRange>,
     format: Format,
 ) -> Result<()> {
-    match format {
-        Format::Json => {
-            let out: Vec<Value> = tops
+    if format == Format::Json {
+        let out: Vec<Value> = tops
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                json!({
+                    "rank": i + 1,
+                    "customer_unique_id": t.customer_unique_id,
+                    "orders": t.orders,
+                    "items": t.items,
+                    "total_spent": number(t.total_spent),
+                    "first_order_date": t.first_order_date,
+                    "last_order_date": t.last_order_date,
+                    "city": t.city,
+                    "state": t.state,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        let grid = Grid {
+            header: vec![
+                "rank",
+                "customer_unique_id",
+                "orders",
+                "items",
+                "total_spent",
+                "first_order_date",
+                "last_order_date",
+                "city",
+                "state",
+            ],
+            rows: tops
                 .iter()
                 .enumerate()
                 .map(|(i, t)| {
-                    json!({
-                        "rank": i + 1,
-                        "customer_unique_id": t.customer_unique_id,
-                        "orders": t.orders,
-                        "items": t.items,
-                        "total_spent": number(t.total_spent),
-                        "first_order_date": t.first_order_date,
-                        "last_order_date": t.last_order_date,
-                        "city": t.city,
-                        "state": t.state,
-                    })
+                    vec![
+                        (i + 1).to_string(),
+                        t.customer_unique_id.clone(),
+                        t.orders.to_string(),
+                        t.items.to_string(),
+                        money(t.total_spent),
+                        t.first_order_date.to_string(),
+                        t.last_order_date.to_string(),
+                        t.city.clone().unwrap_or_default(),
+                        t.state.clone().unwrap_or_default(),
+                    ]
                 })
-                .collect();
-            println!("{}", serde_json::to_string_pretty(&out)?);
-        }
-        _ => {
-            let grid = Grid {
-                header: vec![
-                    "rank",
-                    "customer_unique_id",
-                    "orders",
-                    "items",
-                    "total_spent",
-                    "first_order_date",
-                    "last_order_date",
-                    "city",
-                    "state",
-                ],
-                rows: tops
-                    .iter()
-                    .enumerate()
-                    .map(|(i, t)| {
-                        vec![
-                            (i + 1).to_string(),
-                            t.customer_unique_id.clone(),
-                            t.orders.to_string(),
-                            t.items.to_string(),
-                            money(t.total_spent),
-                            t.first_order_date.to_string(),
-                            t.last_order_date.to_string(),
-                            t.city.clone().unwrap_or_default(),
-                            t.state.clone().unwrap_or_default(),
-                        ]
-                    })
-                    .collect(),
-                numeric: vec![true, false, true, true, true, false, false, false, false],
+                .collect(),
+            numeric: vec![true, false, true, true, true, false, false, false, false],
+        };
+        if format == Format::Table {
+            let what = match by {
+                RankBy::Spent => "total spent",
+                RankBy::Orders => "orders",
+                RankBy::Items => "items",
             };
-            if format == Format::Table {
-                let what = match by {
-                    RankBy::Spent => "total spent",
-                    RankBy::Orders => "orders",
-                    RankBy::Items => "items",
-                };
-                let span = range
-                    .map(|r| r.to_string())
-                    .unwrap_or_else(|| "the whole history".to_owned());
-                println!("top {} customers by {what} over {span}", tops.len());
-            }
-            grid.print(format).await?;
+            let span = range.map_or_else(|| "the whole history".to_owned(), |r| r.to_string());
+            println!("top {} customers by {what} over {span}", tops.len());
         }
+        grid.print(format).await?;
     }
     Ok(())
 }
 
 /// `pipeline repeaters`: what the figures mean and the figures (table), or the figures alone.
 pub async fn repeaters(figures: &Repeaters, range: Option<DayRange>, format: Format) -> Result<()> {
-    match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&figures)?),
-        _ => {
-            let mut rows = vec![
-                vec!["customers".to_owned(), figures.customers.to_string()],
-                vec![
-                    "repeaters_by_orders".to_owned(),
-                    figures.repeaters_by_orders.to_string(),
-                ],
-                vec![
-                    "repeaters_by_days".to_owned(),
-                    figures.repeaters_by_days.to_string(),
-                ],
-                vec![
-                    "repeat_rate".to_owned(),
-                    format!("{:.4}", figures.repeat_rate),
-                ],
-            ];
-            for (orders, count) in &figures.histogram {
-                rows.push(vec![
-                    format!("customers with {orders} orders"),
-                    count.to_string(),
-                ]);
-            }
-            let grid = Grid {
-                header: vec!["figure", "value"],
-                rows,
-                numeric: vec![false, true],
-            };
-            if format == Format::Table {
-                let span = range
-                    .map(|r| r.to_string())
-                    .unwrap_or_else(|| "the whole history".to_owned());
-                println!(
-                    "repeat customers over {span} (a customer is a customer_unique_id: the person)"
-                );
-                println!(
-                    "repeaters_by_orders: customers with 2 or more orders in the range, any status"
-                );
-                println!(
-                    "repeaters_by_days: customers who ordered on 2 or more distinct days in the range"
-                );
-            }
-            grid.print(format).await?;
+    if format == Format::Json {
+        println!("{}", serde_json::to_string_pretty(&figures)?);
+    } else {
+        let mut rows = vec![
+            vec!["customers".to_owned(), figures.customers.to_string()],
+            vec![
+                "repeaters_by_orders".to_owned(),
+                figures.repeaters_by_orders.to_string(),
+            ],
+            vec![
+                "repeaters_by_days".to_owned(),
+                figures.repeaters_by_days.to_string(),
+            ],
+            vec![
+                "repeat_rate".to_owned(),
+                format!("{:.4}", figures.repeat_rate),
+            ],
+        ];
+        for (orders, count) in &figures.histogram {
+            rows.push(vec![
+                format!("customers with {orders} orders"),
+                count.to_string(),
+            ]);
         }
+        let grid = Grid {
+            header: vec!["figure", "value"],
+            rows,
+            numeric: vec![false, true],
+        };
+        if format == Format::Table {
+            let span = range.map_or_else(|| "the whole history".to_owned(), |r| r.to_string());
+            println!(
+                "repeat customers over {span} (a customer is a customer_unique_id: the person)"
+            );
+            println!(
+                "repeaters_by_orders: customers with 2 or more orders in the range, any status"
+            );
+            println!(
+                "repeaters_by_days: customers who ordered on 2 or more distinct days in the range"
+            );
+        }
+        grid.print(format).await?;
     }
     Ok(())
 }
@@ -540,8 +531,7 @@ pub async fn status(status: &Status, format: Format) -> Result<()> {
         grid_rows.push(vec![
             stage.name.clone(),
             stage.type_name.clone(),
-            run.map(|r| r.status.clone())
-                .unwrap_or_else(|| "never run".to_owned()),
+            run.map_or_else(|| "never run".to_owned(), |r| r.status.clone()),
             run.map(|r| r.started_at.format("%Y-%m-%d %H:%M:%S").to_string())
                 .unwrap_or_default(),
             days,
@@ -574,10 +564,8 @@ pub async fn status(status: &Status, format: Format) -> Result<()> {
         aggregate_lines.push(format!(
             "{}: data {}..{}; {} days computed; missing: {}; stale: {}; failed: {}",
             stage,
-            first.map(|d| d.to_string()).unwrap_or_else(|| "-".into()),
-            last_day
-                .map(|d| d.to_string())
-                .unwrap_or_else(|| "-".into()),
+            first.map_or_else(|| "-".into(), |d| d.to_string()),
+            last_day.map_or_else(|| "-".into(), |d| d.to_string()),
             health.computed.len(),
             ranges_text(&health.missing),
             ranges_text(&health.stale),
@@ -588,26 +576,25 @@ pub async fn status(status: &Status, format: Format) -> Result<()> {
             None => format!("{stage}: up to date"),
         });
     }
-    match format {
-        Format::Json => println!(
+    if format == Format::Json {
+        println!(
             "{}",
             serde_json::to_string_pretty(
                 &json!({ "up_to_date": status.healthy(), "stages": stages_json, "aggregates": aggregates_json })
             )?
-        ),
-        _ => {
-            let grid = Grid {
-                header: vec![
-                    "stage", "type", "last run", "started", "days", "rows", "rejected", "error",
-                ],
-                rows: grid_rows,
-                numeric: vec![false, false, false, false, false, true, true, false],
-            };
-            grid.print(format).await?;
-            if format == Format::Table {
-                for line in aggregate_lines {
-                    println!("{line}");
-                }
+        );
+    } else {
+        let grid = Grid {
+            header: vec![
+                "stage", "type", "last run", "started", "days", "rows", "rejected", "error",
+            ],
+            rows: grid_rows,
+            numeric: vec![false, false, false, false, false, true, true, false],
+        };
+        grid.print(format).await?;
+        if format == Format::Table {
+            for line in aggregate_lines {
+                println!("{line}");
             }
         }
     }

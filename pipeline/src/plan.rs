@@ -106,14 +106,11 @@ pub fn compile(path: &Path, raw: RawConfig) -> Result<Plan, Vec<String>> {
         problems.push(format!("{file}: stages: no stage is declared"));
     }
     for (index, value) in raw.stages.iter().enumerate() {
-        let json = match serde_json::to_value(value) {
-            Ok(serde_json::Value::Object(map)) => map,
-            _ => {
-                problems.push(format!(
-                    "{file}: stages[{index}]: must be a table with name and type"
-                ));
-                continue;
-            }
+        let Ok(serde_json::Value::Object(json)) = serde_json::to_value(value) else {
+            problems.push(format!(
+                "{file}: stages[{index}]: must be a table with name and type"
+            ));
+            continue;
         };
         let name = json.get("name").and_then(|v| v.as_str()).map(str::to_owned);
         let type_name = json.get("type").and_then(|v| v.as_str()).map(str::to_owned);
@@ -313,7 +310,7 @@ fn check_shape(file: &str, stages: &[PlannedStage], problems: &mut Vec<String>) 
                     let article = if needed == Role::Extract { "an" } else { "a" };
                     problems.push(format!(
                         "{file}: stages: the load stage needs {article} {needed} stage before it"
-                    ))
+                    ));
                 }
                 Some(i) if i > load => problems.push(format!(
                     "{file}: stages: the {needed} stage must come before the load stage"

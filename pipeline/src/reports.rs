@@ -17,20 +17,22 @@ use stages::{DayRange, Role, Stage};
 use crate::db::Db;
 use crate::plan::{Plan, PlannedStage};
 
-/// The days of `range`, or every day PostgreSQL's `date` can hold in common with chrono.
+/// The days of `range`, or every day `PostgreSQL`'s `date` can hold in common with chrono.
 fn bounds(range: Option<DayRange>) -> (NaiveDate, NaiveDate) {
-    range.map(|r| (r.start, r.end)).unwrap_or((
-        NaiveDate::from_ymd_opt(1, 1, 1).expect("valid date"),
-        NaiveDate::from_ymd_opt(9999, 12, 31).expect("valid date"),
-    ))
+    range.map_or(
+        (
+            NaiveDate::from_ymd_opt(1, 1, 1).expect("valid date"),
+            NaiveDate::from_ymd_opt(9999, 12, 31).expect("valid date"),
+        ),
+        |r| (r.start, r.end),
+    )
 }
 
 /// The name of the declared `customer_daily_stats` stage (for the commands that say how to compute).
 fn stats_stage(plan: &Plan) -> String {
     plan.with_role(Role::Aggregate)
         .find(|s| s.type_name == "customer_daily_stats")
-        .map(|s| s.name.clone())
-        .unwrap_or_else(|| "customer_daily_stats".to_owned())
+        .map_or_else(|| "customer_daily_stats".to_owned(), |s| s.name.clone())
 }
 
 /// Days of `start..=end` that `stage` never computed.
@@ -140,7 +142,7 @@ pub struct DayStats {
     pub orders: i64,
     /// Total spent on the day.
     pub revenue: Decimal,
-    /// The rows asked for, largest total_spent first.
+    /// The rows asked for, largest `total_spent` first.
     pub rows: Vec<cds::Model>,
     /// Whether the rows are only some of the day's (`--customer`, or a `--limit` below the count).
     pub partial: bool,
@@ -227,7 +229,7 @@ async fn warn_if_incomplete(db: &Db, plan: &Plan, range: Option<DayRange>) -> Re
 /// A customer ranked by `pipeline top-customers`, with the place of their last order.
 #[derive(Debug)]
 pub struct TopCustomer {
-    /// The customer (customer_unique_id, or customer_id under that key).
+    /// The customer (`customer_unique_id`, or `customer_id` under that key).
     pub customer_unique_id: String,
     /// Orders over the range.
     pub orders: i64,
@@ -306,7 +308,7 @@ pub struct Repeaters {
     pub repeaters_by_orders: i64,
     /// Of them, those who ordered on two or more distinct days.
     pub repeaters_by_days: i64,
-    /// repeaters_by_orders / customers (0 without customers).
+    /// `repeaters_by_orders` / customers (0 without customers).
     pub repeat_rate: f64,
     /// Order count ("2", "3", ...) → customers with that many orders.
     pub histogram: std::collections::BTreeMap<String, i64>,
@@ -368,7 +370,11 @@ pub fn ranges_text(days: &[NaiveDate]) -> String {
         return "none".to_owned();
     }
     let ranges = consecutive_runs(days);
-    let shown: Vec<String> = ranges.iter().take(10).map(|r| r.to_string()).collect();
+    let shown: Vec<String> = ranges
+        .iter()
+        .take(10)
+        .map(std::string::ToString::to_string)
+        .collect();
     if ranges.len() > 10 {
         format!("{} (+{} more ranges)", shown.join(", "), ranges.len() - 10)
     } else {
@@ -447,7 +453,10 @@ mod tests {
             d("2017-01-03"),
             d("2017-01-05"),
         ]);
-        let text: Vec<String> = ranges.iter().map(|r| r.to_string()).collect();
+        let text: Vec<String> = ranges
+            .iter()
+            .map(std::string::ToString::to_string)
+            .collect();
         assert_eq!(text, ["2017-01-01..2017-01-03", "2017-01-05"]);
     }
 }

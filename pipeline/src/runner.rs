@@ -819,7 +819,7 @@ pub async fn run_aggregate(
         Ok(()) => {
             tracing::info!(
                 stage = %stage.name,
-                days = %asked.map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
+                days = %asked.map_or_else(|| "-".into(), |r| r.to_string()),
                 stale_days = report.days_stale.len(),
                 people_refreshed = report.people_refreshed,
                 rows = report.rows_written,
@@ -858,12 +858,11 @@ pub fn parse_range(text: &str) -> Result<DayRange, String> {
             .parse::<NaiveDate>()
             .map_err(|_| format!("\"{}\" is not a date (expected YYYY-MM-DD)", s.trim()))
     };
-    let range = match text.split_once("..") {
-        Some((a, b)) => DayRange::new(day(a)?, day(b)?),
-        None => {
-            let d = day(text)?;
-            DayRange::new(d, d)
-        }
+    let range = if let Some((a, b)) = text.split_once("..") {
+        DayRange::new(day(a)?, day(b)?)
+    } else {
+        let d = day(text)?;
+        DayRange::new(d, d)
     };
     if range.end < range.start {
         return Err(format!("range {text} ends before it starts"));

@@ -30,10 +30,10 @@
 //! # DST
 //!
 //! * A local `at` that does not exist on a spring-forward day (02:30 in
-//!   America/New_York on 2024-03-10, or 00:30 in America/Sao_Paulo on
+//!   `America/New_York` on 2024-03-10, or 00:30 in `America/Sao_Paulo` on
 //!   2018-11-04, when clocks went from 00:00 straight to 01:00) runs at the
 //!   first valid instant after the gap (03:00 EDT, 01:00 -02 respectively).
-//! * An ambiguous `at` on a fall-back day (01:30 in America/New_York on
+//! * An ambiguous `at` on a fall-back day (01:30 in `America/New_York` on
 //!   2024-11-03) runs once, at the earlier of the two instants (01:30 EDT).
 //!
 //! # Failures, retries and shutdown
@@ -67,7 +67,7 @@ use tracing::{info, warn};
 /// Longest single nap of [`SystemClock::sleep_until`]; the wall clock is read
 /// again after each nap, so a suspended host or a clock adjustment delays a run
 /// by at most this much.
-const MAX_NAP: Duration = Duration::from_secs(60);
+const MAX_NAP: Duration = Duration::from_mins(1);
 
 /// The validated `[schedule]` section of `pipeline.toml`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -907,7 +907,7 @@ mod tests {
         assert_eq!(c.timezone, Tz::UTC);
         assert_eq!(c.max_catch_up_days, 31);
         assert_eq!(c.retry_initial, Duration::from_secs(5));
-        assert_eq!(c.retry_max, Duration::from_secs(300));
+        assert_eq!(c.retry_max, Duration::from_mins(5));
         assert_eq!(c.once_attempts, 5);
     }
 

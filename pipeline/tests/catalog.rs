@@ -421,7 +421,7 @@ fn run_bounded(db: &TestDb, args: &[&str], envs: &[(&str, &str)]) -> std::proces
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(2);
     while child.try_wait().unwrap().is_none() {
         if std::time::Instant::now() > deadline {
             child.kill().ok();
@@ -996,7 +996,7 @@ impl ReadOnlyRole {
     /// The test database's URL with this role as the user.
     fn url(&self) -> String {
         let (scheme, rest) = self.db_url.split_once("://").unwrap();
-        let host = rest.rsplit_once('@').map(|(_, h)| h).unwrap_or(rest);
+        let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
         format!("{scheme}://{}:reader@{host}", self.name)
     }
 }
@@ -1020,7 +1020,7 @@ impl Drop for ReadOnlyRole {
                         .execute(&mut admin)
                         .await;
                 }
-            })
+            });
         })
         .join();
     }

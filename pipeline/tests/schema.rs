@@ -1,4 +1,4 @@
-//! The schema is written in the migrations; the SeaORM entities and the datasets' column lists
+//! The schema is written in the migrations; the `SeaORM` entities and the datasets' column lists
 //! mirror it. This test fails when they disagree: a column added, renamed, dropped or made nullable
 //! in one place and not the others.
 

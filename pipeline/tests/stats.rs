@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::fmt::Write as _;
 use std::process::Command;
 
 use common::{TestDb, copy_fixture, fixture, generated, text, write_config};
@@ -58,8 +59,7 @@ fn row(
         lifetime.2.to_owned(),
         lifetime
             .3
-            .map(|d| d.to_string())
-            .unwrap_or_else(|| "NULL".to_owned()),
+            .map_or_else(|| "NULL".to_owned(), |d| d.to_string()),
         (if lifetime.4 { "t" } else { "f" }).to_owned(),
     ]
     .join("|")
@@ -518,9 +518,11 @@ async fn schedule_once_computes_the_previous_day() {
     let yesterday = (chrono::Utc::now().date_naive() - chrono::Duration::days(1)).to_string();
     let orders = dir.path().join("olist_orders_dataset.csv");
     let mut text_in = std::fs::read_to_string(&orders).unwrap();
-    text_in.push_str(&format!(
-        "\"oy1\",\"cc1\",delivered,{yesterday} 15:00:00,,,,\n"
-    ));
+    writeln!(
+        text_in,
+        "\"oy1\",\"cc1\",delivered,{yesterday} 15:00:00,,,,"
+    )
+    .unwrap();
     std::fs::write(&orders, text_in).unwrap();
     let config = write_config(dir.path(), dir.path(), "", "");
     let out = db.run(&[

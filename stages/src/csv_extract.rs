@@ -499,7 +499,7 @@ fn other_delimiter(header: &[u8]) -> Option<char> {
     }
     [';', '\t', '|']
         .into_iter()
-        .find(|&d| header.iter().filter(|&&b| b == d as u8).count() >= 2)
+        .find(|&d| header.iter().filter(|&&b| b == d as u8).nth(1).is_some())
 }
 
 /// `text` with every control character written as an escape (`\x1b`), so that text from a file
@@ -583,10 +583,10 @@ impl Extract for CsvExtract {
                 path: path.clone(),
                 message,
             })?;
-        let file_name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| path.display().to_string());
+        let file_name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
         Ok(Source {
             dataset,
             path,
@@ -717,6 +717,7 @@ pub async fn read_bytes(
 }
 
 /// Makes a [`Record`] of one physical line.
+#[must_use]
 pub fn parse_record(line: u64, bytes: &[u8]) -> Record {
     let raw = String::from_utf8_lossy(bytes).replace('\0', "\u{FFFD}");
     let fields = split_line(bytes).map_err(|e| format!("malformed CSV record: {e}"));
@@ -1023,7 +1024,7 @@ mod tests {
             let mut gz = gzip(&bytes[..split]);
             gz.extend(gzip(&bytes[split..]));
             assert_eq!(stream_gz(&gz).await.unwrap(), expected, "split at {split}");
-            let third = (split + bytes.len()) / 2;
+            let third = usize::midpoint(split, bytes.len());
             let mut gz = gzip(&bytes[..split]);
             gz.extend(gzip(b""));
             gz.extend(gzip(&bytes[split..third]));

@@ -134,6 +134,7 @@ pub enum Scope {
 /// The SQL that computes the rows of `scope` and inserts them, returning the rows written per day. One
 /// statement for any number of days or people; the lifetime columns read each person's whole history
 /// up to the day, so any scope gives the same rows as a full backfill.
+#[must_use]
 pub fn compute_sql(key: CustomerKey, scope: Scope) -> String {
     let customers = match scope {
         Scope::Days => match key {
@@ -186,7 +187,7 @@ pub fn compute_sql(key: CustomerKey, scope: Scope) -> String {
         ),
     };
     format!(
-        r#"WITH day_customers AS ({customers}),
+        r"WITH day_customers AS ({customers}),
 history AS (
     SELECT {customer} AS customer, o.order_id, o.order_purchase_timestamp AS purchased_at,
            o.order_purchase_timestamp::date AS day, o.order_status = ANY({statuses}::text[]) AS excluded
@@ -248,7 +249,7 @@ SELECT l.day, l.customer, l.orders_count, l.canceled_orders_count, l.items_count
  {wanted_where}
 RETURNING stat_date
 )
-SELECT stat_date, count(*)::bigint FROM inserted GROUP BY stat_date"#
+SELECT stat_date, count(*)::bigint FROM inserted GROUP BY stat_date"
     )
 }
 
@@ -256,6 +257,7 @@ SELECT stat_date, count(*)::bigint FROM inserted GROUP BY stat_date"#
 /// change after the day was computed: for each change of a person (the change's old or new state),
 /// every computed day from the change's day on where the person has a stored row or an order now.
 /// `$1` is the stage's name.
+#[must_use]
 pub fn stale_pairs_sql(key: CustomerKey) -> &'static str {
     match key {
         CustomerKey::CustomerUniqueId => {

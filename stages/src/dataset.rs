@@ -183,6 +183,7 @@ impl Dataset {
     ];
 
     /// The dataset's name, which is also its table's.
+    #[must_use]
     pub fn name(self) -> &'static str {
         match self {
             Dataset::Customers => "customers",
@@ -193,16 +194,19 @@ impl Dataset {
     }
 
     /// The dataset named `name`.
+    #[must_use]
     pub fn from_name(name: &str) -> Option<Dataset> {
         Self::LOAD_ORDER.into_iter().find(|d| d.name() == name)
     }
 
     /// The table rows are loaded into.
+    #[must_use]
     pub fn table(self) -> &'static str {
         self.name()
     }
 
     /// The temporary table rows are staged in during a load.
+    #[must_use]
     pub fn staging_table(self) -> &'static str {
         match self {
             Dataset::Customers => "staging_customers",
@@ -214,6 +218,7 @@ impl Dataset {
 
     /// The temporary table listing the staged lines that differ from the stored rows (new keys or
     /// other content) during a load into tables that hold rows.
+    #[must_use]
     pub fn changed_table(self) -> &'static str {
         match self {
             Dataset::Customers => "staging_customers_changed",
@@ -224,6 +229,7 @@ impl Dataset {
     }
 
     /// Olist's file name for the dataset.
+    #[must_use]
     pub fn default_file(self) -> &'static str {
         match self {
             Dataset::Customers => "olist_customers_dataset.csv",
@@ -234,6 +240,7 @@ impl Dataset {
     }
 
     /// The dataset's columns, in table order.
+    #[must_use]
     pub fn columns(self) -> &'static [Column] {
         match self {
             Dataset::Customers => CUSTOMERS,
@@ -244,6 +251,7 @@ impl Dataset {
     }
 
     /// The columns of the primary key.
+    #[must_use]
     pub fn key(self) -> &'static [&'static str] {
         match self {
             Dataset::Customers => &["customer_id"],
@@ -254,6 +262,7 @@ impl Dataset {
     }
 
     /// The references the dataset's rows must satisfy.
+    #[must_use]
     pub fn references(self) -> &'static [Reference] {
         match self {
             Dataset::Customers | Dataset::Products => &[],
@@ -275,6 +284,7 @@ impl Dataset {
     }
 
     /// The table columns, comma-separated, for SQL.
+    #[must_use]
     pub fn column_list(self) -> String {
         self.columns()
             .iter()

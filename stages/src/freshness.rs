@@ -141,6 +141,7 @@ pub async fn computed_days(
 }
 
 /// The days of `days` (ascending) grouped into runs of consecutive days.
+#[must_use]
 pub fn consecutive_runs(days: &[NaiveDate]) -> Vec<crate::DayRange> {
     let mut out: Vec<crate::DayRange> = Vec::new();
     for &day in days {

@@ -1,4 +1,4 @@
-//! The stages of the pipeline and the SeaORM entities they work over.
+//! The stages of the pipeline and the `SeaORM` entities they work over.
 //!
 //! A stage is declared in `pipeline.toml` as a table with a `type` tag; the tag picks a
 //! [`StageConfig`] implementation (registered with `#[typetag::serde(name = "...")]` on the impl and
@@ -284,14 +284,17 @@ pub struct DayRange {
 
 impl DayRange {
     /// The range from `start` to `end`, both included.
+    #[must_use]
     pub fn new(start: NaiveDate, end: NaiveDate) -> Self {
         Self { start, end }
     }
     /// How many days the range holds.
+    #[must_use]
     pub fn len(&self) -> u64 {
         (self.end - self.start).num_days().max(-1) as u64 + 1
     }
     /// Whether the range holds no day.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.end < self.start
     }
@@ -338,6 +341,7 @@ pub struct Staleness {
 
 impl Staleness {
     /// Every stale day, ascending, once.
+    #[must_use]
     pub fn days(&self) -> Vec<NaiveDate> {
         let mut days: Vec<NaiveDate> = self.whole.iter().chain(&self.partial).copied().collect();
         days.sort_unstable();
@@ -390,6 +394,7 @@ pub trait Aggregate: Send + Sync {
 }
 
 /// Every registered stage type, as `(type name, default configuration)`, sorted by name.
+#[must_use]
 pub fn registered_stage_types() -> Vec<(String, Box<dyn StageConfig>)> {
     let mut types: Vec<(String, Box<dyn StageConfig>)> = inventory::iter::<StageType>
         .into_iter()

@@ -19,7 +19,7 @@ use crate::{
     Stage, StageConfig, StageContext, Staleness, freshness, locks, tables,
 };
 
-/// The SeaORM entity of `product_daily_stats` (the table is created by the migration
+/// The `SeaORM` entity of `product_daily_stats` (the table is created by the migration
 /// `create_product_daily_stats`).
 pub mod entity {
     use sea_orm::entity::prelude::*;
@@ -140,7 +140,7 @@ pub struct ProductDailyStats {
 
 /// Computes the rows of the days `$1..=$2` (only those in `$5` when it is not null), leaving out the
 /// orders whose status is in `$3`, written under run `$4`; returns the rows written per day.
-pub const COMPUTE_SQL: &str = r#"
+pub const COMPUTE_SQL: &str = r"
 WITH inserted AS (
 INSERT INTO product_daily_stats (
     stat_date, product_id, orders_count, items_count, items_value, freight_value, customers_count,
@@ -157,7 +157,7 @@ SELECT o.order_purchase_timestamp::date, i.product_id, count(DISTINCT o.order_id
  GROUP BY 1, 2
 RETURNING stat_date
 )
-SELECT stat_date, count(*)::bigint FROM inserted GROUP BY stat_date"#;
+SELECT stat_date, count(*)::bigint FROM inserted GROUP BY stat_date";
 
 impl ProductDailyStats {
     /// Replaces the rows of the days of `range` (only `only` when given) and returns the rows

@@ -425,7 +425,7 @@ async fn order_values(conn: &mut PgConnection, range: DayRange) -> Result<Vec<Bi
 }
 
 /// Bins `(cents, count)` pairs sorted by cents: equal bins from 0 up past the 99th percentile (as
-/// PostgreSQL's `percentile_disc(0.99)`), then one open bin for the long tail, so that a few very
+/// `PostgreSQL`'s `percentile_disc(0.99)`), then one open bin for the long tail, so that a few very
 /// large orders do not squash the rest into one bar.
 pub fn value_bins(counts: &[(i64, i64)]) -> Vec<Bin<Money>> {
     let total: i64 = counts.iter().map(|(_, n)| n).sum();

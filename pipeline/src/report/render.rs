@@ -49,6 +49,10 @@ pub struct Chart {
     pub svg: String,
 }
 
+#[allow(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "the colours are constants taken by reference everywhere in plotters' style"
+)]
 fn text_style(px: f64, color: &RGBColor) -> TextStyle<'static> {
     (FONT, px * PX).into_font().color(color)
 }
@@ -627,7 +631,7 @@ fn order_values(data: &ReportData) -> Result<String> {
                     money_text(bins[bins.len() - 1].from.0),
                     thousands(n)
                 ),
-                ((from + to) / 2.0, n as f64 + top * 0.01),
+                (f64::midpoint(from, to), n as f64 + top * 0.01),
                 text_style(11.0, &ORANGE).pos(Pos::new(HPos::Right, VPos::Bottom)),
             )))?;
         }
@@ -1043,10 +1047,10 @@ pub fn page(data: &ReportData, totals: &Totals, generated_at: &str) -> Result<St
         range: format!("{} to {}", data.range.start, data.range.end),
         days: thousands((data.range.end - data.range.start).num_days() + 1),
         generated_at: generated_at.to_owned(),
-        data_days: totals
-            .data_days
-            .map(|r| format!("{} to {}", r.start, r.end))
-            .unwrap_or_else(|| "no orders loaded".to_owned()),
+        data_days: totals.data_days.map_or_else(
+            || "no orders loaded".to_owned(),
+            |r| format!("{} to {}", r.start, r.end),
+        ),
         totals: vec![
             ("customers".into(), thousands(totals.customers)),
             ("orders".into(), thousands(totals.orders)),

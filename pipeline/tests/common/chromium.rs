@@ -1,6 +1,6 @@
 //! Opens a page in real headless Chromium and reports what a person would notice: each chart's
 //! size on screen, the console errors, and every network request the page made. It speaks the
-//! DevTools protocol over `--remote-debugging-pipe` (commands on fd 3, answers on fd 4, each a JSON
+//! `DevTools` protocol over `--remote-debugging-pipe` (commands on fd 3, answers on fd 4, each a JSON
 //! message ended by a NUL byte), so no port is opened and no client library is needed.
 
 use std::io::{BufRead, BufReader, Write};
@@ -132,6 +132,10 @@ impl Browser {
     }
 
     /// Sends a command and waits for its answer, keeping the events that arrive meanwhile.
+    #[allow(
+        clippy::needless_pass_by_value,
+        reason = "callers build the parameters with json! in place"
+    )]
     fn call(&mut self, method: &str, params: Value, session: Option<&str>) -> Value {
         self.next_id += 1;
         let id = self.next_id;
@@ -143,7 +147,7 @@ impl Browser {
         bytes.push(0);
         self.commands.write_all(&bytes).unwrap();
         self.commands.flush().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + Duration::from_mins(1);
         loop {
             let reply = self.receive(deadline, method);
             if reply["id"] == json!(id) {
@@ -159,7 +163,7 @@ impl Browser {
         if self.events.iter().any(seen) {
             return;
         }
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + Duration::from_mins(1);
         loop {
             let event = self.receive(deadline, method);
             let done = seen(&event);
@@ -237,7 +241,7 @@ pub fn open(binary: &Path, page: &Path, width: u32) -> PageReport {
             "Runtime.consoleAPICalled"
                 if params["type"] == "error" || params["type"] == "assert" =>
             {
-                report.errors.push(format!("console: {}", params["args"]))
+                report.errors.push(format!("console: {}", params["args"]));
             }
             "Runtime.exceptionThrown" => report
                 .errors

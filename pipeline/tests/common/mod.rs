@@ -1,4 +1,4 @@
-//! Shared helpers of the integration tests: a fresh PostgreSQL database per test (dropped after),
+//! Shared helpers of the integration tests: a fresh `PostgreSQL` database per test (dropped after),
 //! and the built `pipeline` binary run against it.
 
 #![allow(dead_code)]
@@ -166,7 +166,7 @@ impl Drop for TestDb {
                     .execute(&mut admin)
                     .await;
                 }
-            })
+            });
         })
         .join();
     }

@@ -27,9 +27,9 @@ pub struct Model {
     pub items_value: Decimal,
     /// Sum of freight.
     pub freight_value: Decimal,
-    /// items_value + freight_value.
+    /// `items_value` + `freight_value`.
     pub total_spent: Decimal,
-    /// total_spent per kept order; None without kept orders.
+    /// `total_spent` per kept order; None without kept orders.
     pub avg_order_value: Option<Decimal>,
     /// Earliest purchase that day.
     pub first_order_at: DateTime,
@@ -43,7 +43,7 @@ pub struct Model {
     pub first_order_date: Date,
     /// Days since the previous purchase day.
     pub days_since_previous_order: Option<i32>,
-    /// lifetime_orders >= 2.
+    /// `lifetime_orders` >= 2.
     pub is_repeat_customer: bool,
     /// The run that wrote the row.
     pub run_id: i64,

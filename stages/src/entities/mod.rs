@@ -1,4 +1,4 @@
-//! SeaORM entities of the pipeline's tables (the schema itself lives in the `migration` crate).
+//! `SeaORM` entities of the pipeline's tables (the schema itself lives in the `migration` crate).
 
 pub mod aggregate_day;
 pub mod customer;

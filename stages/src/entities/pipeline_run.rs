@@ -68,6 +68,7 @@ pub enum RunStatus {
 
 impl RunStatus {
     /// The text stored in `pipeline_runs.status`.
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             RunStatus::Running => "running",
@@ -77,6 +78,7 @@ impl RunStatus {
     }
 
     /// The status stored as `text`, if it is one.
+    #[must_use]
     pub fn parse(text: &str) -> Option<Self> {
         [RunStatus::Running, RunStatus::Succeeded, RunStatus::Failed]
             .into_iter()
@@ -95,6 +97,7 @@ pub enum RunKind {
 
 impl RunKind {
     /// The text stored in `pipeline_runs.kind`.
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             RunKind::Run => "run",

@@ -35,7 +35,7 @@ fn default_lock_timeout_secs() -> u64 {
     600
 }
 
-/// The largest accepted `lock_timeout_secs`: PostgreSQL's `lock_timeout` holds at most 2147483647 ms.
+/// The largest accepted `lock_timeout_secs`: `PostgreSQL`'s `lock_timeout` holds at most 2147483647 ms.
 pub const MAX_LOCK_TIMEOUT_SECS: u64 = 2_147_483;
 
 impl Default for PostgresLoadConfig {
@@ -86,6 +86,7 @@ pub struct PostgresLoad {
 
 impl PostgresLoad {
     /// The stage with `config`.
+    #[must_use]
     pub fn new(config: PostgresLoadConfig) -> Self {
         Self {
             config,
@@ -501,6 +502,7 @@ fn quote_ident(name: &str) -> String {
 /// changed and leaves equal rows alone; the insert adds the new keys. Two plain statements are much
 /// cheaper than `INSERT ... ON CONFLICT` (no speculative insertion per row), and are safe because
 /// merges hold the exclusive load lock and the staged keys are unique after the key rules.
+#[must_use]
 pub fn merge_sql(dataset: Dataset) -> (String, String) {
     let table = dataset.table();
     let staging = dataset.staging_table();
@@ -539,7 +541,7 @@ pub fn merge_sql(dataset: Dataset) -> (String, String) {
 /// The orders whose statistics this load changes: new or changed orders, orders with new or changed
 /// items, and orders of customers whose person (`customer_unique_id`) changed. Only the changed
 /// lines (see `set_rules`) can be any of these.
-const CHANGED_ORDERS_SQL: &str = r#"
+const CHANGED_ORDERS_SQL: &str = r"
 CREATE TEMP TABLE changed_orders ON COMMIT DROP AS
 SELECT s.order_id
   FROM staging_orders s LEFT JOIN orders o ON o.order_id = s.order_id
@@ -559,16 +561,16 @@ SELECT o.order_id
   JOIN customers c ON c.customer_id = sc.customer_id
   JOIN orders o ON o.customer_id = c.customer_id
  WHERE sc.outcome IS NULL AND sc.line_number IN (SELECT line_number FROM staging_customers_changed)
-   AND sc.customer_unique_id IS DISTINCT FROM c.customer_unique_id"#;
+   AND sc.customer_unique_id IS DISTINCT FROM c.customer_unique_id";
 
 /// Records the current state (customer, person, purchase day) of every changed order under run `$1`:
 /// run before the merge it records the old states, after it the new ones.
-const RECORD_STATES_SQL: &str = r#"
+const RECORD_STATES_SQL: &str = r"
 INSERT INTO order_changes (run_id, customer_id, customer_unique_id, day)
 SELECT DISTINCT $1::bigint, o.customer_id, c.customer_unique_id, o.order_purchase_timestamp::date
   FROM changed_orders x
   JOIN orders o ON o.order_id = x.order_id
-  JOIN customers c ON c.customer_id = o.customer_id"#;
+  JOIN customers c ON c.customer_id = o.customer_id";
 
 /// The first purchase day among the current states of the changed orders.
 const FIRST_CHANGED_DAY_SQL: &str = "SELECT min(o.order_purchase_timestamp)::date

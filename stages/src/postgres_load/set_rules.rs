@@ -72,6 +72,7 @@ pub async fn apply(
 
 /// Lists in the dataset's `changed_table` the staged lines whose key is not stored, or whose stored
 /// row has other content.
+#[must_use]
 pub fn changed_lines_sql(dataset: Dataset) -> String {
     let key = dataset.key();
     let same_key: Vec<String> = key.iter().map(|k| format!("t.{k} = s.{k}")).collect();
@@ -101,6 +102,7 @@ pub fn changed_lines_sql(dataset: Dataset) -> String {
 
 /// The statements of [`apply`], in order; those with a `$1` take the dataset's name. With
 /// `compare`, only the changed lines are checked against references.
+#[must_use]
 pub fn statements(dataset: Dataset, compare: bool) -> Vec<String> {
     let staging = dataset.staging_table();
     let only_changed = if compare {
@@ -148,7 +150,7 @@ pub fn statements(dataset: Dataset, compare: bool) -> Vec<String> {
         .map(|k| format!("'{k} \"' || s.{k} || '\"'"))
         .collect();
     sql.push(format!(
-        r#"UPDATE {staging} s SET
+        r"UPDATE {staging} s SET
                outcome = CASE WHEN ({all_s}) IS NOT DISTINCT FROM ({all_f}) THEN 'duplicate' ELSE 'rejected' END,
                reason = CASE WHEN ({all_s}) IS NOT DISTINCT FROM ({all_f})
                              THEN format('exact duplicate of line %s', f.line_number)
@@ -158,16 +160,16 @@ pub fn statements(dataset: Dataset, compare: bool) -> Vec<String> {
                      AND ({key_list}) IN (SELECT {key_list} FROM {staging} WHERE outcome IS NULL
                                            GROUP BY {key_list} HAVING count(*) > 1)
                    ORDER BY {key_list}, line_number) f
-           WHERE s.outcome IS NULL AND {key_match} AND s.line_number > f.line_number"#,
+           WHERE s.outcome IS NULL AND {key_match} AND s.line_number > f.line_number",
         all_s = all_s.join(", "),
         all_f = all_f.join(", "),
         key_words = key_words.join(", "),
         key_match = key_match.join(" AND "),
     ));
     sql.push(format!(
-        r#"INSERT INTO staging_rejects (dataset, source_file, line_number, raw_line, reason, key)
+        r"INSERT INTO staging_rejects (dataset, source_file, line_number, raw_line, reason, key)
            SELECT $1, (SELECT source_file FROM staging_files WHERE dataset = $1), line_number, raw_line, reason, {first_key}
-             FROM {staging} WHERE outcome = 'rejected'"#,
+             FROM {staging} WHERE outcome = 'rejected'",
         first_key = key[0],
     ));
     sql

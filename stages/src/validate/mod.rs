@@ -167,6 +167,7 @@ crate::register_stage_type!("validate", ValidateConfig);
 
 impl ValidateConfig {
     /// The time window of a run started at `run_time`.
+    #[must_use]
     pub fn window(&self, run_time: NaiveDateTime) -> rules::Window {
         let latest_event = self.latest.unwrap_or(run_time);
         rules::Window {

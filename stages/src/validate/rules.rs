@@ -181,7 +181,7 @@ pub fn check_value(
         Kind::Count | Kind::Sequence => {
             let number: i64 = parse_integer(trimmed)
                 .ok_or_else(|| format!("{name} \"{}\" is not an integer", shown(value)))?;
-            let minimum = if column.kind == Kind::Sequence { 1 } else { 0 };
+            let minimum = i64::from(column.kind == Kind::Sequence);
             if number < minimum {
                 return Err(if minimum == 0 {
                     format!("{name} \"{trimmed}\" is negative")
@@ -231,7 +231,8 @@ fn is_leap_second(s: &str) -> bool {
 }
 
 /// Parses `YYYY-MM-DD HH:MM:SS` exactly (two-digit fields, four-digit year). A leap second
-/// (second 60) is not a timestamp here: PostgreSQL would store it as the next minute.
+/// (second 60) is not a timestamp here: `PostgreSQL` would store it as the next minute.
+#[must_use]
 pub fn parse_timestamp(s: &str) -> Option<NaiveDateTime> {
     if !timestamp_shaped(s) || is_leap_second(s) {
         return None;
