@@ -2,7 +2,7 @@
 """Benchmarks of `pipeline`, each side by side with its limit in one run (medians of several
 repetitions, printed as ratios). Not part of the tests.
 
-    python3 bench/bench.py [DATASET_DIR ...] [--reps 5] [--naive-days 40]
+    python3 bench/bench.py [DATASET_DIR ...] [--reps 5] [--naive-days 40] [--quick]
 
 Without directories it runs on datasets/sample and, when present, ../shared/datasets/olist-sample.
 For each dataset, in a fresh database `pipeline_bench`:
@@ -198,7 +198,7 @@ def first_run(binary, data, reps, env):
     limit_sql = (ROOT / "bench/limit_stats.sql").read_text()
     copy_script = "\n".join(
         f"\\copy {table} ({cols}) FROM '{data / name}' WITH (FORMAT csv, HEADER true)" for table, name, cols in FILES)
-    ours, limit = [], []
+    ours, limit, limit_load = [], [], []
     for _ in range(reps):
         fresh()
         subprocess.run([binary, *cfg, "migrate"], env=env, check=True, capture_output=True)
@@ -210,13 +210,36 @@ def first_run(binary, data, reps, env):
         psql(DB_URL, "-c", "; ".join(drops))
         psql(DB_URL, input=copy_script)
         psql(DB_URL, "-c", "SET maintenance_work_mem = '256MB'; " + "; ".join(adds) + "; ANALYZE")
+        limit_load.append(time.perf_counter() - start)
         psql(DB_URL, input=limit_sql)
         limit.append(time.perf_counter() - start)
         fresh()
         seconds, _ = timed([binary, *cfg, "run"], env)
         ours.append(seconds)
     return {"first_run_s": median(ours), "first_run_limit_s": median(limit),
-            "first_run_vs_limit": median(ours) / median(limit)}
+            "first_run_vs_limit": median(ours) / median(limit), "restore_load_s": median(limit_load)}
+
+
+def quick(binary, data, reps):
+    """The issue's three headline ratios alone: the first run vs pg_restore's way plus one statement,
+    then the daily runs (unchanged, 0.1% changed) vs pg_restore's way of loading."""
+    env = pipeline_env()
+    res = {"dataset": str(data)}
+    res.update(first_run(binary, data, reps, env))
+    last = psql(DB_URL, "-At", "-c", "SELECT max(order_purchase_timestamp)::date FROM orders").strip()
+    res.update(daily(binary, data, reps, dt.date.fromisoformat(last), env))
+    res["daily_unchanged_vs_restore"] = res["daily_unchanged_s"] / res["restore_load_s"]
+    res["daily_changed_vs_restore"] = res["daily_changed_s"] / res["restore_load_s"]
+    print(f"\n== {data}: medians of {reps} (quick)")
+    print(f"first run (load + days)   {res['first_run_s']:8.3f} s   pg_restore way + one statement "
+          f"{res['first_run_limit_s']:8.3f} s   ratio " + verdict("first", res["first_run_vs_limit"], 1.5))
+    print(f"daily run, unchanged      {res['daily_unchanged_s']:8.3f} s   pg_restore way {res['restore_load_s']:8.3f} s   ratio "
+          + verdict("daily", res["daily_unchanged_vs_restore"], 0.5))
+    print(f"daily run, 0.1% changed   {res['daily_changed_s']:8.3f} s   pg_restore way {res['restore_load_s']:8.3f} s   ratio "
+          + verdict("daily", res["daily_changed_vs_restore"], 0.6)
+          + f"   ({res['daily_changed_orders']} orders changed: {res['daily_stale_days']:.0f} stale days, "
+            f"{res['daily_people_refreshed']:.0f} people recomputed)")
+    return res
 
 
 def fresh():
@@ -298,6 +321,8 @@ def main():
     parser.add_argument("--naive-days", type=int, default=40)
     parser.add_argument("--binary", default=str(ROOT / "target/release/pipeline"))
     parser.add_argument("--json", type=Path, help="also write the results to this file")
+    parser.add_argument("--quick", action="store_true",
+                        help="only the first run and the daily runs, each vs pg_restore's way (the issue's targets)")
     args = parser.parse_args()
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "pipeline"], cwd=ROOT, check=True)
     datasets = args.datasets or [ROOT / "datasets/sample"]
@@ -311,6 +336,9 @@ def main():
     for data in datasets:
         if not (data / "olist_orders_dataset.csv").exists():
             print(f"skipping {data}: no olist_orders_dataset.csv")
+            continue
+        if args.quick:
+            results.append(quick(args.binary, data.resolve(), args.reps))
             continue
         r = bench(args.binary, data.resolve(), args.reps, args.naive_days)
         results.append(r)

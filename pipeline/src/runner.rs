@@ -669,10 +669,22 @@ pub async fn run_aggregate(
                 .await
                 .context("cannot read the first and last purchase day")?,
         };
-        let stale = aggregate
-            .stale(&mut conn, &stage.name, &stage.fingerprint)
-            .await
-            .context("cannot find the stale days")?;
+        // A run that refreshes the partial days anyway learns them from the refresh; finding them
+        // here would cost as much again.
+        let stale = if options.stale && asked.is_some() {
+            Staleness {
+                whole: aggregate
+                    .whole_stale(&mut conn, &stage.name, &stage.fingerprint)
+                    .await
+                    .context("cannot find the stale days")?,
+                partial: Vec::new(),
+            }
+        } else {
+            aggregate
+                .stale(&mut conn, &stage.name, &stage.fingerprint)
+                .await
+                .context("cannot find the stale days")?
+        };
         Ok((asked, stale))
     }
     .await;

@@ -384,6 +384,16 @@ pub trait Aggregate: Send + Sync {
         stage_name: &str,
         fingerprint: &str,
     ) -> Result<Staleness, sqlx::Error>;
+    /// The computed days to recompute whole ([`Staleness::whole`]) alone, without the work of finding
+    /// the partial ones: what a run that refreshes them anyway needs to know.
+    async fn whole_stale(
+        &self,
+        conn: &mut PgConnection,
+        stage_name: &str,
+        fingerprint: &str,
+    ) -> Result<Vec<NaiveDate>, sqlx::Error> {
+        freshness::whole_stale_days(conn, stage_name, fingerprint).await
+    }
     /// Recomputes the rows of the people changed since their days were computed, on every computed
     /// day, atomically. Runs in the caller's transaction; the whole-day stale days are the caller's.
     async fn refresh(
