@@ -85,6 +85,16 @@ pub struct PostgresLoad {
 }
 
 impl PostgresLoad {
+    /// Sets the transaction's `lock_timeout` to the configured seconds (a bound value, no SQL text
+    /// built from it).
+    async fn set_lock_timeout(&self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT set_config('lock_timeout', $1, true)")
+            .bind(format!("{}s", self.config.lock_timeout_secs))
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
     /// The stage with `config`.
     #[must_use]
     pub fn new(config: PostgresLoadConfig) -> Self {
@@ -173,12 +183,7 @@ impl Load for PostgresLoad {
         // The load lock is taken before anything reads the tables: a first load drops and builds
         // keys (an exclusive table lock), which would deadlock with another load that read the
         // tables first (its reference rules) and then waited for the load lock.
-        sqlx::query(AssertSqlSafe(format!(
-            "SET LOCAL lock_timeout = '{}s'",
-            self.config.lock_timeout_secs
-        )))
-        .execute(&mut *conn)
-        .await?;
+        self.set_lock_timeout(conn).await?;
         locks::exclusive_load_lock(conn).await?;
         self.first_load
             .store(Keys::all_tables_empty(conn).await?, Ordering::Relaxed);
@@ -276,12 +281,7 @@ impl Load for PostgresLoad {
         run_id: i64,
         accounts: &mut [DatasetAccount],
     ) -> Result<(), sqlx::Error> {
-        sqlx::query(AssertSqlSafe(format!(
-            "SET LOCAL lock_timeout = '{}s'",
-            self.config.lock_timeout_secs
-        )))
-        .execute(&mut *conn)
-        .await?;
+        self.set_lock_timeout(conn).await?;
         locks::exclusive_load_lock(conn).await?;
         let started = std::time::Instant::now();
         // Into empty tables, load as pg_restore does: without keys, indexes and references, which
