@@ -345,27 +345,9 @@ impl Aggregate for CustomerDailyStats {
             .bind(run.run_id)
             .fetch_all(&mut *conn)
             .await?;
-        let mut counts: BTreeMap<NaiveDate, i64> = days
-            .start
-            .iter_days()
-            .take(days.len() as usize)
-            .map(|d| (d, 0))
-            .collect();
-        let rows = count_days(&written, 1, &mut counts);
-        let counts: Vec<(NaiveDate, i64)> = counts.into_iter().collect();
-        freshness::record_days(
-            conn,
-            run.stage_name,
-            run.fingerprint,
-            run.run_id,
-            high_water,
-            &counts,
-        )
-        .await?;
-        Ok(ChunkReport {
-            days: days.len(),
-            rows,
-        })
+        let mut counts = BTreeMap::new();
+        count_days(&written, 1, &mut counts);
+        freshness::record_chunk(conn, run, high_water, days, &counts).await
     }
 
     async fn stale(

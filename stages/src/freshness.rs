@@ -11,8 +11,12 @@
 //! change's day on: the lifetime columns carry every later day) came after it. The first two make the
 //! whole day stale; the last only that person's rows, which [`crate::Aggregate::refresh`] recomputes.
 
+use std::collections::BTreeMap;
+
 use chrono::NaiveDate;
 use sqlx::{PgConnection, Row};
+
+use crate::{AggregateRun, ChunkReport, DayRange};
 
 /// The id of the latest change: what a computation reflects once it holds the shared load lock
 /// (loads, which write changes, wait for it).
@@ -50,6 +54,36 @@ pub async fn record_days(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Records every day of `days` as computed by `run`, reflecting every change up to `changes_seen`,
+/// with the rows `written` per day (a day absent from it holds none); returns the chunk's report.
+pub async fn record_chunk(
+    conn: &mut PgConnection,
+    run: &AggregateRun<'_>,
+    changes_seen: i64,
+    days: DayRange,
+    written: &BTreeMap<NaiveDate, i64>,
+) -> Result<ChunkReport, sqlx::Error> {
+    let counts: Vec<(NaiveDate, i64)> = days
+        .start
+        .iter_days()
+        .take(days.len() as usize)
+        .map(|d| (d, written.get(&d).copied().unwrap_or_default()))
+        .collect();
+    record_days(
+        conn,
+        run.stage_name,
+        run.fingerprint,
+        run.run_id,
+        changes_seen,
+        &counts,
+    )
+    .await?;
+    Ok(ChunkReport {
+        days: days.len(),
+        rows: counts.iter().map(|(_, n)| *n).sum::<i64>() as u64,
+    })
 }
 
 /// After a refresh that reflected every change up to `high_water` in each day it touched, marks the

@@ -161,7 +161,7 @@ SELECT stat_date, count(*)::bigint FROM inserted GROUP BY stat_date";
 
 impl ProductDailyStats {
     /// Replaces the rows of the days of `range` (only `only` when given) and returns the rows
-    /// written per day, every day of the set present.
+    /// written per day: every day of `only` present, days of a whole range only when they hold rows.
     async fn replace(
         &self,
         conn: &mut PgConnection,
@@ -186,15 +186,9 @@ impl ProductDailyStats {
             .bind(only)
             .fetch_all(&mut *conn)
             .await?;
-        let mut counts: BTreeMap<NaiveDate, i64> = match only {
-            Some(days) => days.iter().map(|d| (*d, 0)).collect(),
-            None => range
-                .start
-                .iter_days()
-                .take(range.len() as usize)
-                .map(|d| (d, 0))
-                .collect(),
-        };
+        // The days of `only` are all present, so that a refresh sees a day left empty.
+        let mut counts: BTreeMap<NaiveDate, i64> =
+            only.unwrap_or_default().iter().map(|d| (*d, 0)).collect();
         count_days(&written, 1, &mut counts);
         Ok(counts)
     }
@@ -220,21 +214,7 @@ impl Aggregate for ProductDailyStats {
         locks::day_locks(conn, days.start, days.end).await?;
         let high_water = freshness::changes_high_water(conn).await?;
         let counts = self.replace(conn, days, None, run.run_id).await?;
-        let rows = counts.values().sum::<i64>() as u64;
-        let counts: Vec<(NaiveDate, i64)> = counts.into_iter().collect();
-        freshness::record_days(
-            conn,
-            run.stage_name,
-            run.fingerprint,
-            run.run_id,
-            high_water,
-            &counts,
-        )
-        .await?;
-        Ok(ChunkReport {
-            days: days.len(),
-            rows,
-        })
+        freshness::record_chunk(conn, run, high_water, days, &counts).await
     }
 
     async fn stale(
