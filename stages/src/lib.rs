@@ -23,6 +23,7 @@ pub mod locks;
 pub mod postgres_load;
 pub mod product_daily_stats;
 pub mod record;
+pub mod sql_file;
 pub mod tables;
 pub mod validate;
 

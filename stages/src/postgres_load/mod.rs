@@ -7,12 +7,13 @@
 
 pub mod set_rules;
 pub mod staging;
+pub mod statements;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use sqlx::{AssertSqlSafe, PgConnection, Row};
+use sqlx::{PgConnection, Row};
 use tokio::sync::mpsc;
 
 use crate::dataset::Dataset;
@@ -21,6 +22,7 @@ use crate::record::ValidatedBatch;
 use crate::{
     BuildError, DatasetAccount, Load, Problem, Role, Source, Stage, StageConfig, StageContext,
 };
+use statements::LoadStatements;
 
 /// Options of the `postgres_load` stage.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -53,7 +55,7 @@ impl StageConfig for PostgresLoadConfig {
     }
 
     fn about(&self) -> &'static str {
-        "loads valid rows into PostgreSQL (COPY into staging, then update and insert per table, one transaction)"
+        "loads valid rows into PostgreSQL (COPY into staging, key and reference rules, then update and insert per table, one transaction)"
     }
 
     fn check(&self) -> Vec<Problem> {
@@ -123,21 +125,6 @@ pub fn push_copy_field(out: &mut Vec<u8>, value: Option<&str>) {
     }
 }
 
-/// The columns the aggregates join and filter on, whose statistics a big load refreshes.
-fn aggregate_columns(dataset: Dataset) -> &'static [&'static str] {
-    match dataset {
-        Dataset::Customers => &["customer_id", "customer_unique_id"],
-        Dataset::Orders => &[
-            "order_id",
-            "customer_id",
-            "order_status",
-            "order_purchase_timestamp",
-        ],
-        Dataset::OrderItems => &["order_id", "product_id"],
-        Dataset::Products => &[],
-    }
-}
-
 /// Rejected lines are buffered up to this size before they are copied.
 const REJECTS_FLUSH_BYTES: usize = 8 * 1024 * 1024;
 
@@ -198,17 +185,13 @@ impl Load for PostgresLoad {
         progress: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<(), sqlx::Error> {
         let dataset = source.dataset;
-        let rows_statement = format!(
-            "COPY {} (line_number, raw_line, {}) FROM STDIN",
-            dataset.staging_table(),
-            dataset.column_list()
-        );
+        let rows_statement = LoadStatements::of(dataset).copy_staging;
         // One COPY per file (each COPY ends with a round trip), interrupted only to flush a large
         // buffer of rejected lines, so memory stays bounded however bad the file is.
         let mut rejects = Vec::new();
         let mut finished = false;
         while !finished {
-            let mut copy = conn.copy_in_raw(&rows_statement).await?;
+            let mut copy = conn.copy_in_raw(rows_statement).await?;
             let mut data = Vec::new();
             loop {
                 let Some(batch) = batches.recv().await else {
@@ -255,16 +238,10 @@ impl Load for PostgresLoad {
     ) -> Result<DatasetAccount, sqlx::Error> {
         let compare = !self.first_load.load(Ordering::Relaxed);
         set_rules::apply(conn, dataset, compare).await?;
-        let counts = sqlx::query(AssertSqlSafe(format!(
-            "SELECT count(*) FILTER (WHERE outcome IS NULL), count(*) FILTER (WHERE outcome = 'duplicate'),
-                    (SELECT count(*) FROM staging_rejects WHERE dataset = $1),
-                    (SELECT source_file FROM staging_files WHERE dataset = $1)
-               FROM {}",
-            dataset.staging_table()
-        )))
-        .bind(dataset.name())
-        .fetch_one(&mut *conn)
-        .await?;
+        let counts = sqlx::query(LoadStatements::of(dataset).counts)
+            .bind(dataset.name())
+            .fetch_one(&mut *conn)
+            .await?;
         Ok(DatasetAccount {
             dataset: dataset.name().to_owned(),
             file: counts.get::<Option<String>, _>(3).unwrap_or_default(),
@@ -303,6 +280,7 @@ impl Load for PostgresLoad {
             "found the changed orders"
         );
         for dataset in Dataset::LOAD_ORDER {
+            let sql = LoadStatements::of(dataset);
             let merged_at = std::time::Instant::now();
             // reltuples is -1 for a table never analysed.
             let rows_before: f32 =
@@ -311,24 +289,20 @@ impl Load for PostgresLoad {
                     .fetch_one(&mut *conn)
                     .await?;
             let (updated, inserted) = if first_load {
-                let copy = format!(
-                    "INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging} WHERE outcome IS NULL",
-                    table = dataset.table(),
-                    columns = dataset.column_list(),
-                    staging = dataset.staging_table()
-                );
-                let inserted = sqlx::query(AssertSqlSafe(copy))
+                let inserted = sqlx::query(sql.first_merge)
                     .execute(&mut *conn)
                     .await?
                     .rows_affected();
                 (0, inserted)
             } else {
-                let (update, insert) = merge_sql(dataset);
-                let updated = sqlx::query(AssertSqlSafe(update))
+                // Two plain statements are much cheaper than `INSERT ... ON CONFLICT` (no
+                // speculative insertion per row), and are safe because merges hold the exclusive
+                // load lock and the staged keys are unique after the key rule.
+                let updated = sqlx::query(sql.merge_update)
                     .execute(&mut *conn)
                     .await?
                     .rows_affected();
-                let inserted = sqlx::query(AssertSqlSafe(insert))
+                let inserted = sqlx::query(sql.merge_insert)
                     .execute(&mut *conn)
                     .await?
                     .rows_affected();
@@ -341,18 +315,11 @@ impl Load for PostgresLoad {
             // A load that changes a tenth of a table would leave the planner with stale statistics for
             // the aggregate that follows (autovacuum comes later): refresh them with the load.
             let changed = (inserted + updated) as f64;
-            let read_by_aggregates = aggregate_columns(dataset);
-            if !read_by_aggregates.is_empty()
+            if let Some(analyze) = sql.analyze_table
                 && changed > 0.0
                 && changed >= 0.1 * f64::from(rows_before.max(0.0))
             {
-                sqlx::query(AssertSqlSafe(format!(
-                    "ANALYZE {} ({})",
-                    dataset.table(),
-                    read_by_aggregates.join(", ")
-                )))
-                .execute(&mut *conn)
-                .await?;
+                sqlx::query(analyze).execute(&mut *conn).await?;
             }
             tracing::info!(
                 dataset = %dataset,
@@ -384,26 +351,54 @@ impl Load for PostgresLoad {
 
 /// The keys, indexes and references of the four tables, as the catalog defines them (so the
 /// migrations stay their only definition), dropped for a first load and built again after it, in
-/// the load's transaction.
-struct Keys {
-    /// `(table, constraint name, definition)` of primary keys and unique constraints.
-    unique: Vec<(String, String, String)>,
-    /// `CREATE INDEX` statements of the other indexes.
-    indexes: Vec<String>,
-    /// `(table, constraint name, definition)` of foreign keys.
-    references: Vec<(String, String, String)>,
-}
+/// the load's transaction. `PostgreSQL` itself writes the statements (`pg_get_constraintdef`,
+/// `pg_get_indexdef`, names quoted by `format('%I')`) into the temporary table `load_keys`, and runs
+/// them from there: step 1 the primary keys and unique constraints, 2 the other indexes, 3 the
+/// references.
+struct Keys;
+
+const RECORD_KEYS_SQL: &str = "
+INSERT INTO load_keys (step, drop_sql, restore_sql)
+SELECT CASE WHEN c.contype = 'f' THEN 3 ELSE 1 END,
+       format('ALTER TABLE %s DROP CONSTRAINT %I', c.conrelid::regclass, c.conname),
+       format('ALTER TABLE %s ADD CONSTRAINT %I %s', c.conrelid::regclass, c.conname, pg_get_constraintdef(c.oid))
+  FROM pg_constraint c
+ WHERE c.conrelid = ANY($1::regclass[]) AND c.contype IN ('p', 'u', 'f')
+UNION ALL
+SELECT 2, format('DROP INDEX %s', i.indexrelid::regclass), pg_get_indexdef(i.indexrelid)
+  FROM pg_index i
+ WHERE i.indrelid = ANY($1::regclass[])
+   AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid AND c.conrelid = i.indrelid)";
+
+/// References first, then indexes, then keys.
+const DROP_KEYS_SQL: &str = "
+DO $$
+DECLARE k record;
+BEGIN
+    FOR k IN SELECT drop_sql FROM load_keys ORDER BY step DESC, drop_sql LOOP
+        EXECUTE k.drop_sql;
+    END LOOP;
+END
+$$";
+
+/// Keys, then indexes, then references (each checked in one pass).
+const RESTORE_KEYS_SQL: &str = "
+DO $$
+DECLARE k record;
+BEGIN
+    FOR k IN SELECT restore_sql FROM load_keys ORDER BY step, restore_sql LOOP
+        EXECUTE k.restore_sql;
+    END LOOP;
+END
+$$";
 
 impl Keys {
     /// Whether none of the four tables holds a row.
     async fn all_tables_empty(conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
         for dataset in Dataset::LOAD_ORDER {
-            let any: bool = sqlx::query_scalar(AssertSqlSafe(format!(
-                "SELECT EXISTS (SELECT 1 FROM {})",
-                dataset.table()
-            )))
-            .fetch_one(&mut *conn)
-            .await?;
+            let any: bool = sqlx::query_scalar(LoadStatements::of(dataset).any_row)
+                .fetch_one(&mut *conn)
+                .await?;
             if any {
                 return Ok(false);
             }
@@ -411,131 +406,30 @@ impl Keys {
         Ok(true)
     }
 
-    /// Reads the definitions, then drops references, keys and indexes.
+    /// Records the definitions, then drops references, indexes and keys.
     async fn drop_all(conn: &mut PgConnection) -> Result<Self, sqlx::Error> {
-        let tables: Vec<String> = Dataset::LOAD_ORDER
-            .iter()
-            .map(|d| d.table().to_owned())
-            .collect();
-        let constraints: Vec<(String, String, String, String)> = sqlx::query_as(
-            "SELECT c.conrelid::regclass::text, c.conname::text, pg_get_constraintdef(c.oid), c.contype::text
-               FROM pg_constraint c
-              WHERE c.conrelid = ANY(SELECT t::regclass FROM unnest($1::text[]) t)
-                AND c.contype IN ('p', 'u', 'f')
-              ORDER BY c.conname",
+        let tables: Vec<&str> = Dataset::LOAD_ORDER.iter().map(|d| d.table()).collect();
+        sqlx::query(
+            "CREATE TEMP TABLE load_keys (step int NOT NULL, drop_sql text NOT NULL, restore_sql text NOT NULL) ON COMMIT DROP",
         )
-        .bind(&tables)
-        .fetch_all(&mut *conn)
+        .execute(&mut *conn)
         .await?;
-        let indexes: Vec<(String, String)> = sqlx::query_as(
-            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
-               FROM pg_index i
-              WHERE i.indrelid = ANY(SELECT t::regclass FROM unnest($1::text[]) t)
-                AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)",
-        )
-        .bind(&tables)
-        .fetch_all(&mut *conn)
-        .await?;
-        let (references, unique): (Vec<_>, Vec<_>) =
-            constraints.into_iter().partition(|c| c.3 == "f");
-        let keys = Self {
-            unique: unique.into_iter().map(|(t, n, d, _)| (t, n, d)).collect(),
-            indexes: indexes.iter().map(|(_, d)| d.clone()).collect(),
-            references: references
-                .into_iter()
-                .map(|(t, n, d, _)| (t, n, d))
-                .collect(),
-        };
-        // Identifiers come from the catalog of our own tables and are quoted.
-        for (table, name, _) in keys.references.iter().chain(&keys.unique) {
-            sqlx::query(AssertSqlSafe(format!(
-                "ALTER TABLE {table} DROP CONSTRAINT {}",
-                quote_ident(name)
-            )))
+        sqlx::query(RECORD_KEYS_SQL)
+            .bind(&tables)
             .execute(&mut *conn)
             .await?;
-        }
-        for (name, _) in &indexes {
-            sqlx::query(AssertSqlSafe(format!("DROP INDEX {name}")))
-                .execute(&mut *conn)
-                .await?;
-        }
-        Ok(keys)
+        sqlx::query(DROP_KEYS_SQL).execute(&mut *conn).await?;
+        Ok(Self)
     }
 
-    /// Builds the keys and indexes, then the references (each checked in one pass).
+    /// Builds the keys and indexes, then the references.
     async fn restore(self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
         sqlx::query("SET LOCAL maintenance_work_mem = '256MB'")
             .execute(&mut *conn)
             .await?;
-        for (table, name, definition) in &self.unique {
-            sqlx::query(AssertSqlSafe(format!(
-                "ALTER TABLE {table} ADD CONSTRAINT {} {definition}",
-                quote_ident(name)
-            )))
-            .execute(&mut *conn)
-            .await?;
-        }
-        for definition in &self.indexes {
-            sqlx::query(AssertSqlSafe(definition.clone()))
-                .execute(&mut *conn)
-                .await?;
-        }
-        for (table, name, definition) in &self.references {
-            sqlx::query(AssertSqlSafe(format!(
-                "ALTER TABLE {table} ADD CONSTRAINT {} {definition}",
-                quote_ident(name)
-            )))
-            .execute(&mut *conn)
-            .await?;
-        }
+        sqlx::query(RESTORE_KEYS_SQL).execute(&mut *conn).await?;
         Ok(())
     }
-}
-
-/// `name` as a quoted SQL identifier.
-fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-/// The merge of one dataset, as (update, insert): the update rewrites existing rows whose content
-/// changed and leaves equal rows alone; the insert adds the new keys. Two plain statements are much
-/// cheaper than `INSERT ... ON CONFLICT` (no speculative insertion per row), and are safe because
-/// merges hold the exclusive load lock and the staged keys are unique after the key rules.
-#[must_use]
-pub fn merge_sql(dataset: Dataset) -> (String, String) {
-    let table = dataset.table();
-    let staging = dataset.staging_table();
-    let key = dataset.key();
-    let columns = dataset.column_list();
-    let non_key: Vec<&str> = dataset
-        .columns()
-        .iter()
-        .map(|c| c.table)
-        .filter(|c| !key.contains(c))
-        .collect();
-    let set: Vec<String> = non_key.iter().map(|c| format!("{c} = s.{c}")).collect();
-    let old: Vec<String> = non_key.iter().map(|c| format!("t.{c}")).collect();
-    let new: Vec<String> = non_key.iter().map(|c| format!("s.{c}")).collect();
-    let same_key: Vec<String> = key.iter().map(|k| format!("t.{k} = s.{k}")).collect();
-    let changed = dataset.changed_table();
-    let update = format!(
-        "UPDATE {table} t SET {set} FROM {staging} s
-          WHERE s.outcome IS NULL AND s.line_number IN (SELECT line_number FROM {changed})
-            AND {same_key} AND ({old}) IS DISTINCT FROM ({new})",
-        set = set.join(", "),
-        same_key = same_key.join(" AND "),
-        old = old.join(", "),
-        new = new.join(", "),
-    );
-    let insert = format!(
-        "INSERT INTO {table} ({columns})
-         SELECT {columns} FROM {staging} s
-          WHERE s.outcome IS NULL AND s.line_number IN (SELECT line_number FROM {changed})
-            AND NOT EXISTS (SELECT 1 FROM {table} t WHERE {same_key})",
-        same_key = same_key.join(" AND "),
-    );
-    (update, insert)
 }
 
 /// The orders whose statistics this load changes: new or changed orders, orders with new or changed
@@ -710,24 +604,5 @@ mod tests {
             );
         }
         assert!(PostgresLoadConfig::default().check().is_empty());
-    }
-
-    #[test]
-    fn merge_updates_only_changed_rows_and_inserts_new_keys() {
-        let (update, insert) = merge_sql(Dataset::OrderItems);
-        assert!(update.starts_with("UPDATE order_items t SET product_id = s.product_id"));
-        assert!(update.contains("t.order_id = s.order_id AND t.order_item_id = s.order_item_id"));
-        assert!(update.contains("IS DISTINCT FROM (s.product_id, s.seller_id"));
-        assert!(!update.contains("order_item_id = s.order_item_id,"));
-        assert!(
-            insert
-                .contains("NOT EXISTS (SELECT 1 FROM order_items t WHERE t.order_id = s.order_id")
-        );
-        // Only the lines that differ from the stored rows are merged.
-        for sql in [&update, &insert] {
-            assert!(sql.contains(
-                "s.line_number IN (SELECT line_number FROM staging_order_items_changed)"
-            ));
-        }
     }
 }

@@ -1,8 +1,9 @@
 //! The temporary tables one load stages its rows in (dropped at the end of the load's transaction).
-//! Names come from [`Dataset`].
+//! Their statements are in `stages/sql/load/` (see [`super::statements`]).
 
-use sqlx::{AssertSqlSafe, PgConnection};
+use sqlx::PgConnection;
 
+use super::statements::LoadStatements;
 use crate::Source;
 use crate::dataset::Dataset;
 
@@ -12,23 +13,9 @@ pub const REJECTS_TABLE: &str = "staging_rejects";
 /// Creates the staging tables in the current transaction and records which file each dataset is read from.
 pub async fn create(conn: &mut PgConnection, sources: &[Source]) -> Result<(), sqlx::Error> {
     for dataset in Dataset::LOAD_ORDER {
-        let columns: Vec<String> = dataset
-            .columns()
-            .iter()
-            .map(|c| format!("{} {}", c.table, c.sql_type))
-            .collect();
-        let sql = format!(
-            "CREATE TEMP TABLE {} (line_number bigint NOT NULL, raw_line text NOT NULL, outcome text, reason text, {}) ON COMMIT DROP",
-            dataset.staging_table(),
-            columns.join(", ")
-        );
-        sqlx::query(AssertSqlSafe(sql)).execute(&mut *conn).await?;
-        sqlx::query(AssertSqlSafe(format!(
-            "CREATE TEMP TABLE {} (line_number bigint NOT NULL) ON COMMIT DROP",
-            dataset.changed_table()
-        )))
-        .execute(&mut *conn)
-        .await?;
+        let sql = LoadStatements::of(dataset);
+        sqlx::query(sql.create_staging).execute(&mut *conn).await?;
+        sqlx::query(sql.create_changed).execute(&mut *conn).await?;
     }
     sqlx::query(
         "CREATE TEMP TABLE staging_rejects (dataset text NOT NULL, source_file text NOT NULL, line_number bigint NOT NULL, raw_line text NOT NULL, reason text NOT NULL, key text) ON COMMIT DROP",

@@ -107,7 +107,7 @@ impl StageConfig for ValidateConfig {
     }
 
     fn about(&self) -> &'static str {
-        "rejects bad lines with a reason (shape, formats, time window, duplicates, references)"
+        "rejects bad lines with a reason (shape, value formats, time window); the load applies keys and references"
     }
 
     fn check(&self) -> Vec<Problem> {

@@ -1,0 +1,81 @@
+-- The load's statements for `customers`, written from the schema in stages/src/dataset.rs.
+-- Do not edit: `UPDATE_SQL=1 cargo test -p stages` writes this file again, and the same
+-- test fails while it and its source disagree.
+
+-- name: create_staging
+CREATE TEMP TABLE staging_customers (
+    line_number bigint NOT NULL,
+    raw_line text NOT NULL,
+    outcome text,
+    reason text,
+    customer_id text,
+    customer_unique_id text,
+    customer_zip_code_prefix text,
+    customer_city text,
+    customer_state text
+) ON COMMIT DROP;
+
+-- name: create_changed
+CREATE TEMP TABLE staging_customers_changed (line_number bigint NOT NULL) ON COMMIT DROP;
+
+-- name: copy_staging
+COPY staging_customers (line_number, raw_line, customer_id, customer_unique_id, customer_zip_code_prefix, customer_city, customer_state) FROM STDIN;
+
+-- name: analyze_staging
+ANALYZE staging_customers (line_number, outcome, customer_id);
+
+-- name: list_changed
+INSERT INTO staging_customers_changed (line_number)
+SELECT s.line_number
+  FROM staging_customers s LEFT JOIN customers t ON t.customer_id = s.customer_id
+ WHERE t.customer_id IS NULL
+    OR (t.customer_id, t.customer_unique_id, t.customer_zip_code_prefix, t.customer_city, t.customer_state) IS DISTINCT FROM (s.customer_id, s.customer_unique_id, s.customer_zip_code_prefix, s.customer_city, s.customer_state);
+
+-- name: analyze_changed
+ANALYZE staging_customers_changed;
+
+-- name: key_rule
+UPDATE staging_customers s
+  SET outcome = CASE WHEN (s.customer_id, s.customer_unique_id, s.customer_zip_code_prefix, s.customer_city, s.customer_state) IS NOT DISTINCT FROM (f.customer_id, f.customer_unique_id, f.customer_zip_code_prefix, f.customer_city, f.customer_state) THEN 'duplicate' ELSE 'rejected' END,
+      reason = CASE WHEN (s.customer_id, s.customer_unique_id, s.customer_zip_code_prefix, s.customer_city, s.customer_state) IS NOT DISTINCT FROM (f.customer_id, f.customer_unique_id, f.customer_zip_code_prefix, f.customer_city, f.customer_state)
+                    THEN format('exact duplicate of line %s', f.line_number)
+                    ELSE format('conflicting duplicate: %s was first seen at line %s with other content', concat_ws(', ', 'customer_id "' || s.customer_id || '"'), f.line_number) END
+ FROM (SELECT DISTINCT ON (customer_id) * FROM staging_customers
+        WHERE outcome IS NULL
+          AND (customer_id) IN (SELECT customer_id FROM staging_customers WHERE outcome IS NULL
+                                GROUP BY customer_id HAVING count(*) > 1)
+        ORDER BY customer_id, line_number) f
+WHERE s.outcome IS NULL AND s.customer_id = f.customer_id AND s.line_number > f.line_number;
+
+-- name: keep_rejects
+INSERT INTO staging_rejects (dataset, source_file, line_number, raw_line, reason, key)
+SELECT $1, (SELECT source_file FROM staging_files WHERE dataset = $1), line_number, raw_line, reason, customer_id
+  FROM staging_customers WHERE outcome = 'rejected';
+
+-- name: counts
+SELECT count(*) FILTER (WHERE outcome IS NULL), count(*) FILTER (WHERE outcome = 'duplicate'),
+     (SELECT count(*) FROM staging_rejects WHERE dataset = $1),
+     (SELECT source_file FROM staging_files WHERE dataset = $1)
+FROM staging_customers;
+
+-- name: any_row
+SELECT EXISTS (SELECT 1 FROM customers);
+
+-- name: first_merge
+INSERT INTO customers (customer_id, customer_unique_id, customer_zip_code_prefix, customer_city, customer_state)
+SELECT customer_id, customer_unique_id, customer_zip_code_prefix, customer_city, customer_state FROM staging_customers WHERE outcome IS NULL;
+
+-- name: merge_update
+UPDATE customers t SET customer_unique_id = s.customer_unique_id, customer_zip_code_prefix = s.customer_zip_code_prefix, customer_city = s.customer_city, customer_state = s.customer_state
+ FROM staging_customers s
+WHERE s.outcome IS NULL AND s.line_number IN (SELECT line_number FROM staging_customers_changed)
+  AND t.customer_id = s.customer_id AND (t.customer_unique_id, t.customer_zip_code_prefix, t.customer_city, t.customer_state) IS DISTINCT FROM (s.customer_unique_id, s.customer_zip_code_prefix, s.customer_city, s.customer_state);
+
+-- name: merge_insert
+INSERT INTO customers (customer_id, customer_unique_id, customer_zip_code_prefix, customer_city, customer_state)
+SELECT customer_id, customer_unique_id, customer_zip_code_prefix, customer_city, customer_state FROM staging_customers s
+ WHERE s.outcome IS NULL AND s.line_number IN (SELECT line_number FROM staging_customers_changed)
+   AND NOT EXISTS (SELECT 1 FROM customers t WHERE t.customer_id = s.customer_id);
+
+-- name: analyze_table
+ANALYZE customers (customer_id, customer_unique_id);
