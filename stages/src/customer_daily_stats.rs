@@ -4,13 +4,15 @@
 //! of a full backfill. See the README for every column's definition.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
-use sqlx::{AssertSqlSafe, PgConnection, Row};
+use sqlx::{PgConnection, Row};
 
 use crate::dataset::ORDER_STATUSES;
+use crate::sql_file;
 use crate::tables::purchase_days;
 use crate::{
     Aggregate, AggregateRun, BuildError, ChunkReport, DayRange, Problem, RefreshReport, Role,
@@ -131,63 +133,271 @@ pub enum Scope {
     Pairs,
 }
 
+/// The statements of this stage, as static text (see [`crate::sql_file`]): written from this
+/// module's `write` by its test.
+const FILE: &str = "sql/customer_daily_stats.sql";
+static STATEMENTS: LazyLock<Vec<(&str, &str)>> =
+    LazyLock::new(|| sql_file::sections(include_str!("../sql/customer_daily_stats.sql")));
+
+fn statement(name: &str) -> &'static str {
+    sql_file::one(FILE, &STATEMENTS, name)
+}
+
+fn key_suffix(key: CustomerKey) -> &'static str {
+    match key {
+        CustomerKey::CustomerUniqueId => "by_person",
+        CustomerKey::CustomerId => "by_customer_id",
+    }
+}
+
+fn scope_name(scope: Scope) -> &'static str {
+    match scope {
+        Scope::Days => "compute_days",
+        Scope::DaysFromStart => "compute_days_from_start",
+        Scope::Pairs => "compute_pairs",
+    }
+}
+
 /// The SQL that computes the rows of `scope` and inserts them, returning the rows written per day. One
 /// statement for any number of days or people; the lifetime columns read each person's whole history
 /// up to the day, so any scope gives the same rows as a full backfill.
 #[must_use]
-pub fn compute_sql(key: CustomerKey, scope: Scope) -> String {
-    let customers = match scope {
-        Scope::Days => match key {
-            CustomerKey::CustomerUniqueId => {
-                "SELECT DISTINCT c.customer_unique_id AS customer
-                   FROM orders o JOIN customers c ON c.customer_id = o.customer_id
-                  WHERE o.order_purchase_timestamp >= $1::date AND o.order_purchase_timestamp < $2::date + 1"
+pub fn compute_sql(key: CustomerKey, scope: Scope) -> &'static str {
+    statement(&format!("{}_{}", scope_name(scope), key_suffix(key)))
+}
+
+/// The (person, day) pairs whose stored rows could differ from a fresh computation because of a
+/// change after the day was computed: for each change of a person (the change's old or new state),
+/// every computed day from the change's day on where the person has a stored row or an order now.
+/// `$1` is the stage's name.
+#[must_use]
+pub fn stale_pairs_sql(key: CustomerKey) -> &'static str {
+    statement(&format!("stale_pairs_{}", key_suffix(key)))
+}
+
+/// [`stale_pairs_sql`] into the temporary table `refresh_pairs (person, day)`.
+#[must_use]
+pub fn record_stale_pairs_sql(key: CustomerKey) -> &'static str {
+    statement(&format!("record_stale_pairs_{}", key_suffix(key)))
+}
+
+/// Adds `sign` times the (day, rows) counts of `rows` into `into`; returns the rows counted.
+pub(crate) fn count_days(
+    rows: &[sqlx::postgres::PgRow],
+    sign: i64,
+    into: &mut BTreeMap<NaiveDate, i64>,
+) -> u64 {
+    let mut total = 0;
+    for row in rows {
+        let n: i64 = row.get(1);
+        *into.entry(row.get(0)).or_default() += sign * n;
+        total += n as u64;
+    }
+    total
+}
+
+#[async_trait]
+impl Aggregate for CustomerDailyStats {
+    async fn data_days(&self, conn: &mut PgConnection) -> Result<Option<DayRange>, sqlx::Error> {
+        purchase_days(conn).await
+    }
+
+    fn chunk_days(&self) -> u32 {
+        self.config.chunk_days
+    }
+
+    async fn compute(
+        &self,
+        conn: &mut PgConnection,
+        days: DayRange,
+        run: &AggregateRun<'_>,
+    ) -> Result<ChunkReport, sqlx::Error> {
+        locks::shared_load_lock(conn).await?;
+        locks::day_locks(conn, days.start, days.end).await?;
+        let high_water = freshness::changes_high_water(conn).await?;
+        sqlx::query("DELETE FROM customer_daily_stats WHERE stat_date BETWEEN $1 AND $2")
+            .bind(days.start)
+            .bind(days.end)
+            .execute(&mut *conn)
+            .await?;
+        let first = purchase_days(conn).await?.map(|data| data.start);
+        let scope = if first.is_none_or(|first| days.start <= first) {
+            Scope::DaysFromStart
+        } else {
+            Scope::Days
+        };
+        let written = sqlx::query(compute_sql(self.config.customer_key, scope))
+            .bind(days.start)
+            .bind(days.end)
+            .bind(&self.config.excluded_statuses)
+            .bind(run.run_id)
+            .fetch_all(&mut *conn)
+            .await?;
+        let mut counts = BTreeMap::new();
+        count_days(&written, 1, &mut counts);
+        freshness::record_chunk(conn, run, high_water, days, &counts).await
+    }
+
+    async fn stale(
+        &self,
+        conn: &mut PgConnection,
+        stage_name: &str,
+        fingerprint: &str,
+    ) -> Result<Staleness, sqlx::Error> {
+        let whole = freshness::whole_stale_days(conn, stage_name, fingerprint).await?;
+        let rows = sqlx::query(stale_pairs_sql(self.config.customer_key))
+            .bind(stage_name)
+            .fetch_all(&mut *conn)
+            .await?;
+        let partial: BTreeSet<NaiveDate> = rows.iter().map(|r| r.get::<NaiveDate, _>(1)).collect();
+        Ok(Staleness {
+            whole,
+            partial: partial.into_iter().collect(),
+        })
+    }
+
+    async fn refresh(
+        &self,
+        conn: &mut PgConnection,
+        run: &AggregateRun<'_>,
+    ) -> Result<RefreshReport, sqlx::Error> {
+        locks::shared_load_lock(conn).await?;
+        let high_water = freshness::changes_high_water(conn).await?;
+        sqlx::query("CREATE TEMP TABLE refresh_pairs (person text NOT NULL, day date NOT NULL) ON COMMIT DROP")
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(record_stale_pairs_sql(self.config.customer_key))
+            .bind(run.stage_name)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("ANALYZE refresh_pairs")
+            .execute(&mut *conn)
+            .await?;
+        let days: Vec<NaiveDate> =
+            sqlx::query_scalar("SELECT DISTINCT day FROM refresh_pairs ORDER BY day")
+                .fetch_all(&mut *conn)
+                .await?;
+        let people: i64 = sqlx::query_scalar("SELECT count(DISTINCT person) FROM refresh_pairs")
+            .fetch_one(&mut *conn)
+            .await?;
+        locks::day_set_locks(conn, &days).await?;
+        let mut delta: BTreeMap<NaiveDate, i64> = days.iter().map(|d| (*d, 0)).collect();
+        let deleted = sqlx::query(
+            "WITH deleted AS (
+                 DELETE FROM customer_daily_stats s USING refresh_pairs p
+                  WHERE s.customer_unique_id = p.person AND s.stat_date = p.day
+                 RETURNING s.stat_date)
+             SELECT stat_date, count(*)::bigint FROM deleted GROUP BY stat_date",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        count_days(&deleted, -1, &mut delta);
+        let written = if days.is_empty() {
+            Vec::new()
+        } else {
+            sqlx::query(compute_sql(self.config.customer_key, Scope::Pairs))
+                .bind(&self.config.excluded_statuses)
+                .bind(run.run_id)
+                .fetch_all(&mut *conn)
+                .await?
+        };
+        let rows = count_days(&written, 1, &mut delta);
+        let delta: Vec<(NaiveDate, i64)> = delta.into_iter().collect();
+        freshness::record_refresh(conn, run.stage_name, run.run_id, high_water, &delta).await?;
+        Ok(RefreshReport {
+            days,
+            people: people as u64,
+            rows,
+        })
+    }
+}
+
+/// Writes this stage's statement file. Only the test runs this: the binary carries the file's text.
+#[cfg(test)]
+mod write {
+    use super::{CustomerKey, Scope, key_suffix, scope_name};
+
+    /// The whole file.
+    pub fn file() -> String {
+        let mut out = crate::sql_file::header(
+            "The statements of the customer_daily_stats stage",
+            "stages/src/customer_daily_stats.rs",
+        );
+        for key in [CustomerKey::CustomerUniqueId, CustomerKey::CustomerId] {
+            let suffix = key_suffix(key);
+            for scope in [Scope::Days, Scope::DaysFromStart, Scope::Pairs] {
+                crate::sql_file::push(
+                    &mut out,
+                    &format!("{}_{suffix}", scope_name(scope)),
+                    &compute(key, scope),
+                );
             }
-            CustomerKey::CustomerId => {
-                "SELECT DISTINCT o.customer_id AS customer
-                   FROM orders o
-                  WHERE o.order_purchase_timestamp >= $1::date AND o.order_purchase_timestamp < $2::date + 1"
-            }
-        },
-        Scope::Pairs => "SELECT DISTINCT person AS customer FROM refresh_pairs",
-        Scope::DaysFromStart => "SELECT NULL::text AS customer WHERE false",
-    };
-    let (customer, history_from) = match (key, scope) {
-        (CustomerKey::CustomerUniqueId, Scope::DaysFromStart) => (
-            "c.customer_unique_id",
-            "orders o JOIN customers c ON c.customer_id = o.customer_id",
-        ),
-        (CustomerKey::CustomerId, Scope::DaysFromStart) => ("o.customer_id", "orders o"),
-        (CustomerKey::CustomerUniqueId, _) => (
-            "d.customer",
-            "day_customers d
-               JOIN customers c ON c.customer_unique_id = d.customer
-               JOIN orders o ON o.customer_id = c.customer_id",
-        ),
-        (CustomerKey::CustomerId, _) => (
-            "d.customer",
-            "day_customers d
-               JOIN orders o ON o.customer_id = d.customer",
-        ),
-    };
-    let (statuses, run_id, history_until, wanted_join, wanted_where) = match scope {
-        Scope::Days | Scope::DaysFromStart => (
-            "$3",
-            "$4",
-            "WHERE o.order_purchase_timestamp < $2::date + 1",
-            "",
-            "WHERE l.day BETWEEN $1::date AND $2::date",
-        ),
-        Scope::Pairs => (
-            "$1",
-            "$2",
-            "",
-            "JOIN refresh_pairs p ON p.person = l.customer AND p.day = l.day",
-            "",
-        ),
-    };
-    format!(
-        r"WITH day_customers AS ({customers}),
+            crate::sql_file::push(&mut out, &format!("stale_pairs_{suffix}"), stale_pairs(key));
+            crate::sql_file::push(
+                &mut out,
+                &format!("record_stale_pairs_{suffix}"),
+                &format!(
+                    "INSERT INTO refresh_pairs (person, day)\n{}",
+                    crate::sql_file::tidy(stale_pairs(key))
+                ),
+            );
+        }
+        out
+    }
+
+    /// The SQL that computes the rows of `scope` and inserts them, returning the rows written per day. One
+    /// statement for any number of days or people; the lifetime columns read each person's whole history
+    /// up to the day, so any scope gives the same rows as a full backfill.
+    pub fn compute(key: CustomerKey, scope: Scope) -> String {
+        let customers = match scope {
+            Scope::Days => match key {
+                CustomerKey::CustomerUniqueId => {
+                    "SELECT DISTINCT c.customer_unique_id AS customer
+                       FROM orders o JOIN customers c ON c.customer_id = o.customer_id
+                      WHERE o.order_purchase_timestamp >= $1::date AND o.order_purchase_timestamp < $2::date + 1"
+                }
+                CustomerKey::CustomerId => {
+                    "SELECT DISTINCT o.customer_id AS customer
+                       FROM orders o
+                      WHERE o.order_purchase_timestamp >= $1::date AND o.order_purchase_timestamp < $2::date + 1"
+                }
+            },
+            Scope::Pairs => "SELECT DISTINCT person AS customer FROM refresh_pairs",
+            Scope::DaysFromStart => "SELECT NULL::text AS customer WHERE false",
+        };
+        let (customer, history_from) = match (key, scope) {
+            (CustomerKey::CustomerUniqueId, Scope::DaysFromStart) => (
+                "c.customer_unique_id",
+                "orders o JOIN customers c ON c.customer_id = o.customer_id",
+            ),
+            (CustomerKey::CustomerId, Scope::DaysFromStart) => ("o.customer_id", "orders o"),
+            (CustomerKey::CustomerUniqueId, _) => (
+                "d.customer",
+                "day_customers d\n      JOIN customers c ON c.customer_unique_id = d.customer\n      JOIN orders o ON o.customer_id = c.customer_id",
+            ),
+            (CustomerKey::CustomerId, _) => (
+                "d.customer",
+                "day_customers d\n      JOIN orders o ON o.customer_id = d.customer",
+            ),
+        };
+        let (statuses, run_id, history_until, wanted_join, wanted_where) = match scope {
+            Scope::Days | Scope::DaysFromStart => (
+                "$3",
+                "$4",
+                "WHERE o.order_purchase_timestamp < $2::date + 1",
+                "",
+                "WHERE l.day BETWEEN $1::date AND $2::date",
+            ),
+            Scope::Pairs => (
+                "$1",
+                "$2",
+                "",
+                "JOIN refresh_pairs p ON p.person = l.customer AND p.day = l.day",
+                "",
+            ),
+        };
+        format!(
+            r"WITH day_customers AS ({customers}),
 history AS (
     SELECT {customer} AS customer, o.order_id, o.order_purchase_timestamp AS purchased_at,
            o.order_purchase_timestamp::date AS day, o.order_status = ANY({statuses}::text[]) AS excluded
@@ -250,183 +460,46 @@ SELECT l.day, l.customer, l.orders_count, l.canceled_orders_count, l.items_count
 RETURNING stat_date
 )
 SELECT stat_date, count(*)::bigint FROM inserted GROUP BY stat_date"
-    )
-}
-
-/// The (person, day) pairs whose stored rows could differ from a fresh computation because of a
-/// change after the day was computed: for each change of a person (the change's old or new state),
-/// every computed day from the change's day on where the person has a stored row or an order now.
-/// `$1` is the stage's name.
-#[must_use]
-pub fn stale_pairs_sql(key: CustomerKey) -> &'static str {
-    match key {
-        CustomerKey::CustomerUniqueId => {
-            "WITH low AS (SELECT min(changes_seen) AS id FROM aggregate_days WHERE stage_name = $1),
-             dirty AS (SELECT c.customer_unique_id AS person, c.day, c.id
-                         FROM order_changes c, low WHERE c.id > low.id AND c.customer_id IS NOT NULL),
-             candidates AS (
-                 SELECT x.person, s.stat_date AS day, x.id
-                   FROM dirty x JOIN customer_daily_stats s ON s.customer_unique_id = x.person AND s.stat_date >= x.day
-                 UNION ALL
-                 SELECT x.person, o.order_purchase_timestamp::date, x.id
-                   FROM dirty x
-                   JOIN customers c ON c.customer_unique_id = x.person
-                   JOIN orders o ON o.customer_id = c.customer_id
-                  WHERE o.order_purchase_timestamp >= x.day)
-             SELECT DISTINCT k.person, k.day
-               FROM candidates k JOIN aggregate_days d ON d.stage_name = $1 AND d.day = k.day AND d.changes_seen < k.id"
-        }
-        CustomerKey::CustomerId => {
-            "WITH low AS (SELECT min(changes_seen) AS id FROM aggregate_days WHERE stage_name = $1),
-             dirty AS (SELECT c.customer_id AS person, c.day, c.id
-                         FROM order_changes c, low WHERE c.id > low.id AND c.customer_id IS NOT NULL),
-             candidates AS (
-                 SELECT x.person, s.stat_date AS day, x.id
-                   FROM dirty x JOIN customer_daily_stats s ON s.customer_unique_id = x.person AND s.stat_date >= x.day
-                 UNION ALL
-                 SELECT x.person, o.order_purchase_timestamp::date, x.id
-                   FROM dirty x JOIN orders o ON o.customer_id = x.person
-                  WHERE o.order_purchase_timestamp >= x.day)
-             SELECT DISTINCT k.person, k.day
-               FROM candidates k JOIN aggregate_days d ON d.stage_name = $1 AND d.day = k.day AND d.changes_seen < k.id"
-        }
-    }
-}
-
-/// Adds `sign` times the (day, rows) counts of `rows` into `into`; returns the rows counted.
-pub(crate) fn count_days(
-    rows: &[sqlx::postgres::PgRow],
-    sign: i64,
-    into: &mut BTreeMap<NaiveDate, i64>,
-) -> u64 {
-    let mut total = 0;
-    for row in rows {
-        let n: i64 = row.get(1);
-        *into.entry(row.get(0)).or_default() += sign * n;
-        total += n as u64;
-    }
-    total
-}
-
-#[async_trait]
-impl Aggregate for CustomerDailyStats {
-    async fn data_days(&self, conn: &mut PgConnection) -> Result<Option<DayRange>, sqlx::Error> {
-        purchase_days(conn).await
-    }
-
-    fn chunk_days(&self) -> u32 {
-        self.config.chunk_days
-    }
-
-    async fn compute(
-        &self,
-        conn: &mut PgConnection,
-        days: DayRange,
-        run: &AggregateRun<'_>,
-    ) -> Result<ChunkReport, sqlx::Error> {
-        locks::shared_load_lock(conn).await?;
-        locks::day_locks(conn, days.start, days.end).await?;
-        let high_water = freshness::changes_high_water(conn).await?;
-        sqlx::query("DELETE FROM customer_daily_stats WHERE stat_date BETWEEN $1 AND $2")
-            .bind(days.start)
-            .bind(days.end)
-            .execute(&mut *conn)
-            .await?;
-        let first = purchase_days(conn).await?.map(|data| data.start);
-        let scope = if first.is_none_or(|first| days.start <= first) {
-            Scope::DaysFromStart
-        } else {
-            Scope::Days
-        };
-        let written = sqlx::query(AssertSqlSafe(compute_sql(self.config.customer_key, scope)))
-            .bind(days.start)
-            .bind(days.end)
-            .bind(&self.config.excluded_statuses)
-            .bind(run.run_id)
-            .fetch_all(&mut *conn)
-            .await?;
-        let mut counts = BTreeMap::new();
-        count_days(&written, 1, &mut counts);
-        freshness::record_chunk(conn, run, high_water, days, &counts).await
-    }
-
-    async fn stale(
-        &self,
-        conn: &mut PgConnection,
-        stage_name: &str,
-        fingerprint: &str,
-    ) -> Result<Staleness, sqlx::Error> {
-        let whole = freshness::whole_stale_days(conn, stage_name, fingerprint).await?;
-        let rows = sqlx::query(stale_pairs_sql(self.config.customer_key))
-            .bind(stage_name)
-            .fetch_all(&mut *conn)
-            .await?;
-        let partial: BTreeSet<NaiveDate> = rows.iter().map(|r| r.get::<NaiveDate, _>(1)).collect();
-        Ok(Staleness {
-            whole,
-            partial: partial.into_iter().collect(),
-        })
-    }
-
-    async fn refresh(
-        &self,
-        conn: &mut PgConnection,
-        run: &AggregateRun<'_>,
-    ) -> Result<RefreshReport, sqlx::Error> {
-        locks::shared_load_lock(conn).await?;
-        let high_water = freshness::changes_high_water(conn).await?;
-        sqlx::query("CREATE TEMP TABLE refresh_pairs (person text NOT NULL, day date NOT NULL) ON COMMIT DROP")
-            .execute(&mut *conn)
-            .await?;
-        sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO refresh_pairs (person, day) {}",
-            stale_pairs_sql(self.config.customer_key)
-        )))
-        .bind(run.stage_name)
-        .execute(&mut *conn)
-        .await?;
-        sqlx::query("ANALYZE refresh_pairs")
-            .execute(&mut *conn)
-            .await?;
-        let days: Vec<NaiveDate> =
-            sqlx::query_scalar("SELECT DISTINCT day FROM refresh_pairs ORDER BY day")
-                .fetch_all(&mut *conn)
-                .await?;
-        let people: i64 = sqlx::query_scalar("SELECT count(DISTINCT person) FROM refresh_pairs")
-            .fetch_one(&mut *conn)
-            .await?;
-        locks::day_set_locks(conn, &days).await?;
-        let mut delta: BTreeMap<NaiveDate, i64> = days.iter().map(|d| (*d, 0)).collect();
-        let deleted = sqlx::query(
-            "WITH deleted AS (
-                 DELETE FROM customer_daily_stats s USING refresh_pairs p
-                  WHERE s.customer_unique_id = p.person AND s.stat_date = p.day
-                 RETURNING s.stat_date)
-             SELECT stat_date, count(*)::bigint FROM deleted GROUP BY stat_date",
         )
-        .fetch_all(&mut *conn)
-        .await?;
-        count_days(&deleted, -1, &mut delta);
-        let written = if days.is_empty() {
-            Vec::new()
-        } else {
-            sqlx::query(AssertSqlSafe(compute_sql(
-                self.config.customer_key,
-                Scope::Pairs,
-            )))
-            .bind(&self.config.excluded_statuses)
-            .bind(run.run_id)
-            .fetch_all(&mut *conn)
-            .await?
-        };
-        let rows = count_days(&written, 1, &mut delta);
-        let delta: Vec<(NaiveDate, i64)> = delta.into_iter().collect();
-        freshness::record_refresh(conn, run.stage_name, run.run_id, high_water, &delta).await?;
-        Ok(RefreshReport {
-            days,
-            people: people as u64,
-            rows,
-        })
+    }
+
+    /// The (person, day) pairs whose stored rows could differ from a fresh computation because of a
+    /// change after the day was computed: for each change of a person (the change's old or new state),
+    /// every computed day from the change's day on where the person has a stored row or an order now.
+    /// `$1` is the stage's name.
+    pub fn stale_pairs(key: CustomerKey) -> &'static str {
+        match key {
+            CustomerKey::CustomerUniqueId => {
+                "WITH low AS (SELECT min(changes_seen) AS id FROM aggregate_days WHERE stage_name = $1),
+                 dirty AS (SELECT c.customer_unique_id AS person, c.day, c.id
+                             FROM order_changes c, low WHERE c.id > low.id AND c.customer_id IS NOT NULL),
+                 candidates AS (
+                     SELECT x.person, s.stat_date AS day, x.id
+                       FROM dirty x JOIN customer_daily_stats s ON s.customer_unique_id = x.person AND s.stat_date >= x.day
+                     UNION ALL
+                     SELECT x.person, o.order_purchase_timestamp::date, x.id
+                       FROM dirty x
+                       JOIN customers c ON c.customer_unique_id = x.person
+                       JOIN orders o ON o.customer_id = c.customer_id
+                      WHERE o.order_purchase_timestamp >= x.day)
+                 SELECT DISTINCT k.person, k.day
+                   FROM candidates k JOIN aggregate_days d ON d.stage_name = $1 AND d.day = k.day AND d.changes_seen < k.id"
+            }
+            CustomerKey::CustomerId => {
+                "WITH low AS (SELECT min(changes_seen) AS id FROM aggregate_days WHERE stage_name = $1),
+                 dirty AS (SELECT c.customer_id AS person, c.day, c.id
+                             FROM order_changes c, low WHERE c.id > low.id AND c.customer_id IS NOT NULL),
+                 candidates AS (
+                     SELECT x.person, s.stat_date AS day, x.id
+                       FROM dirty x JOIN customer_daily_stats s ON s.customer_unique_id = x.person AND s.stat_date >= x.day
+                     UNION ALL
+                     SELECT x.person, o.order_purchase_timestamp::date, x.id
+                       FROM dirty x JOIN orders o ON o.customer_id = x.person
+                      WHERE o.order_purchase_timestamp >= x.day)
+                 SELECT DISTINCT k.person, k.day
+                   FROM candidates k JOIN aggregate_days d ON d.stage_name = $1 AND d.day = k.day AND d.changes_seen < k.id"
+            }
+        }
     }
 }
 
@@ -457,6 +530,16 @@ mod tests {
         assert_eq!(
             config.check()[0].message,
             "must be between 1 and 36500, got 4294967295"
+        );
+    }
+
+    /// The file is what `write` gives; `UPDATE_SQL=1` writes it.
+    #[test]
+    fn statement_file_matches_its_source() {
+        let stale = sql_file::check_or_write(FILE, &write::file());
+        assert!(
+            stale.is_none(),
+            "{FILE} disagrees with stages/src/customer_daily_stats.rs; run `UPDATE_SQL=1 cargo test -p stages` and review the diff"
         );
     }
 
