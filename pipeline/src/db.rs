@@ -136,9 +136,14 @@ async fn create_database(
             anyhow::anyhow!("cannot connect to the database server at {target}: timed out")
         })?
         .map_err(|e| connect_error(&e, target))?;
-    // An identifier cannot be a bind parameter; quote it as PostgreSQL's quote_ident does.
-    let quoted = format!("\"{}\"", name.replace('"', "\"\""));
-    let result = sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {quoted}")))
+    // An identifier cannot be a bind parameter, and CREATE DATABASE cannot run inside the DO
+    // block that would let the server build it: PostgreSQL writes the statement, quoting the name
+    // with its own format('%I'), and it runs as written.
+    let statement: String = sqlx::query_scalar("SELECT format('CREATE DATABASE %I', $1::text)")
+        .bind(&name)
+        .fetch_one(&mut conn)
+        .await?;
+    let result = sqlx::query(sqlx::AssertSqlSafe(statement))
         .execute(&mut conn)
         .await;
     match result {

@@ -247,6 +247,28 @@ pub struct TopCustomer {
     pub state: Option<String>,
 }
 
+/// The ranking of `pipeline top-customers` by `$order` (static text for each order: an `ORDER BY`
+/// cannot be a bind parameter). `$1..=$2` is the range, `$3` the limit.
+macro_rules! top_customers_sql {
+    ($order:literal) => {
+        concat!(
+            "WITH per AS (
+                 SELECT customer_unique_id, sum(orders_count)::bigint AS orders, sum(items_count)::bigint AS items,
+                        sum(total_spent) AS total_spent, min(stat_date) AS first_order_date, max(stat_date) AS last_order_date
+                   FROM customer_daily_stats WHERE stat_date BETWEEN $1 AND $2 GROUP BY customer_unique_id),
+             ranked AS (SELECT * FROM per ORDER BY ", $order, ", customer_unique_id LIMIT $3)
+             SELECT r.customer_unique_id, r.orders, r.items, r.total_spent, r.first_order_date, r.last_order_date,
+                    place.customer_city, place.customer_state
+               FROM ranked r
+               LEFT JOIN LATERAL (
+                    SELECT c.customer_city, c.customer_state FROM customers c JOIN orders o ON o.customer_id = c.customer_id
+                     WHERE c.customer_unique_id = r.customer_unique_id OR c.customer_id = r.customer_unique_id
+                     ORDER BY o.order_purchase_timestamp DESC, o.order_id LIMIT 1) place ON true
+              ORDER BY ", $order, ", r.customer_unique_id"
+        )
+    };
+}
+
 /// `pipeline top-customers`: the first `limit` customers by `by`, best first.
 pub async fn top_customers(
     db: &Db,
@@ -257,27 +279,12 @@ pub async fn top_customers(
 ) -> Result<Vec<TopCustomer>> {
     warn_if_incomplete(db, plan, range).await?;
     let (start, end) = bounds(range);
-    let order = match by {
-        RankBy::Spent => "total_spent DESC",
-        RankBy::Orders => "orders DESC",
-        RankBy::Items => "items DESC",
+    let sql = match by {
+        RankBy::Spent => top_customers_sql!("total_spent DESC"),
+        RankBy::Orders => top_customers_sql!("orders DESC"),
+        RankBy::Items => top_customers_sql!("items DESC"),
     };
-    let sql = format!(
-        "WITH per AS (
-             SELECT customer_unique_id, sum(orders_count)::bigint AS orders, sum(items_count)::bigint AS items,
-                    sum(total_spent) AS total_spent, min(stat_date) AS first_order_date, max(stat_date) AS last_order_date
-               FROM customer_daily_stats WHERE stat_date BETWEEN $1 AND $2 GROUP BY customer_unique_id),
-         ranked AS (SELECT * FROM per ORDER BY {order}, customer_unique_id LIMIT $3)
-         SELECT r.customer_unique_id, r.orders, r.items, r.total_spent, r.first_order_date, r.last_order_date,
-                place.customer_city, place.customer_state
-           FROM ranked r
-           LEFT JOIN LATERAL (
-                SELECT c.customer_city, c.customer_state FROM customers c JOIN orders o ON o.customer_id = c.customer_id
-                 WHERE c.customer_unique_id = r.customer_unique_id OR c.customer_id = r.customer_unique_id
-                 ORDER BY o.order_purchase_timestamp DESC, o.order_id LIMIT 1) place ON true
-          ORDER BY {order}, r.customer_unique_id"
-    );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let rows = sqlx::query(sql)
         .bind(start)
         .bind(end)
         .bind(limit as i64)
@@ -317,18 +324,27 @@ pub struct Repeaters {
 /// Computes [`Repeaters`] from the stored daily rows.
 pub async fn repeater_figures(db: &Db, range: Option<DayRange>) -> Result<Repeaters> {
     let (start, end) = bounds(range);
-    let per = "SELECT customer_unique_id, sum(orders_count) AS orders, count(*) AS days
-                 FROM customer_daily_stats WHERE stat_date BETWEEN $1 AND $2 GROUP BY customer_unique_id";
-    let totals = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT count(*), count(*) FILTER (WHERE orders >= 2), count(*) FILTER (WHERE days >= 2) FROM ({per}) per"
-    )))
+    // Each customer's orders and days in the range `$1..=$2`.
+    macro_rules! per_customer {
+        () => {
+            "SELECT customer_unique_id, sum(orders_count) AS orders, count(*) AS days
+               FROM customer_daily_stats WHERE stat_date BETWEEN $1 AND $2 GROUP BY customer_unique_id"
+        };
+    }
+    let totals = sqlx::query(concat!(
+        "SELECT count(*), count(*) FILTER (WHERE orders >= 2), count(*) FILTER (WHERE days >= 2) FROM (",
+        per_customer!(),
+        ") per"
+    ))
     .bind(start)
     .bind(end)
     .fetch_one(&db.pool)
     .await?;
-    let histogram_rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT orders::bigint, count(*) FROM ({per}) per WHERE orders >= 2 GROUP BY orders ORDER BY orders"
-    )))
+    let histogram_rows = sqlx::query(concat!(
+        "SELECT orders::bigint, count(*) FROM (",
+        per_customer!(),
+        ") per WHERE orders >= 2 GROUP BY orders ORDER BY orders"
+    ))
     .bind(start)
     .bind(end)
     .fetch_all(&db.pool)
