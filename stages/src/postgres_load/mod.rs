@@ -113,16 +113,23 @@ pub fn push_copy_field(out: &mut Vec<u8>, value: Option<&str>) {
         out.extend_from_slice(b"\\N");
         return;
     };
-    for &b in value.as_bytes() {
-        match b {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            0 => out.extend_from_slice("\u{FFFD}".as_bytes()),
-            _ => out.push(b),
-        }
+    let bytes = value.as_bytes();
+    // Most values need no escape: copy runs of plain bytes whole.
+    let mut plain_from = 0;
+    for (at, &b) in bytes.iter().enumerate() {
+        let escaped: &[u8] = match b {
+            b'\\' => b"\\\\",
+            b'\t' => b"\\t",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            0 => "\u{FFFD}".as_bytes(),
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[plain_from..at]);
+        out.extend_from_slice(escaped);
+        plain_from = at + 1;
     }
+    out.extend_from_slice(&bytes[plain_from..]);
 }
 
 /// Rejected lines are buffered up to this size before they are copied.
@@ -587,6 +594,11 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "a\\tb\\\\c\\nd\\re\u{FFFD}\t\\N"
         );
+        for plain in ["", "plain text, with spaces", "ação"] {
+            let mut out = Vec::new();
+            push_copy_field(&mut out, Some(plain));
+            assert_eq!(out, plain.as_bytes());
+        }
     }
 
     #[test]
