@@ -357,9 +357,16 @@ fn check_writers(file: &str, stages: &[PlannedStage], problems: &mut Vec<String>
     }
 }
 
-/// The fingerprint of a stage's options: SHA-256 over its canonical JSON.
+/// The fingerprint of a stage's options: SHA-256 over its canonical JSON, without its tuning options
+/// (which change how it runs, not what it writes).
 pub fn fingerprint(config: &dyn StageConfig) -> String {
-    let json = serde_json::to_string(config).unwrap_or_default();
+    let mut value = serde_json::to_value(config).unwrap_or_default();
+    if let Some(options) = value.as_object_mut() {
+        for key in config.tuning_options() {
+            options.remove(*key);
+        }
+    }
+    let json = value.to_string();
     let digest = Sha256::digest(json.as_bytes());
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
@@ -635,5 +642,21 @@ mod tests {
         assert_eq!(a.stages[0].fingerprint, b.stages[0].fingerprint);
         assert_ne!(a.stages[3].fingerprint, b.stages[3].fingerprint);
         assert_eq!(a.stages[3].fingerprint.len(), 16);
+        // How a stage runs is not what it writes: chunk sizes and lock timeouts change no fingerprint.
+        let c = compile_toml(
+            &GOOD
+                .replace(
+                    "type = \"customer_daily_stats\"",
+                    "type = \"customer_daily_stats\"\nchunk_days = 7",
+                )
+                .replace(
+                    "type = \"postgres_load\"",
+                    "type = \"postgres_load\"\nlock_timeout_secs = 5",
+                ),
+        )
+        .unwrap();
+        assert_eq!(a.stages[2].type_name, "postgres_load");
+        assert_eq!(a.stages[2].fingerprint, c.stages[2].fingerprint);
+        assert_eq!(a.stages[3].fingerprint, c.stages[3].fingerprint);
     }
 }

@@ -97,6 +97,12 @@ pub trait StageConfig: Debug + Send + Sync {
     fn check(&self) -> Vec<Problem> {
         Vec::new()
     }
+    /// Options that change how the stage runs but not what it reads or writes (batch sizes, lock
+    /// timeouts): they are left out of its fingerprint, so changing one marks no day stale and no
+    /// file as loaded under other rules.
+    fn tuning_options(&self) -> &'static [&'static str] {
+        &[]
+    }
     /// The derived table the stage replaces rows of, if any. Two stages of a plan may not write the
     /// same table: each would overwrite the other's rows.
     fn writes(&self) -> Option<&'static str> {

@@ -120,6 +120,10 @@ impl StageConfig for ProductDailyStatsConfig {
         problems
     }
 
+    fn tuning_options(&self) -> &'static [&'static str] {
+        &["chunk_days"]
+    }
+
     fn writes(&self) -> Option<&'static str> {
         Some("product_daily_stats")
     }

@@ -72,6 +72,10 @@ impl StageConfig for PostgresLoadConfig {
         }
     }
 
+    fn tuning_options(&self) -> &'static [&'static str] {
+        &["lock_timeout_secs"]
+    }
+
     fn build(&self, _: &StageContext) -> Result<Stage, BuildError> {
         Ok(Stage::Load(Box::new(PostgresLoad::new(self.clone()))))
     }
