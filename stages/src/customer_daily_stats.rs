@@ -41,7 +41,10 @@ pub struct CustomerDailyStatsConfig {
     /// items or money.
     #[serde(default = "default_excluded_statuses")]
     pub excluded_statuses: Vec<String>,
-    /// Days computed per transaction during a backfill (progress is reported per chunk).
+    /// Days computed per transaction during a backfill (progress is reported per chunk). The
+    /// default, ten years, makes a whole history one statement: every chunk after the first reads
+    /// its people's earlier history again (its lifetime columns need it), which cost a 1M-order
+    /// backfill a quarter more in two chunks than in one.
     #[serde(default = "default_chunk_days")]
     pub chunk_days: u32,
 }
@@ -50,7 +53,7 @@ fn default_excluded_statuses() -> Vec<String> {
     vec!["canceled".to_owned(), "unavailable".to_owned()]
 }
 fn default_chunk_days() -> u32 {
-    366
+    3660
 }
 
 /// The largest accepted `chunk_days` (a century).
@@ -99,6 +102,10 @@ impl StageConfig for CustomerDailyStatsConfig {
             ));
         }
         problems
+    }
+
+    fn tuning_options(&self) -> &'static [&'static str] {
+        &["chunk_days"]
     }
 
     fn writes(&self) -> Option<&'static str> {
