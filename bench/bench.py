@@ -198,7 +198,7 @@ def first_run(binary, data, reps, env):
     limit_sql = (ROOT / "bench/limit_stats.sql").read_text()
     copy_script = "\n".join(
         f"\\copy {table} ({cols}) FROM '{data / name}' WITH (FORMAT csv, HEADER true)" for table, name, cols in FILES)
-    ours, limit, limit_load = [], [], []
+    ours, limit, limit_load, rss = [], [], [], []
     for _ in range(reps):
         fresh()
         subprocess.run([binary, *cfg, "migrate"], env=env, check=True, capture_output=True)
@@ -214,10 +214,12 @@ def first_run(binary, data, reps, env):
         psql(DB_URL, input=limit_sql)
         limit.append(time.perf_counter() - start)
         fresh()
-        seconds, _ = timed([binary, *cfg, "run"], env)
+        seconds, peak = timed([binary, *cfg, "run"], env)
         ours.append(seconds)
+        rss.append(peak)
     return {"first_run_s": median(ours), "first_run_limit_s": median(limit),
-            "first_run_vs_limit": median(ours) / median(limit), "restore_load_s": median(limit_load)}
+            "first_run_vs_limit": median(ours) / median(limit), "restore_load_s": median(limit_load),
+            "first_run_rss_mb": max(rss)}
 
 
 def quick(binary, data, reps):
@@ -232,7 +234,8 @@ def quick(binary, data, reps):
     res["daily_changed_vs_restore"] = res["daily_changed_s"] / res["restore_load_s"]
     print(f"\n== {data}: medians of {reps} (quick)")
     print(f"first run (load + days)   {res['first_run_s']:8.3f} s   pg_restore way + one statement "
-          f"{res['first_run_limit_s']:8.3f} s   ratio " + verdict("first", res["first_run_vs_limit"], 1.5))
+          f"{res['first_run_limit_s']:8.3f} s   ratio " + verdict("first", res["first_run_vs_limit"], 1.5)
+          + f"   (peak RSS {res['first_run_rss_mb']:.0f} MB)")
     print(f"daily run, unchanged      {res['daily_unchanged_s']:8.3f} s   pg_restore way {res['restore_load_s']:8.3f} s   ratio "
           + verdict("daily", res["daily_unchanged_vs_restore"], 0.5))
     print(f"daily run, 0.1% changed   {res['daily_changed_s']:8.3f} s   pg_restore way {res['restore_load_s']:8.3f} s   ratio "
