@@ -282,16 +282,6 @@ impl Dataset {
             ],
         }
     }
-
-    /// The table columns, comma-separated, for SQL.
-    #[must_use]
-    pub fn column_list(self) -> String {
-        self.columns()
-            .iter()
-            .map(|c| c.table)
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
 }
 
 impl std::fmt::Display for Dataset {
