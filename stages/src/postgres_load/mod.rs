@@ -275,11 +275,9 @@ impl Load for PostgresLoad {
         // Into empty tables, load as pg_restore does: without keys, indexes and references, which
         // are built once at the end (and checked in one pass) instead of row by row.
         let first_load = self.first_load.load(Ordering::Relaxed);
-        let keys = if first_load {
-            Some(Keys::drop_all(conn).await?)
-        } else {
-            None
-        };
+        if first_load {
+            Keys::drop_all(conn).await?;
+        }
         let changes = if first_load {
             ChangeLog::everything()
         } else {
@@ -340,9 +338,9 @@ impl Load for PostgresLoad {
                 "merged"
             );
         }
-        if let Some(keys) = keys {
+        if first_load {
             let rebuilt = std::time::Instant::now();
-            keys.restore(conn).await?;
+            Keys::restore(conn).await?;
             tracing::info!(
                 seconds = rebuilt.elapsed().as_secs_f64(),
                 "built the keys, indexes and references"
@@ -418,7 +416,7 @@ impl Keys {
     }
 
     /// Records the definitions, then drops references, indexes and keys.
-    async fn drop_all(conn: &mut PgConnection) -> Result<Self, sqlx::Error> {
+    async fn drop_all(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
         let tables: Vec<&str> = Dataset::LOAD_ORDER.iter().map(|d| d.table()).collect();
         sqlx::query(
             "CREATE TEMP TABLE load_keys (step int NOT NULL, drop_sql text NOT NULL, restore_sql text NOT NULL) ON COMMIT DROP",
@@ -430,11 +428,11 @@ impl Keys {
             .execute(&mut *conn)
             .await?;
         sqlx::query(DROP_KEYS_SQL).execute(&mut *conn).await?;
-        Ok(Self)
+        Ok(())
     }
 
     /// Builds the keys and indexes, then the references.
-    async fn restore(self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    async fn restore(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
         sqlx::query("SET LOCAL maintenance_work_mem = '256MB'")
             .execute(&mut *conn)
             .await?;
