@@ -115,29 +115,26 @@ impl LoadStatements {
     }
 }
 
-/// The columns the aggregates join and filter on, whose statistics a big load refreshes.
-#[must_use]
-pub fn aggregate_columns(dataset: Dataset) -> &'static [&'static str] {
-    match dataset {
-        Dataset::Customers => &["customer_id", "customer_unique_id"],
-        Dataset::Orders => &[
-            "order_id",
-            "customer_id",
-            "order_status",
-            "order_purchase_timestamp",
-        ],
-        Dataset::OrderItems => &["order_id", "product_id"],
-        Dataset::Products => &[],
-    }
-}
-
 /// Writes the statement files from the schema. Only the test runs this: the binary carries the
 /// files' text.
 #[cfg(test)]
 mod write {
     use crate::dataset::Dataset;
 
-    use super::aggregate_columns;
+    /// The columns the aggregates join and filter on, whose statistics a big load refreshes.
+    pub fn aggregate_columns(dataset: Dataset) -> &'static [&'static str] {
+        match dataset {
+            Dataset::Customers => &["customer_id", "customer_unique_id"],
+            Dataset::Orders => &[
+                "order_id",
+                "customer_id",
+                "order_status",
+                "order_purchase_timestamp",
+            ],
+            Dataset::OrderItems => &["order_id", "product_id"],
+            Dataset::Products => &[],
+        }
+    }
 
     fn list(items: impl IntoIterator<Item = String>, separator: &str) -> String {
         items.into_iter().collect::<Vec<_>>().join(separator)
@@ -359,7 +356,7 @@ mod tests {
             assert!(!sql.copy_staging.ends_with(';'));
             assert_eq!(
                 sql.analyze_table.is_some(),
-                !aggregate_columns(dataset).is_empty()
+                !write::aggregate_columns(dataset).is_empty()
             );
         }
     }
