@@ -81,9 +81,11 @@ async fn open(config: &DatabaseConfig, create_missing: bool) -> Result<Db> {
     };
     let target = describe(&options);
     let timeout = Duration::from_secs(config.connect_timeout_secs);
+    // The plan refuses a pool too small for a run (`database.max_connections`), so the size is used
+    // as it is rather than raised here behind the user's back.
     let pool_options = || {
         PgPoolOptions::new()
-            .max_connections(config.max_connections.max(2))
+            .max_connections(config.max_connections)
             .acquire_timeout(timeout)
     };
     let pool = match tokio::time::timeout(timeout, pool_options().connect_with(options.clone()))

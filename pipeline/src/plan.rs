@@ -93,6 +93,11 @@ impl PlannedStage {
 const MAX_SECS: u64 = 86_400;
 /// The largest accepted pool size.
 const MAX_CONNECTIONS: u64 = 1_000;
+/// The smallest pool a run can work with: while it loads, its invocation's ledger row and the load
+/// stage's row each hold a connection for their advisory lock, and the load's transaction takes a
+/// third (an aggregate's transactions likewise, beside its own row and the invocation's). With
+/// fewer, the run waits for a connection that never comes free.
+const MIN_CONNECTIONS: u32 = 3;
 /// The largest accepted `schedule.max_catch_up_days` (a century).
 const MAX_CATCH_UP_DAYS: u64 = 36_500;
 
@@ -193,6 +198,14 @@ pub fn compile(path: &Path, raw: RawConfig) -> Result<Plan, Vec<String>> {
                 origin(key)
             ));
         }
+    }
+    if raw.database.max_connections < MIN_CONNECTIONS {
+        problems.push(format!(
+            "{}: database.max_connections: must be at least {MIN_CONNECTIONS} (a run holds one connection \
+             for its ledger row, one for its stage's row and one for the stage's transaction), got {}",
+            origin("database.max_connections"),
+            raw.database.max_connections
+        ));
     }
     if raw.database.connect_timeout_secs == 0 {
         problems.push(format!(
@@ -552,6 +565,24 @@ mod tests {
                 "pipeline.toml: schedule.retry_max_secs: must be at most 86400, got 100000",
             ]
         );
+    }
+
+    #[test]
+    fn a_pool_too_small_for_a_run_is_refused() {
+        for (size, refused) in [(0, true), (1, true), (2, true), (3, false), (4, false)] {
+            let toml = format!("{GOOD}[database]\nmax_connections = {size}\n");
+            let result = compile_toml(&toml);
+            if refused {
+                assert_eq!(
+                    result.unwrap_err(),
+                    vec![format!(
+                        "pipeline.toml: database.max_connections: must be at least 3 (a run holds one connection for its ledger row, one for its stage's row and one for the stage's transaction), got {size}"
+                    )]
+                );
+            } else {
+                assert_eq!(result.unwrap().database.max_connections, size);
+            }
+        }
     }
 
     #[test]

@@ -431,6 +431,30 @@ fn bad_schedule_flags_name_the_flag_with_exit_code_2() {
 }
 
 #[test]
+fn a_pool_too_small_for_a_run_is_refused_before_connecting() {
+    // Two connections passed the check, then every run waited 10 s for a third and failed.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pipeline"))
+        .args(["run"])
+        .current_dir(repo())
+        .env(
+            "DATABASE_URL",
+            "postgres://postgres@127.0.0.1:1/never_reached",
+        )
+        .env("PIPELINE_DATABASE__MAX_CONNECTIONS", "2")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(
+            "environment variable PIPELINE_DATABASE__MAX_CONNECTIONS: database.max_connections: must be at least 3"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("cannot connect"), "{stderr}");
+}
+
+#[test]
 fn an_unreachable_database_is_named_without_its_password() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_pipeline"))
         .args(["run"])
