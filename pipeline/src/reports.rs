@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use sqlx::Row;
+use stages::customer_daily_stats::CustomerKey;
 use stages::entities::customer_daily_stats as cds;
 use stages::entities::pipeline_run;
 use stages::freshness::consecutive_runs;
@@ -247,10 +248,11 @@ pub struct TopCustomer {
     pub state: Option<String>,
 }
 
-/// The ranking of `pipeline top-customers` by `$order` (static text for each order: an `ORDER BY`
-/// cannot be a bind parameter). `$1..=$2` is the range, `$3` the limit.
+/// The ranking of `pipeline top-customers` by `$order`, each customer's place looked up by
+/// `$key`, the column of `customers` the stored rows are keyed by (static text for each variant: an
+/// `ORDER BY` or a column cannot be a bind parameter). `$1..=$2` is the range, `$3` the limit.
 macro_rules! top_customers_sql {
-    ($order:literal) => {
+    ($order:literal, $key:literal) => {
         concat!(
             "WITH per AS (
                  SELECT customer_unique_id, sum(orders_count)::bigint AS orders, sum(items_count)::bigint AS items,
@@ -262,14 +264,26 @@ macro_rules! top_customers_sql {
                FROM ranked r
                LEFT JOIN LATERAL (
                     SELECT c.customer_city, c.customer_state FROM customers c JOIN orders o ON o.customer_id = c.customer_id
-                     WHERE c.customer_unique_id = r.customer_unique_id OR c.customer_id = r.customer_unique_id
+                     WHERE c.", $key, " = r.customer_unique_id
                      ORDER BY o.order_purchase_timestamp DESC, o.order_id LIMIT 1) place ON true
               ORDER BY ", $order, ", r.customer_unique_id"
         )
     };
 }
 
-/// `pipeline top-customers`: the first `limit` customers by `by`, best first.
+/// What identifies a customer in the stored rows: the `customer_key` of the declared
+/// `customer_daily_stats` stage (its default, the person, when none is declared).
+fn stats_key(plan: &Plan) -> CustomerKey {
+    plan.with_role(Role::Aggregate)
+        .find(|s| s.type_name == "customer_daily_stats")
+        .and_then(|s| serde_json::to_value(s.config.as_ref()).ok())
+        .and_then(|options| serde_json::from_value(options.get("customer_key")?.clone()).ok())
+        .unwrap_or_default()
+}
+
+/// `pipeline top-customers`: the first `limit` customers by `by`, best first. A customer's place is
+/// that of their latest order, looked up by the key the rows are keyed by and by it alone: a
+/// person's id may equal another row's `customer_id`.
 pub async fn top_customers(
     db: &Db,
     plan: &Plan,
@@ -279,10 +293,23 @@ pub async fn top_customers(
 ) -> Result<Vec<TopCustomer>> {
     warn_if_incomplete(db, plan, range).await?;
     let (start, end) = bounds(range);
-    let sql = match by {
-        RankBy::Spent => top_customers_sql!("total_spent DESC"),
-        RankBy::Orders => top_customers_sql!("orders DESC"),
-        RankBy::Items => top_customers_sql!("items DESC"),
+    let sql = match (stats_key(plan), by) {
+        (CustomerKey::CustomerUniqueId, RankBy::Spent) => {
+            top_customers_sql!("total_spent DESC", "customer_unique_id")
+        }
+        (CustomerKey::CustomerUniqueId, RankBy::Orders) => {
+            top_customers_sql!("orders DESC", "customer_unique_id")
+        }
+        (CustomerKey::CustomerUniqueId, RankBy::Items) => {
+            top_customers_sql!("items DESC", "customer_unique_id")
+        }
+        (CustomerKey::CustomerId, RankBy::Spent) => {
+            top_customers_sql!("total_spent DESC", "customer_id")
+        }
+        (CustomerKey::CustomerId, RankBy::Orders) => {
+            top_customers_sql!("orders DESC", "customer_id")
+        }
+        (CustomerKey::CustomerId, RankBy::Items) => top_customers_sql!("items DESC", "customer_id"),
     };
     let rows = sqlx::query(sql)
         .bind(start)

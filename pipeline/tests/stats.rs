@@ -462,6 +462,89 @@ async fn stats_top_customers_and_repeaters_read_the_stored_rows() {
 }
 
 #[tokio::test]
+async fn top_customers_shows_the_place_of_the_customers_own_latest_order() {
+    // Ids that collide across the two keys: person "ux" ordered last (on 03-06) as customer_id "ua",
+    // which is also person ua's unique id; person "ca4" ordered last (on 03-07) as "cz1", and "ca4" is
+    // also the customer_id of ua's own latest order (campinas).
+    let dir = copy_fixture("stats");
+    let append = |file: &str, line: &str| {
+        let path = dir.path().join(file);
+        let mut content = std::fs::read_to_string(&path).unwrap();
+        writeln!(content, "{line}").unwrap();
+        std::fs::write(&path, content).unwrap();
+    };
+    append(
+        "olist_customers_dataset.csv",
+        "\"ua\",\"ux\",\"69000\",manaus,AM",
+    );
+    append(
+        "olist_customers_dataset.csv",
+        "\"cz1\",\"ca4\",\"59000\",natal,RN",
+    );
+    append(
+        "olist_orders_dataset.csv",
+        "\"ox1\",\"ua\",delivered,2017-03-06 09:00:00,,,,",
+    );
+    append(
+        "olist_orders_dataset.csv",
+        "\"oz1\",\"cz1\",delivered,2017-03-07 09:00:00,,,,",
+    );
+    // (customer_key, [(customer, city, state)]).
+    let cases = [
+        (
+            "customer_unique_id",
+            [
+                ("ua", "campinas", "SP"),
+                ("ux", "manaus", "AM"),
+                ("ca4", "natal", "RN"),
+            ],
+        ),
+        (
+            "customer_id",
+            [
+                ("ca4", "campinas", "SP"),
+                ("ua", "manaus", "AM"),
+                ("cz1", "natal", "RN"),
+            ],
+        ),
+    ];
+    for (key, expected) in cases {
+        let db = TestDb::new().await;
+        let config = write_config(
+            dir.path(),
+            dir.path(),
+            "",
+            &format!("customer_key = \"{key}\""),
+        );
+        let config = config.to_str().unwrap();
+        db.ok(&["--config", config, "run"]);
+        let top: serde_json::Value = serde_json::from_str(&db.ok(&[
+            "--config",
+            config,
+            "top-customers",
+            "--limit",
+            "100",
+            "--format",
+            "json",
+        ]))
+        .unwrap();
+        for (customer, city, state) in expected {
+            let row = top
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["customer_unique_id"] == customer)
+                .unwrap_or_else(|| panic!("{customer} is not ranked: {top:#}"));
+            assert_eq!(
+                (row["city"].as_str(), row["state"].as_str()),
+                (Some(city), Some(state)),
+                "keyed by {key}, {customer}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_day_never_computed_says_how_to_compute_it() {
     let db = TestDb::new().await;
     let dir = tempfile::tempdir().unwrap();
