@@ -12,6 +12,7 @@ mod m20261130_000004_track_changes;
 mod m20261130_000005_widen_customer_daily_stats;
 mod m20261130_000006_create_product_daily_stats;
 mod m20261130_000007_unlink_stats_rows_from_runs;
+mod m20261206_000008_track_loaded_files;
 
 /// Every migration of the schema, oldest first.
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000005_widen_customer_daily_stats::Migration),
             Box::new(m20261130_000006_create_product_daily_stats::Migration),
             Box::new(m20261130_000007_unlink_stats_rows_from_runs::Migration),
+            Box::new(m20261206_000008_track_loaded_files::Migration),
         ]
     }
 }

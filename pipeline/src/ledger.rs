@@ -280,25 +280,3 @@ pub async fn failed_days(
     };
     Ok(last.finished_at.map(|at| (days, at)))
 }
-
-/// The per-dataset accounts of the last successful run of load stage `stage`, with its run id.
-pub async fn last_load_accounts(
-    db: &Db,
-    stage: &str,
-) -> Result<Vec<(i64, stages::DatasetAccount)>> {
-    let last = pipeline_run::Entity::find()
-        .filter(pipeline_run::Column::Kind.eq(RunKind::Stage.as_str()))
-        .filter(pipeline_run::Column::StageName.eq(stage))
-        .filter(pipeline_run::Column::Status.eq(RunStatus::Succeeded.as_str()))
-        .order_by_desc(pipeline_run::Column::Id)
-        .one(&db.orm)
-        .await?;
-    let Some(last) = last else {
-        return Ok(Vec::new());
-    };
-    let accounts: Vec<stages::DatasetAccount> = last
-        .details
-        .and_then(|d| serde_json::from_value(d).ok())
-        .unwrap_or_default();
-    Ok(accounts.into_iter().map(|a| (last.id, a)).collect())
-}

@@ -8,7 +8,9 @@ use anyhow::{Context, Result, anyhow, bail};
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressStyle};
 use stages::dataset::Dataset;
+use stages::digest::{FileDigest, digest_file};
 use stages::entities::pipeline_run::{RunKind, RunStatus};
+use stages::loaded_files::{self, LoadedFile};
 use stages::record::ValidatedBatch;
 use stages::{
     Aggregate, AggregateRun, ChunkReport, DatasetAccount, DayRange, Extract, Load, Role, Source,
@@ -332,47 +334,15 @@ async fn run_ingest(
 
     // Every file is found and its header checked before anything is written.
     let mut sources = Vec::new();
-    let mut sources_sha = Vec::new();
     for dataset in Dataset::LOAD_ORDER {
         sources.push(extract.open(dataset).await?);
     }
-    // A file whose content was loaded last time under the same rules, with nothing rejected, is not
-    // read again: the tables already hold it.
-    let rules = ingest_fingerprint(plan);
-    let mut unchanged = Vec::new();
-    let previous = if write && !force_load {
-        ledger::last_load_accounts(db, &load_stage.name).await?
-    } else {
-        Vec::new()
+    // Whether a file may be skipped is decided later, under the load lock (see `Skip`).
+    let skip = Skip {
+        rules: ingest_fingerprint(plan),
+        run_time: ctx.run_time,
+        allowed: write && !force_load,
     };
-    for source in &sources {
-        let started = Instant::now();
-        let sha256 = file_sha256(&source.path)
-            .await
-            .with_context(|| format!("{}: cannot read", source.path.display()))?;
-        tracing::debug!(file = %source.file_name, seconds = started.elapsed().as_secs_f64(), "hashed");
-        let same = previous.iter().find(|(_, a)| {
-            a.dataset == source.dataset.name()
-                && a.sha256.as_deref() == Some(sha256.as_str())
-                && a.rules.as_deref() == Some(rules.as_str())
-                && a.rejected == 0
-        });
-        unchanged.push(same.map(|(run_id, account)| DatasetAccount {
-            inserted: 0,
-            updated: 0,
-            file: source.file_name.clone(),
-            unchanged_since: Some(account.unchanged_since.unwrap_or(*run_id)),
-            ..account.clone()
-        }));
-        if let Some(Some(account)) = unchanged.last() {
-            tracing::info!(
-                file = %source.file_name,
-                since_run = account.unchanged_since.unwrap_or_default(),
-                "unchanged since it was loaded; not read again"
-            );
-        }
-        sources_sha.push((sha256, rules.clone()));
-    }
 
     let ledger_stage = if write { load_stage } else { validate_stage };
     let run = ledger::open(
@@ -390,10 +360,9 @@ async fn run_ingest(
     let result = ingest_in_transaction(
         db,
         &sources,
-        &unchanged,
-        &sources_sha,
+        &skip,
         (extract, validate, load.as_ref()),
-        run.id,
+        (run.id, &load_stage.name),
         write,
     )
     .await;
@@ -442,36 +411,118 @@ fn ingest_fingerprint(plan: &Plan) -> String {
     )
 }
 
-/// SHA-256 of a file's bytes (hex), read in large blocks off the async threads.
-async fn file_sha256(path: &std::path::Path) -> std::io::Result<String> {
-    let path = path.to_owned();
-    tokio::task::spawn_blocking(move || {
-        use sha2::{Digest, Sha256};
-        use std::io::Read;
-        let mut file = std::fs::File::open(&path)?;
-        let mut hash = Sha256::new();
-        let mut buffer = vec![0u8; 1 << 20];
-        loop {
-            let n = file.read(&mut buffer)?;
-            if n == 0 {
-                break;
-            }
-            hash.update(&buffer[..n]);
-        }
-        Ok(hash.finalize().iter().map(|b| format!("{b:02x}")).collect())
-    })
-    .await
-    .map_err(std::io::Error::other)?
+/// What decides whether a file may be skipped: the ingest options and the run time it would be
+/// checked against, and whether skipping is allowed at all (not with `--force-load` nor in a dry run).
+struct Skip {
+    rules: String,
+    run_time: chrono::NaiveDateTime,
+    allowed: bool,
 }
 
-#[allow(clippy::too_many_arguments)]
+impl Skip {
+    /// What `source`'s table holds, when that is exactly what loading the file as it is now would
+    /// give (see `stages::loaded_files`), else `None`; with the digest taken to decide, if one was.
+    /// Run it under the load lock, so that the record read is the latest committed one and no
+    /// other load can change the table before this one commits.
+    async fn unchanged(
+        &self,
+        source: &Source,
+        loaded: &[LoadedFile],
+    ) -> Result<(Option<LoadedFile>, Option<FileDigest>)> {
+        let Some(prior) = loaded.iter().find(|l| l.dataset == source.dataset) else {
+            return Ok((None, None));
+        };
+        let cannot_read = || format!("{}: cannot read", source.path.display());
+        let bytes = tokio::fs::metadata(&source.path)
+            .await
+            .with_context(cannot_read)?
+            .len();
+        if !prior.may_hold(bytes, &self.rules, self.run_time) {
+            return Ok((None, None));
+        }
+        let started = Instant::now();
+        let digest = digest_file(&source.path).await.with_context(cannot_read)?;
+        tracing::debug!(file = %source.file_name, seconds = started.elapsed().as_secs_f64(), "hashed");
+        let held = prior.holds(&digest, &self.rules, self.run_time);
+        Ok((held.then(|| prior.clone()), Some(digest)))
+    }
+}
+
+/// Streams one file through validation into the load's staging and applies the set rules:
+/// its accounting, and the digest of the bytes actually read.
+async fn ingest_file(
+    tx: &mut sqlx::PgConnection,
+    source: &Source,
+    (extract, validate, load): (&Arc<dyn Extract>, &Arc<dyn Validate>, &dyn Load),
+) -> Result<(DatasetAccount, FileDigest)> {
+    let started = Instant::now();
+    let (record_tx, mut record_rx) = mpsc::channel(4);
+    let (valid_tx, mut valid_rx) = mpsc::channel::<ValidatedBatch>(4);
+    let reader = {
+        let extract = extract.clone();
+        let source = source.clone();
+        tokio::spawn(async move { extract.stream(&source, record_tx).await })
+    };
+    let checker = {
+        let validate = validate.clone();
+        let source = source.clone();
+        tokio::spawn(async move {
+            while let Some(batch) = record_rx.recv().await {
+                let checked = validate.check_batch(&source, batch);
+                if valid_tx.send(checked).await.is_err() {
+                    break;
+                }
+            }
+        })
+    };
+    let bar = progress_bar(0, &source.file_name);
+    let staged = load
+        .stage(tx, source, &mut valid_rx, &|lines| bar.inc(lines))
+        .await;
+    drop(valid_rx);
+    bar.finish_and_clear();
+    let counts = reader.await.context("the extract task panicked")?;
+    checker.await.context("the validate task panicked")?;
+    staged.with_context(|| format!("cannot stage {}", source.file_name))?;
+    let counts = counts?;
+    let staged_at = started.elapsed().as_secs_f64();
+    let mut account = load.settle(tx, source.dataset).await.with_context(|| {
+        format!(
+            "cannot apply the key and reference rules to {}",
+            source.file_name
+        )
+    })?;
+    account.read = counts.records;
+    account.blank_lines = counts.blank_lines;
+    if account.loaded + account.duplicate + account.rejected != account.read {
+        bail!(
+            "{}: accounting does not add up: {} read but {} loaded + {} duplicate + {} rejected; nothing was written",
+            source.file_name,
+            account.read,
+            account.loaded,
+            account.duplicate,
+            account.rejected
+        );
+    }
+    tracing::info!(
+        file = %source.file_name,
+        read = account.read,
+        accepted = account.loaded,
+        duplicate = account.duplicate,
+        rejected = account.rejected,
+        staged_seconds = staged_at,
+        seconds = started.elapsed().as_secs_f64(),
+        "validated"
+    );
+    Ok((account, counts.digest))
+}
+
 async fn ingest_in_transaction(
     db: &Db,
     sources: &[Source],
-    unchanged: &[Option<DatasetAccount>],
-    hashes: &[(String, String)],
+    skip: &Skip,
     (extract, validate, load): (Arc<dyn Extract>, Arc<dyn Validate>, &dyn Load),
-    run_id: i64,
+    (run_id, load_name): (i64, &str),
     write: bool,
 ) -> Result<(Vec<DatasetAccount>, RunCounts)> {
     let mut tx = db
@@ -479,79 +530,61 @@ async fn ingest_in_transaction(
         .begin()
         .await
         .context("cannot begin the load transaction")?;
+    // Takes the load lock: from here on, no other load commits until this transaction ends.
     load.prepare(&mut tx, sources)
         .await
         .context("cannot create the staging tables")?;
+    let loaded = if skip.allowed {
+        loaded_files::read_all(&mut tx)
+            .await
+            .context("cannot read which files the tables hold")?
+    } else {
+        Vec::new()
+    };
     let mut accounts = Vec::new();
-    for ((source, same), (sha256, rules)) in sources.iter().zip(unchanged).zip(hashes) {
-        if let Some(account) = same {
-            accounts.push(account.clone());
+    let mut holds = Vec::new();
+    for source in sources {
+        let (unchanged, seen) = skip.unchanged(source, &loaded).await?;
+        if let Some(prior) = unchanged {
+            tracing::info!(
+                file = %source.file_name,
+                since_run = prior.run_id,
+                "unchanged since it was loaded; not read again"
+            );
+            accounts.push(DatasetAccount {
+                inserted: 0,
+                updated: 0,
+                file: source.file_name.clone(),
+                unchanged_since: Some(prior.run_id),
+                ..prior.account.clone()
+            });
+            holds.push(prior);
             continue;
         }
-        let started = Instant::now();
-        let (record_tx, mut record_rx) = mpsc::channel(4);
-        let (valid_tx, mut valid_rx) = mpsc::channel::<ValidatedBatch>(4);
-        let reader = {
-            let extract = extract.clone();
-            let source = source.clone();
-            tokio::spawn(async move { extract.stream(&source, record_tx).await })
-        };
-        let checker = {
-            let validate = validate.clone();
-            let source = source.clone();
-            tokio::spawn(async move {
-                while let Some(batch) = record_rx.recv().await {
-                    let checked = validate.check_batch(&source, batch);
-                    if valid_tx.send(checked).await.is_err() {
-                        break;
-                    }
-                }
-            })
-        };
-        let bar = progress_bar(0, &source.file_name);
-        let staged = load
-            .stage(&mut tx, source, &mut valid_rx, &|lines| bar.inc(lines))
-            .await;
-        drop(valid_rx);
-        bar.finish_and_clear();
-        let counts = reader.await.context("the extract task panicked")?;
-        checker.await.context("the validate task panicked")?;
-        staged.with_context(|| format!("cannot stage {}", source.file_name))?;
-        let counts = counts?;
-        let staged_at = started.elapsed().as_secs_f64();
-        let mut account = load
-            .settle(&mut tx, source.dataset)
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot apply the key and reference rules to {}",
-                    source.file_name
-                )
-            })?;
-        account.read = counts.records;
-        account.blank_lines = counts.blank_lines;
-        account.sha256 = Some(sha256.clone());
-        account.rules = Some(rules.clone());
-        if account.loaded + account.duplicate + account.rejected != account.read {
+        let (mut account, digest) =
+            ingest_file(&mut tx, source, (&extract, &validate, load)).await?;
+        account.sha256 = Some(digest.sha256.clone());
+        account.rules = Some(skip.rules.clone());
+        // The file was hashed to decide, then read: both must be of the same bytes.
+        if let Some(seen) = seen
+            && seen != digest
+        {
             bail!(
-                "{}: accounting does not add up: {} read but {} loaded + {} duplicate + {} rejected; nothing was written",
+                "{}: the file changed while this run read it ({} bytes when hashed, {} read); nothing was written; run again once the export is complete",
                 source.file_name,
-                account.read,
-                account.loaded,
-                account.duplicate,
-                account.rejected
+                seen.bytes,
+                digest.bytes
             );
         }
-        tracing::info!(
-            file = %source.file_name,
-            read = account.read,
-            accepted = account.loaded,
-            duplicate = account.duplicate,
-            rejected = account.rejected,
-            staged_seconds = staged_at,
-            seconds = started.elapsed().as_secs_f64(),
-            "validated"
-        );
+        holds.push(LoadedFile {
+            dataset: source.dataset,
+            run_id,
+            stage_name: load_name.to_owned(),
+            digest,
+            rules: skip.rules.clone(),
+            checked_at: skip.run_time,
+            account: account.clone(),
+        });
         accounts.push(account);
     }
     let ratio_problems: Vec<String> = accounts
@@ -587,6 +620,22 @@ async fn ingest_in_transaction(
         load.merge(&mut tx, run_id, &mut accounts)
             .await
             .context("cannot merge the staged rows")?;
+        // What each table now holds, recorded after the merge (whose writes clear the records) and
+        // before the commit. Without `skip` (`--force-load`) the records are written all the same,
+        // with the options of this run, so that the next run may skip.
+        for mut held in holds {
+            if held.run_id == run_id
+                && let Some(account) = accounts.iter().find(|a| a.dataset == held.account.dataset)
+            {
+                held.account = DatasetAccount {
+                    unchanged_since: None,
+                    ..account.clone()
+                };
+            }
+            loaded_files::record(&mut tx, &held)
+                .await
+                .context("cannot record which files the tables hold")?;
+        }
         counts.details = Some(serde_json::to_value(&accounts)?);
         ledger::succeed_in(&mut tx, run_id, &counts).await?;
         tx.commit().await.context("cannot commit the load")?;

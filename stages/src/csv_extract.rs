@@ -21,6 +21,7 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, BufReader, ReadBuf};
 use tokio::sync::mpsc;
 
 use crate::dataset::Dataset;
+use crate::digest::{DigestHandle, DigestingReader, FileDigest, FileStamp};
 use crate::record::{Record, RecordBatch};
 use crate::{
     BuildError, Extract, ExtractCounts, Problem, Role, Source, Stage, StageConfig, StageContext,
@@ -194,14 +195,30 @@ pub enum ExtractError {
     },
     /// Reading failed (permissions, a truncated gzip stream, data after the last gzip member, a
     /// disk error).
-    #[error("{path}: cannot read{}: {source}", line.map(|l| format!(" after line {l}")).unwrap_or_default())]
+    #[error("{path}: cannot read{}: {cause}", line.map(|l| format!(" after line {l}")).unwrap_or_default())]
     Io {
         /// The file.
         path: PathBuf,
         /// The last line read, if any.
         line: Option<u64>,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause, said in the message (not chained as a source, which would say it twice).
+        cause: std::io::Error,
+    },
+    /// The file changed while it was read (an export rewriting it in place, an append): what was
+    /// read is no state the file was ever in as a whole, so none of it may be loaded.
+    #[error(
+        "{path}: the file changed while it was read ({before} bytes when reading began, {after} at the end, \
+         {read} read); nothing of it was written; run again once the export is complete"
+    )]
+    Changed {
+        /// The file.
+        path: PathBuf,
+        /// Its size when reading began.
+        before: u64,
+        /// Its size when reading ended.
+        after: u64,
+        /// The bytes read.
+        read: u64,
     },
     /// The file has no header line.
     #[error("{path}: file is empty (no header line)")]
@@ -275,11 +292,47 @@ fn file_kind(file_type: std::fs::FileType) -> &'static str {
     }
 }
 
-async fn open_lines(path: &Path) -> Result<Lines, ExtractError> {
-    let io = |source| ExtractError::Io {
+/// An open file being read: what it looked like when reading began, and a second handle on it to
+/// look again at the end.
+struct Watched {
+    handle: std::fs::File,
+    start: FileStamp,
+    digest: DigestHandle,
+}
+
+impl Watched {
+    /// The digest of what was read, once the reader reached the end, or an error if the file changed
+    /// while it was read: its size or modification time moved, or fewer or more bytes were read
+    /// than it held. (A path replaced by a rename is no change: the handle still reads the old file
+    /// whole.)
+    fn finish(&self, path: &Path) -> Result<FileDigest, ExtractError> {
+        let digest = self.digest.current();
+        let end = self
+            .handle
+            .metadata()
+            .map(|m| FileStamp::from(&m))
+            .map_err(|cause| ExtractError::Io {
+                path: path.to_owned(),
+                line: None,
+                cause,
+            })?;
+        if end != self.start || digest.bytes != self.start.len {
+            return Err(ExtractError::Changed {
+                path: path.to_owned(),
+                before: self.start.len,
+                after: end.len,
+                read: digest.bytes,
+            });
+        }
+        Ok(digest)
+    }
+}
+
+async fn open_lines(path: &Path) -> Result<(Lines, Watched), ExtractError> {
+    let io = |cause| ExtractError::Io {
         path: path.to_owned(),
         line: None,
-        source,
+        cause,
     };
     let not_regular = |file_type| ExtractError::NotRegular {
         path: path.to_owned(),
@@ -296,15 +349,24 @@ async fn open_lines(path: &Path) -> Result<Lines, ExtractError> {
     if !metadata.is_file() {
         return Err(not_regular(metadata.file_type()));
     }
-    let buffered = BufReader::with_capacity(256 * 1024, file);
-    if path.extension().is_some_and(|e| e == "gz") {
-        Ok(Box::new(BufReader::with_capacity(
+    let watched = Watched {
+        handle: file.try_clone().await.map_err(io)?.into_std().await,
+        start: FileStamp::from(&metadata),
+        digest: DigestHandle::default(),
+    };
+    let buffered = BufReader::with_capacity(
+        256 * 1024,
+        DigestingReader::new(file, watched.digest.clone()),
+    );
+    let lines: Lines = if path.extension().is_some_and(|e| e == "gz") {
+        Box::new(BufReader::with_capacity(
             256 * 1024,
             GzipMembers::new(buffered),
-        )))
+        ))
     } else {
-        Ok(Box::new(buffered))
-    }
+        Box::new(buffered)
+    };
+    Ok((lines, watched))
 }
 
 /// Decompresses every member of a gzip stream in turn. Concatenated members are one valid gzip file
@@ -451,10 +513,10 @@ async fn read_header(
     limit: usize,
 ) -> Result<Vec<String>, ExtractError> {
     let mut buf = Vec::new();
-    let io = |source| ExtractError::Io {
+    let io = |cause| ExtractError::Io {
         path: path.to_owned(),
         line: None,
-        source,
+        cause,
     };
     // The header is read no further than the limit: a file of one endless line must not keep the
     // run reading.
@@ -576,7 +638,7 @@ pub fn map_header(dataset: Dataset, header: &[String]) -> Result<Vec<usize>, Str
 impl Extract for CsvExtract {
     async fn open(&self, dataset: Dataset) -> Result<Source, ExtractError> {
         let path = self.locate(dataset)?;
-        let mut reader = open_lines(&path).await?;
+        let (mut reader, _) = open_lines(&path).await?;
         let header = read_header(&path, &mut reader, self.config.max_line_bytes).await?;
         let column_index =
             map_header(dataset, &header).map_err(|message| ExtractError::Header {
@@ -602,7 +664,7 @@ impl Extract for CsvExtract {
         tx: mpsc::Sender<RecordBatch>,
     ) -> Result<ExtractCounts, ExtractError> {
         let path = &source.path;
-        let mut reader = open_lines(path).await?;
+        let (mut reader, watched) = open_lines(path).await?;
         let limit = self.config.max_line_bytes;
         let header = read_header(path, &mut reader, limit).await?;
         // The columns are read where `open` found them, so the header read now must be the same: a
@@ -620,7 +682,10 @@ impl Extract for CsvExtract {
                     .to_owned(),
             });
         }
-        stream_records(path, &mut reader, limit, self.config.batch_size, &tx).await
+        let mut counts =
+            stream_records(path, &mut reader, limit, self.config.batch_size, &tx).await?;
+        counts.digest = watched.finish(path)?;
+        Ok(counts)
     }
 }
 
@@ -644,10 +709,10 @@ async fn stream_records(
     loop {
         let line = read_line(reader, &mut buf, limit, false)
             .await
-            .map_err(|source| ExtractError::Io {
+            .map_err(|cause| ExtractError::Io {
                 path: path.to_owned(),
                 line: Some(line_number),
-                source,
+                cause,
             })?;
         let record = match line {
             Line::End => break,
@@ -828,6 +893,17 @@ mod tests {
     }
 
     #[test]
+    fn a_carriage_return_inside_a_field_is_data_and_kept() {
+        // Only a CR right before the line's LF ends the line (CRLF); one anywhere else is a
+        // character of its field, kept as it is (shown as \x0d in tables).
+        assert_eq!(
+            split("c1,sao\rpaulo,\"rio\rde janeiro\"").unwrap(),
+            vec!["c1", "sao\rpaulo", "rio\rde janeiro"]
+        );
+        assert_eq!(visible("sao\rpaulo"), "sao\\x0dpaulo");
+    }
+
+    #[test]
     fn rejects_unterminated_quote() {
         assert_eq!(
             split(r#"a,"bc"#).unwrap_err(),
@@ -964,6 +1040,71 @@ mod tests {
         Ok((source, records, counts))
     }
 
+    #[tokio::test]
+    async fn a_file_that_changes_while_it_is_read_is_refused_and_one_that_does_not_is_digested() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.csv");
+        let mut content = format!("{HEADER}\n");
+        for i in 0..10 {
+            content += &["c", &i.to_string(), ",u", &i.to_string(), ",01,x,SP\n"].concat();
+        }
+        let mut config = CsvExtractConfig::default();
+        config.files.customers = "c.csv".into();
+        config.batch_size = 2;
+        let extract = std::sync::Arc::new(CsvExtract {
+            config,
+            data_dir: dir.path().to_owned(),
+        });
+        for change in ["append", "truncate", "none"] {
+            std::fs::write(&path, &content).unwrap();
+            let source = extract.open(Dataset::Customers).await.unwrap();
+            // A channel of one batch: the reader waits on it while the file is changed.
+            let (tx, mut rx) = mpsc::channel(1);
+            let reader = {
+                let extract = extract.clone();
+                let source = source.clone();
+                tokio::spawn(async move { extract.stream(&source, tx).await })
+            };
+            assert!(rx.recv().await.is_some());
+            match change {
+                "append" => {
+                    use std::io::Write;
+                    let mut file = std::fs::OpenOptions::new()
+                        .append(true)
+                        .open(&path)
+                        .unwrap();
+                    file.write_all(b"c99,u99,01,x,SP\n").unwrap();
+                }
+                "truncate" => {
+                    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+                    file.set_len(content.len() as u64 / 2).unwrap();
+                }
+                _ => {}
+            }
+            while rx.recv().await.is_some() {}
+            let result = reader.await.unwrap();
+            if change == "none" {
+                let counts = result.unwrap();
+                assert_eq!(counts.records, 10);
+                assert_eq!(
+                    counts.digest,
+                    crate::digest::digest_file(&path).await.unwrap()
+                );
+            } else {
+                let err = result.unwrap_err();
+                assert!(
+                    matches!(err, ExtractError::Changed { .. }),
+                    "{change}: {err}"
+                );
+                assert!(
+                    err.to_string()
+                        .contains("the file changed while it was read"),
+                    "{err}"
+                );
+            }
+        }
+    }
+
     const HEADER: &str = "\"customer_id\",\"customer_unique_id\",\"customer_zip_code_prefix\",\"customer_city\",\"customer_state\"";
 
     #[tokio::test]
@@ -972,13 +1113,9 @@ mod tests {
             "\u{FEFF}{HEADER}\r\n\"a\",\"b\",\"01\",x,SP\r\n\r\n\"c\",\"d\",\"02\",y,RJ\r\n"
         );
         let (_, records, counts) = stream_file(content.as_bytes(), "c.csv").await.unwrap();
-        assert_eq!(
-            counts,
-            ExtractCounts {
-                records: 2,
-                blank_lines: 1
-            }
-        );
+        assert_eq!((counts.records, counts.blank_lines), (2, 1));
+        // The digest covers every byte of the file, header and line ends included.
+        assert_eq!(counts.digest.bytes, content.len() as u64);
         assert_eq!(records[0].line, 2);
         assert_eq!(records[0].raw, "\"a\",\"b\",\"01\",x,SP");
         assert_eq!(records[1].line, 4);

@@ -17,8 +17,10 @@
 pub mod csv_extract;
 pub mod customer_daily_stats;
 pub mod dataset;
+pub mod digest;
 pub mod entities;
 pub mod freshness;
+pub mod loaded_files;
 pub mod locks;
 pub mod postgres_load;
 pub mod product_daily_stats;
@@ -182,12 +184,15 @@ pub struct Source {
 }
 
 /// Counts an extract reports for one file once it is read to the end.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ExtractCounts {
     /// Data lines (records) read, not counting the header and blank lines.
     pub records: u64,
     /// Blank lines skipped (they carry no data).
     pub blank_lines: u64,
+    /// The size and SHA-256 of the bytes read, from the file's first byte to its end (compressed
+    /// bytes for a `.gz` file): what the load records as loaded.
+    pub digest: digest::FileDigest,
 }
 
 /// Reads input files.
@@ -195,7 +200,8 @@ pub struct ExtractCounts {
 pub trait Extract: Send + Sync {
     /// Finds the dataset's file in the data directory and checks its header, reading no data line.
     async fn open(&self, dataset: Dataset) -> Result<Source, csv_extract::ExtractError>;
-    /// Streams the file's records into `tx`, in batches, until the end of the file.
+    /// Streams the file's records into `tx`, in batches, until the end of the file. Fails, rather
+    /// than returning what it read, when the file changed while it was read.
     async fn stream(
         &self,
         source: &Source,
