@@ -1142,6 +1142,24 @@ mod tests {
         assert_eq!(stream_gz(&gz).await.unwrap().len(), 1);
         let err = stream_gz(&gz[..gz.len() - 12]).await.unwrap_err();
         assert!(matches!(err, ExtractError::Io { .. }), "{err}");
+        // The cause is said once, in the message, and not again as a chained source.
+        let whole = anyhow_like(&err);
+        assert_eq!(
+            whole.matches("unexpected end of file").count(),
+            1,
+            "{whole}"
+        );
+    }
+
+    /// The message with every chained source, as the binary prints an error.
+    fn anyhow_like(err: &dyn std::error::Error) -> String {
+        let mut text = err.to_string();
+        let mut source = err.source();
+        while let Some(cause) = source {
+            text = format!("{text}: {cause}");
+            source = cause.source();
+        }
+        text
     }
 
     #[tokio::test]
