@@ -5,7 +5,8 @@
 #[error("{}", .0.join("\n"))]
 pub struct UsageError(pub Vec<String>);
 
-/// `status --check` found days missing, stale or failed (already printed): exit code 1.
+/// `status --check` found days missing, stale or failed, or a failed last load (already printed):
+/// exit code 1.
 #[derive(Debug, thiserror::Error)]
-#[error("the statistics are not up to date (see above)")]
+#[error("the statistics are not up to date, or the newest export is not loaded (see above)")]
 pub struct CheckFailed;

@@ -17,7 +17,8 @@ use crate::money::money;
 use crate::plan::Plan;
 use crate::report::Written;
 use crate::reports::{
-    AggregateStatus, DayStats, RankBy, Repeaters, Status, TopCustomer, ranges_json, ranges_text,
+    AggregateStatus, DayStats, FailedLoad, RankBy, Repeaters, Status, TopCustomer, ranges_json,
+    ranges_text,
 };
 use crate::runner::RunReport;
 
@@ -497,8 +498,8 @@ pub async fn repeaters(figures: &Repeaters, range: Option<DayRange>, format: For
     Ok(())
 }
 
-/// `pipeline status`: each stage's last run as a table (or CSV), then a line or two per aggregate
-/// (table only); or all of it as one JSON object.
+/// `pipeline status`: each stage's last run as a table (or CSV), then a line for a failed last load
+/// and a line or two per aggregate (table only); or all of it as one JSON object.
 pub async fn status(status: &Status, format: Format) -> Result<()> {
     let mut stages_json = Vec::new();
     let mut grid_rows = Vec::new();
@@ -543,7 +544,7 @@ pub async fn status(status: &Status, format: Format) -> Result<()> {
         ]);
     }
     let mut aggregates_json = Vec::new();
-    let mut aggregate_lines = Vec::new();
+    let mut health_lines = Vec::new();
     for AggregateStatus { stage, health } in &status.aggregates {
         let (first, last_day) = (
             health.data_days.map(|d| d.start),
@@ -561,7 +562,7 @@ pub async fn status(status: &Status, format: Format) -> Result<()> {
             "up_to_date": health.healthy(),
             "fix": fix,
         }));
-        aggregate_lines.push(format!(
+        health_lines.push(format!(
             "{}: data {}..{}; {} days computed; missing: {}; stale: {}; failed: {}",
             stage,
             first.map_or_else(|| "-".into(), |d| d.to_string()),
@@ -571,17 +572,43 @@ pub async fn status(status: &Status, format: Format) -> Result<()> {
             ranges_text(&health.stale),
             ranges_text(&health.failed),
         ));
-        aggregate_lines.push(match fix {
+        health_lines.push(match fix {
             Some(fix) => format!("{stage}: not up to date; to fix: {fix}"),
             None => format!("{stage}: up to date"),
         });
     }
+    // The load's line comes first: while the newest export is not loaded, fresh days are fresh
+    // only up to the previous one.
+    let failed_load_json = status.failed_load.as_ref().map(|failed| {
+        json!({
+            "stage": failed.stage,
+            "run_id": failed.run.id,
+            "started_at": failed.run.started_at.to_rfc3339(),
+            "finished_at": failed.run.finished_at.map(|t| t.to_rfc3339()),
+            "error": failed.run.error,
+            "fix": FailedLoad::fix(),
+        })
+    });
+    if let Some(failed) = &status.failed_load {
+        health_lines.insert(
+            0,
+            format!(
+                "{}: {}; to fix: {}",
+                failed.stage,
+                failed.reason(),
+                FailedLoad::fix()
+            ),
+        );
+    }
     if format == Format::Json {
         println!(
             "{}",
-            serde_json::to_string_pretty(
-                &json!({ "up_to_date": status.healthy(), "stages": stages_json, "aggregates": aggregates_json })
-            )?
+            serde_json::to_string_pretty(&json!({
+                "up_to_date": status.healthy(),
+                "failed_load": failed_load_json,
+                "stages": stages_json,
+                "aggregates": aggregates_json,
+            }))?
         );
     } else {
         let grid = Grid {
@@ -593,7 +620,7 @@ pub async fn status(status: &Status, format: Format) -> Result<()> {
         };
         grid.print(format).await?;
         if format == Format::Table {
-            for line in aggregate_lines {
+            for line in health_lines {
                 println!("{line}");
             }
         }

@@ -10,7 +10,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use sqlx::Row;
 use stages::customer_daily_stats::CustomerKey;
 use stages::entities::customer_daily_stats as cds;
-use stages::entities::pipeline_run;
+use stages::entities::pipeline_run::{self, RunKind, RunStatus};
 use stages::freshness::consecutive_runs;
 use stages::tables::purchase_days;
 use stages::{DayRange, Role, Stage};
@@ -425,13 +425,44 @@ pub fn ranges_text(days: &[NaiveDate]) -> String {
     }
 }
 
-/// What `pipeline status` shows: each stage's last run, and the state of each aggregate's days.
+/// What `pipeline status` shows: each stage's last run, the state of each aggregate's days, and a
+/// load whose last run failed.
 #[derive(Debug)]
 pub struct Status {
     /// Every declared stage, in order.
     pub stages: Vec<StageStatus>,
     /// Every aggregate stage, in order.
     pub aggregates: Vec<AggregateStatus>,
+    /// The load stage's last finished run, when it failed.
+    pub failed_load: Option<FailedLoad>,
+}
+
+/// A load whose last finished run failed, no load having succeeded since: the newest export is not
+/// in the tables, however fresh the computed days are.
+#[derive(Debug)]
+pub struct FailedLoad {
+    /// The load stage's name.
+    pub stage: String,
+    /// Its failed run.
+    pub run: pipeline_run::Model,
+}
+
+impl FailedLoad {
+    /// One line saying what failed and what to do.
+    pub fn reason(&self) -> String {
+        let error = self.run.error.as_deref().unwrap_or("no error was recorded");
+        format!(
+            "the last load (run {}, {}) failed: {}; the newest export is not loaded",
+            self.run.id,
+            self.run.started_at.format("%Y-%m-%d %H:%M:%S"),
+            error.lines().next().unwrap_or_default()
+        )
+    }
+
+    /// What fixes it.
+    pub fn fix() -> &'static str {
+        "fix what the error names (the files, the data directory) and run `pipeline run`"
+    }
 }
 
 /// A declared stage and its last run.
@@ -455,10 +486,30 @@ pub struct AggregateStatus {
 }
 
 impl Status {
-    /// Whether every aggregate is up to date (see [`StageHealth::healthy`]).
+    /// Whether the last load succeeded and every aggregate is up to date (see
+    /// [`StageHealth::healthy`]).
     pub fn healthy(&self) -> bool {
-        self.aggregates.iter().all(|a| a.health.healthy())
+        self.failed_load.is_none() && self.aggregates.iter().all(|a| a.health.healthy())
     }
+}
+
+/// The last finished run of load stage `stage`, when it failed. A running load is not judged yet:
+/// the failure before it stands until a load succeeds.
+async fn failed_load(db: &Db, stage: &str) -> Result<Option<FailedLoad>> {
+    let last = pipeline_run::Entity::find()
+        .filter(pipeline_run::Column::Kind.eq(RunKind::Stage.as_str()))
+        .filter(pipeline_run::Column::StageName.eq(stage))
+        .filter(pipeline_run::Column::Status.ne(RunStatus::Running.as_str()))
+        .order_by_desc(pipeline_run::Column::Id)
+        .one(&db.orm)
+        .await
+        .context("cannot read the last load from pipeline_runs")?;
+    Ok(last
+        .filter(|run| RunStatus::parse(&run.status) == Some(RunStatus::Failed))
+        .map(|run| FailedLoad {
+            stage: stage.to_owned(),
+            run,
+        }))
 }
 
 /// `pipeline status`.
@@ -480,7 +531,15 @@ pub async fn status(db: &Db, plan: &Plan) -> Result<Status> {
             health: stage_health(db, plan, stage).await?,
         });
     }
-    Ok(Status { stages, aggregates })
+    let failed_load = match plan.with_role(Role::Load).next() {
+        Some(load) => failed_load(db, &load.name).await?,
+        None => None,
+    };
+    Ok(Status {
+        stages,
+        aggregates,
+        failed_load,
+    })
 }
 
 #[cfg(test)]

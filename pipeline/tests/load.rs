@@ -307,6 +307,86 @@ async fn too_many_rejected_lines_abort_the_load_and_write_nothing() {
 }
 
 #[tokio::test]
+async fn status_check_fails_while_the_last_load_failed() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(repo().join("datasets/sample")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+    }
+    let data = dir.path().to_str().unwrap();
+    let status = |args: &[&str]| {
+        let mut all = vec!["--data-dir", data, "status"];
+        all.extend_from_slice(args);
+        db.run(&all)
+    };
+    db.ok(&["--data-dir", data, "run"]);
+    assert_eq!(status(&["--check"]).status.code(), Some(0));
+
+    // The next export has too many bad lines (200 of 3,200, above 5%): the load fails, the days
+    // computed before stay fresh, and the check must still fail.
+    let customers = dir.path().join("olist_customers_dataset.csv");
+    let good = std::fs::read_to_string(&customers).unwrap();
+    let mut bad = good.clone();
+    bad.extend((0..200).map(|i| format!("\"bad{i}\",u{i},\"01001\",sao paulo,S1\n")));
+    std::fs::write(&customers, bad).unwrap();
+    let out = db.run(&["--data-dir", data, "run"]);
+    assert_eq!(out.status.code(), Some(1));
+    let run_id: i64 = db
+        .scalar("SELECT max(id) FROM pipeline_runs WHERE stage_name = 'load'")
+        .await;
+    let reason = format!("load: the last load (run {run_id}, ");
+    let out = status(&["--check"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with(&reason))
+        .unwrap_or_else(|| panic!("no line starts with {reason:?}:\n{stdout}"));
+    assert!(
+        line.contains(
+            ") failed: too many rejected lines, above max_reject_ratio 0.05; nothing was written"
+        ),
+        "{line}"
+    );
+    assert!(
+        line.contains("; the newest export is not loaded; to fix: "),
+        "{line}"
+    );
+    assert!(
+        text(&out.stderr).contains("the newest export is not loaded (see above)"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Plain status says it too, and exits 0; JSON carries it.
+    let out = status(&[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains(&reason), "{}", text(&out.stdout));
+    let json: serde_json::Value =
+        serde_json::from_str(&db.ok(&["--data-dir", data, "status", "--format", "json"])).unwrap();
+    assert_eq!(json["up_to_date"], false);
+    assert_eq!(json["failed_load"]["stage"], "load");
+    assert_eq!(json["failed_load"]["run_id"], run_id);
+    assert!(
+        json["failed_load"]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("too many rejected lines"),
+        "{json:#}"
+    );
+    assert_eq!(json["aggregates"][0]["up_to_date"], true);
+
+    // A good export loads, and the check passes again.
+    std::fs::write(&customers, good).unwrap();
+    db.ok(&["--data-dir", data, "run"]);
+    let out = status(&["--check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let json: serde_json::Value =
+        serde_json::from_str(&db.ok(&["--data-dir", data, "status", "--format", "json"])).unwrap();
+    assert_eq!(json["failed_load"], serde_json::Value::Null);
+}
+
+#[tokio::test]
 async fn a_missing_column_is_fatal_before_anything_is_written() {
     let db = TestDb::new().await;
     let dir = copy_fixture("stats");
