@@ -106,8 +106,8 @@ pub enum Command {
     },
     /// Write one self-contained HTML page of charts over a range of days (default: the whole history).
     Report {
-        /// Days A..B (inclusive).
-        #[arg(long, value_name = "A..B", value_parser = parse_range)]
+        /// Days A..B (inclusive), at most 100 years.
+        #[arg(long, value_name = "A..B", value_parser = parse_report_range)]
         range: Option<DayRange>,
         /// Where to write (default: report.html for html, stdout for json).
         #[arg(long, value_name = "FILE")]
@@ -199,6 +199,18 @@ fn parse_range(text: &str) -> Result<DayRange, String> {
     let range = runner::parse_range(text)?;
     check_day(range.start)?;
     check_day(range.end)?;
+    Ok(range)
+}
+
+/// `report --range`: a range of at most [`report::MAX_DAYS`] days.
+fn parse_report_range(text: &str) -> Result<DayRange, String> {
+    let range = parse_range(text)?;
+    if range.len() > report::MAX_DAYS {
+        return Err(format!(
+            "range {range} is longer than 100 years ({} days); pass a shorter one",
+            report::MAX_DAYS
+        ));
+    }
     Ok(range)
 }
 

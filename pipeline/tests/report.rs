@@ -415,6 +415,28 @@ async fn a_report_of_an_empty_database_says_what_to_run() {
     assert!(stderr.contains("pipeline run"), "{stderr}");
 }
 
+#[test]
+fn a_range_longer_than_a_century_is_a_usage_error() {
+    // Refused when the arguments are parsed: no database is reached, and the exit code is 2.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pipeline"))
+        .args(["report", "--range", "1900-01-01..2001-01-01"])
+        .current_dir(common::repo())
+        .env(
+            "DATABASE_URL",
+            "postgres://postgres@127.0.0.1:1/never_reached",
+        )
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = common::text(&out.stderr);
+    assert!(
+        stderr.contains(
+            "range 1900-01-01..2001-01-01 is longer than 100 years (36600 days); pass a shorter one"
+        ),
+        "{stderr}"
+    );
+}
+
 const CHART_IDS: [&str; 9] = [
     "daily-revenue",
     "new-vs-returning",
