@@ -568,6 +568,23 @@ mod tests {
     }
 
     #[test]
+    fn a_reject_ratio_that_is_not_a_number_is_named_with_its_range() {
+        for value in ["nan", "inf", "-inf", "+nan"] {
+            let toml = GOOD.replace(
+                "type = \"validate\"",
+                &format!("type = \"validate\"\nmax_reject_ratio = {value}"),
+            );
+            assert_eq!(
+                compile_toml(&toml).unwrap_err(),
+                vec![
+                    "pipeline.toml: stages[1] \"validate\" (validate): max_reject_ratio: must be between 0 and 1, got a value that is not a finite number (nan or inf)"
+                ],
+                "{value}"
+            );
+        }
+    }
+
+    #[test]
     fn a_pool_too_small_for_a_run_is_refused() {
         for (size, refused) in [(0, true), (1, true), (2, true), (3, false), (4, false)] {
             let toml = format!("{GOOD}[database]\nmax_connections = {size}\n");

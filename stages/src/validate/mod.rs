@@ -31,7 +31,10 @@ pub struct ValidateConfig {
     pub planned_days_ahead: u32,
     /// The largest share of any file's lines that may be rejected; above it the load is aborted and
     /// nothing is written (the usual cause is a wrong file).
-    #[serde(default = "default_max_reject_ratio")]
+    #[serde(
+        default = "default_max_reject_ratio",
+        deserialize_with = "deserialize_ratio"
+    )]
     pub max_reject_ratio: f64,
 }
 
@@ -58,6 +61,20 @@ where
         serde::de::Error::custom(format!(
             "\"{text}\" is not a date and time (expected YYYY-MM-DD HH:MM:SS)"
         ))
+    })
+}
+
+/// Reads a share from 0 to 1. The options reach the stage through JSON, which has no `nan` or `inf`:
+/// TOML's arrive as `null`, and are named here instead of as a `null` the file never held (the range
+/// itself is judged by `check`).
+fn deserialize_ratio<'de, D>(deserializer: D) -> Result<f64, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    Option::<f64>::deserialize(deserializer)?.ok_or_else(|| {
+        serde::de::Error::custom(
+            "must be between 0 and 1, got a value that is not a finite number (nan or inf)",
+        )
     })
 }
 
@@ -236,6 +253,30 @@ mod tests {
             "\"5\" is not a date and time (expected YYYY-MM-DD HH:MM:SS)"
         );
         assert_eq!(parse("").unwrap().latest, None);
+    }
+
+    #[test]
+    fn a_ratio_that_is_not_a_finite_number_is_named() {
+        // Through JSON, as the plan hands options over: nan and inf are null there.
+        let from_json = serde_json::from_value::<ValidateConfig>(
+            serde_json::json!({ "max_reject_ratio": f64::NAN }),
+        );
+        assert_eq!(
+            from_json.unwrap_err().to_string(),
+            "must be between 0 and 1, got a value that is not a finite number (nan or inf)"
+        );
+        // Read straight from TOML, they reach `check`.
+        for toml in ["max_reject_ratio = nan", "max_reject_ratio = -inf"] {
+            let problems = parse(toml).unwrap().check();
+            assert_eq!(problems.len(), 1, "{toml}");
+            assert_eq!(problems[0].key, "max_reject_ratio");
+        }
+        assert_eq!(
+            parse("max_reject_ratio = \"half\"").unwrap_err(),
+            "invalid type: string \"half\", expected f64"
+        );
+        let half = parse("max_reject_ratio = 0.5").unwrap().max_reject_ratio;
+        assert!((half - 0.5).abs() < f64::EPSILON, "{half}");
     }
 
     #[test]
