@@ -128,13 +128,36 @@ async fn a_file_rewritten_in_place_during_a_run_is_read_again_by_the_next_run() 
     let reference = TestDb::new().await;
     let (small_dir, small) = generated(&reference, &["--orders", "500", "--seed", "11"]);
     let (_full_dir, full) = generated(&reference, &["--orders", "20000", "--seed", "12"]);
+    // Every line may be rejected without failing the load: a cut orders file then loads, its
+    // items' references rejected, as an export of orders alone would (the reject ratio must not be
+    // what saves the day).
+    let config = write_config(small_dir.path(), &small, "max_reject_ratio = 1.0", "");
+    let config = config.to_str().unwrap();
     // What the tables hold after loading the whole export, undisturbed: alone, or after the small
     // one (loads never delete, so its rows stay).
-    reference.ok(&["--data-dir", full.to_str().unwrap(), "run"]);
+    reference.ok(&[
+        "--config",
+        config,
+        "--data-dir",
+        full.to_str().unwrap(),
+        "run",
+    ]);
     let full_alone = reference.data_checksum().await;
     let after_small = TestDb::new().await;
-    after_small.ok(&["--data-dir", small.to_str().unwrap(), "run"]);
-    after_small.ok(&["--data-dir", full.to_str().unwrap(), "run"]);
+    after_small.ok(&[
+        "--config",
+        config,
+        "--data-dir",
+        small.to_str().unwrap(),
+        "run",
+    ]);
+    after_small.ok(&[
+        "--config",
+        config,
+        "--data-dir",
+        full.to_str().unwrap(),
+        "run",
+    ]);
     let full_after_small = after_small.data_checksum().await;
     let whole_orders = std::fs::read(full.join("olist_orders_dataset.csv")).unwrap();
 
@@ -155,13 +178,13 @@ async fn a_file_rewritten_in_place_during_a_run_is_read_again_by_the_next_run() 
             &full_after_small
         };
         let data_arg = data.to_str().unwrap();
-        db.ok(&["--data-dir", data_arg, "run"]);
+        db.ok(&["--config", config, "--data-dir", data_arg, "run"]);
         copy_dir(&full, &data);
         let orders = data.join("olist_orders_dataset.csv");
         if let Moment::Before = moment {
             truncate_in_place(&orders);
         }
-        let mut child = spawn(&db, &["--data-dir", data_arg, "run"]);
+        let mut child = spawn(&db, &["--config", config, "--data-dir", data_arg, "run"]);
         let pid = child.id();
         match moment {
             Moment::Before => {}
@@ -196,7 +219,7 @@ async fn a_file_rewritten_in_place_during_a_run_is_read_again_by_the_next_run() 
             "{moment:?}: exit {code:?}: {stderr}"
         );
         rewrite_in_place(&orders, &whole_orders);
-        db.ok(&["--data-dir", data_arg, "run"]);
+        db.ok(&["--config", config, "--data-dir", data_arg, "run"]);
         assert_eq!(
             &db.data_checksum().await,
             expected,
@@ -204,9 +227,16 @@ async fn a_file_rewritten_in_place_during_a_run_is_read_again_by_the_next_run() 
         );
         db.assert_fresh(&format!("{moment:?}")).await;
         // And from then on the file is skipped, rightly.
-        let again: serde_json::Value =
-            serde_json::from_str(&db.ok(&["--data-dir", data_arg, "run", "--format", "json"]))
-                .unwrap();
+        let again: serde_json::Value = serde_json::from_str(&db.ok(&[
+            "--config",
+            config,
+            "--data-dir",
+            data_arg,
+            "run",
+            "--format",
+            "json",
+        ]))
+        .unwrap();
         assert!(
             again["datasets"]
                 .as_array()
