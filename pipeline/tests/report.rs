@@ -395,6 +395,39 @@ async fn health_shows_rejected_lines_by_reason_and_missing_and_stale_days() {
 }
 
 #[tokio::test]
+async fn a_quote_inside_a_rejected_value_is_masked_like_any_value() {
+    let db = TestDb::new().await;
+    let dir = copy_fixture("stats");
+    // Four statuses rejected by the same rule: a plain one, one with a quote, one whose quote is
+    // followed by the rule's own words, one ending in a backslash and a quote.
+    append(
+        dir.path(),
+        "olist_orders_dataset.csv",
+        &[
+            r#""ox1","ca1",lost,2017-03-02 10:00:00,,,,"#,
+            r#""ox2","ca1","ship""ped",2017-03-02 11:00:00,,,,"#,
+            r#""ox3","ca1","a"" is not one of b",2017-03-02 12:00:00,,,,"#,
+            r#""ox4","ca1","back\""",2017-03-02 13:00:00,,,,"#,
+        ],
+    );
+    let config = write_config(dir.path(), dir.path(), "max_reject_ratio = 0.5", "");
+    db.ok(&["--config", config.to_str().unwrap(), "run"]);
+    let report = json_of(&db, &config, &[]);
+    assert_eq!(
+        report["health"]["rejected_by_reason"],
+        json!([
+            {"reason": "orders: order_status \"…\" is not one of created, approved, invoiced, processing, shipped, delivered, canceled, unavailable", "count": 4},
+        ])
+    );
+    // The stored reason keeps the value, its quote escaped.
+    assert_eq!(
+        db.scalar::<String>("SELECT reason FROM rejected_rows WHERE raw_line LIKE '\"ox4\"%'")
+            .await,
+        r#"order_status "back\\\"" is not one of created, approved, invoiced, processing, shipped, delivered, canceled, unavailable"#
+    );
+}
+
+#[tokio::test]
 async fn a_report_of_an_empty_database_says_what_to_run() {
     let db = TestDb::new().await;
     let dir = tempfile::tempdir().unwrap();

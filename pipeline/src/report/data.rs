@@ -531,9 +531,10 @@ async fn health(conn: &mut PgConnection, plan: &Plan, range: DayRange) -> Result
     loads.reverse();
     let load_ids: Vec<i64> = loads.iter().map(|l| l.run_id).collect();
     // Reasons carry the offending values; grouping by the text with values and numbers masked
-    // gathers the lines rejected for the same rule.
+    // gathers the lines rejected for the same rule. A value is quoted with its own `"` and `\`
+    // escaped (`\"`, `\\`), so a quoted value runs to the first unescaped quote.
     let rejected_by_reason = sqlx::query_as::<_, (String, i64)>(
-        r#"SELECT dataset || ': ' || regexp_replace(regexp_replace(reason, '"[^"]*"', '"…"', 'g'), '[0-9]+', 'N', 'g') AS kind,
+        r#"SELECT dataset || ': ' || regexp_replace(regexp_replace(reason, '"(?:[^"\\]|\\.)*"', '"…"', 'g'), '[0-9]+', 'N', 'g') AS kind,
                   count(*)
              FROM rejected_rows WHERE run_id = ANY($1)
             GROUP BY kind ORDER BY count(*) DESC, kind"#,

@@ -213,16 +213,17 @@ fn trim(value: &str) -> &str {
     }
 }
 
-/// A value as shown in a reason: at most 60 characters, control characters written as escapes.
+/// A value as shown in a reason, between the reason's double quotes: at most 60 characters, with
+/// `\` and `"` written as `\\` and `\"` and control characters as escapes. A quote inside a value
+/// must not end it: the report groups reasons by their text with each quoted value masked, and an
+/// unescaped quote left the rest of the value in the text.
 fn shown(value: &str) -> String {
-    if value.chars().count() <= 60 {
-        visible(value)
+    let cut = if value.chars().count() <= 60 {
+        value.to_owned()
     } else {
-        visible(&format!(
-            "{}...",
-            value.chars().take(57).collect::<String>()
-        ))
-    }
+        format!("{}...", value.chars().take(57).collect::<String>())
+    };
+    visible(&cut.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 /// Whether `s` has the shape `YYYY-MM-DD HH:MM:SS`.
@@ -416,6 +417,31 @@ mod tests {
         assert_eq!(
             check(Dataset::Customers, "customer_state", "\u{1b}]0;x\u{7}").unwrap_err(),
             "customer_state \"\\x1b]0;x\\x07\" is not a two-letter state code"
+        );
+    }
+
+    #[test]
+    fn quotes_and_backslashes_in_a_shown_value_are_escaped() {
+        assert_eq!(
+            check(Dataset::Customers, "customer_state", "S\"P").unwrap_err(),
+            "customer_state \"S\\\"P\" is not a two-letter state code"
+        );
+        assert_eq!(
+            check(Dataset::Orders, "order_status", "a\\\"b\\").unwrap_err(),
+            format!(
+                "order_status \"a\\\\\\\"b\\\\\" is not one of {}",
+                ORDER_STATUSES.join(", ")
+            )
+        );
+        // A long value is cut before it is escaped, so no escape is cut in two.
+        let long = format!("{}\"", "x".repeat(56));
+        assert!(
+            check(Dataset::Orders, "order_status", &format!("{long}yyyyyy"))
+                .unwrap_err()
+                .starts_with(&format!(
+                    "order_status \"{}\\\"...\" is not",
+                    "x".repeat(56)
+                )),
         );
     }
 
