@@ -116,13 +116,14 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         format: ReportFormat,
     },
-    /// Each stage's last run, and which days are computed, missing, stale or failed.
+    /// Each stage's last run, a failed last load, and which days are computed, missing, stale or
+    /// failed.
     Status {
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: Format,
-        /// Exit 1 unless every day from the first to the last purchase day is computed and none is
-        /// stale or failed (for cron jobs and monitoring probes).
+        /// Exit 1 unless every day from the first to the last purchase day is computed, none is
+        /// stale or failed, and the last load did not fail (for cron jobs and monitoring probes).
         #[arg(long)]
         check: bool,
     },
