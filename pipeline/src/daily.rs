@@ -1,14 +1,15 @@
-//! `pipeline schedule`: the scheduler of [`crate::schedule`] driving the real pipeline, one day at a time.
+//! `pipeline schedule`: the scheduler of [`crate::schedule`] driving the real pipeline, each tick one
+//! run that brings everything up to date, with one line on stdout per run.
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result};
 use async_trait::async_trait;
 use chrono::NaiveDate;
-use stages::{DayRange, Role};
+use stages::{Role, Stage};
 
 use crate::db::{self, Db};
 use crate::plan::Plan;
-use crate::runner::{self, Days, RunOptions, is_connection_error};
-use crate::schedule::{self, DailyJob, JobError, SystemClock};
+use crate::runner::{self, Days, RunOptions};
+use crate::schedule::{self, DailyJob, JobError, RunOutcome, SystemClock};
 
 /// The pipeline as a [`DailyJob`]: connects on demand, so a database that is down at start or
 /// between runs is retried rather than fatal.
@@ -39,72 +40,48 @@ impl PipelineJob {
     async fn forget_connection(&self) {
         *self.db.lock().await = None;
     }
+
+    /// The last purchase day of the loaded data, as the aggregates see it (the latest of theirs).
+    async fn data_last_day(&self, db: &Db) -> Result<Option<NaiveDate>> {
+        let context = self.plan.context();
+        let mut last = None;
+        for stage in self.plan.with_role(Role::Aggregate) {
+            let Stage::Aggregate(aggregate) = stage.build(&context)? else {
+                continue;
+            };
+            let mut conn = db.pool.acquire().await?;
+            let days = aggregate
+                .data_days(&mut conn)
+                .await
+                .context("cannot read the first and last purchase day")?;
+            last = last.max(days.map(|d| d.end));
+        }
+        Ok(last)
+    }
 }
 
 #[async_trait]
 impl DailyJob for PipelineJob {
-    async fn last_completed_day(&self) -> Result<Option<NaiveDate>, JobError> {
-        let db = self.db().await?;
-        let stages: Vec<String> = self
-            .plan
-            .with_role(Role::Aggregate)
-            .map(|s| s.name.clone())
-            .collect();
-        sqlx::query_scalar("SELECT max(day) FROM aggregate_days WHERE stage_name = ANY($1)")
-            .bind(&stages)
-            .fetch_one(&db.pool)
-            .await
-            .map_err(|e| JobError::Unreachable(e.to_string()))
-    }
-
-    async fn days_due(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<NaiveDate>, JobError> {
-        let db = self.db().await?;
-        let fail = |e: anyhow::Error| {
-            if is_connection_error(&e) {
-                JobError::Unreachable(format!("{e:#}"))
-            } else {
-                JobError::Failed(format!("{e:#}"))
-            }
-        };
-        let mut due = Vec::new();
-        for stage in self.plan.with_role(Role::Aggregate) {
-            let health = crate::reports::stage_health(&db, &self.plan, stage)
-                .await
-                .map_err(fail)?;
-            due.extend(
-                from.iter_days()
-                    .take_while(|d| *d <= to)
-                    .filter(|d| !health.computed.contains(d)),
-            );
-            due.extend(health.due().into_iter().filter(|d| (from..=to).contains(d)));
-        }
-        due.sort_unstable();
-        due.dedup();
-        Ok(due)
-    }
-
-    async fn run_day(&self, day: NaiveDate) -> Result<(), JobError> {
+    async fn run_due(&self) -> Result<RunOutcome, JobError> {
         let db = self.db().await?;
         let options = RunOptions {
-            days: Days::Range(DayRange::new(day, day)),
+            days: Days::Due,
             stale: true,
             force_load: false,
         };
         let report = runner::run(&db, &self.plan, &[], options).await;
+        // A run that could not even open its ledger row did nothing to report.
+        if report.run_id != 0 {
+            println!("{}", crate::output::run_summary_line(&report));
+        }
         match report.error {
             None => {
-                for aggregate in &report.aggregates {
-                    if !aggregate.days_stale.is_empty() {
-                        tracing::info!(
-                            stage = %aggregate.stage,
-                            %day,
-                            stale_days = aggregate.days_stale.len(),
-                            days = %crate::reports::ranges_text(&aggregate.days_stale),
-                            "also recomputed days made stale by changes since they were computed"
-                        );
-                    }
-                }
-                Ok(())
+                // Only for the warning that the export lags: a failure here fails no run.
+                let data_last_day = self.data_last_day(&db).await.unwrap_or_else(|e| {
+                    tracing::warn!(error = %format!("{e:#}"), "cannot read the data's last day");
+                    None
+                });
+                Ok(RunOutcome { data_last_day })
             }
             Some(error) if report.connection_lost => {
                 self.forget_connection().await;
@@ -115,29 +92,18 @@ impl DailyJob for PipelineJob {
     }
 }
 
-/// Runs the schedule until SIGTERM or Ctrl-C (or once, with `once`).
+/// Runs the schedule until SIGTERM or Ctrl-C (or once, with `once`, failing unless its run
+/// succeeded).
 pub async fn schedule(plan: Plan, once: bool) -> Result<()> {
     let config = plan.schedule.clone();
+    for deprecation in config.deprecations() {
+        tracing::warn!("{deprecation}");
+    }
     let job = PipelineJob {
         plan,
         db: tokio::sync::Mutex::new(None),
     };
-    let report =
-        schedule::run_schedule(&config, &job, &SystemClock, once, shutdown_signal()).await?;
-    if report.has_failures() {
-        tracing::warn!(
-            failed = report.failed.len(),
-            skipped = report.skipped.len(),
-            "the schedule ended with failed or skipped days"
-        );
-    }
-    if once && !report.failed.is_empty() {
-        bail!(
-            "{} scheduled day(s) failed: {:?}",
-            report.failed.len(),
-            report.failed
-        );
-    }
+    schedule::run_schedule(&config, &job, &SystemClock, once, shutdown_signal()).await?;
     Ok(())
 }
 

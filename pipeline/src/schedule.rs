@@ -2,30 +2,25 @@
 //!
 //! `pipeline schedule` is a long-running mode: every day at a configured local
 //! time (`[schedule]` in `pipeline.toml`, e.g. `at = "01:00"`,
-//! `timezone = "America/Sao_Paulo"`) it runs the pipeline for the *previous*
-//! local calendar day, logs one line per run with its outcome, and keeps going
-//! after a failure.
+//! `timezone = "America/Sao_Paulo"`) it brings the pipeline up to date with one
+//! run (a [`DailyJob`]), logs its outcome, and keeps going after a failure.
 //!
-//! # When a day is due
+//! # What a tick does
 //!
-//! The run for day `D` happens at `at` local time on `D + 1`: day `D` is *due*
-//! once the current instant has reached the instant of `D + 1` at `at` in the
-//! configured zone (see [`local_instant`] for how that instant is chosen around
-//! DST changes). "Yesterday" and "today" are always local calendar dates in the
-//! configured zone, never UTC dates.
+//! A tick asks for no particular day. Its run loads the files that changed and
+//! computes the days of the data's range (its first to its last purchase day)
+//! that were never computed, that the last run failed to compute, or that went
+//! stale; nothing else. So the days computed are the data's, whatever the date:
+//! a day after the data's last purchase day is never computed, and every day
+//! the scheduler missed while it was stopped is computed by the next tick,
+//! however many they are.
 //!
-//! * With a run ledger entry (the last completed day `L`), every day of the
-//!   catch-up window (the newest due day and the `max_catch_up_days - 1` days
-//!   before it) that is missing, failed or stale runs, oldest first; so does
-//!   every day from `L + 1` up to the newest due day. Missed days older than
-//!   the window are reported as skipped, with the `pipeline run --range A..B`
-//!   command that backfills them. After each run the due days are read again,
-//!   since one run also recomputes every stale day.
-//! * On a fresh database (no ledger entry) only yesterday is due, and only once
-//!   today's `at` has passed; before that nothing runs until today's `at`.
-//! * `--once` (for an external cron) runs what is due and returns. The
-//!   external scheduler picks the time of day, so `at` is not consulted: every
-//!   day up to yesterday counts as due, and on a fresh database yesterday runs.
+//! * On start the scheduler ticks at once, then at `at` every day.
+//! * `--once` (for an external cron) ticks once and returns; the external
+//!   scheduler picks the time of day, so `at` is not consulted.
+//! * When the data's last day lies more than [`EXPORT_LAG_DAYS`] before
+//!   yesterday ("today" and "yesterday" are local dates in the configured zone),
+//!   the tick warns that the export may be out of date.
 //!
 //! # DST
 //!
@@ -38,21 +33,20 @@
 //!
 //! # Failures, retries and shutdown
 //!
-//! * [`JobError::Failed`]: the day is logged as failed (with the command that
-//!   re-runs it) and the scheduler moves on to the next day. It is tried again
-//!   at the next tick (it is still missing or failed then), not within this one.
-//! * [`JobError::Unreachable`]: the same operation is retried with capped
-//!   exponential backoff (`retry_initial`, doubling, at most `retry_max`),
-//!   with one warn line per failed attempt, until it succeeds, fails for good
-//!   or a shutdown is requested. With `--once` it gives up after
-//!   `once_attempts` attempts, and the day counts as failed.
+//! * [`JobError::Failed`]: the run is logged as failed and the scheduler waits
+//!   for the next tick, whose run computes what this one could not. With
+//!   `--once`, it is the error [`run_schedule`] returns.
+//! * [`JobError::Unreachable`]: the run is tried again with capped exponential
+//!   backoff (`retry_initial`, doubling, at most `retry_max`), with one warn
+//!   line per failed attempt, until it succeeds, fails for good or a shutdown
+//!   is requested. With `--once` it gives up after `once_attempts` attempts,
+//!   with an error.
 //! * Shutdown (SIGTERM, Ctrl-C; the caller turns them into the `shutdown`
 //!   future): while idle or waiting between retries the scheduler returns at
 //!   once; while a run is in progress it waits for that run to finish (the run
-//!   is transactional) and then returns. Either way [`run_schedule`] returns
-//!   `Ok`, so the process exits 0.
+//!   is transactional) and then returns. The long-running mode returns `Ok`,
+//!   so the process exits 0; `--once` returns `Ok` only if its run succeeded.
 
-use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::Poll;
@@ -69,22 +63,43 @@ use tracing::{info, warn};
 /// by at most this much.
 const MAX_NAP: Duration = Duration::from_mins(1);
 
+/// How many days the data's last day may lie before yesterday without a
+/// warning: an export made early in the morning may not hold yesterday yet.
+pub const EXPORT_LAG_DAYS: u64 = 1;
+
 /// The validated `[schedule]` section of `pipeline.toml`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScheduleConfig {
-    /// Local time of day at which the previous day is run.
+    /// Local time of day at which the pipeline is brought up to date.
     pub at: NaiveTime,
     /// Time zone in which `at` and calendar days are reckoned.
     pub timezone: Tz,
-    /// At most this many missed days are caught up on start; older ones are
-    /// skipped and logged with the command that backfills them.
-    pub max_catch_up_days: u32,
     /// First delay before retrying when the database is unreachable.
     pub retry_initial: Duration,
     /// Cap of the doubling retry delay.
     pub retry_max: Duration,
     /// With `--once`, attempts made while the database is unreachable before giving up.
     pub once_attempts: u32,
+    /// `max_catch_up_days` when the configuration still sets it: it no longer
+    /// means anything (every tick computes every missing day of the data), so
+    /// it is accepted and only warned about (see [`ScheduleConfig::deprecations`]).
+    pub ignored_max_catch_up_days: Option<u32>,
+}
+
+impl ScheduleConfig {
+    /// What the configuration sets that no longer means anything, one sentence
+    /// each, for `pipeline schedule` to warn about.
+    pub fn deprecations(&self) -> Vec<String> {
+        self.ignored_max_catch_up_days
+            .map(|days| {
+                format!(
+                    "schedule.max_catch_up_days = {days} is ignored and can be removed: \
+                     every run computes all the days of the data that are missing, however many"
+                )
+            })
+            .into_iter()
+            .collect()
+    }
 }
 
 impl Default for ScheduleConfig {
@@ -108,8 +123,10 @@ pub struct RawScheduleConfig {
     /// IANA time zone name (default `"UTC"`).
     #[serde(default = "default_timezone")]
     pub timezone: String,
-    /// Most missed days caught up on start (default 31, at least 1).
-    #[serde(default = "default_max_catch_up_days")]
+    /// Deprecated and ignored: it bounded the days a scheduler caught up when
+    /// it ran one day at a time. Accepted, with a warning, so that existing
+    /// files keep working; 0 when absent.
+    #[serde(default)]
     pub max_catch_up_days: u32,
     /// First retry delay in seconds when the database is unreachable (default 5, at least 1).
     #[serde(default = "default_retry_initial_secs")]
@@ -131,10 +148,6 @@ fn default_timezone() -> String {
     "UTC".to_owned()
 }
 
-fn default_max_catch_up_days() -> u32 {
-    31
-}
-
 fn default_retry_initial_secs() -> u64 {
     5
 }
@@ -152,7 +165,7 @@ impl Default for RawScheduleConfig {
         Self {
             at: default_at(),
             timezone: default_timezone(),
-            max_catch_up_days: default_max_catch_up_days(),
+            max_catch_up_days: 0,
             retry_initial_secs: default_retry_initial_secs(),
             retry_max_secs: default_retry_max_secs(),
             once_attempts: default_once_attempts(),
@@ -169,9 +182,6 @@ pub enum ScheduleConfigError {
     /// `timezone` is not an IANA time zone name.
     #[error("schedule.timezone: unknown time zone {0:?}")]
     UnknownTimeZone(String),
-    /// `max_catch_up_days` is 0.
-    #[error("schedule.max_catch_up_days: must be at least 1")]
-    NoCatchUp,
     /// `retry_initial_secs` is 0.
     #[error("schedule.retry_initial_secs: must be at least 1")]
     ZeroRetry,
@@ -198,9 +208,6 @@ impl TryFrom<RawScheduleConfig> for ScheduleConfig {
             .timezone
             .parse()
             .map_err(|_| ScheduleConfigError::UnknownTimeZone(raw.timezone.clone()))?;
-        if raw.max_catch_up_days == 0 {
-            return Err(ScheduleConfigError::NoCatchUp);
-        }
         if raw.retry_initial_secs == 0 {
             return Err(ScheduleConfigError::ZeroRetry);
         }
@@ -216,10 +223,10 @@ impl TryFrom<RawScheduleConfig> for ScheduleConfig {
         Ok(Self {
             at,
             timezone,
-            max_catch_up_days: raw.max_catch_up_days,
             retry_initial: Duration::from_secs(raw.retry_initial_secs),
             retry_max: Duration::from_secs(raw.retry_max_secs),
             once_attempts: raw.once_attempts,
+            ignored_max_catch_up_days: (raw.max_catch_up_days > 0).then_some(raw.max_catch_up_days),
         })
     }
 }
@@ -265,58 +272,44 @@ impl Clock for SystemClock {
     }
 }
 
-/// Why an operation of a [`DailyJob`] did not succeed.
+/// Why a run of a [`DailyJob`] did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JobError {
     /// The database could not be reached; retried with capped exponential backoff.
     #[error("database unreachable: {0}")]
     Unreachable(String),
-    /// The run failed; logged, and the scheduler moves on to the next day or tick.
+    /// The run failed; logged, and the next tick runs again.
     #[error("{0}")]
     Failed(String),
 }
 
-/// The work the scheduler drives: the pipeline, seen one day at a time.
-#[async_trait]
-pub trait DailyJob: Send + Sync {
-    /// Last day that a scheduled (or any) run completed for, if any.
-    async fn last_completed_day(&self) -> Result<Option<NaiveDate>, JobError>;
-    /// The days of `from..=to` that are missing, failed or stale, oldest first.
-    async fn days_due(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<NaiveDate>, JobError>;
-    /// Run the pipeline for one day.
-    async fn run_day(&self, day: NaiveDate) -> Result<(), JobError>;
+/// What a successful run of a [`DailyJob`] tells the scheduler.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunOutcome {
+    /// The last purchase day of the loaded data (`None` when no order is loaded).
+    pub data_last_day: Option<NaiveDate>,
 }
 
-/// Days to run now, and the range of missed days too old to catch up.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DueDays {
-    /// Days to run, oldest first.
-    pub run: Vec<NaiveDate>,
-    /// Inclusive range of missed days beyond `max_catch_up_days`, not run.
-    pub skipped: Option<(NaiveDate, NaiveDate)>,
-    /// The catch-up window (the newest due day and the days before it, `max_catch_up` in all), in
-    /// which missing, failed and stale days run too; `None` on a fresh database.
-    pub window: Option<(NaiveDate, NaiveDate)>,
+/// The work the scheduler drives: the pipeline, brought up to date one run at a time.
+#[async_trait]
+pub trait DailyJob: Send + Sync {
+    /// Runs the pipeline once: loads the files that changed, computes the days of the data's range
+    /// never computed or that the last run failed to compute, recomputes the stale ones, and
+    /// computes no day outside the data's range.
+    async fn run_due(&self) -> Result<RunOutcome, JobError>;
 }
 
 /// What [`run_schedule`] did before it returned.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ScheduleReport {
-    /// Days whose run succeeded, in the order run.
-    pub succeeded: Vec<NaiveDate>,
-    /// Days whose run failed, in the order run.
-    pub failed: Vec<NaiveDate>,
-    /// Inclusive ranges of missed days skipped as older than `max_catch_up_days`.
-    pub skipped: Vec<(NaiveDate, NaiveDate)>,
+    /// Runs that succeeded.
+    pub succeeded: u32,
+    /// The error of each run that failed, in the order run.
+    pub failed: Vec<String>,
+    /// The warnings that the data ends too long before yesterday, at most one per tick.
+    pub data_warnings: Vec<String>,
     /// Whether a shutdown request ended the schedule.
     pub interrupted: bool,
-}
-
-impl ScheduleReport {
-    /// Whether any run failed or any missed day was skipped.
-    pub fn has_failures(&self) -> bool {
-        !self.failed.is_empty() || !self.skipped.is_empty()
-    }
 }
 
 /// The instant at which local date `date` reaches local time `at` in `tz`.
@@ -380,54 +373,30 @@ pub fn next_run_after(now: DateTime<Utc>, at: NaiveTime, tz: Tz) -> DateTime<Utc
     }
 }
 
-/// The days due at `now` given the last completed day (see the module doc).
-///
-/// The newest due day is yesterday (local date in `tz`) if `now` has reached
-/// today's `at`, else the day before yesterday. With `last_completed` = `L`,
-/// the days `L + 1 ..= newest` are due, oldest first; if there are more than
-/// `max_catch_up` of them (0 counts as 1) only the newest `max_catch_up` run
-/// and the older ones are returned as `skipped`. With no `last_completed`, only yesterday is
-/// due, and only once today's `at` has passed. A `last_completed` at or after
-/// the newest due day means nothing is due.
-pub fn due_days(
-    last_completed: Option<NaiveDate>,
-    now: DateTime<Utc>,
-    at: NaiveTime,
-    tz: Tz,
-    max_catch_up: u32,
-) -> DueDays {
-    let today = local_date(now, tz);
-    let at_passed = now >= local_instant(today, at, tz);
-    let back = if at_passed { 1 } else { 2 };
-    let newest = today - Days::new(back);
-    let Some(last) = last_completed else {
-        return DueDays {
-            run: if at_passed { vec![newest] } else { Vec::new() },
-            skipped: None,
-            window: None,
-        };
-    };
-    let max = i64::from(max_catch_up.max(1));
-    let window = Some((newest - Days::new((max - 1) as u64), newest));
-    if last >= newest {
-        return DueDays {
-            window,
-            ..DueDays::default()
-        };
+/// The warning a tick gives when the data's last day `last` lies more than
+/// [`EXPORT_LAG_DAYS`] before yesterday, the local date in `tz` at `now` minus one.
+pub fn data_lag_warning(last: NaiveDate, now: DateTime<Utc>, tz: Tz) -> Option<String> {
+    let yesterday = local_date(now, tz) - Days::new(1);
+    let behind = (yesterday - last).num_days();
+    (behind > EXPORT_LAG_DAYS as i64).then(|| {
+        format!(
+            "the data ends on {last}, {} days before yesterday; is the export up to date?",
+            thousands(behind)
+        )
+    })
+}
+
+/// 3045 → "3,045".
+fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
     }
-    let first = last + Days::new(1);
-    let count = (newest - first).num_days() + 1;
-    let (start, skipped) = if count > max {
-        let start = newest - Days::new((max - 1) as u64);
-        (start, Some((first, start - Days::new(1))))
-    } else {
-        (first, None)
-    };
-    DueDays {
-        run: start.iter_days().take_while(|d| *d <= newest).collect(),
-        skipped,
-        window,
-    }
+    if n < 0 { format!("-{out}") } else { out }
 }
 
 /// The shutdown future, polled until it fires and never again after.
@@ -474,27 +443,14 @@ enum Attempt<T> {
     Shutdown(Option<Result<T, JobError>>),
 }
 
-/// Displays an optional day as the date or `-`.
-struct OptDay(Option<NaiveDate>);
-
-impl fmt::Display for OptDay {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Some(d) => d.fmt(f),
-            None => f.write_str("-"),
-        }
-    }
-}
-
 /// Runs `op` until it does not report [`JobError::Unreachable`], sleeping
-/// `retry_initial`, doubling up to `retry_max`, between attempts. A shutdown
-/// during an attempt waits for that attempt; during a sleep it returns at once.
+/// `retry_initial`, doubling up to `retry_max`, between attempts; with
+/// `max_attempts`, gives up after that many. A shutdown during an attempt waits
+/// for that attempt; during a sleep it returns at once.
 async fn retrying<T, Fut, S>(
     cfg: &ScheduleConfig,
     clock: &dyn Clock,
     shutdown: &mut Shutdown<S>,
-    operation: &'static str,
-    day: Option<NaiveDate>,
     max_attempts: Option<u32>,
     mut op: impl FnMut() -> Fut,
 ) -> Attempt<T>
@@ -514,7 +470,7 @@ where
             biased;
             r = &mut fut => r,
             () = shutdown.wait() => {
-                info!(operation, day = %OptDay(day), "shutdown requested; waiting for the operation in progress to finish");
+                info!("shutdown requested; waiting for the run in progress to finish");
                 return Attempt::Shutdown(Some(fut.await));
             }
         };
@@ -528,8 +484,6 @@ where
             }
             Err(JobError::Unreachable(msg)) => {
                 warn!(
-                    operation,
-                    day = %OptDay(day),
                     attempt,
                     retry_in_secs = delay.as_secs(),
                     error = %msg,
@@ -548,50 +502,63 @@ where
     }
 }
 
-/// Logs and records the outcome of the run for `day`.
-fn record(report: &mut ScheduleReport, day: NaiveDate, result: Result<(), JobError>, secs: i64) {
+/// Records, and logs, how the tick's run ended: a success warns when the data
+/// ends too long before yesterday; a failure is logged (unless `once`, where it
+/// becomes the error returned).
+fn record(
+    report: &mut ScheduleReport,
+    result: Result<RunOutcome, String>,
+    now: DateTime<Utc>,
+    tz: Tz,
+    once: bool,
+    secs: i64,
+) {
     match result {
-        Ok(()) => {
-            info!(day = %day, outcome = "succeeded", elapsed_secs = secs, "scheduled run finished");
-            report.succeeded.push(day);
-        }
-        Err(JobError::Failed(msg)) => {
-            warn!(
-                day = %day,
-                outcome = "failed",
+        Ok(outcome) => {
+            info!(
+                outcome = "succeeded",
                 elapsed_secs = secs,
-                error = %msg,
-                rerun = %format!("pipeline run --range {day}..{day}"),
                 "scheduled run finished"
             );
-            report.failed.push(day);
+            report.succeeded += 1;
+            if let Some(warning) = outcome
+                .data_last_day
+                .and_then(|last| data_lag_warning(last, now, tz))
+            {
+                warn!("{warning}");
+                report.data_warnings.push(warning);
+            }
         }
-        Err(JobError::Unreachable(msg)) => {
-            warn!(
-                day = %day,
-                outcome = "abandoned",
-                error = %msg,
-                "database unreachable at shutdown; the day will run on the next start"
-            );
+        Err(msg) => {
+            if !once {
+                warn!(
+                    outcome = "failed",
+                    elapsed_secs = secs,
+                    error = %msg,
+                    "scheduled run failed; the next one computes what it could not"
+                );
+            }
+            report.failed.push(msg);
         }
     }
 }
 
-/// Runs the schedule until shutdown (or, with `once`, until the due days ran).
+/// Runs the schedule until shutdown (or, with `once`, for one run).
 ///
-/// Each tick reads the last completed day from `job` (retrying while the
-/// database is unreachable; a [`JobError::Failed`] there is returned as an
-/// error), then runs the due days oldest first: those after the last completed
-/// day (see [`due_days`]; with `once`, every day up to yesterday is due
-/// regardless of `at`) and the missing, failed or stale days of the catch-up
-/// window ([`DailyJob::days_due`]), each at most once per tick. Then, unless
-/// `once`, it sleeps until [`next_run_after`] and ticks again, forever. Each run
-/// logs one line with its outcome; a failed day is logged, the schedule goes
-/// on, and the next tick tries it again.
+/// Each tick runs [`DailyJob::run_due`] once, retrying while the database is
+/// unreachable, and records its outcome; a success whose data ends more than
+/// [`EXPORT_LAG_DAYS`] before yesterday warns so ([`data_lag_warning`]). The
+/// first tick is at once; then, unless `once`, the scheduler sleeps until
+/// [`next_run_after`] and ticks again, forever. A failed run is logged and the
+/// schedule goes on.
+///
+/// With `once`, it returns `Ok` only if its run succeeded; otherwise the run's
+/// error (or the unreachable database's, after `once_attempts` attempts).
 ///
 /// When `shutdown` resolves while a run is in progress, that run is awaited to
-/// its end and the function returns; while sleeping it returns at once. A
-/// shutdown always returns `Ok` with [`ScheduleReport::interrupted`] set.
+/// its end and the function returns; while sleeping it returns at once, with
+/// [`ScheduleReport::interrupted`] set (an error with `once`, unless the run
+/// succeeded).
 pub async fn run_schedule(
     cfg: &ScheduleConfig,
     job: &dyn DailyJob,
@@ -602,117 +569,34 @@ pub async fn run_schedule(
     let mut shutdown = Shutdown::new(shutdown);
     let mut report = ScheduleReport::default();
     let tz = cfg.timezone;
-    // In once mode the external scheduler picks the time: midnight makes
-    // every day up to yesterday due.
-    let due_at = if once { NaiveTime::MIN } else { cfg.at };
     info!(at = %cfg.at, timezone = %tz, once, "scheduler started");
-
     let max_attempts = once.then_some(cfg.once_attempts);
     loop {
-        let last = match retrying(
-            cfg,
-            clock,
-            &mut shutdown,
-            "last_completed_day",
-            None,
-            max_attempts,
-            || job.last_completed_day(),
-        )
-        .await
-        {
-            Attempt::Done(last) => last,
-            Attempt::Failed(msg) => {
-                anyhow::bail!("reading the last completed day from the run ledger: {msg}")
-            }
-            Attempt::Shutdown(_) => {
-                info!("shutdown requested before the run; exiting");
+        let started = clock.now();
+        let attempt = retrying(cfg, clock, &mut shutdown, max_attempts, || job.run_due()).await;
+        let secs = (clock.now() - started).num_seconds();
+        let result = match attempt {
+            Attempt::Done(outcome) => Some(Ok(outcome)),
+            Attempt::Failed(msg) => Some(Err(msg)),
+            Attempt::Shutdown(in_flight) => {
                 report.interrupted = true;
-                return Ok(report);
+                in_flight.map(|r| r.map_err(|e| e.to_string()))
             }
         };
-        info!(last_completed = %OptDay(last), "read the run ledger");
-        let due = due_days(last, clock.now(), due_at, tz, cfg.max_catch_up_days);
-        if let Some((from, to)) = due.skipped {
-            warn!(
-                from = %from,
-                to = %to,
-                max_catch_up_days = cfg.max_catch_up_days,
-                backfill = %format!("pipeline run --range {from}..{to}"),
-                "missed days older than max_catch_up_days skipped; backfill them with the command shown"
-            );
-            report.skipped.push((from, to));
-        }
-        if due.run.len() > 1 {
-            info!(
-                days = due.run.len(),
-                from = %due.run[0],
-                to = %due.run[due.run.len() - 1],
-                "catching up missed days"
-            );
-        }
-        // Each day runs at most once per tick; what is due is read again after each run, since a
-        // run also recomputes every stale day.
-        let mut attempted: Vec<NaiveDate> = Vec::new();
-        loop {
-            let mut pending = due.run.clone();
-            if let Some((from, to)) = due.window {
-                match retrying(
-                    cfg,
-                    clock,
-                    &mut shutdown,
-                    "days_due",
-                    None,
-                    max_attempts,
-                    || job.days_due(from, to),
-                )
-                .await
-                {
-                    Attempt::Done(days) => pending.extend(days),
-                    Attempt::Failed(msg) => {
-                        anyhow::bail!("reading the due days from the run ledger: {msg}")
-                    }
-                    Attempt::Shutdown(_) => {
-                        info!("shutdown requested; exiting");
-                        report.interrupted = true;
-                        return Ok(report);
-                    }
-                }
-            }
-            let Some(day) = pending.into_iter().filter(|d| !attempted.contains(d)).min() else {
-                break;
-            };
-            attempted.push(day);
-            let started = clock.now();
-            let attempt = retrying(
-                cfg,
-                clock,
-                &mut shutdown,
-                "run_day",
-                Some(day),
-                max_attempts,
-                || job.run_day(day),
-            )
-            .await;
-            let secs = (clock.now() - started).num_seconds();
-            match attempt {
-                Attempt::Done(()) => record(&mut report, day, Ok(()), secs),
-                Attempt::Failed(msg) => record(&mut report, day, Err(JobError::Failed(msg)), secs),
-                Attempt::Shutdown(in_flight) => {
-                    if let Some(result) = in_flight {
-                        record(&mut report, day, result, secs);
-                    }
-                    info!("shutdown requested; exiting");
-                    report.interrupted = true;
-                    return Ok(report);
-                }
-            }
+        if let Some(result) = result {
+            record(&mut report, result, clock.now(), tz, once, secs);
         }
         if once {
-            info!(
-                succeeded = report.succeeded.len(),
-                failed = report.failed.len(),
-                "due days done; exiting (--once)"
-            );
+            return match (report.succeeded, report.failed.pop()) {
+                (0, Some(error)) => Err(anyhow::anyhow!(error)),
+                (0, None) => Err(anyhow::anyhow!(
+                    "shutdown requested before the run could be done"
+                )),
+                _ => Ok(report),
+            };
+        }
+        if report.interrupted {
+            info!("shutdown requested; exiting");
             return Ok(report);
         }
         let next = next_run_after(clock.now(), cfg.at, tz);
@@ -732,7 +616,7 @@ pub async fn run_schedule(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::{HashMap, VecDeque};
+    use std::collections::VecDeque;
     use std::sync::{Arc, Mutex};
     use tokio::sync::Notify;
 
@@ -806,79 +690,57 @@ mod tests {
         }
     }
 
-    /// A job that records when each day ran and plays scripted outcomes.
+    /// A job that records when it ran and plays scripted outcomes, one per attempt.
     struct FakeJob {
         clock: Arc<TestClock>,
-        last: Option<NaiveDate>,
-        ledger_outcomes: Mutex<VecDeque<JobError>>,
-        outcomes: Mutex<HashMap<NaiveDate, VecDeque<Result<(), JobError>>>>,
-        attempts: Mutex<Vec<NaiveDate>>,
-        ran_at: Mutex<Vec<(NaiveDate, DateTime<Utc>)>>,
-        /// Day whose run notifies `running` and yields a few times before finishing.
-        slow_day: Option<NaiveDate>,
+        /// Outcomes of the next attempts; once they are used up, every run succeeds.
+        outcomes: Mutex<VecDeque<Result<RunOutcome, JobError>>>,
+        /// The data's last day, as a successful run that is not scripted reports it.
+        data_last_day: Option<NaiveDate>,
+        attempts: Mutex<Vec<DateTime<Utc>>>,
+        ran_at: Mutex<Vec<DateTime<Utc>>>,
+        /// Whether a run notifies `running` and yields a few times before finishing.
+        slow: bool,
         running: Notify,
-        /// Days up to `last` that are due all the same (stale or failed), until they run.
-        undone: Mutex<Vec<NaiveDate>>,
     }
 
     impl FakeJob {
-        fn new(clock: &Arc<TestClock>, last: Option<NaiveDate>) -> Self {
+        fn new(clock: &Arc<TestClock>, data_last_day: Option<NaiveDate>) -> Self {
             Self {
                 clock: Arc::clone(clock),
-                last,
-                ledger_outcomes: Mutex::new(VecDeque::new()),
-                outcomes: Mutex::new(HashMap::new()),
+                outcomes: Mutex::new(VecDeque::new()),
+                data_last_day,
                 attempts: Mutex::new(Vec::new()),
                 ran_at: Mutex::new(Vec::new()),
-                slow_day: None,
+                slow: false,
                 running: Notify::new(),
-                undone: Mutex::new(Vec::new()),
             }
         }
 
-        fn script(&self, d: NaiveDate, outcomes: Vec<Result<(), JobError>>) {
-            self.outcomes.lock().unwrap().insert(d, outcomes.into());
+        fn script(&self, outcomes: impl IntoIterator<Item = Result<RunOutcome, JobError>>) {
+            self.outcomes.lock().unwrap().extend(outcomes);
         }
 
-        fn completed(&self) -> Vec<NaiveDate> {
-            self.ran_at
-                .lock()
-                .unwrap()
-                .iter()
-                .map(|(d, _)| *d)
-                .collect()
+        fn script_down(&self, attempts: usize) {
+            self.script(
+                (0..attempts).map(|_| Err(JobError::Unreachable("connection refused".into()))),
+            );
+        }
+
+        fn attempts(&self) -> usize {
+            self.attempts.lock().unwrap().len()
+        }
+
+        fn ran_at(&self) -> Vec<DateTime<Utc>> {
+            self.ran_at.lock().unwrap().clone()
         }
     }
 
     #[async_trait]
     impl DailyJob for FakeJob {
-        async fn last_completed_day(&self) -> Result<Option<NaiveDate>, JobError> {
-            match self.ledger_outcomes.lock().unwrap().pop_front() {
-                Some(e) => Err(e),
-                None => Ok(self.completed().into_iter().chain(self.last).max()),
-            }
-        }
-
-        async fn days_due(
-            &self,
-            from: NaiveDate,
-            to: NaiveDate,
-        ) -> Result<Vec<NaiveDate>, JobError> {
-            let ran = self.completed();
-            let undone = self.undone.lock().unwrap().clone();
-            Ok(from
-                .iter_days()
-                .take_while(|d| *d <= to)
-                .filter(|d| {
-                    let done_before = self.last.is_some_and(|l| *d <= l) && !undone.contains(d);
-                    !done_before && !ran.contains(d)
-                })
-                .collect())
-        }
-
-        async fn run_day(&self, d: NaiveDate) -> Result<(), JobError> {
-            self.attempts.lock().unwrap().push(d);
-            if self.slow_day == Some(d) {
+        async fn run_due(&self) -> Result<RunOutcome, JobError> {
+            self.attempts.lock().unwrap().push(self.clock.now());
+            if self.slow {
                 self.running.notify_one();
                 for _ in 0..5 {
                     tokio::task::yield_now().await;
@@ -888,14 +750,21 @@ mod tests {
                 .outcomes
                 .lock()
                 .unwrap()
-                .get_mut(&d)
-                .and_then(VecDeque::pop_front)
-                .unwrap_or(Ok(()));
+                .pop_front()
+                .unwrap_or(Ok(RunOutcome {
+                    data_last_day: self.data_last_day,
+                }));
             if outcome.is_ok() {
-                self.ran_at.lock().unwrap().push((d, self.clock.now()));
+                self.ran_at.lock().unwrap().push(self.clock.now());
             }
             outcome
         }
+    }
+
+    /// A shutdown that comes when the clock parks (a sleep past its horizon).
+    fn when_parked(clock: &Arc<TestClock>) -> impl Future<Output = ()> + use<> {
+        let clock = Arc::clone(clock);
+        async move { clock.parked.notified().await }
     }
 
     // ---- configuration ----
@@ -905,10 +774,11 @@ mod tests {
         let c = ScheduleConfig::default();
         assert_eq!(c.at, hm(1, 0));
         assert_eq!(c.timezone, Tz::UTC);
-        assert_eq!(c.max_catch_up_days, 31);
         assert_eq!(c.retry_initial, Duration::from_secs(5));
         assert_eq!(c.retry_max, Duration::from_mins(5));
         assert_eq!(c.once_attempts, 5);
+        assert_eq!(c.ignored_max_catch_up_days, None);
+        assert!(c.deprecations().is_empty());
     }
 
     #[test]
@@ -921,11 +791,33 @@ mod tests {
         let c = ScheduleConfig::try_from(raw).unwrap();
         assert_eq!(c.at, hm(6, 15));
         assert_eq!(c.timezone, chrono_tz::America::Sao_Paulo);
-        assert_eq!(c.max_catch_up_days, 31);
 
         let unknown = MapDeserializer::<_, Error>::new([("every", "day")].into_iter());
         let err = RawScheduleConfig::deserialize(unknown).unwrap_err();
         assert!(err.to_string().contains("unknown field `every`"), "{err}");
+    }
+
+    #[test]
+    fn max_catch_up_days_is_accepted_ignored_and_named_as_deprecated() {
+        use serde::de::value::{Error, MapDeserializer};
+        let map = MapDeserializer::<_, Error>::new([("max_catch_up_days", 7_u32)].into_iter());
+        let c = ScheduleConfig::try_from(RawScheduleConfig::deserialize(map).unwrap()).unwrap();
+        assert_eq!(c.ignored_max_catch_up_days, Some(7));
+        assert_eq!(
+            c.deprecations(),
+            [
+                "schedule.max_catch_up_days = 7 is ignored and can be removed: every run computes \
+              all the days of the data that are missing, however many"
+            ]
+        );
+        // Everything else is as if it were absent.
+        assert_eq!(
+            ScheduleConfig {
+                ignored_max_catch_up_days: None,
+                ..c
+            },
+            ScheduleConfig::default()
+        );
     }
 
     #[test]
@@ -948,12 +840,12 @@ mod tests {
             r#"schedule.timezone: unknown time zone "Mars/Olympus""#
         );
         assert_eq!(
-            bad(|r| r.max_catch_up_days = 0),
-            "schedule.max_catch_up_days: must be at least 1"
-        );
-        assert_eq!(
             bad(|r| r.retry_initial_secs = 0),
             "schedule.retry_initial_secs: must be at least 1"
+        );
+        assert_eq!(
+            bad(|r| r.once_attempts = 0),
+            "schedule.once_attempts: must be at least 1"
         );
         assert_eq!(
             bad(|r| r.retry_max_secs = 2),
@@ -1092,106 +984,71 @@ mod tests {
         );
     }
 
-    // ---- due_days ----
+    // ---- data_lag_warning ----
 
     #[test]
-    fn due_days_fresh_database() {
-        let at = hm(1, 0);
-        let before = due_days(None, utc("2024-05-10T00:59:59Z"), at, Tz::UTC, 31);
-        assert_eq!(before, DueDays::default());
-        let after = due_days(None, utc("2024-05-10T01:00:00Z"), at, Tz::UTC, 31);
-        assert_eq!(after.run, vec![day("2024-05-09")]);
-    }
-
-    #[test]
-    fn due_days_catch_up_oldest_first() {
-        let d = due_days(
-            Some(day("2024-05-06")),
-            utc("2024-05-10T02:00:00Z"),
-            hm(1, 0),
-            Tz::UTC,
-            31,
-        );
-        assert_eq!(
-            d.run,
-            vec![day("2024-05-07"), day("2024-05-08"), day("2024-05-09")]
-        );
-        assert_eq!(d.skipped, None);
-        // Before today's run time yesterday is not due yet.
-        let d = due_days(
-            Some(day("2024-05-06")),
-            utc("2024-05-10T00:30:00Z"),
-            hm(1, 0),
-            Tz::UTC,
-            31,
-        );
-        assert_eq!(d.run, vec![day("2024-05-07"), day("2024-05-08")]);
-        // Up to date, or a ledger ahead of the clock: no new day, only the window to look at.
-        let d = due_days(
-            Some(day("2024-05-09")),
-            utc("2024-05-10T02:00:00Z"),
-            hm(1, 0),
-            Tz::UTC,
-            31,
-        );
-        assert!(d.run.is_empty() && d.skipped.is_none());
-        assert_eq!(d.window, Some((day("2024-04-09"), day("2024-05-09"))));
-        let d = due_days(
-            Some(day("2024-05-10")),
-            utc("2024-05-10T02:00:00Z"),
-            hm(1, 0),
-            Tz::UTC,
-            31,
-        );
-        assert!(d.run.is_empty() && d.skipped.is_none());
-    }
-
-    #[test]
-    fn due_days_beyond_max_are_skipped() {
-        let d = due_days(
-            Some(day("2024-04-30")),
-            utc("2024-05-10T02:00:00Z"),
-            hm(1, 0),
-            Tz::UTC,
-            3,
-        );
-        assert_eq!(
-            d.run,
-            vec![day("2024-05-07"), day("2024-05-08"), day("2024-05-09")]
-        );
-        assert_eq!(d.skipped, Some((day("2024-05-01"), day("2024-05-06"))));
-    }
-
-    #[test]
-    fn due_days_use_the_local_date() {
-        // 02:00Z on the 10th is 23:00 on the 9th in Sao Paulo: yesterday is the 8th.
+    fn data_lag_warning_counts_from_the_local_yesterday() {
         let sp = chrono_tz::America::Sao_Paulo;
-        let d = due_days(None, utc("2024-05-10T02:00:00Z"), hm(1, 0), sp, 31);
-        assert_eq!(d.run, vec![day("2024-05-08")]);
+        // The bundled sample's last day, on 2026-12-06 (yesterday: the 5th).
+        assert_eq!(
+            data_lag_warning(day("2018-08-04"), utc("2026-12-06T12:00:00Z"), sp).as_deref(),
+            Some(
+                "the data ends on 2018-08-04, 3,045 days before yesterday; is the export up to date?"
+            )
+        );
+        // 02:00Z on the 7th is 23:00 on the 6th in Sao Paulo: yesterday is the 5th, one day after
+        // the data's end, which is within the export's lag; in UTC yesterday is the 6th.
+        let now = utc("2018-08-07T02:00:00Z");
+        assert_eq!(data_lag_warning(day("2018-08-04"), now, sp), None);
+        assert_eq!(
+            data_lag_warning(day("2018-08-04"), now, Tz::UTC).as_deref(),
+            Some("the data ends on 2018-08-04, 2 days before yesterday; is the export up to date?")
+        );
+        // Data up to yesterday, up to today, or dated ahead of the clock: nothing to say.
+        for last in ["2018-08-06", "2018-08-07", "2018-09-01"] {
+            assert_eq!(data_lag_warning(day(last), now, Tz::UTC), None, "{last}");
+        }
+    }
+
+    #[test]
+    fn thousands_groups_digits() {
+        assert_eq!(thousands(2), "2");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(3045), "3,045");
+        assert_eq!(thousands(1_234_567), "1,234,567");
     }
 
     // ---- run_schedule ----
 
     #[tokio::test]
-    async fn once_catches_up_three_missed_days_oldest_first() {
-        let clock = TestClock::new(utc("2024-05-10T02:00:00Z"), None);
-        let job = FakeJob::new(&clock, Some(day("2024-05-06")));
-        let c = cfg(hm(1, 0), Tz::UTC);
-        let report = run_schedule(&c, &job, &*clock, true, std::future::pending())
-            .await
-            .unwrap();
-        let expected = vec![day("2024-05-07"), day("2024-05-08"), day("2024-05-09")];
-        assert_eq!(job.completed(), expected);
-        assert_eq!(report.succeeded, expected);
-        assert!(!report.interrupted && !report.has_failures());
+    async fn once_runs_at_once_whatever_the_time_of_day() {
+        // 00:10, before `at`: the external cron picks the time.
+        let clock = TestClock::new(utc("2024-05-10T00:10:00Z"), None);
+        let job = FakeJob::new(&clock, Some(day("2024-05-09")));
+        let report = run_schedule(
+            &cfg(hm(1, 0), Tz::UTC),
+            &job,
+            &*clock,
+            true,
+            std::future::pending(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(job.ran_at(), vec![utc("2024-05-10T00:10:00Z")]);
+        assert_eq!(report.succeeded, 1);
+        assert!(report.failed.is_empty() && report.data_warnings.is_empty());
+        assert!(!report.interrupted);
         assert!(clock.slept_secs().is_empty());
     }
 
     #[tokio::test]
-    async fn once_on_a_fresh_database_runs_yesterday_even_before_at() {
-        let clock = TestClock::new(utc("2024-05-10T00:10:00Z"), None);
-        let job = FakeJob::new(&clock, None);
-        let report = run_schedule(
+    async fn once_returns_the_error_of_a_failed_run() {
+        let clock = TestClock::new(utc("2024-05-10T02:00:00Z"), None);
+        let job = FakeJob::new(&clock, Some(day("2024-05-09")));
+        job.script([Err(JobError::Failed(
+            "customer_daily_stats: 2024-05-08 failed: numeric field overflow".into(),
+        ))]);
+        let err = run_schedule(
             &cfg(hm(1, 0), Tz::UTC),
             &job,
             &*clock,
@@ -1199,55 +1056,40 @@ mod tests {
             std::future::pending(),
         )
         .await
-        .unwrap();
-        assert_eq!(report.succeeded, vec![day("2024-05-09")]);
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "customer_daily_stats: 2024-05-08 failed: numeric field overflow"
+        );
+        // A failed run is not retried: the next tick (or cron) runs again.
+        assert_eq!(job.attempts(), 1);
     }
 
     #[tokio::test]
-    async fn missed_days_beyond_max_are_reported_skipped() {
-        let clock = TestClock::new(utc("2024-05-10T02:00:00Z"), None);
-        let job = FakeJob::new(&clock, Some(day("2024-04-30")));
-        let c = ScheduleConfig {
-            max_catch_up_days: 2,
-            ..cfg(hm(1, 0), Tz::UTC)
-        };
+    async fn once_warns_when_the_data_ends_long_before_yesterday() {
+        let clock = TestClock::new(utc("2026-12-06T12:00:00Z"), None);
+        let job = FakeJob::new(&clock, Some(day("2018-08-04")));
+        let c = cfg(hm(1, 0), chrono_tz::America::Sao_Paulo);
         let report = run_schedule(&c, &job, &*clock, true, std::future::pending())
             .await
             .unwrap();
-        assert_eq!(report.succeeded, vec![day("2024-05-08"), day("2024-05-09")]);
-        assert_eq!(report.skipped, vec![(day("2024-05-01"), day("2024-05-07"))]);
-        assert!(report.has_failures());
-    }
-
-    #[tokio::test]
-    async fn failing_day_is_logged_and_the_next_day_still_runs() {
-        let clock = TestClock::new(utc("2024-05-10T02:00:00Z"), None);
-        let job = FakeJob::new(&clock, Some(day("2024-05-06")));
-        job.script(
-            day("2024-05-08"),
-            vec![Err(JobError::Failed("bad input row 12".into()))],
+        assert_eq!(
+            report.data_warnings,
+            ["the data ends on 2018-08-04, 3,045 days before yesterday; is the export up to date?"]
         );
-        let report = run_schedule(
-            &cfg(hm(1, 0), Tz::UTC),
-            &job,
-            &*clock,
-            true,
-            std::future::pending(),
-        )
-        .await
-        .unwrap();
-        assert_eq!(report.succeeded, vec![day("2024-05-07"), day("2024-05-09")]);
-        assert_eq!(report.failed, vec![day("2024-05-08")]);
-        // A failed day is not retried.
-        assert_eq!(job.attempts.lock().unwrap().len(), 3);
+        // No orders loaded: nothing to compare.
+        let job = FakeJob::new(&clock, None);
+        let report = run_schedule(&c, &job, &*clock, true, std::future::pending())
+            .await
+            .unwrap();
+        assert!(report.data_warnings.is_empty());
     }
 
     #[tokio::test]
     async fn unreachable_retries_with_capped_backoff_then_succeeds() {
         let clock = TestClock::new(utc("2024-05-10T02:00:00Z"), None);
-        let job = FakeJob::new(&clock, Some(day("2024-05-08")));
-        let down = || Err(JobError::Unreachable("connection refused".into()));
-        job.script(day("2024-05-09"), (0..8).map(|_| down()).collect());
+        let job = FakeJob::new(&clock, Some(day("2024-05-09")));
+        job.script_down(8);
         let patient = ScheduleConfig {
             once_attempts: 100,
             ..cfg(hm(1, 0), Tz::UTC)
@@ -1256,38 +1098,17 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(clock.slept_secs(), vec![5, 10, 20, 40, 80, 160, 300, 300]);
-        assert_eq!(report.succeeded, vec![day("2024-05-09")]);
-        assert_eq!(job.attempts.lock().unwrap().len(), 9);
+        assert_eq!(report.succeeded, 1);
+        assert_eq!(job.attempts(), 9);
         // The run happened after the backoff: 915 s after the start.
-        assert_eq!(job.ran_at.lock().unwrap()[0].1, utc("2024-05-10T02:15:15Z"));
+        assert_eq!(job.ran_at(), vec![utc("2024-05-10T02:15:15Z")]);
     }
 
     #[tokio::test]
     async fn once_gives_up_after_its_attempts_while_the_database_stays_down() {
         let clock = TestClock::new(utc("2024-05-10T02:00:00Z"), None);
-        let job = FakeJob::new(&clock, Some(day("2024-05-08")));
-        let down = || Err(JobError::Unreachable("connection refused".into()));
-        job.script(day("2024-05-09"), (0..50).map(|_| down()).collect());
-        let report = run_schedule(
-            &cfg(hm(1, 0), Tz::UTC),
-            &job,
-            &*clock,
-            true,
-            std::future::pending(),
-        )
-        .await
-        .unwrap();
-        assert_eq!(report.failed, vec![day("2024-05-09")]);
-        assert_eq!(job.attempts.lock().unwrap().len(), 5);
-        assert_eq!(clock.slept_secs(), vec![5, 10, 20, 40]);
-
-        // The ledger itself unreachable: an error after the same budget.
-        let clock = TestClock::new(utc("2024-05-10T02:00:00Z"), None);
-        let job = FakeJob::new(&clock, Some(day("2024-05-08")));
-        job.ledger_outcomes
-            .lock()
-            .unwrap()
-            .extend((0..50).map(|_| JobError::Unreachable("refused".into())));
+        let job = FakeJob::new(&clock, Some(day("2024-05-09")));
+        job.script_down(50);
         let err = run_schedule(
             &cfg(hm(1, 0), Tz::UTC),
             &job,
@@ -1297,159 +1118,118 @@ mod tests {
         )
         .await
         .unwrap_err();
-        assert!(
-            err.to_string().contains("unreachable after 5 attempts"),
-            "{err}"
+        assert_eq!(
+            err.to_string(),
+            "database unreachable after 5 attempts, giving up: connection refused"
         );
-        // Without --once the scheduler keeps trying (see unreachable_ledger_is_retried).
+        assert_eq!(job.attempts(), 5);
+        assert_eq!(clock.slept_secs(), vec![5, 10, 20, 40]);
     }
 
     #[tokio::test]
-    async fn a_failed_day_is_retried_at_the_next_tick() {
+    async fn daemon_retries_an_unreachable_database_without_a_limit() {
         let clock = TestClock::new(
             utc("2024-05-10T02:00:00Z"),
-            Some(utc("2024-05-11T12:00:00Z")),
+            Some(utc("2024-05-10T12:00:00Z")),
         );
-        let job = FakeJob::new(&clock, Some(day("2024-05-08")));
-        job.script(
-            day("2024-05-09"),
-            vec![Err(JobError::Failed("lock timeout".into()))],
-        );
-        let parked = {
-            let clock = Arc::clone(&clock);
-            async move { clock.parked.notified().await }
-        };
-        let report = run_schedule(&cfg(hm(1, 0), Tz::UTC), &job, &*clock, false, parked)
-            .await
-            .unwrap();
-        // The 9th fails at the first tick, and runs again (first) at the next tick, before the 10th.
-        assert_eq!(report.failed, vec![day("2024-05-09")]);
-        assert_eq!(
-            *job.ran_at.lock().unwrap(),
-            vec![
-                (day("2024-05-09"), utc("2024-05-11T01:00:00Z")),
-                (day("2024-05-10"), utc("2024-05-11T01:00:00Z")),
-            ]
-        );
-        assert_eq!(
-            *job.attempts.lock().unwrap(),
-            vec![day("2024-05-09"), day("2024-05-09"), day("2024-05-10")]
-        );
-    }
-
-    #[tokio::test]
-    async fn stale_or_failed_days_of_the_window_run_again_once_each() {
-        let clock = TestClock::new(utc("2024-05-10T02:00:00Z"), None);
         let job = FakeJob::new(&clock, Some(day("2024-05-09")));
-        job.undone
-            .lock()
-            .unwrap()
-            .extend([day("2024-05-03"), day("2024-05-05")]);
-        // An older stale day, outside the window of 10 days, is not the schedule's.
-        job.undone.lock().unwrap().push(day("2024-04-01"));
-        job.script(
-            day("2024-05-05"),
-            vec![Err(JobError::Failed("still bad".into()))],
-        );
-        let c = ScheduleConfig {
-            max_catch_up_days: 10,
-            ..cfg(hm(1, 0), Tz::UTC)
-        };
-        let report = run_schedule(&c, &job, &*clock, true, std::future::pending())
-            .await
-            .unwrap();
-        assert_eq!(report.succeeded, vec![day("2024-05-03")]);
-        assert_eq!(report.failed, vec![day("2024-05-05")]);
-        assert_eq!(job.attempts.lock().unwrap().len(), 2);
-    }
-
-    #[tokio::test]
-    async fn unreachable_ledger_is_retried() {
-        let clock = TestClock::new(utc("2024-05-10T02:00:00Z"), None);
-        let job = FakeJob::new(&clock, Some(day("2024-05-08")));
-        job.ledger_outcomes.lock().unwrap().extend([
-            JobError::Unreachable("a".into()),
-            JobError::Unreachable("b".into()),
-        ]);
+        job.script_down(8);
         let report = run_schedule(
             &cfg(hm(1, 0), Tz::UTC),
             &job,
             &*clock,
-            true,
-            std::future::pending(),
+            false,
+            when_parked(&clock),
         )
         .await
         .unwrap();
-        assert_eq!(clock.slept_secs(), vec![5, 10]);
-        assert_eq!(report.succeeded, vec![day("2024-05-09")]);
+        // More attempts than `once_attempts` (5); then it waits for the next day's `at`.
+        assert_eq!(job.attempts(), 9);
+        assert_eq!(job.ran_at(), vec![utc("2024-05-10T02:15:15Z")]);
+        assert_eq!(report.succeeded, 1);
+        assert!(report.failed.is_empty() && report.interrupted);
     }
 
     #[tokio::test]
-    async fn failed_ledger_read_is_an_error() {
-        let clock = TestClock::new(utc("2024-05-10T02:00:00Z"), None);
-        let job = FakeJob::new(&clock, None);
-        job.ledger_outcomes
-            .lock()
-            .unwrap()
-            .push_back(JobError::Failed(
-                "relation \"run_ledger\" does not exist".into(),
-            ));
-        let err = run_schedule(
-            &cfg(hm(1, 0), Tz::UTC),
-            &job,
-            &*clock,
-            true,
-            std::future::pending(),
-        )
-        .await
-        .unwrap_err();
-        assert!(err.to_string().contains("run ledger"), "{err}");
-    }
-
-    #[tokio::test]
-    async fn daemon_runs_each_previous_day_at_the_configured_local_time() {
-        // Starts 2024-05-10 00:30 in Sao Paulo (03:30Z), before `at`; runs three ticks.
+    async fn daemon_runs_at_start_then_every_day_at_the_configured_local_time() {
+        // Starts 2024-05-10 00:30 in Sao Paulo (03:30Z), before `at`: a run at once catches up,
+        // then one at 01:00 local (04:00Z) each day.
         let sp = chrono_tz::America::Sao_Paulo;
         let clock = TestClock::new(
             utc("2024-05-10T03:30:00Z"),
             Some(utc("2024-05-12T12:00:00Z")),
         );
-        let job = FakeJob::new(&clock, Some(day("2024-05-08")));
-        let parked = {
-            let clock = Arc::clone(&clock);
-            async move { clock.parked.notified().await }
-        };
-        let report = run_schedule(&cfg(hm(1, 0), sp), &job, &*clock, false, parked)
-            .await
-            .unwrap();
+        let job = FakeJob::new(&clock, Some(day("2024-05-09")));
+        let report = run_schedule(
+            &cfg(hm(1, 0), sp),
+            &job,
+            &*clock,
+            false,
+            when_parked(&clock),
+        )
+        .await
+        .unwrap();
         assert_eq!(
-            *job.ran_at.lock().unwrap(),
+            job.ran_at(),
             vec![
-                (day("2024-05-09"), utc("2024-05-10T04:00:00Z")),
-                (day("2024-05-10"), utc("2024-05-11T04:00:00Z")),
-                (day("2024-05-11"), utc("2024-05-12T04:00:00Z")),
+                utc("2024-05-10T03:30:00Z"),
+                utc("2024-05-10T04:00:00Z"),
+                utc("2024-05-11T04:00:00Z"),
+                utc("2024-05-12T04:00:00Z"),
             ]
         );
+        assert_eq!(report.succeeded, 4);
         assert!(report.interrupted);
     }
 
     #[tokio::test]
-    async fn daemon_on_a_fresh_database_waits_for_at() {
+    async fn daemon_warns_once_per_tick_while_the_data_lags() {
         let clock = TestClock::new(
-            utc("2024-05-10T00:30:00Z"),
-            Some(utc("2024-05-10T12:00:00Z")),
+            utc("2024-05-10T02:00:00Z"),
+            Some(utc("2024-05-11T12:00:00Z")),
         );
-        let job = FakeJob::new(&clock, None);
-        let parked = {
-            let clock = Arc::clone(&clock);
-            async move { clock.parked.notified().await }
-        };
-        run_schedule(&cfg(hm(1, 0), Tz::UTC), &job, &*clock, false, parked)
-            .await
-            .unwrap();
+        let job = FakeJob::new(&clock, Some(day("2024-05-01")));
+        let report = run_schedule(
+            &cfg(hm(1, 0), Tz::UTC),
+            &job,
+            &*clock,
+            false,
+            when_parked(&clock),
+        )
+        .await
+        .unwrap();
         assert_eq!(
-            *job.ran_at.lock().unwrap(),
-            vec![(day("2024-05-09"), utc("2024-05-10T01:00:00Z"))]
+            report.data_warnings,
+            [
+                "the data ends on 2024-05-01, 8 days before yesterday; is the export up to date?",
+                "the data ends on 2024-05-01, 9 days before yesterday; is the export up to date?",
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn daemon_logs_a_failed_run_and_runs_again_at_the_next_tick() {
+        let clock = TestClock::new(
+            utc("2024-05-10T02:00:00Z"),
+            Some(utc("2024-05-11T12:00:00Z")),
+        );
+        let job = FakeJob::new(&clock, Some(day("2024-05-10")));
+        job.script([Err(JobError::Failed("lock timeout".into()))]);
+        let report = run_schedule(
+            &cfg(hm(1, 0), Tz::UTC),
+            &job,
+            &*clock,
+            false,
+            when_parked(&clock),
+        )
+        .await
+        .unwrap();
+        assert_eq!(report.failed, ["lock timeout"]);
+        assert_eq!(report.succeeded, 1);
+        // Not retried within the tick: the next run is the next day's, at `at`.
+        assert_eq!(
+            *job.attempts.lock().unwrap(),
+            vec![utc("2024-05-10T02:00:00Z"), utc("2024-05-11T01:00:00Z")]
         );
     }
 
@@ -1475,48 +1255,60 @@ mod tests {
         .expect("the schedule returns promptly after shutdown");
         let report = report.unwrap();
         assert!(report.interrupted);
-        assert!(job.attempts.lock().unwrap().is_empty());
+        // The run at start, and none after.
+        assert_eq!(job.attempts(), 1);
+        assert_eq!(report.succeeded, 1);
     }
 
     #[tokio::test]
-    async fn shutdown_during_backoff_returns_ok() {
+    async fn shutdown_during_backoff_returns_ok_but_fails_once() {
         let now = utc("2024-05-10T02:00:00Z");
         let clock = TestClock::new(now, Some(now));
-        let job = FakeJob::new(&clock, Some(day("2024-05-08")));
-        job.script(
-            day("2024-05-09"),
-            vec![Err(JobError::Unreachable("down".into()))],
-        );
-        let parked = {
-            let clock = Arc::clone(&clock);
-            async move { clock.parked.notified().await }
-        };
-        let report = run_schedule(&cfg(hm(1, 0), Tz::UTC), &job, &*clock, true, parked)
+        let job = FakeJob::new(&clock, Some(day("2024-05-09")));
+        job.script_down(1);
+        let c = cfg(hm(1, 0), Tz::UTC);
+        let report = run_schedule(&c, &job, &*clock, false, when_parked(&clock))
             .await
             .unwrap();
         assert!(report.interrupted);
-        assert!(report.succeeded.is_empty() && report.failed.is_empty());
+        assert_eq!(report.succeeded, 0);
+        assert!(report.failed.is_empty());
         assert_eq!(clock.slept_secs(), vec![5]);
+
+        // With --once, the run it was asked for was not done.
+        let clock = TestClock::new(now, Some(now));
+        let job = FakeJob::new(&clock, Some(day("2024-05-09")));
+        job.script_down(1);
+        let err = run_schedule(&c, &job, &*clock, true, when_parked(&clock))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "shutdown requested before the run could be done"
+        );
     }
 
     #[tokio::test]
     async fn shutdown_during_a_run_waits_for_it_then_stops() {
-        let clock = TestClock::new(utc("2024-05-10T02:00:00Z"), None);
-        let mut job = FakeJob::new(&clock, Some(day("2024-05-06")));
-        job.slow_day = Some(day("2024-05-08"));
-        let report = run_schedule(
-            &cfg(hm(1, 0), Tz::UTC),
-            &job,
-            &*clock,
-            false,
-            job.running.notified(),
-        )
-        .await
-        .unwrap();
-        // The 8th was in progress when shutdown came: it finished; the 9th never started.
-        assert_eq!(job.completed(), vec![day("2024-05-07"), day("2024-05-08")]);
-        assert_eq!(report.succeeded, vec![day("2024-05-07"), day("2024-05-08")]);
-        assert!(report.interrupted);
+        for once in [false, true] {
+            let clock = TestClock::new(utc("2024-05-10T02:00:00Z"), None);
+            let mut job = FakeJob::new(&clock, Some(day("2024-05-09")));
+            job.slow = true;
+            let report = run_schedule(
+                &cfg(hm(1, 0), Tz::UTC),
+                &job,
+                &*clock,
+                once,
+                job.running.notified(),
+            )
+            .await
+            .unwrap();
+            // The run was in progress when shutdown came: it finished, and nothing came after.
+            assert_eq!(job.ran_at(), vec![utc("2024-05-10T02:00:00Z")], "{once}");
+            assert_eq!(report.succeeded, 1);
+            assert!(report.interrupted);
+            assert!(clock.slept_secs().is_empty());
+        }
     }
 
     #[tokio::test]
