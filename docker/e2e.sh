@@ -45,15 +45,18 @@
 # `compose run --rm -T -v "$WORK/reports:/reports" pipeline ...`.
 #
 # Environment: E2E_KEEP_ENGINE=1 leaves a dockerd that this script started
-# running; E2E_REBUILD_STANDINS=1 rebuilds the stand-in images; DEBIAN_MIRROR
-# (default http://deb.debian.org/debian) is what debootstrap fetches from.
+# running; E2E_REBUILD_STANDINS=1 rebuilds the stand-in images. DEBIAN_MIRROR
+# is the Debian archive that debootstrap fetches from and the stand-ins' apt
+# uses, DEBIAN_SECURITY_MIRROR their security archive; by default both are
+# read from this machine's own package sources (/etc/apt/sources.list and
+# /etc/apt/sources.list.d/, one-line and deb822), so the script uses whatever
+# mirror the machine already uses.
 set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 REPO=$(pwd)
 PROJECT=pipeline-e2e
 MAX_IMAGE_BYTES=$((200 * 1000 * 1000))
-DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 export DOCKER_BUILDKIT=0 COMPOSE_DOCKER_CLI_BUILD=0
 
 WORK=$(mktemp -d)
@@ -225,15 +228,86 @@ remove_replaced() { # old image id
     return 0
 }
 
+# The host's package sources, one line per enabled `deb` entry and suite:
+# "URI SUITE COMPONENT...". Reads the one-line format (sources.list, *.list)
+# and deb822 (*.sources); files with other endings are not apt's sources.
+apt_source_entries() {
+    local f
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+        [ -r "$f" ] || continue
+        awk '{ sub(/#.*/, ""); gsub(/\[[^]]*\]/, " "); $0 = $0 }
+            $1 == "deb" && NF >= 3 { line = $2; for (i = 3; i <= NF; i++) line = line " " $i; print line }' "$f"
+    done
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [ -r "$f" ] || continue
+        awk '
+            function flush(   i, j, n, m, t, u, s, deb) {
+                n = split(types, t, " ")
+                for (i = 1; i <= n; i++) if (t[i] == "deb") deb = 1
+                if (deb && tolower(enabled) != "no") {
+                    n = split(uris, u, " "); m = split(suites, s, " ")
+                    for (i = 1; i <= n; i++) for (j = 1; j <= m; j++) print u[i], s[j], comps
+                }
+                types = uris = suites = comps = enabled = field = ""
+            }
+            /^#/ { next }
+            /^[ \t]*$/ { flush(); next }
+            /^[ \t]/ {
+                if (field == "uris") uris = uris " " $0
+                else if (field == "suites") suites = suites " " $0
+                else if (field == "components") comps = comps " " $0
+                next
+            }
+            {
+                field = tolower(substr($0, 1, index($0, ":") - 1))
+                value = substr($0, index($0, ":") + 1)
+                if (field == "types") types = value
+                else if (field == "uris") uris = value
+                else if (field == "suites") suites = value
+                else if (field == "components") comps = value
+                else if (field == "enabled") { enabled = value; gsub(/[ \t]/, "", enabled) }
+            }
+            END { flush() }' "$f"
+    done
+}
+
+# DEBIAN_MIRROR and DEBIAN_SECURITY_MIRROR, unless set: the URIs of the host's
+# Debian main archive (component main of the host's own release, else of
+# another release without a dash in its name) and of its security archive
+# (a -security suite), among the http(s) sources that debootstrap and the
+# stand-ins' apt can fetch from.
+host_debian_mirrors() {
+    local codename="" uri suite comps exact="" other="" security=""
+    codename=$(sed -n 's/^VERSION_CODENAME=//p' /etc/os-release 2>/dev/null | tr -d '"')
+    while read -r uri suite comps; do
+        case " $comps " in *" main "*) ;; *) continue ;; esac
+        case "$uri" in http://* | https://*) ;; *) continue ;; esac
+        uri=${uri%/}
+        case "$suite" in
+        *-security) security=${security:-$uri} ;;
+        "$codename") exact=${exact:-$uri} ;;
+        *-* | */*) ;;
+        *) other=${other:-$uri} ;;
+        esac
+    done < <(apt_source_entries)
+    DEBIAN_MIRROR=${DEBIAN_MIRROR:-${exact:-$other}}
+    DEBIAN_SECURITY_MIRROR=${DEBIAN_SECURITY_MIRROR-$security}
+}
+
 # Revision of the recipe below: change it when the recipe changes.
-DEBIAN_RECIPE=1
+DEBIAN_RECIPE=2
 debian_standin() {
     local rev
-    rev="$DEBIAN_RECIPE-$SUITE-$(printf '%s' "$DEBIAN_MIRROR" | sha256sum | cut -c1-8)"
+    host_debian_mirrors
+    rev="$DEBIAN_RECIPE-$SUITE-$(printf '%s %s' "$DEBIAN_MIRROR" "$DEBIAN_SECURITY_MIRROR" | sha256sum | cut -c1-8)"
     need_standin "$DEBIAN_IMAGE" "$rev" || return 0
+    if [ -z "$DEBIAN_MIRROR" ]; then
+        say_fail "no http(s) Debian archive with component main in this machine's package sources (/etc/apt/sources.list, /etc/apt/sources.list.d/); set DEBIAN_MIRROR"
+        return 1
+    fi
     local root=$WORK/rootfs t0=$SECONDS old
     old=$(image_id "$DEBIAN_IMAGE")
-    log "debootstrap --variant=minbase $SUITE from $DEBIAN_MIRROR"
+    log "debootstrap --variant=minbase $SUITE from $DEBIAN_MIRROR (security: ${DEBIAN_SECURITY_MIRROR:-none})"
     if ! as_root debootstrap --variant=minbase "$SUITE" "$root" "$DEBIAN_MIRROR" >"$WORK/debootstrap.log" 2>&1; then
         show <(tail -n 20 "$WORK/debootstrap.log")
         say_fail "debootstrap could not fetch $SUITE from $DEBIAN_MIRROR"
@@ -242,7 +316,7 @@ debian_standin() {
     # Slim like the official -slim image: no docs, man pages or translations
     # (now and in later installs), no package caches or lists.
     as_root sh -eu -c '
-        root=$1 suite=$2 mirror=$3
+        root=$1 suite=$2 mirror=$3 security=$4
         cat >"$root/etc/dpkg/dpkg.cfg.d/docker" <<EOF
 path-exclude /usr/share/doc/*
 path-include /usr/share/doc/*/copyright
@@ -266,20 +340,24 @@ URIs: $mirror
 Suites: $suite $suite-updates
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+        if [ -n "$security" ]; then
+            cat >>"$root/etc/apt/sources.list.d/debian.sources" <<EOF
 
 Types: deb
-URIs: ${mirror%/debian}/debian-security
+URIs: $security
 Suites: $suite-security
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOF
+        fi
         find "$root/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete
         find "$root/usr/share/doc" -mindepth 1 -type d -empty -delete
         rm -rf "$root"/usr/share/man/* "$root"/usr/share/info/* "$root"/usr/share/locale/* \
             "$root"/usr/share/groff/* "$root"/usr/share/lintian/* \
             "$root"/var/cache/apt/archives/*.deb "$root"/var/cache/apt/*.bin "$root"/var/lib/apt/lists/* \
             "$root"/var/log/*.log "$root"/var/log/apt/* "$root"/etc/hostname "$root"/etc/resolv.conf
-    ' sh "$root" "$SUITE" "$DEBIAN_MIRROR" || return 1
+    ' sh "$root" "$SUITE" "$DEBIAN_MIRROR" "$DEBIAN_SECURITY_MIRROR" || return 1
     as_root tar -C "$root" --numeric-owner -c . |
         docker import --change 'CMD ["bash"]' --change "LABEL $STANDIN_LABEL=$rev" - "$DEBIAN_IMAGE" >/dev/null ||
         return 1
