@@ -3,6 +3,8 @@
 #   * docker-compose.yml is valid for a real Compose parser (docker-compose
 #     1.29 from Debian, installed if missing), with the defaults and with
 #     .env.example, without warnings, and keeps its services and health gate;
+#     it publishes no port by default, and docker-compose.db-port.yml (the
+#     opt-in) publishes the database on 127.0.0.1 only;
 #   * the Dockerfile is multi-stage, builds the way CI builds
 #     (cargo build --release --locked -p pipeline), uses a pinned toolchain
 #     image no older than the workspace's rust-version, and runs as a non-root
@@ -39,7 +41,9 @@ echo "compose parser: $(docker-compose version --short 2>/dev/null || docker-com
 
 # ---- docker-compose.yml ---------------------------------------------------
 compose_file=docker-compose.yml
+db_port_file=docker-compose.db-port.yml
 [ -f "$compose_file" ] || { echo "FAIL: $compose_file not found" >&2; exit 1; }
+[ -f "$db_port_file" ] || { echo "FAIL: $db_port_file not found" >&2; exit 1; }
 
 # Validate in an empty environment directory so that a developer's own .env
 # does not hide a missing default; then with .env.example.
@@ -49,7 +53,7 @@ check_compose() { # label, extra args...
     local label=$1
     shift
     if ! env -u POSTGRES_USER -u POSTGRES_PASSWORD -u POSTGRES_DB -u POSTGRES_PORT -u RUST_LOG \
-        docker-compose --project-directory . -f "$compose_file" "$@" config >"$tmp/config.yml" 2>"$tmp/stderr"; then
+        -u PIPELINE_REPORTS -u COMPOSE_FILE docker-compose --project-directory . -f "$compose_file" "$@" config >"$tmp/config.yml" 2>"$tmp/stderr"; then
         fail "$compose_file is invalid ($label):"
         sed 's/^/      /' "$tmp/stderr" >&2
         return 1
@@ -81,10 +85,35 @@ if check_compose "defaults only" --env-file "$tmp/empty.env"; then
     else
         fail "app services must use image: pipeline:latest"
     fi
+    # A published port clashes with a PostgreSQL already on the host's 5432.
+    if grep -qE '^[[:space:]]+ports:' "$tmp/config.yml"; then
+        fail "$compose_file publishes a port by default; publish the database only in $db_port_file"
+    else
+        ok "no port published by default"
+    fi
+fi
+if check_compose "with $db_port_file" --env-file "$tmp/empty.env" -f "$db_port_file"; then
+    # The ports block (its items, joined): "127.0.0.1:5432:5432/tcp" is the one expected.
+    published=$(awk '
+        /^ +ports:/ { p = 1; ind = match($0, /[^ ]/); next }
+        p {
+            i = match($0, /[^ ]/)
+            if (i > ind || (i == ind && substr($0, i, 2) == "- ")) {
+                sub(/^ +(- )?/, ""); out = out sep $0; sep = " "; next
+            }
+            p = 0
+        }
+        END { print out }' "$tmp/config.yml")
+    if [ "$published" = "127.0.0.1:5432:5432/tcp" ]; then
+        ok "$db_port_file publishes the database on 127.0.0.1:5432 only (POSTGRES_PORT)"
+    else
+        fail "$db_port_file must publish the database's 5432 on 127.0.0.1 only; found: ${published:-nothing}"
+    fi
 fi
 if [ -f .env.example ]; then
     check_compose "with .env.example" --env-file .env.example || true
-    for var in $(grep -o '\${[A-Z_]*' "$compose_file" | tr -d '${' | sort -u); do
+    check_compose "with .env.example and $db_port_file" --env-file .env.example -f "$db_port_file" || true
+    for var in $(grep -ho '\${[A-Z_]*' "$compose_file" "$db_port_file" | tr -d '${' | sort -u); do
         if grep -q "^${var}=" .env.example; then
             ok ".env.example documents $var"
         else

@@ -16,13 +16,17 @@
 #    real one included, is used as it is.
 # 3. Builds pipeline:latest with docker-compose build: build time, size
 #    (at most 200 MB) and the non-root user it runs as.
-# 4. Runs the stack under its own project name and a free loopback port: the
-#    db healthcheck and its loopback-only port, the demo, an idempotent rerun,
-#    results on stdout, docker run against an existing server, the data sets
-#    seen by the demo, the data surviving down/up, the scheduler's start and
-#    stop.
+# 4. Runs the stack under its own project name while something listens on
+#    the host's 127.0.0.1:5432 (the machine's PostgreSQL, else a listener
+#    this script starts): the db healthcheck, no port published by default,
+#    the demo, an idempotent rerun, results on stdout, the port published on
+#    the loopback only when asked (docker-compose.db-port.yml, on a free
+#    port) with its password login, docker run against an existing server,
+#    the data sets seen by the demo, the data surviving down/up, the
+#    scheduler's start and stop.
 # 5. Tears down with docker-compose down -v (always, also on failure), and
-#    stops the engine if this script started it. Only the images stay.
+#    stops the engine and the listener on 5432 if this script started them.
+#    Only the images stay.
 #
 # Prints each step's outcome and time, then "e2e: N passed, M failed"; exits 0
 # only if every step held. If the engine cannot start, says so in one line and
@@ -34,7 +38,8 @@
 # makes what it needs (the stack is up from "db starts" to "scheduler").
 # `compose ...` runs docker-compose on this project; `pipeline_run ARGS...`
 # runs the pipeline service once (`docker-compose run --rm -T pipeline ARGS`)
-# and leaves its output in $OUT; `expect_in_output WHAT REGEX` checks it.
+# and leaves its output in $OUT; `expect_in_output WHAT REGEX` checks it;
+# `compose_db_port ...` is `compose` with docker-compose.db-port.yml added.
 # For example, after the "results" step:
 #
 #   status_check() { pipeline_run status --check || { show "$OUT"; return 1; }; }
@@ -62,6 +67,7 @@ export DOCKER_BUILDKIT=0 COMPOSE_DOCKER_CLI_BUILD=0
 WORK=$(mktemp -d)
 OUT=$WORK/out
 started_dockerd=""
+port_holder=""
 
 log() { printf '    %s\n' "$*"; }
 say_fail() { printf '    FAIL: %s\n' "$*"; }
@@ -516,15 +522,60 @@ image_user() {
 }
 
 # ---- 4. the stack ----------------------------------------------------------
-compose() {
+# Only the variables of $WORK/e2e.env, not the caller's.
+compose_env() {
     env -u POSTGRES_USER -u POSTGRES_PASSWORD -u POSTGRES_DB -u POSTGRES_PORT -u RUST_LOG \
-        docker-compose -p "$PROJECT" --project-directory "$REPO" -f "$REPO/docker-compose.yml" \
+        -u PIPELINE_REPORTS -u COMPOSE_FILE "$@"
+}
+compose() {
+    compose_env docker-compose -p "$PROJECT" --project-directory "$REPO" -f "$REPO/docker-compose.yml" \
         --env-file "$WORK/e2e.env" "$@"
 }
+# The opt-in that publishes the database, on the free port $DB_PORT.
+compose_db_port() {
+    compose_env POSTGRES_PORT="$DB_PORT" \
+        docker-compose -p "$PROJECT" --project-directory "$REPO" -f "$REPO/docker-compose.yml" \
+        -f "$REPO/docker-compose.db-port.yml" --env-file "$WORK/e2e.env" "$@"
+}
 
-# The compose file's defaults, but a host port that is free here.
-DB_USER=pipeline DB_PASSWORD=pipeline DB_NAME=ecommerce
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# The stack must start where PostgreSQL already listens on the host's 5432,
+# as on most data engineers' machines: if nothing does here, a listener that
+# this script starts (and stops at the end) takes the port.
+HOST_PG_PORT=5432
+host_port_taken() {
+    local who
+    if port_free "$HOST_PG_PORT"; then
+        perl -MSocket -e '
+            socket(my $s, PF_INET, SOCK_STREAM, 0) or die "socket: $!\n";
+            setsockopt($s, SOL_SOCKET, SO_REUSEADDR, 1);
+            bind($s, sockaddr_in($ARGV[0], INADDR_LOOPBACK)) or die "bind: $!\n";
+            listen($s, SOMAXCONN) or die "listen: $!\n";
+            while (accept(my $c, $s)) { close $c }' "$HOST_PG_PORT" 2>"$WORK/holder.log" &
+        port_holder=$!
+        local i
+        for i in $(seq 1 20); do
+            port_free "$HOST_PG_PORT" || break
+            kill -0 "$port_holder" 2>/dev/null || break
+            sleep 0.5
+        done
+        who="a listener started by this script, pid $port_holder"
+    else
+        who=$(ss -Hltnp "sport = :$HOST_PG_PORT" 2>/dev/null | grep -o 'users:(("[^"]*"' | head -n 1 | cut -d'"' -f2)
+        who="already there: ${who:-a process of this machine}"
+    fi
+    if port_free "$HOST_PG_PORT"; then
+        show "$WORK/holder.log"
+        say_fail "could not take 127.0.0.1:$HOST_PG_PORT before the stack starts"
+        return 1
+    fi
+    log "127.0.0.1:$HOST_PG_PORT is in use ($who)"
+}
+
+# The compose file's defaults (no POSTGRES_PORT: the default publishes no
+# port); for the opt-in, a host port that is free here.
+DB_USER=pipeline DB_PASSWORD=pipeline DB_NAME=ecommerce
 prepare_env() {
     DB_PORT=55432
     while ! port_free "$DB_PORT"; do
@@ -538,7 +589,6 @@ prepare_env() {
 POSTGRES_USER=$DB_USER
 POSTGRES_PASSWORD=$DB_PASSWORD
 POSTGRES_DB=$DB_NAME
-POSTGRES_PORT=$DB_PORT
 RUST_LOG=info
 PIPELINE_REPORTS=$WORK/reports
 EOF
@@ -546,7 +596,7 @@ EOF
     as_root install -d -o 10001 -g 10001 "$WORK/reports"
     # Leftovers of an interrupted earlier run.
     compose down -v --remove-orphans >/dev/null 2>&1
-    log "compose project $PROJECT, database published on 127.0.0.1:$DB_PORT"
+    log "compose project $PROJECT; when asked, the database is published on 127.0.0.1:$DB_PORT"
 }
 
 container_of() { compose ps -q "$1" | head -n 1; }
@@ -582,13 +632,39 @@ db_up() {
 
 psql_db() { compose exec -T db psql -v ON_ERROR_STOP=1 -U "$DB_USER" -d "$DB_NAME" -Atq "$@"; }
 
-db_port_loopback() {
-    local id bindings
-    id=$(container_of db)
-    bindings=$(docker inspect -f '{{range $p, $b := .NetworkSettings.Ports}}{{range $b}}{{$p}}={{.HostIp}}:{{.HostPort}} {{end}}{{end}}' "$id")
-    log "published: ${bindings:-nothing}"
-    if [ -z "$bindings" ] || printf '%s\n' $bindings | grep -qv '=127\.0\.0\.1:'; then
-        say_fail "the database port must be published on 127.0.0.1 only"
+db_bindings() { # the db container's published ports: "5432/tcp=IP:PORT ..."
+    docker inspect -f '{{range $p, $b := .NetworkSettings.Ports}}{{range $b}}{{$p}}={{.HostIp}}:{{.HostPort}} {{end}}{{end}}' \
+        "$(container_of db)"
+}
+
+# By default nothing is published: nothing to clash with the host's 5432.
+db_port_unpublished() {
+    local bindings
+    bindings=$(db_bindings) || return 1
+    if [ -n "$bindings" ]; then
+        say_fail "the db service publishes $bindings by default; it must publish nothing unless asked"
+        return 1
+    fi
+    port_free "$HOST_PG_PORT" && {
+        say_fail "127.0.0.1:$HOST_PG_PORT is no longer in use"
+        return 1
+    }
+    log "published: nothing (127.0.0.1:$HOST_PG_PORT stays in use by its own server)"
+}
+
+# Asked for with docker-compose.db-port.yml: the same db, now published on
+# 127.0.0.1:$DB_PORT only.
+db_port_opt_in() {
+    compose_db_port up -d db >"$WORK/up.log" 2>&1 || {
+        show "$WORK/up.log"
+        return 1
+    }
+    wait_healthy || return 1
+    local bindings
+    bindings=$(db_bindings) || return 1
+    log "with docker-compose.db-port.yml, published: ${bindings:-nothing}"
+    if [ "${bindings% }" != "5432/tcp=127.0.0.1:$DB_PORT" ]; then
+        say_fail "the database port must be published on 127.0.0.1:$DB_PORT only"
         return 1
     fi
     # From the host's loopback, with the password over TCP (psql of the db
@@ -716,8 +792,8 @@ results_on_stdout() {
 }
 
 # Plain docker run against a server that exists already: here the compose
-# database through its published loopback port, in a database of its own
-# that the pipeline creates.
+# database through the loopback port the opt-in published, in a database of
+# its own that the pipeline creates.
 existing_database() {
     local url="postgres://$DB_USER:$DB_PASSWORD@127.0.0.1:$DB_PORT/e2e_existing"
     local ok=0
@@ -774,8 +850,7 @@ mounted_datasets() {
     local alone=$WORK/alone
     mkdir -p "$alone"
     cp "$REPO/docker-compose.yml" "$alone/"
-    env -u POSTGRES_USER -u POSTGRES_PASSWORD -u POSTGRES_DB -u POSTGRES_PORT -u RUST_LOG \
-        docker-compose -p "$PROJECT" --project-directory "$alone" -f "$alone/docker-compose.yml" \
+    compose_env docker-compose -p "$PROJECT" --project-directory "$alone" -f "$alone/docker-compose.yml" \
         --env-file "$WORK/e2e.env" run --rm -T pipeline >"$OUT" 2>&1 || {
         show "$OUT"
         say_fail "the demo failed with no datasets/ next to docker-compose.yml"
@@ -861,6 +936,10 @@ cleanup() {
             sleep 1
         done
     fi
+    if [ -n "$port_holder" ]; then
+        kill "$port_holder" 2>/dev/null
+        wait "$port_holder" 2>/dev/null
+    fi
     as_root rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -872,18 +951,20 @@ trap 'exit 130' INT TERM
 T0=$SECONDS
 step_needed "engine: installed and running" engine
 step_needed "base images: present or stand-ins built" base_images
+step_needed "host: 127.0.0.1:5432 in use, as where PostgreSQL runs" host_port_taken
 step_needed "stack: project environment" prepare_env
 step_needed "image: built from the Dockerfile" build_image
 step "image: at most 200 MB" image_size
 step "image: runs as a non-root user" image_user
-step_needed "db starts and becomes healthy" db_up
-step "db port: published on the loopback only" db_port_loopback
+step_needed "db starts and becomes healthy, with the host's 5432 taken" db_up
+step "db port: none published by default" db_port_unpublished
 step_needed "demo: docker-compose run --rm pipeline" demo
 step_needed "tables: checksum after the demo" record_checksum
 step "report: the demo's report.html in the mounted folder" report_in_folder
 step "status --check: up to date inside the container" status_check
 step "rerun: a second demo changes nothing" rerun_changes_nothing
 step "results: CSV on stdout with docker-compose run -T" results_on_stdout
+step "db port: when asked, published on the loopback only" db_port_opt_in
 step "existing database: docker run with DATABASE_URL" existing_database
 step "data sets: the bundled sample in the image and service" bundled_sample
 step "data sets: the mounted datasets/ and none" mounted_datasets
