@@ -25,9 +25,13 @@ pub struct Cli {
     /// The pipeline file (default: ./pipeline.toml, or the built-in pipeline when there is none).
     #[arg(long, global = true, env = "PIPELINE_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// The directory the input files are read from (overrides `data_dir` and `PIPELINE_DATA_DIR`).
-    #[arg(long, global = true, value_name = "DIR")]
+    /// `--data-dir` before the command, as earlier versions took it: still accepted for the
+    /// commands that read files, refused for the others.
+    #[arg(long, value_name = "DIR", hide = true)]
     pub data_dir: Option<PathBuf>,
+    /// More on stderr: -v the steps of the work, -vv the detail (`RUST_LOG` overrides).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -38,6 +42,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the declared stages in order (migrations first): load the files, compute the days.
     Run {
+        #[command(flatten)]
+        input: Input,
         /// Run only these stages (repeatable); `--stage customer_daily_stats` recomputes without loading.
         #[arg(long = "stage", value_name = "NAME")]
         stages: Vec<String>,
@@ -58,9 +64,15 @@ pub enum Command {
         /// Read and load every file, even one whose content was loaded before under the same options.
         #[arg(long)]
         force_load: bool,
+        /// Recompute every day of the data, not only those missing or stale (the explicit rebuild).
+        #[arg(long, conflicts_with_all = ["date", "range"])]
+        full_refresh: bool,
     },
     /// Check the configuration and the environment (database reachable, files readable, headers right); changes nothing.
-    Validate,
+    Validate {
+        #[command(flatten)]
+        input: Input,
+    },
     /// Apply pending database migrations.
     Migrate,
     /// List the registered stage types.
@@ -74,6 +86,22 @@ pub enum Command {
         #[arg(long, value_name = "ID")]
         customer: Option<String>,
         /// At most this many rows.
+        #[arg(long, value_name = "N", value_parser = limit_parser())]
+        limit: Option<u64>,
+        /// Show every column in the table (CSV and JSON always have every column).
+        #[arg(long)]
+        wide: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Show the rejected lines of the loads that read the files the tables hold now (or of one
+    /// load run), grouped by the rule they broke, with file, line number and raw text.
+    Rejects {
+        /// The load run (its id in `pipeline_runs`, as `run` and `status` show it).
+        #[arg(long, value_name = "ID")]
+        run: Option<i64>,
+        /// At most this many lines.
         #[arg(long, value_name = "N", value_parser = limit_parser())]
         limit: Option<u64>,
         /// Output format.
@@ -150,6 +178,8 @@ pub enum Command {
     },
     /// Run every day at the configured local time for the previous day; catch up missed days.
     Schedule {
+        #[command(flatten)]
+        input: Input,
         /// Run the due days and exit (for an external cron).
         #[arg(long)]
         once: bool,
@@ -162,10 +192,20 @@ pub enum Command {
     },
     /// Run the whole pipeline and print a short summary (days computed, top customers, repeaters).
     Demo {
+        #[command(flatten)]
+        input: Input,
         /// Also write the HTML report here (the compose demo writes /reports/report.html).
         #[arg(long, value_name = "FILE")]
         report: Option<PathBuf>,
     },
+}
+
+/// The flag of the commands that read the input files.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Input {
+    /// The directory the input files are read from (overrides `data_dir` and `PIPELINE_DATA_DIR`).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
 }
 
 /// The days a command line may name: four-digit years, which `PostgreSQL` and the date arithmetic of
@@ -237,10 +277,26 @@ pub fn compile(cli: &Cli) -> Result<Plan> {
         },
         _ => ScheduleFlags::default(),
     };
-    let flags = FlagOverrides {
-        data_dir: cli.data_dir.clone(),
-        schedule,
+    let input = match &cli.command {
+        Command::Run { input, .. }
+        | Command::Validate { input }
+        | Command::Schedule { input, .. }
+        | Command::Demo { input, .. } => Some(input.data_dir.clone()),
+        _ => None,
     };
+    let data_dir = match (input, &cli.data_dir) {
+        (Some(Some(dir)), _) => Some(dir),
+        (Some(None), before) => before.clone(),
+        (None, None) => None,
+        (None, Some(_)) => {
+            return Err(UsageError(vec![
+                "--data-dir does nothing for this command: only run, validate, demo and schedule read the input files"
+                    .to_owned(),
+            ])
+            .into());
+        }
+    };
+    let flags = FlagOverrides { data_dir, schedule };
     let (path, explicit) = match &cli.config {
         Some(path) => (path.clone(), true),
         None => (PathBuf::from("pipeline.toml"), false),
@@ -332,12 +388,12 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Migrate => {
             let plan = compile(&cli)?;
             let db = db::connect(&plan.database).await?;
-            db::migrate(&db).await?;
-            output::migrated(&db.target);
+            let applied = db::migrate(&db).await?;
+            output::migrated(&db.target, &applied);
             db.close().await;
             Ok(())
         }
-        Command::Validate => {
+        Command::Validate { .. } => {
             let plan = compile(&cli)?;
             let checks = checks::check(&plan).await;
             output::checks(&checks, &plan);
@@ -350,13 +406,16 @@ pub async fn run(cli: Cli) -> Result<()> {
             skip_stale,
             format,
             force_load,
+            full_refresh,
+            ..
         } => {
             let plan = compile(&cli)?;
             check_stage_names(&plan, stages)?;
             let days = match (date, range) {
                 (Some(d), _) => Days::Range(DayRange::new(*d, *d)),
                 (_, Some(r)) => Days::Range(*r),
-                _ => Days::All,
+                _ if *full_refresh => Days::All,
+                _ => Days::Due,
             };
             let db = connect(&plan).await?;
             let options = RunOptions {
@@ -376,13 +435,21 @@ pub async fn run(cli: Cli) -> Result<()> {
             date,
             customer,
             limit,
+            wide,
             format,
         } => {
             let plan = compile(&cli)?;
             let db = connect_to_read(&plan).await?;
             let result = reports::stats(&db, &plan, *date, customer.as_deref(), *limit).await;
             db.close().await;
-            output::stats(&result?, *format).await
+            output::stats(&result?, *format, *wide).await
+        }
+        Command::Rejects { run, limit, format } => {
+            let plan = compile(&cli)?;
+            let db = connect_to_read(&plan).await?;
+            let result = reports::rejects(&db, &plan, *run, *limit).await;
+            db.close().await;
+            output::rejects(&result?, *format).await
         }
         Command::TopCustomers {
             range,
@@ -427,11 +494,11 @@ pub async fn run(cli: Cli) -> Result<()> {
             let plan = compile(&cli)?;
             crate::daily::schedule(plan, *once).await
         }
-        Command::Demo { report: page } => {
+        Command::Demo { report: page, .. } => {
             let plan = compile(&cli)?;
             let db = connect(&plan).await?;
             let options = RunOptions {
-                days: Days::All,
+                days: Days::Due,
                 stale: true,
                 force_load: false,
             };

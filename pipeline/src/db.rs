@@ -88,38 +88,48 @@ async fn open(config: &DatabaseConfig, create_missing: bool) -> Result<Db> {
             .max_connections(config.max_connections)
             .acquire_timeout(timeout)
     };
-    let pool = match tokio::time::timeout(timeout, pool_options().connect_with(options.clone()))
-        .await
-    {
-        Ok(Ok(pool)) => pool,
-        Ok(Err(sqlx::Error::Database(e)))
-            if e.code().as_deref() == Some("3D000") && !create_missing =>
-        {
-            bail!(
-                "the database at {target} does not exist yet (`pipeline migrate` or `pipeline run` creates it)"
-            )
-        }
-        Ok(Err(sqlx::Error::Database(e))) if e.code().as_deref() == Some("3D000") => {
-            create_database(&options, timeout, &target).await?;
-            pool_options()
-                .connect_with(options.clone())
-                .await
-                .with_context(|| format!("cannot connect to the database at {target}"))?
-        }
-        Ok(Err(e)) => return Err(connect_error(&e, &target)),
-        Err(_) => bail!(
+    // One plain connection first: a pool retries a refused connection until its timeout, where one
+    // attempt says at once that nothing listens.
+    let no_answer = || {
+        anyhow::anyhow!(
             "cannot connect to the database at {target}: no answer within {}s (database.connect_timeout_secs)",
             config.connect_timeout_secs
-        ),
+        )
     };
+    match tokio::time::timeout(timeout, options.connect()).await {
+        Ok(Ok(probe)) => {
+            probe.close().await.ok();
+        }
+        Ok(Err(sqlx::Error::Database(e))) if e.code().as_deref() == Some("3D000") => {
+            if !create_missing {
+                bail!(
+                    "the database at {target} does not exist yet (`pipeline migrate` or `pipeline run` creates it)"
+                );
+            }
+            create_database(&options, timeout, &target).await?;
+        }
+        Ok(Err(e)) => return Err(connect_error(&e, &target)),
+        Err(_) => return Err(no_answer()),
+    }
+    let pool =
+        match tokio::time::timeout(timeout, pool_options().connect_with(options.clone())).await {
+            Ok(Ok(pool)) => pool,
+            Ok(Err(e)) => return Err(connect_error(&e, &target)),
+            Err(_) => return Err(no_answer()),
+        };
     let orm = SqlxPostgresConnector::from_sqlx_postgres_pool(pool.clone());
     Ok(Db { orm, pool, target })
 }
 
 fn connect_error(error: &sqlx::Error, target: &str) -> anyhow::Error {
     let cause = match error {
+        sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            "connection refused (is PostgreSQL running and listening there? \
+             set DATABASE_URL or database.url to point elsewhere)"
+                .to_owned()
+        }
         sqlx::Error::Io(io) => io.to_string(),
-        sqlx::Error::PoolTimedOut => "timed out".to_owned(),
+        sqlx::Error::PoolTimedOut => "no connection within the timeout".to_owned(),
         other => other.to_string(),
     };
     anyhow::anyhow!("cannot connect to the database at {target}: {cause}")
@@ -165,8 +175,8 @@ async fn create_database(
 }
 
 /// Applies pending migrations, one process at a time: the others wait on an advisory lock, then
-/// find nothing left to apply.
-pub async fn migrate(db: &Db) -> Result<()> {
+/// find nothing left to apply. Returns the names of the migrations it applied.
+pub async fn migrate(db: &Db) -> Result<Vec<String>> {
     let mut lock = db
         .pool
         .acquire()
@@ -177,7 +187,18 @@ pub async fn migrate(db: &Db) -> Result<()> {
         .execute(&mut *lock)
         .await
         .context("cannot take the migration lock")?;
-    let result = Migrator::up(&db.orm, None).await;
+    let result = async {
+        let pending: Vec<String> = Migrator::get_pending_migrations(&db.orm)
+            .await?
+            .iter()
+            .map(|m| m.name().to_owned())
+            .collect();
+        if !pending.is_empty() {
+            Migrator::up(&db.orm, None).await?;
+        }
+        Ok::<_, sea_orm::DbErr>(pending)
+    }
+    .await;
     sqlx::query("SELECT pg_advisory_unlock($1, 0)")
         .bind(stages::locks::MIGRATE_CLASS)
         .execute(&mut *lock)

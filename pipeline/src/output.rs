@@ -17,10 +17,10 @@ use crate::money::money;
 use crate::plan::Plan;
 use crate::report::Written;
 use crate::reports::{
-    AggregateStatus, DayStats, FailedLoad, RankBy, Repeaters, Status, TopCustomer, ranges_json,
-    ranges_text,
+    AggregateStatus, DayStats, FailedLoad, RankBy, Rejects, Repeaters, Status, TopCustomer,
+    ranges_json, ranges_text,
 };
-use crate::runner::RunReport;
+use crate::runner::{AggregateReport, RunReport};
 
 /// How a command prints its result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
@@ -145,9 +145,126 @@ pub fn gap() {
     println!();
 }
 
-/// `pipeline migrate`.
-pub fn migrated(target: &str) {
-    println!("migrations applied to {target}");
+/// `pipeline rejects`: the rejected lines grouped by rule, each with its file, line number and raw
+/// text (table); or one row per line (CSV, JSON).
+pub async fn rejects(rejects: &Rejects, format: Format) -> Result<()> {
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&rejects.lines)?),
+        Format::Csv => {
+            Grid {
+                header: vec![
+                    "run_id",
+                    "dataset",
+                    "file",
+                    "line_number",
+                    "reason",
+                    "raw_line",
+                ],
+                numeric: vec![true, false, false, true, false, false],
+                rows: rejects
+                    .lines
+                    .iter()
+                    .map(|l| {
+                        vec![
+                            l.run_id.to_string(),
+                            l.dataset.clone(),
+                            l.file.clone(),
+                            l.line_number.to_string(),
+                            l.reason.clone(),
+                            l.raw_line.clone(),
+                        ]
+                    })
+                    .collect(),
+            }
+            .print(format)
+            .await?;
+        }
+        Format::Table => {
+            let runs: Vec<String> = rejects.runs.iter().map(ToString::to_string).collect();
+            let whose = if rejects.current {
+                "the loads of the files the tables hold now"
+            } else {
+                "that load"
+            };
+            if rejects.total == 0 {
+                println!(
+                    "no line was rejected by {whose} (run {})",
+                    if runs.is_empty() {
+                        "-".to_owned()
+                    } else {
+                        runs.join(", ")
+                    }
+                );
+                return Ok(());
+            }
+            println!(
+                "{} line{} rejected by {whose} (run {}){}",
+                rejects.total,
+                if rejects.total == 1 { "" } else { "s" },
+                runs.join(", "),
+                if (rejects.lines.len() as i64) < rejects.total {
+                    format!(", showing {}", rejects.lines.len())
+                } else {
+                    String::new()
+                }
+            );
+            let mut groups: Vec<(String, Vec<&crate::reports::RejectedLine>)> = Vec::new();
+            for line in &rejects.lines {
+                let key = format!("{}: {}", line.dataset, line.rule);
+                match groups.last_mut() {
+                    Some((k, lines)) if *k == key => lines.push(line),
+                    _ => groups.push((key, vec![line])),
+                }
+            }
+            for (rule, lines) in groups {
+                println!();
+                println!(
+                    "{} ({} line{})",
+                    stages::csv_extract::visible(&rule),
+                    lines.len(),
+                    if lines.len() == 1 { "" } else { "s" }
+                );
+                for line in lines {
+                    println!(
+                        "  {} line {}: {}",
+                        stages::csv_extract::visible(&line.file),
+                        line.line_number,
+                        stages::csv_extract::visible(&line.reason)
+                    );
+                    println!(
+                        "    {}",
+                        shorten(&stages::csv_extract::visible(&line.raw_line), 110)
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `text` cut to `max` characters, with an ellipsis when cut.
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_owned()
+    } else {
+        let mut cut: String = text.chars().take(max - 1).collect();
+        cut.push('…');
+        cut
+    }
+}
+
+/// `pipeline migrate`: what it applied, or that there was nothing to apply.
+pub fn migrated(target: &str, applied: &[String]) {
+    if applied.is_empty() {
+        println!("{target} is already up to date: no migration was pending");
+    } else {
+        println!(
+            "{} migration{} applied to {target}: {}",
+            applied.len(),
+            if applied.len() == 1 { "" } else { "s" },
+            applied.join(", ")
+        );
+    }
 }
 
 /// `pipeline run`: the run record, as tables and sentences or as one JSON object.
@@ -161,119 +278,260 @@ pub fn run_record(report: &RunReport, format: RecordFormat) -> Result<()> {
     Ok(())
 }
 
-/// `pipeline run --format table`, `pipeline demo`: a table of the files loaded, then a line or a few
-/// per aggregate.
+/// `pipeline run --format table`, `pipeline demo`: what the run read, skipped, loaded, rejected and
+/// computed, and how long it took. A run that found nothing to do says so in one line.
 pub fn run_report(report: &RunReport) {
-    if !report.datasets.is_empty() {
-        let grid = Grid {
-            header: vec![
-                "dataset",
-                "file",
-                "read",
-                "loaded",
-                "inserted",
-                "updated",
-                "duplicate",
-                "rejected",
-            ],
-            rows: report
-                .datasets
-                .iter()
-                .map(|a| {
-                    vec![
-                        a.dataset.clone(),
-                        a.file.clone(),
-                        a.read.to_string(),
-                        a.loaded.to_string(),
-                        a.inserted.to_string(),
-                        a.updated.to_string(),
-                        a.duplicate.to_string(),
-                        a.rejected.to_string(),
-                    ]
-                })
-                .collect(),
-            numeric: vec![false, false, true, true, true, true, true, true],
-        };
-        println!("{}", grid.to_table());
-        let unchanged: Vec<String> = report
-            .datasets
-            .iter()
-            .filter_map(|a| {
-                a.unchanged_since
-                    .map(|run| format!("{} (run {run})", a.dataset))
-            })
-            .collect();
-        if !unchanged.is_empty() {
-            println!(
-                "not read again, same content as loaded before: {} (--force-load reads them)",
-                unchanged.join(", ")
-            );
-        }
-        if !report.loaded {
-            println!("validation only: nothing was written");
-        } else if report.datasets.iter().any(|a| a.rejected > 0) {
-            println!("rejected lines and their reasons are in the table rejected_rows");
-        }
+    if up_to_date(report) {
+        println!("{}", up_to_date_line(report));
+        return;
+    }
+    if report.datasets.iter().any(|a| a.unchanged_since.is_none()) {
+        files_table(report);
+    }
+    let unchanged: Vec<String> = report
+        .datasets
+        .iter()
+        .filter_map(|a| {
+            a.unchanged_since
+                .map(|run| format!("{} (run {run})", a.dataset))
+        })
+        .collect();
+    if !unchanged.is_empty() {
+        println!(
+            "not read again, same content as loaded before: {} (--force-load reads them)",
+            unchanged.join(", ")
+        );
+    }
+    if !report.datasets.is_empty() && !report.loaded {
+        println!("validation only: nothing was written");
+    } else if report.datasets.iter().any(|a| a.rejected > 0) {
+        println!("rejected lines and their reasons: `pipeline rejects`");
     }
     for aggregate in &report.aggregates {
-        let asked = match aggregate.days_requested {
-            Some(days) => format!(
-                "computed {days} ({} day{})",
-                days.len(),
-                if days.len() == 1 { "" } else { "s" }
-            ),
-            None => "no orders loaded, no day asked".to_owned(),
-        };
-        println!(
-            "{}: {asked}, {} rows written in {:.2}s",
-            aggregate.stage, aggregate.rows_written, aggregate.seconds
+        aggregate_lines(aggregate);
+    }
+    println!(
+        "{} in {:.2}s (run {})",
+        if report.error.is_some() {
+            "failed"
+        } else {
+            "done"
+        },
+        report.seconds,
+        report.run_id
+    );
+}
+
+/// One line saying what a run did: files read and skipped, lines loaded and rejected, days
+/// computed, time; for `pipeline schedule`, which prints one per run.
+pub fn run_summary_line(report: &RunReport) -> String {
+    if up_to_date(report) {
+        return up_to_date_line(report);
+    }
+    let mut parts = Vec::new();
+    let read: Vec<&stages::DatasetAccount> = report
+        .datasets
+        .iter()
+        .filter(|a| a.unchanged_since.is_none())
+        .collect();
+    if !report.datasets.is_empty() {
+        parts.push(format!(
+            "{} file{} read ({} lines loaded, {} rejected), {} unchanged",
+            read.len(),
+            plural(read.len() as u64),
+            read.iter().map(|a| a.loaded).sum::<u64>(),
+            read.iter().map(|a| a.rejected).sum::<u64>(),
+            report.datasets.len() - read.len()
+        ));
+    }
+    for aggregate in &report.aggregates {
+        let mut days = aggregate.days_due.clone();
+        days.extend(
+            aggregate
+                .days_requested
+                .iter()
+                .flat_map(|r| r.start.iter_days().take(r.len() as usize)),
         );
-        if !aggregate.days_stale.is_empty() {
-            println!(
-                "{}: also recomputed {} day{} made stale by changes since they were computed ({}){}",
+        days.extend(&aggregate.days_stale);
+        days.sort_unstable();
+        days.dedup();
+        parts.push(format!(
+            "{}: {} day{} computed{}, {} row{} written{}",
+            aggregate.stage,
+            days.len(),
+            plural(days.len() as u64),
+            if days.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", ranges_text(&days))
+            },
+            aggregate.rows_written,
+            plural(aggregate.rows_written),
+            if aggregate.days_failed.is_empty() {
+                String::new()
+            } else {
+                format!(", {} failed", aggregate.days_failed.len())
+            }
+        ));
+    }
+    format!(
+        "{}: {} ({:.2}s, run {})",
+        if report.error.is_some() {
+            "failed"
+        } else {
+            "done"
+        },
+        parts.join("; "),
+        report.seconds,
+        report.run_id
+    )
+}
+
+/// Whether the run read no file and computed nothing (and failed nowhere).
+fn up_to_date(report: &RunReport) -> bool {
+    report.error.is_none()
+        && report.datasets.iter().all(|a| a.unchanged_since.is_some())
+        && report.aggregates.iter().all(AggregateReport::nothing_to_do)
+        && !(report.datasets.is_empty() && report.aggregates.is_empty())
+}
+
+/// The one line of a run that had nothing to do.
+fn up_to_date_line(report: &RunReport) -> String {
+    let mut parts = Vec::new();
+    if !report.datasets.is_empty() {
+        let since: std::collections::BTreeSet<i64> = report
+            .datasets
+            .iter()
+            .filter_map(|a| a.unchanged_since)
+            .collect();
+        let runs: Vec<String> = since.iter().map(|r| format!("run {r}")).collect();
+        parts.push(format!("no file changed since {}", runs.join(", ")));
+    }
+    for aggregate in &report.aggregates {
+        parts.push(match aggregate.data_days {
+            Some(days) => format!(
+                "{}: {} day{} computed and fresh ({days})",
                 aggregate.stage,
-                aggregate.days_stale.len(),
-                if aggregate.days_stale.len() == 1 {
-                    ""
-                } else {
-                    "s"
-                },
-                ranges_text(&aggregate.days_stale),
-                if aggregate.people_refreshed > 0 {
-                    format!(
-                        ": the rows of {} {}",
-                        aggregate.people_refreshed,
-                        if aggregate.people_refreshed == 1 {
-                            "person"
-                        } else {
-                            "people"
-                        }
-                    )
-                } else {
-                    String::new()
-                }
-            );
-        }
-        if !aggregate.days_stale_left.is_empty() {
+                days.len(),
+                plural(days.len())
+            ),
+            None => format!("{} has no orders to compute", aggregate.stage),
+        });
+    }
+    format!(
+        "up to date: {}; nothing to do ({:.2}s, run {})",
+        parts.join("; "),
+        report.seconds,
+        report.run_id
+    )
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// The files a run read, with their accounting (the files skipped as unchanged included).
+fn files_table(report: &RunReport) {
+    let grid = Grid {
+        header: vec![
+            "dataset",
+            "file",
+            "read",
+            "loaded",
+            "inserted",
+            "updated",
+            "duplicate",
+            "rejected",
+        ],
+        rows: report
+            .datasets
+            .iter()
+            .map(|a| {
+                vec![
+                    a.dataset.clone(),
+                    a.file.clone(),
+                    a.read.to_string(),
+                    a.loaded.to_string(),
+                    a.inserted.to_string(),
+                    a.updated.to_string(),
+                    a.duplicate.to_string(),
+                    a.rejected.to_string(),
+                ]
+            })
+            .collect(),
+        numeric: vec![false, false, true, true, true, true, true, true],
+    };
+    println!("{}", grid.to_table());
+}
+
+/// What one aggregate computed: the days asked or due, the stale days, what was left and what failed.
+fn aggregate_lines(aggregate: &AggregateReport) {
+    let stage = &aggregate.stage;
+    let people = if aggregate.people_refreshed > 0 {
+        format!(
+            ": the rows of {} {}",
+            aggregate.people_refreshed,
+            if aggregate.people_refreshed == 1 {
+                "person"
+            } else {
+                "people"
+            }
+        )
+    } else {
+        String::new()
+    };
+    let stale = (!aggregate.days_stale.is_empty()).then(|| {
+        format!(
+            "{} day{} made stale by changes since they were computed ({}){people}",
+            aggregate.days_stale.len(),
+            plural(aggregate.days_stale.len() as u64),
+            ranges_text(&aggregate.days_stale),
+        )
+    });
+    let written = format!(
+        "{} row{} written in {:.2}s",
+        aggregate.rows_written,
+        plural(aggregate.rows_written),
+        aggregate.seconds
+    );
+    match (aggregate.days_requested, &aggregate.days_due[..], &stale) {
+        (Some(days), _, _) => {
             println!(
-                "{}: {} stale day{} left as they are (--skip-stale): {}; `pipeline run --stage {}` recomputes them",
-                aggregate.stage,
-                aggregate.days_stale_left.len(),
-                if aggregate.days_stale_left.len() == 1 {
-                    ""
-                } else {
-                    "s"
-                },
-                ranges_text(&aggregate.days_stale_left),
-                aggregate.stage
+                "{stage}: computed {days} ({} day{}), {written}",
+                days.len(),
+                plural(days.len())
             );
+            if let Some(stale) = &stale {
+                println!("{stage}: also recomputed {stale}");
+            }
         }
-        for failed in &aggregate.days_failed {
+        (None, [], None) if aggregate.days_failed.is_empty() => {
+            println!("{stage}: every day is computed and fresh; nothing to compute");
+        }
+        (None, [], Some(stale)) => println!("{stage}: recomputed {stale}, {written}"),
+        (None, [], None) => println!("{stage}: {written}"),
+        (None, due, stale) => {
             println!(
-                "{}: {} failed: {}",
-                aggregate.stage, failed.day, failed.error
+                "{stage}: computed {} day{} not computed before ({}), {written}",
+                due.len(),
+                plural(due.len() as u64),
+                ranges_text(due)
             );
+            if let Some(stale) = stale {
+                println!("{stage}: also recomputed {stale}");
+            }
         }
+    }
+    if !aggregate.days_stale_left.is_empty() {
+        println!(
+            "{stage}: {} stale day{} left as they are (--skip-stale): {}; `pipeline run --stage {stage}` recomputes them",
+            aggregate.days_stale_left.len(),
+            plural(aggregate.days_stale_left.len() as u64),
+            ranges_text(&aggregate.days_stale_left),
+        );
+    }
+    for failed in &aggregate.days_failed {
+        println!("{stage}: {} failed: {}", failed.day, failed.error);
     }
 }
 
@@ -282,8 +540,19 @@ fn number(value: Decimal) -> Value {
     json!(money(value))
 }
 
+/// The columns `stats` shows in a table by default: one per question an analyst asks first,
+/// fitting 120 characters; `--wide`, CSV and JSON show every column.
+const STATS_MAIN_COLUMNS: [cds::Column; 6] = [
+    cds::Column::CustomerUniqueId,
+    cds::Column::OrdersCount,
+    cds::Column::ItemsCount,
+    cds::Column::TotalSpent,
+    cds::Column::LifetimeOrders,
+    cds::Column::LifetimeSpent,
+];
+
 /// `pipeline stats`: the day's summary line and rows (table), or the rows alone (CSV, JSON).
-pub async fn stats(stats: &DayStats, format: Format) -> Result<()> {
+pub async fn stats(stats: &DayStats, format: Format, wide: bool) -> Result<()> {
     let DayStats {
         date,
         customers,
@@ -291,6 +560,7 @@ pub async fn stats(stats: &DayStats, format: Format) -> Result<()> {
         revenue,
         rows,
         partial,
+        customer,
     } = stats;
     match format {
         Format::Json => {
@@ -298,11 +568,18 @@ pub async fn stats(stats: &DayStats, format: Format) -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
         Format::Csv | Format::Table => {
-            let columns = stats_columns();
+            let columns = if format == Format::Table && !wide {
+                STATS_MAIN_COLUMNS.to_vec()
+            } else {
+                stats_columns()
+            };
             let grid = Grid {
                 header: columns.iter().map(sea_orm::IdenStatic::as_str).collect(),
                 numeric: columns.iter().map(|c| is_numeric(*c)).collect(),
-                rows: rows.iter().map(stats_row_cells).collect(),
+                rows: rows
+                    .iter()
+                    .map(|r| columns.iter().map(|c| cell(r.get(*c))).collect())
+                    .collect(),
             };
             if format == Format::Table {
                 println!(
@@ -315,7 +592,14 @@ pub async fn stats(stats: &DayStats, format: Format) -> Result<()> {
                     }
                 );
                 if rows.is_empty() {
-                    println!("no customer ordered on {date}");
+                    match customer {
+                        Some(customer) if *customers > 0 => println!(
+                            "customer {} placed no order on {date} ({customers} other customer{} did: `pipeline stats --date {date}` lists them)",
+                            stages::csv_extract::visible(customer),
+                            if *customers == 1 { "" } else { "s" }
+                        ),
+                        _ => println!("no customer ordered on {date}"),
+                    }
                     return Ok(());
                 }
             }
@@ -346,13 +630,6 @@ fn cell(value: SeaValue) -> String {
         Value::Null => String::new(),
         other => other.to_string(),
     }
-}
-
-fn stats_row_cells(r: &cds::Model) -> Vec<String> {
-    stats_columns()
-        .into_iter()
-        .map(|c| cell(r.get(c)))
-        .collect()
 }
 
 /// One value of a row as JSON: money as a two-decimal string, timestamps as stored.
@@ -509,15 +786,16 @@ pub async fn status(status: &Status, format: Format) -> Result<()> {
             run.and_then(|r| r.run_date),
             run.and_then(|r| r.range_start.zip(r.range_end)),
         ) {
-            (Some(d), _) => d.to_string(),
-            (_, Some((a, b))) => format!("{a}..{b}"),
-            _ => String::new(),
+            (Some(d), _) => Some(d.to_string()),
+            (_, Some((a, b))) => Some(format!("{a}..{b}")),
+            _ => None,
         };
         stages_json.push(json!({
             "stage": stage.name,
             "type": stage.type_name,
             "last_run": run.map(|r| json!({
                 "run_id": r.id,
+                "recorded_by": r.stage_name,
                 "status": r.status,
                 "started_at": r.started_at.to_rfc3339(),
                 "finished_at": r.finished_at.map(|t| t.to_rfc3339()),
@@ -535,7 +813,7 @@ pub async fn status(status: &Status, format: Format) -> Result<()> {
             run.map_or_else(|| "never run".to_owned(), |r| r.status.clone()),
             run.map(|r| r.started_at.format("%Y-%m-%d %H:%M:%S").to_string())
                 .unwrap_or_default(),
-            days,
+            days.unwrap_or_default(),
             run.map(|r| r.rows_loaded.to_string()).unwrap_or_default(),
             run.map(|r| r.rows_rejected.to_string()).unwrap_or_default(),
             run.and_then(|r| r.error.clone())
@@ -551,11 +829,14 @@ pub async fn status(status: &Status, format: Format) -> Result<()> {
             health.data_days.map(|d| d.end),
         );
         let fix = (!health.healthy()).then(|| format!("pipeline run --stage {stage}"));
+        let (computed, outside) = health.computed_in_data();
         aggregates_json.push(json!({
             "stage": stage,
             "first_day": first,
             "last_day": last_day,
-            "days_computed": health.computed.len(),
+            "days_in_data": health.data_days.map_or(0, |d| d.len()),
+            "days_computed": computed,
+            "days_computed_outside_data": outside,
             "days_missing": ranges_json(&health.missing),
             "days_stale": ranges_json(&health.stale),
             "days_failed": ranges_json(&health.failed),
@@ -563,14 +844,20 @@ pub async fn status(status: &Status, format: Format) -> Result<()> {
             "fix": fix,
         }));
         health_lines.push(format!(
-            "{}: data {}..{}; {} days computed; missing: {}; stale: {}; failed: {}",
+            "{}: data {}; {computed} of its {} days computed; missing: {}; stale: {}; failed: {}{}",
             stage,
-            first.map_or_else(|| "-".into(), |d| d.to_string()),
-            last_day.map_or_else(|| "-".into(), |d| d.to_string()),
-            health.computed.len(),
+            health
+                .data_days
+                .map_or_else(|| "none loaded".into(), |d| d.to_string()),
+            health.data_days.map_or(0, |d| d.len()),
             ranges_text(&health.missing),
             ranges_text(&health.stale),
             ranges_text(&health.failed),
+            if outside > 0 {
+                format!("; {outside} computed days lie outside the data (no orders)")
+            } else {
+                String::new()
+            }
         ));
         health_lines.push(match fix {
             Some(fix) => format!("{stage}: not up to date; to fix: {fix}"),

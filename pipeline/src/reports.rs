@@ -55,7 +55,7 @@ async fn missing_days(db: &Db, stage: &str, start: NaiveDate, end: NaiveDate) ->
 pub struct StageHealth {
     /// The first and last purchase day in the data.
     pub data_days: Option<DayRange>,
-    /// Days computed (any day, also outside the data's range).
+    /// Days computed (any day, also outside the data's range: see [`StageHealth::computed_in_data`]).
     pub computed: BTreeSet<NaiveDate>,
     /// Days of the data's range never computed.
     pub missing: Vec<NaiveDate>,
@@ -71,18 +71,13 @@ impl StageHealth {
         self.missing.is_empty() && self.stale.is_empty() && self.failed.is_empty()
     }
 
-    /// Days that need computing: missing, stale or failed, ascending.
-    pub fn due(&self) -> Vec<NaiveDate> {
-        let mut days: Vec<NaiveDate> = self
-            .missing
-            .iter()
-            .chain(&self.stale)
-            .chain(&self.failed)
-            .copied()
-            .collect();
-        days.sort_unstable();
-        days.dedup();
-        days
+    /// Computed days within the data's range (the history `status` counts), and computed days
+    /// outside it (days without orders computed by earlier versions, or before the data shrank).
+    pub fn computed_in_data(&self) -> (usize, usize) {
+        let inside = self
+            .data_days
+            .map_or(0, |d| self.computed.range(d.start..=d.end).count());
+        (inside, self.computed.len() - inside)
     }
 }
 
@@ -147,6 +142,8 @@ pub struct DayStats {
     pub rows: Vec<cds::Model>,
     /// Whether the rows are only some of the day's (`--customer`, or a `--limit` below the count).
     pub partial: bool,
+    /// The customer asked for, if any.
+    pub customer: Option<String>,
 }
 
 /// `pipeline stats --date D`.
@@ -193,6 +190,112 @@ pub async fn stats(
         revenue,
         rows,
         partial: customer.is_some() || limit.is_some_and(|l| (l as i64) < customers),
+        customer: customer.map(str::to_owned),
+    })
+}
+
+/// One rejected line, with the rule it broke (its reason with the values masked).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RejectedLine {
+    /// The load run that rejected it.
+    pub run_id: i64,
+    /// The dataset.
+    pub dataset: String,
+    /// The file.
+    pub file: String,
+    /// Its line number in the file.
+    pub line_number: i64,
+    /// Why it was rejected.
+    pub reason: String,
+    /// The rule: the reason with values and numbers masked, so that lines rejected for the same
+    /// rule group together.
+    pub rule: String,
+    /// The line as read.
+    pub raw_line: String,
+}
+
+/// What `pipeline rejects` shows.
+#[derive(Debug)]
+pub struct Rejects {
+    /// The load runs whose rejected lines these are.
+    pub runs: Vec<i64>,
+    /// Whether the runs are those that read the files the tables hold now (no `--run`).
+    pub current: bool,
+    /// Every rejected line of those runs (up to the limit), grouped by rule (largest group first),
+    /// then by file and line.
+    pub lines: Vec<RejectedLine>,
+    /// How many lines were rejected in all (beyond the limit too).
+    pub total: i64,
+}
+
+/// The rejected lines of load run `run`, or, by default, of the loads that read the files the
+/// tables hold now (`loaded_files`), or else of the latest successful load.
+pub async fn rejects(
+    db: &Db,
+    plan: &Plan,
+    run: Option<i64>,
+    limit: Option<u64>,
+) -> Result<Rejects> {
+    let (runs, current) = if let Some(run) = run {
+        (vec![run], false)
+    } else {
+        let mut runs: Vec<i64> =
+            sqlx::query_scalar("SELECT DISTINCT run_id FROM loaded_files ORDER BY run_id")
+                .fetch_all(&db.pool)
+                .await?;
+        if runs.is_empty() {
+            let loads: Vec<String> = plan.with_role(Role::Load).map(|s| s.name.clone()).collect();
+            runs.extend(
+                sqlx::query_scalar::<_, Option<i64>>(
+                    "SELECT max(id) FROM pipeline_runs
+                          WHERE kind = 'stage' AND status = 'succeeded' AND stage_name = ANY($1)",
+                )
+                .bind(&loads)
+                .fetch_one(&db.pool)
+                .await?,
+            );
+        }
+        (runs, true)
+    };
+    let total: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM rejected_rows WHERE run_id = ANY($1)")
+            .bind(&runs)
+            .fetch_one(&db.pool)
+            .await?;
+    // The same masking as the report's chart of rejected lines: a quoted value (its own `"` and
+    // `\` escaped) and every number become placeholders.
+    let rows = sqlx::query_as::<_, (i64, String, String, i64, String, String, String)>(
+        r#"WITH r AS (
+               SELECT run_id, dataset, source_file, line_number, reason, raw_line,
+                      regexp_replace(regexp_replace(reason, '"(?:[^"\\]|\\.)*"', '"…"', 'g'), '[0-9]+', 'N', 'g') AS rule
+                 FROM rejected_rows WHERE run_id = ANY($1))
+           SELECT run_id, dataset, source_file, line_number, reason, rule, raw_line
+             FROM r
+            ORDER BY count(*) OVER (PARTITION BY dataset, rule) DESC, dataset, rule, source_file, line_number
+            LIMIT $2"#,
+    )
+    .bind(&runs)
+    .bind(limit.map_or(i64::MAX, |l| l.min(i64::MAX as u64) as i64))
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(Rejects {
+        runs,
+        current,
+        lines: rows
+            .into_iter()
+            .map(
+                |(run_id, dataset, file, line_number, reason, rule, raw_line)| RejectedLine {
+                    run_id,
+                    dataset,
+                    file,
+                    line_number,
+                    reason,
+                    rule,
+                    raw_line,
+                },
+            )
+            .collect(),
+        total,
     })
 }
 
@@ -515,13 +618,25 @@ async fn failed_load(db: &Db, stage: &str) -> Result<Option<FailedLoad>> {
 /// `pipeline status`.
 pub async fn status(db: &Db, plan: &Plan) -> Result<Status> {
     let last = crate::ledger::last_runs(db).await?;
+    let own = |name: &str| last.iter().find(|r| r.stage_name == name).cloned();
+    // Extract and validate run inside the ingest, whose ledger row is the load's (or, in a dry run,
+    // the validate stage's): their last run is the ingest's latest.
+    let ingest = plan
+        .stages
+        .iter()
+        .filter(|s| matches!(s.config.role(), Role::Validate | Role::Load))
+        .filter_map(|s| own(&s.name))
+        .max_by_key(|r| r.id);
     let stages = plan
         .stages
         .iter()
         .map(|stage| StageStatus {
             name: stage.name.clone(),
             type_name: stage.type_name.clone(),
-            last_run: last.iter().find(|r| r.stage_name == stage.name).cloned(),
+            last_run: match stage.config.role() {
+                Role::Extract | Role::Validate => ingest.clone(),
+                _ => own(&stage.name),
+            },
         })
         .collect();
     let mut aggregates = Vec::new();

@@ -26,7 +26,10 @@ use crate::reports::ranges_json;
 /// Which days an aggregate computes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Days {
-    /// Every day from the first to the last purchase day in the data.
+    /// What is not up to date: the days of the data's range never computed, and those the last run
+    /// failed to compute (plain `run`; with the stale days, unless `--skip-stale`).
+    Due,
+    /// Every day from the first to the last purchase day in the data (`run --full-refresh`).
     All,
     /// These days.
     Range(DayRange),
@@ -83,8 +86,15 @@ pub struct AggregateReport {
     pub stage: String,
     /// The stage run's ledger id.
     pub run_id: i64,
-    /// The days asked for (`None` when no orders are loaded and none were asked).
+    /// The days asked for (`None` when no orders are loaded and none were asked, and for a plain
+    /// `run`, which computes what is due).
     pub days_requested: Option<DayRange>,
+    /// With a plain `run`: the days of the data's range that were never computed, or that the last
+    /// run failed to compute, computed now, ascending.
+    pub days_due: Vec<NaiveDate>,
+    /// With a plain `run`: the first and last day of the data, all of them now computed unless
+    /// some failed.
+    pub data_days: Option<DayRange>,
     /// Stale days recomputed beyond those asked, ascending.
     pub days_stale: Vec<NaiveDate>,
     /// Of those, the days recomputed whole (computed with other options, or under a bulk change).
@@ -139,8 +149,18 @@ impl RunReport {
 impl AggregateReport {
     /// Days computed in all: those asked plus the stale ones.
     pub fn days_computed(&self) -> u64 {
-        self.days_requested.map_or(0, |r| r.len()) + self.days_stale.len() as u64
+        self.days_requested.map_or(0, |r| r.len())
+            + self.days_due.len() as u64
+            + self.days_stale.len() as u64
             - self.days_failed.len() as u64
+    }
+
+    /// Whether the run found nothing to compute.
+    pub fn nothing_to_do(&self) -> bool {
+        self.days_requested.is_none()
+            && self.days_due.is_empty()
+            && self.days_stale.is_empty()
+            && self.days_failed.is_empty()
     }
 
     fn to_json(&self) -> serde_json::Value {
@@ -149,6 +169,9 @@ impl AggregateReport {
             "run_id": self.run_id,
             "days_requested": self.days_requested.map(|r| r.to_string()),
             "days_requested_count": self.days_requested.map_or(0, |r| r.len()),
+            "days_due": ranges_json(&self.days_due),
+            "days_due_count": self.days_due.len(),
+            "data_days": self.data_days.map(|r| r.to_string()),
             "days_stale": ranges_json(&self.days_stale),
             "days_stale_count": self.days_stale.len(),
             "days_stale_whole": self.days_stale_whole,
@@ -211,7 +234,7 @@ pub async fn run(db: &Db, plan: &Plan, selected: &[String], options: RunOptions)
     let fingerprint = plan_fingerprint(plan);
     let asked = match options.days {
         Days::Range(range) => Some(range),
-        Days::All => None,
+        Days::All | Days::Due => None,
     };
     let mut report = RunReport {
         status: RunStatus::Failed.as_str(),
@@ -681,6 +704,91 @@ async fn compute_days(
     Ok(report)
 }
 
+/// The first and last purchase day in the data.
+async fn data_days_of(db: &Db, aggregate: &dyn Aggregate) -> Result<Option<DayRange>> {
+    let mut conn = db.pool.acquire().await?;
+    aggregate
+        .data_days(&mut conn)
+        .await
+        .context("cannot read the first and last purchase day")
+}
+
+/// The days a run of `stage` computes whole: those asked (`--date`, `--range`, or every day of the
+/// data with `--full-refresh`), or, for a plain run, the days due (the data's days never computed,
+/// and those the last run failed to compute, ascending); and the stale days.
+async fn choose_days(
+    db: &Db,
+    aggregate: &dyn Aggregate,
+    stage: &PlannedStage,
+    options: RunOptions,
+) -> Result<(Option<DayRange>, Vec<NaiveDate>, Staleness, bool)> {
+    // Read before the connection below is taken: a run holds few (`database.max_connections`).
+    let failed = match options.days {
+        Days::Due => ledger::failed_days(db, &stage.name).await?,
+        _ => None,
+    };
+    let mut conn = db.pool.acquire().await?;
+    let data_days = match options.days {
+        Days::Range(_) => None,
+        Days::All | Days::Due => aggregate
+            .data_days(&mut conn)
+            .await
+            .context("cannot read the first and last purchase day")?,
+    };
+    let (asked, due) = match options.days {
+        Days::Range(range) => (Some(range), Vec::new()),
+        Days::All => (data_days, Vec::new()),
+        Days::Due => {
+            let mut due = Vec::new();
+            if let Some(data) = data_days {
+                let computed: std::collections::BTreeSet<NaiveDate> =
+                    stages::freshness::computed_days(&mut conn, &stage.name)
+                        .await
+                        .context("cannot read the computed days")?
+                        .into_iter()
+                        .collect();
+                due.extend(
+                    data.start
+                        .iter_days()
+                        .take(data.len() as usize)
+                        .filter(|d| !computed.contains(d)),
+                );
+            }
+            if let Some((failed, _)) = failed {
+                due.extend(failed);
+            }
+            due.sort_unstable();
+            due.dedup();
+            (None, due)
+        }
+    };
+    // A run that refreshes the partial days anyway learns them from the refresh; finding them
+    // here would cost as much again. Whether there is anything to refresh at all is cheap to know.
+    let (stale, pending) = if options.stale {
+        let whole = aggregate
+            .whole_stale(&mut conn, &stage.name, &stage.fingerprint)
+            .await
+            .context("cannot find the stale days")?;
+        let pending = stages::freshness::changes_pending(&mut conn, &stage.name)
+            .await
+            .context("cannot find the pending changes")?;
+        (
+            Staleness {
+                whole,
+                partial: Vec::new(),
+            },
+            pending,
+        )
+    } else {
+        let stale = aggregate
+            .stale(&mut conn, &stage.name, &stage.fingerprint)
+            .await
+            .context("cannot find the stale days")?;
+        (stale, false)
+    };
+    Ok((asked, due, stale, pending))
+}
+
 /// Computes `stage`: the days asked, then (unless `options.stale` is off) every stale day: days
 /// computed with other options or under a bulk change are recomputed whole, chunk by chunk; then the
 /// rows of the people a load changed are recomputed on every computed day, in one transaction. A
@@ -708,46 +816,24 @@ pub async fn run_aggregate(
         }
         Err(e) => return (report, Some(e)),
     };
-    // Which days: those asked, and the stale ones.
-    let plan: Result<(Option<DayRange>, Staleness)> = async {
-        let mut conn = db.pool.acquire().await?;
-        let asked = match options.days {
-            Days::Range(range) => Some(range),
-            Days::All => aggregate
-                .data_days(&mut conn)
-                .await
-                .context("cannot read the first and last purchase day")?,
-        };
-        // A run that refreshes the partial days anyway learns them from the refresh; finding them
-        // here would cost as much again.
-        let stale = if options.stale && asked.is_some() {
-            Staleness {
-                whole: aggregate
-                    .whole_stale(&mut conn, &stage.name, &stage.fingerprint)
-                    .await
-                    .context("cannot find the stale days")?,
-                partial: Vec::new(),
-            }
-        } else {
-            aggregate
-                .stale(&mut conn, &stage.name, &stage.fingerprint)
-                .await
-                .context("cannot find the stale days")?
-        };
-        Ok((asked, stale))
-    }
-    .await;
-    let (asked, stale) = match plan {
+    // Which days: those asked (or, for a plain run, those due), and the stale ones.
+    let plan = choose_days(db, aggregate.as_ref(), stage, options).await;
+    let (asked, due, stale, pending) = match plan {
         Ok(p) => p,
         Err(e) => return (report, Some(e)),
     };
     report.days_requested = asked;
-    let in_asked = |d: &NaiveDate| asked.is_some_and(|r| r.start <= *d && *d <= r.end);
+    report.days_due.clone_from(&due);
+    let in_asked = |d: &NaiveDate| {
+        asked.is_some_and(|r| r.start <= *d && *d <= r.end) || due.binary_search(d).is_ok()
+    };
     if !options.stale {
         report.days_stale_left = stale.days().into_iter().filter(|d| !in_asked(d)).collect();
     }
-    if asked.is_none() && (!options.stale || stale.days().is_empty()) {
-        tracing::info!(stage = %stage.name, "no orders are loaded and no day is stale; nothing to compute");
+    let nothing_stale = stale.days().is_empty() && !pending;
+    if asked.is_none() && due.is_empty() && (!options.stale || nothing_stale) {
+        tracing::info!(stage = %stage.name, "every day is computed and none is stale; nothing to compute");
+        report.data_days = data_days_of(db, aggregate.as_ref()).await.ok().flatten();
         return (report, None);
     }
     let run = match ledger::open(
@@ -773,10 +859,11 @@ pub async fn run_aggregate(
         fingerprint: &stage.fingerprint,
     };
 
-    // The days computed whole: those asked, and (unless skipped) the whole-day stale ones.
+    // The days computed whole: those asked or due, and (unless skipped) the whole-day stale ones.
     let mut whole: Vec<NaiveDate> = asked
         .map(|r| r.start.iter_days().take(r.len() as usize).collect())
         .unwrap_or_default();
+    whole.extend(&due);
     let whole_stale: Vec<NaiveDate> = if options.stale {
         stale
             .whole

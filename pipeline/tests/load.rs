@@ -11,7 +11,7 @@ async fn every_bad_line_is_rejected_with_its_reason_and_a_rerun_changes_nothing(
     let db = TestDb::new().await;
     let out = db.ok(&["--config", DEFECTS_CONFIG, "run", "--stage", "load"]);
     assert!(
-        out.contains("rejected lines and their reasons are in the table rejected_rows"),
+        out.contains("rejected lines and their reasons: `pipeline rejects`"),
         "{out}"
     );
 
@@ -316,7 +316,7 @@ async fn status_check_fails_while_the_last_load_failed() {
     }
     let data = dir.path().to_str().unwrap();
     let status = |args: &[&str]| {
-        let mut all = vec!["--data-dir", data, "status"];
+        let mut all = vec!["status"];
         all.extend_from_slice(args);
         db.run(&all)
     };
@@ -363,7 +363,7 @@ async fn status_check_fails_while_the_last_load_failed() {
     assert_eq!(out.status.code(), Some(0));
     assert!(text(&out.stdout).contains(&reason), "{}", text(&out.stdout));
     let json: serde_json::Value =
-        serde_json::from_str(&db.ok(&["--data-dir", data, "status", "--format", "json"])).unwrap();
+        serde_json::from_str(&db.ok(&["status", "--format", "json"])).unwrap();
     assert_eq!(json["up_to_date"], false);
     assert_eq!(json["failed_load"]["stage"], "load");
     assert_eq!(json["failed_load"]["run_id"], run_id);
@@ -382,7 +382,7 @@ async fn status_check_fails_while_the_last_load_failed() {
     let out = status(&["--check"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
     let json: serde_json::Value =
-        serde_json::from_str(&db.ok(&["--data-dir", data, "status", "--format", "json"])).unwrap();
+        serde_json::from_str(&db.ok(&["status", "--format", "json"])).unwrap();
     assert_eq!(json["failed_load"], serde_json::Value::Null);
 }
 

@@ -131,7 +131,7 @@ async fn every_column_matches_the_hand_computed_rows() {
     let out = db.ok(&["--config", &config, "run"]);
     assert!(
         out.contains(
-            "customer_daily_stats: computed 2017-03-01..2017-03-05 (5 days), 6 rows written"
+            "customer_daily_stats: computed 5 days not computed before (2017-03-01..2017-03-05), 6 rows written"
         ),
         "{out}"
     );

@@ -121,6 +121,18 @@ pub async fn record_refresh(
     Ok(())
 }
 
+/// Whether a load recorded a change that some computed day of `stage` does not reflect yet: when
+/// not, no person's rows are stale (whole-day staleness aside, see [`whole_stale_days`]).
+pub async fn changes_pending(conn: &mut PgConnection, stage: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM order_changes
+                         WHERE id > (SELECT coalesce(min(changes_seen), 0) FROM aggregate_days WHERE stage_name = $1))",
+    )
+    .bind(stage)
+    .fetch_one(conn)
+    .await
+}
+
 /// The computed days of `stage` to recompute whole: computed with options other than `fingerprint`,
 /// or under a bulk change that came after them.
 pub async fn whole_stale_days(
