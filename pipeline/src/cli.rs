@@ -176,11 +176,11 @@ pub enum Command {
         #[arg(long, default_value_t = 0.0, value_name = "R", value_parser = parse_rate)]
         defect_rate: f64,
     },
-    /// Run every day at the configured local time for the previous day; catch up missed days.
+    /// Bring the pipeline up to date now, then every day at the configured local time (one line per run).
     Schedule {
         #[command(flatten)]
         input: Input,
-        /// Run the due days and exit (for an external cron).
+        /// Run once and exit (for an external cron).
         #[arg(long)]
         once: bool,
         /// Override `schedule.at` (HH:MM).
