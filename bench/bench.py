@@ -13,7 +13,7 @@ For each dataset, in a fresh database `pipeline_bench`:
      limit; its rows are compared with the stage's), and vs `pipeline run --date D --stage customer_daily_stats` once per day (the naive
      way; timed on --naive-days days spread over the history and extrapolated to every day);
   3. one day: `pipeline run --date D --stage customer_daily_stats`, process start to exit;
-  4. daily runs: `pipeline run --date LAST` (load of the whole export, then the last day and every
+  4. daily runs: plain `pipeline run` (what changed, nothing else) and `pipeline run --date LAST` (load of the whole export, then the last day and every
      stale day) on the unchanged export, and on an export where 0.1% of the orders changed (a
      price of each of them, alternately raised and restored), each vs the load limit;
   5. peak resident memory of the pipeline process (load and backfill);
@@ -232,6 +232,8 @@ def quick(binary, data, reps):
     res.update(daily(binary, data, reps, dt.date.fromisoformat(last), env))
     res["daily_unchanged_vs_restore"] = res["daily_unchanged_s"] / res["restore_load_s"]
     res["daily_changed_vs_restore"] = res["daily_changed_s"] / res["restore_load_s"]
+    res["plain_unchanged_vs_restore"] = res["plain_unchanged_s"] / res["restore_load_s"]
+    res["plain_changed_vs_restore"] = res["plain_changed_s"] / res["restore_load_s"]
     print(f"\n== {data}: medians of {reps} (quick)")
     print(f"first run (load + days)   {res['first_run_s']:8.3f} s   pg_restore way + one statement "
           f"{res['first_run_limit_s']:8.3f} s   ratio " + verdict("first", res["first_run_vs_limit"], 1.5)
@@ -242,6 +244,11 @@ def quick(binary, data, reps):
           + verdict("daily", res["daily_changed_vs_restore"], 0.6)
           + f"   ({res['daily_changed_orders']} orders changed: {res['daily_stale_days']:.0f} stale days, "
             f"{res['daily_people_refreshed']:.0f} people recomputed)")
+    print(f"plain run, unchanged      {res['plain_unchanged_s']:8.3f} s   pg_restore way {res['restore_load_s']:8.3f} s   ratio "
+          + verdict("plain", res["plain_unchanged_vs_restore"], 0.02))
+    print(f"plain run, 0.1% changed   {res['plain_changed_s']:8.3f} s   pg_restore way {res['restore_load_s']:8.3f} s   ratio "
+          + verdict("plain", res["plain_changed_vs_restore"], 0.6)
+          + f"   ({res['plain_changed_days']:.0f} stale days recomputed, {res['plain_changed_rows']:.0f} rows, nothing else)")
     return res
 
 
@@ -306,9 +313,31 @@ def daily(binary, data, reps, last, env):
         # End on the original export.
         if reps % 2 == 1:
             subprocess.run([binary, *cfg(data), "run", "--date", day], env=env, check=True, capture_output=True)
+        # Plain `run`, as cron runs it: brings everything up to date, nothing more.
+        plain_unchanged, plain_changed, plain_days, plain_rows = [], [], [], []
+        for _ in range(reps):
+            seconds, _ = timed([binary, *cfg(data), "run"], env)
+            plain_unchanged.append(seconds)
+        for i in range(reps):
+            source = other if i % 2 == 0 else data
+            start = time.perf_counter()
+            proc = subprocess.run([binary, *cfg(source), "run", "--format", "json"], env=env,
+                                  capture_output=True, text=True)
+            plain_changed.append(time.perf_counter() - start)
+            if proc.returncode != 0:
+                sys.exit(f"plain run failed:\n{proc.stderr}")
+            record = json.loads(proc.stdout)["aggregates"][0]
+            if record["days_due_count"] != 0 or record["days_computed"] != record["days_stale_count"]:
+                sys.exit(f"a plain run computed more than the stale days: {record}")
+            plain_days.append(record["days_computed"])
+            plain_rows.append(record["rows_written"])
+        if reps % 2 == 1:
+            subprocess.run([binary, *cfg(data), "run"], env=env, check=True, capture_output=True)
     return {"daily_unchanged_s": median(unchanged), "daily_changed_s": median(changed),
             "daily_changed_orders": changed_orders, "daily_stale_days": median(stale_days),
-            "daily_people_refreshed": median(people), "daily_peak_rss_mb": max(rss)}
+            "daily_people_refreshed": median(people), "daily_peak_rss_mb": max(rss),
+            "plain_unchanged_s": median(plain_unchanged), "plain_changed_s": median(plain_changed),
+            "plain_changed_days": median(plain_days), "plain_changed_rows": median(plain_rows)}
 
 
 def verdict(name, value, target, higher_is_better=False):

@@ -434,8 +434,29 @@ fn ingest_fingerprint(plan: &Plan) -> String {
     )
 }
 
+/// The accounting shown for a file not read again: that of the load that read it.
+fn unchanged_account(source: &Source, prior: &LoadedFile) -> DatasetAccount {
+    tracing::info!(
+        file = %source.file_name,
+        since_run = prior.run_id,
+        "unchanged since it was loaded; not read again"
+    );
+    DatasetAccount {
+        inserted: 0,
+        updated: 0,
+        file: source.file_name.clone(),
+        unchanged_since: Some(prior.run_id),
+        ..prior.account.clone()
+    }
+}
+
+/// Per source: what its table holds when that is what loading it would give, and the digest taken
+/// to decide, if one was.
+type Decision = (Option<LoadedFile>, Option<FileDigest>);
+
 /// What decides whether a file may be skipped: the ingest options and the run time it would be
 /// checked against, and whether skipping is allowed at all (not with `--force-load` nor in a dry run).
+#[derive(Clone)]
 struct Skip {
     rules: String,
     run_time: chrono::NaiveDateTime,
@@ -443,6 +464,22 @@ struct Skip {
 }
 
 impl Skip {
+    /// [`Skip::unchanged`] for every source, the files hashed at the same time.
+    async fn decide(&self, sources: &[Source], loaded: Vec<LoadedFile>) -> Result<Vec<Decision>> {
+        let loaded = Arc::new(loaded);
+        let mut tasks = tokio::task::JoinSet::new();
+        for (index, source) in sources.iter().enumerate() {
+            let (skip, source, loaded) = (self.clone(), source.clone(), loaded.clone());
+            tasks.spawn(async move { (index, skip.unchanged(&source, &loaded).await) });
+        }
+        let mut decisions: Vec<Option<Decision>> = vec![None; sources.len()];
+        while let Some(done) = tasks.join_next().await {
+            let (index, decision) = done.context("a file's hashing task panicked")?;
+            decisions[index] = Some(decision?);
+        }
+        Ok(decisions.into_iter().flatten().collect())
+    }
+
     /// What `source`'s table holds, when that is exactly what loading the file as it is now would
     /// give (see `stages::loaded_files`), else `None`; with the digest taken to decide, if one was.
     /// Run it under the load lock, so that the record read is the latest committed one and no
@@ -553,10 +590,10 @@ async fn ingest_in_transaction(
         .begin()
         .await
         .context("cannot begin the load transaction")?;
-    // Takes the load lock: from here on, no other load commits until this transaction ends.
-    load.prepare(&mut tx, sources)
+    // From here on, no other load commits until this transaction ends.
+    load.lock(&mut tx)
         .await
-        .context("cannot create the staging tables")?;
+        .context("cannot take the load lock")?;
     let loaded = if skip.allowed {
         loaded_files::read_all(&mut tx)
             .await
@@ -564,23 +601,36 @@ async fn ingest_in_transaction(
     } else {
         Vec::new()
     };
+    let decisions = skip.decide(sources, loaded).await?;
+    if write && decisions.iter().all(|(unchanged, _)| unchanged.is_some()) {
+        // Every table holds its file: nothing to stage or merge, and nothing is written to the
+        // tables (their records in loaded_files stay as they are).
+        let accounts: Vec<DatasetAccount> = sources
+            .iter()
+            .zip(&decisions)
+            .filter_map(|(source, (unchanged, _))| {
+                unchanged.as_ref().map(|prior| unchanged_account(source, prior))
+            })
+            .collect();
+        let counts = RunCounts {
+            read: accounts.iter().map(|a| a.read as i64).sum(),
+            loaded: accounts.iter().map(|a| a.loaded as i64).sum(),
+            duplicate: accounts.iter().map(|a| a.duplicate as i64).sum(),
+            rejected: accounts.iter().map(|a| a.rejected as i64).sum(),
+            details: Some(serde_json::to_value(&accounts)?),
+        };
+        ledger::succeed_in(&mut tx, run_id, &counts).await?;
+        tx.commit().await.context("cannot commit the load")?;
+        return Ok((accounts, counts));
+    }
+    load.prepare(&mut tx, sources)
+        .await
+        .context("cannot create the staging tables")?;
     let mut accounts = Vec::new();
     let mut holds = Vec::new();
-    for source in sources {
-        let (unchanged, seen) = skip.unchanged(source, &loaded).await?;
+    for (source, (unchanged, seen)) in sources.iter().zip(decisions) {
         if let Some(prior) = unchanged {
-            tracing::info!(
-                file = %source.file_name,
-                since_run = prior.run_id,
-                "unchanged since it was loaded; not read again"
-            );
-            accounts.push(DatasetAccount {
-                inserted: 0,
-                updated: 0,
-                file: source.file_name.clone(),
-                unchanged_since: Some(prior.run_id),
-                ..prior.account.clone()
-            });
+            accounts.push(unchanged_account(source, &prior));
             holds.push(prior);
             continue;
         }

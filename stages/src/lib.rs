@@ -252,10 +252,14 @@ pub struct DatasetAccount {
 }
 
 /// Writes validated rows into the database. The protocol, all in the caller's one transaction:
-/// [`Load::prepare`] once; per file, [`Load::stage`] then [`Load::settle`]; [`Load::merge`] once.
+/// optionally [`Load::lock`] first; [`Load::prepare`] once; per file, [`Load::stage`] then [`Load::settle`]; [`Load::merge`] once.
 /// The staging is the load's own: no other stage reads or writes it.
 #[async_trait]
 pub trait Load: Send + Sync {
+    /// Takes the load lock until the end of the caller's transaction, so that no other load commits
+    /// before it (what the caller reads of the tables from then on stays true). [`Load::prepare`]
+    /// takes it too.
+    async fn lock(&self, conn: &mut PgConnection) -> Result<(), sqlx::Error>;
     /// Creates the staging for this load's transaction, reading from `sources`.
     async fn prepare(&self, conn: &mut PgConnection, sources: &[Source])
     -> Result<(), sqlx::Error>;

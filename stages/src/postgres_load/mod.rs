@@ -173,6 +173,11 @@ fn encode_rejections(out: &mut Vec<u8>, source: &Source, batch: &ValidatedBatch)
 
 #[async_trait]
 impl Load for PostgresLoad {
+    async fn lock(&self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        self.set_lock_timeout(conn).await?;
+        locks::exclusive_load_lock(conn).await
+    }
+
     async fn prepare(
         &self,
         conn: &mut PgConnection,
