@@ -428,6 +428,63 @@ async fn a_quote_inside_a_rejected_value_is_masked_like_any_value() {
 }
 
 #[tokio::test]
+async fn rejected_reasons_show_dates_and_timestamps_by_their_shape() {
+    let db = TestDb::new().await;
+    let dir = copy_fixture("stats");
+    // Two purchase times before the window's first instant (2000-01-01 00:00:00), a rule that
+    // names that bound in its reason.
+    append(
+        dir.path(),
+        "olist_orders_dataset.csv",
+        &[
+            r#""ox1","ca1",delivered,1999-12-31 23:00:00,,,,"#,
+            r#""ox2","ca1",delivered,1980-06-01 10:00:00,,,,"#,
+        ],
+    );
+    let config = write_config(dir.path(), dir.path(), "max_reject_ratio = 0.5", "");
+    db.ok(&["--config", config.to_str().unwrap(), "run"]);
+    // Reasons of other shapes, recorded against the same load: a bare date, a timestamp with a
+    // T, a fraction and an offset, a date inside a file name, and plain numbers.
+    let mut conn = db.connect().await;
+    for (line, reason) in [
+        (
+            40,
+            "order_delivered_customer_date is before 2017-03-01, the purchase day",
+        ),
+        (
+            41,
+            "order_delivered_customer_date is before 2017-03-04, the purchase day",
+        ),
+        (
+            42,
+            "shipping_limit_date 2017-03-01T10:00:00.5+02:00 is after 2017-03-02 10:00",
+        ),
+        (43, "refers to line 17 of orders_2017-03-01.csv"),
+    ] {
+        sqlx::query(
+            "INSERT INTO rejected_rows (run_id, dataset, source_file, line_number, raw_line, reason)
+             SELECT max(id), 'orders', 'olist_orders_dataset.csv', $1, '', $2
+               FROM pipeline_runs WHERE stage_type = 'postgres_load'",
+        )
+        .bind(line)
+        .bind(reason)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    let report = json_of(&db, &config, &[]);
+    assert_eq!(
+        report["health"]["rejected_by_reason"],
+        json!([
+            {"reason": "orders: order_delivered_customer_date is before <date>, the purchase day", "count": 2},
+            {"reason": "orders: order_purchase_timestamp \"…\" is earlier than <timestamp>", "count": 2},
+            {"reason": "orders: refers to line N of orders_<date>.csv", "count": 1},
+            {"reason": "orders: shipping_limit_date <timestamp> is after <timestamp>", "count": 1},
+        ])
+    );
+}
+
+#[tokio::test]
 async fn a_report_of_an_empty_database_says_what_to_run() {
     let db = TestDb::new().await;
     let dir = tempfile::tempdir().unwrap();

@@ -128,7 +128,8 @@ pub struct Load {
 /// A kind of reason and how many lines were rejected for it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Reason {
-    /// `dataset: reason`, with quoted values shown as `"…"` and numbers as `N`.
+    /// `dataset: reason`, with quoted values shown as `"…"`, timestamps as `<timestamp>`, dates as
+    /// `<date>` and other numbers as `N`.
     pub reason: String,
     /// Lines.
     pub count: i64,
@@ -530,11 +531,22 @@ async fn health(conn: &mut PgConnection, plan: &Plan, range: DayRange) -> Result
     .collect();
     loads.reverse();
     let load_ids: Vec<i64> = loads.iter().map(|l| l.run_id).collect();
-    // Reasons carry the offending values; grouping by the text with values and numbers masked
-    // gathers the lines rejected for the same rule. A value is quoted with its own `"` and `\`
-    // escaped (`\"`, `\\`), so a quoted value runs to the first unescaped quote.
+    // Reasons carry the offending values; grouping by the text with values masked gathers the
+    // lines rejected for the same rule. In order: a quoted value becomes "…" (it is quoted with its
+    // own `"` and `\` escaped as `\"` and `\\`, so it runs to the first unescaped quote); an
+    // unquoted timestamp (a bound the rule names, say; with a space or a T, seconds, a fraction
+    // and an offset optional) becomes <timestamp> and a date <date>, so that they still read as
+    // such, a date in a file name included; any other number becomes N.
     let rejected_by_reason = sqlx::query_as::<_, (String, i64)>(
-        r#"SELECT dataset || ': ' || regexp_replace(regexp_replace(reason, '"(?:[^"\\]|\\.)*"', '"…"', 'g'), '[0-9]+', 'N', 'g') AS kind,
+        r#"SELECT dataset || ': ' ||
+                  regexp_replace(
+                    regexp_replace(
+                      regexp_replace(
+                        regexp_replace(reason, '"(?:[^"\\]|\\.)*"', '"…"', 'g'),
+                        '(?<![0-9])[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)?(?![0-9])',
+                        '<timestamp>', 'g'),
+                      '(?<![0-9])[0-9]{4}-[0-9]{2}-[0-9]{2}(?![0-9])', '<date>', 'g'),
+                    '[0-9]+', 'N', 'g') AS kind,
                   count(*)
              FROM rejected_rows WHERE run_id = ANY($1)
             GROUP BY kind ORDER BY count(*) DESC, kind"#,
