@@ -485,6 +485,59 @@ async fn rejected_reasons_show_dates_and_timestamps_by_their_shape() {
 }
 
 #[tokio::test]
+async fn a_page_with_no_rejected_line_says_so_instead_of_an_empty_chart() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &fixture("stats"), "", "");
+    let config = config.to_str().unwrap();
+    db.ok(&["--config", config, "run"]);
+    let page = dir.path().join("report.html");
+    db.ok(&[
+        "--config",
+        config,
+        "report",
+        "--out",
+        page.to_str().unwrap(),
+    ]);
+    let html = std::fs::read_to_string(&page).unwrap();
+    let start = html
+        .find(r#"id="health-rejected""#)
+        .expect("the figure is there");
+    let figure = &html[start..start + html[start..].find("</figure>").unwrap()];
+    assert!(
+        figure.contains(r#"<p class="nothing">No line was rejected in the last load.</p>"#),
+        "{figure}"
+    );
+    assert!(!figure.contains("<svg"), "{figure}");
+    assert!(
+        html.contains(r#"<figure class="sentence" id="health-rejected">"#),
+        "the sentence is not a chart"
+    );
+
+    let Some(browser) = chromium::find() else {
+        return;
+    };
+    let seen = chromium::open(&browser, &page, 1100);
+    let ids: Vec<&str> = seen.charts.iter().map(|c| c.id.as_str()).collect();
+    let drawn: Vec<&str> = CHART_IDS
+        .into_iter()
+        .filter(|id| *id != "health-rejected")
+        .collect();
+    assert_eq!(ids, drawn);
+    for chart in &seen.charts {
+        assert!(
+            chart.width > 300.0 && chart.height > 50.0,
+            "{} is drawn {} x {}",
+            chart.id,
+            chart.width,
+            chart.height
+        );
+    }
+    assert_eq!(seen.errors, Vec::<String>::new());
+    assert_eq!(seen.requests, Vec::<String>::new());
+}
+
+#[tokio::test]
 async fn a_report_of_an_empty_database_says_what_to_run() {
     let db = TestDb::new().await;
     let dir = tempfile::tempdir().unwrap();
