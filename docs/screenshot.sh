@@ -43,7 +43,7 @@ page, out, profile = sys.argv[1:]
 # sh moves the pipes to fds 3 and 4, where --remote-debugging-pipe expects them.
 chrome = subprocess.Popen(
     ["sh", "-c", 'exec "$@" 3<&0 4>&1 </dev/null >/dev/null', "sh",
-     "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+     "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--hide-scrollbars",
      "--remote-debugging-pipe", f"--user-data-dir={profile}", "--no-first-run",
      "--disable-background-networking", "--disable-component-update", "--disable-sync",
      "about:blank"],
