@@ -92,7 +92,7 @@ def bench(binary, data, reps, naive_days):
     psql(ADMIN, "-c", f"CREATE DATABASE {DB_NAME}")
     env = pipeline_env()
     cfg = ["--config", str(ROOT / "pipeline.toml"), "--data-dir", str(data)]
-    subprocess.run([binary, *cfg, "migrate"], env=env, check=True, capture_output=True)
+    subprocess.run([binary, *cfg[:2], "migrate"], env=env, check=True, capture_output=True)
     res = {"dataset": str(data)}
 
     # 1. load vs psql \copy, alternating so that both see the same machine state.
@@ -173,7 +173,7 @@ def bench(binary, data, reps, naive_days):
     # 7. the report over the whole history.
     psql(DB_URL, "-c", "ANALYZE customer_daily_stats")
     with tempfile.TemporaryDirectory() as scratch:
-        times = [timed([binary, *cfg, "report", "--out", str(Path(scratch) / "report.html")], env)[0]
+        times = [timed([binary, *cfg[:2], "report", "--out", str(Path(scratch) / "report.html")], env)[0]
                  for _ in range(reps)]
     res["report_s"] = median(times)
     return res
@@ -201,7 +201,7 @@ def first_run(binary, data, reps, env):
     ours, limit, limit_load, rss = [], [], [], []
     for _ in range(reps):
         fresh()
-        subprocess.run([binary, *cfg, "migrate"], env=env, check=True, capture_output=True)
+        subprocess.run([binary, *cfg[:2], "migrate"], env=env, check=True, capture_output=True)
         rows = [line.split("|") for line in psql(DB_URL, "-At", "-c", KEYS_SQL).strip().splitlines()]
         order = {"f": 0, "p": 1, "i": 2}
         drops = [r[1] for r in sorted(rows, key=lambda r: order[r[2]])]

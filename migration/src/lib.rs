@@ -13,6 +13,7 @@ mod m20261130_000005_widen_customer_daily_stats;
 mod m20261130_000006_create_product_daily_stats;
 mod m20261130_000007_unlink_stats_rows_from_runs;
 mod m20261206_000008_track_loaded_files;
+mod m20261206_000009_reject_rule;
 
 /// Every migration of the schema, oldest first.
 pub struct Migrator;
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000006_create_product_daily_stats::Migration),
             Box::new(m20261130_000007_unlink_stats_rows_from_runs::Migration),
             Box::new(m20261206_000008_track_loaded_files::Migration),
+            Box::new(m20261206_000009_reject_rule::Migration),
         ]
     }
 }

@@ -2,7 +2,7 @@
 //! file only when the table is known to hold exactly what loading it would give.
 //!
 //! One row per table, written by the load that read the file, in the load's own transaction: the
-//! SHA-256 and size of the bytes the load actually read (not of what was seen before reading), the
+//! BLAKE3 hash and size of the bytes the load actually read (not of what was seen before reading), the
 //! fingerprint of the ingest options, the run time the lines were checked against, and the load's
 //! accounting. Any other write to the table (an `INSERT`, `UPDATE`, `DELETE` or `TRUNCATE` that is
 //! not followed by the load's own record in the same transaction: a hand edit, a delete, an erase)
@@ -20,7 +20,7 @@ const UP: &[&str] = &[
         stage_name text NOT NULL,
         file_name text NOT NULL,
         bytes bigint NOT NULL,
-        sha256 text NOT NULL,
+        blake3 text NOT NULL,
         rules text NOT NULL,
         checked_at timestamp NOT NULL,
         account jsonb NOT NULL,

@@ -262,17 +262,16 @@ pub async fn rejects(
             .bind(&runs)
             .fetch_one(&db.pool)
             .await?;
-    // The same masking as the report's chart of rejected lines: a quoted value (its own `"` and
-    // `\` escaped) and every number become placeholders.
+    // The rule is the database's `reject_rule` (migration 000009), as in the report's chart.
     let rows = sqlx::query_as::<_, (i64, String, String, i64, String, String, String)>(
-        r#"WITH r AS (
+        "WITH r AS (
                SELECT run_id, dataset, source_file, line_number, reason, raw_line,
-                      regexp_replace(regexp_replace(reason, '"(?:[^"\\]|\\.)*"', '"…"', 'g'), '[0-9]+', 'N', 'g') AS rule
+                      reject_rule(reason) AS rule
                  FROM rejected_rows WHERE run_id = ANY($1))
            SELECT run_id, dataset, source_file, line_number, reason, rule, raw_line
              FROM r
             ORDER BY count(*) OVER (PARTITION BY dataset, rule) DESC, dataset, rule, source_file, line_number
-            LIMIT $2"#,
+            LIMIT $2",
     )
     .bind(&runs)
     .bind(limit.map_or(i64::MAX, |l| l.min(i64::MAX as u64) as i64))

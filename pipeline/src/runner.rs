@@ -609,7 +609,9 @@ async fn ingest_in_transaction(
             .iter()
             .zip(&decisions)
             .filter_map(|(source, (unchanged, _))| {
-                unchanged.as_ref().map(|prior| unchanged_account(source, prior))
+                unchanged
+                    .as_ref()
+                    .map(|prior| unchanged_account(source, prior))
             })
             .collect();
         let counts = RunCounts {
@@ -636,7 +638,7 @@ async fn ingest_in_transaction(
         }
         let (mut account, digest) =
             ingest_file(&mut tx, source, (&extract, &validate, load)).await?;
-        account.sha256 = Some(digest.sha256.clone());
+        account.blake3 = Some(digest.blake3.clone());
         account.rules = Some(skip.rules.clone());
         // The file was hashed to decide, then read: both must be of the same bytes.
         if let Some(seen) = seen

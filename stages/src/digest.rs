@@ -1,4 +1,4 @@
-//! What a load read of a file: the SHA-256 and the number of the bytes that actually passed through
+//! What a load read of a file: the BLAKE3 hash and the number of the bytes that actually passed through
 //! the reader, and whether the file changed while it was read.
 //!
 //! A load records the digest of what it read, never of what it saw before reading: a file rewritten
@@ -11,21 +11,21 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
 use std::time::SystemTime;
 
-use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, ReadBuf};
 
-/// The size and SHA-256 (hex) of a sequence of bytes.
+/// The size and BLAKE3 hash (hex) of a sequence of bytes. BLAKE3 rather than SHA-256: a run that
+/// finds every file unchanged still reads every byte, and BLAKE3 hashes several times faster.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct FileDigest {
     /// How many bytes.
     pub bytes: u64,
-    /// Their SHA-256, in lowercase hex.
-    pub sha256: String,
+    /// Their BLAKE3 hash, in lowercase hex.
+    pub blake3: String,
 }
 
 /// A running digest, shared between a [`DigestingReader`] and whoever reads the result.
 #[derive(Clone, Default)]
-pub struct DigestHandle(Arc<Mutex<(Sha256, u64)>>);
+pub struct DigestHandle(Arc<Mutex<(blake3::Hasher, u64)>>);
 
 impl DigestHandle {
     /// The digest of every byte read so far.
@@ -34,7 +34,7 @@ impl DigestHandle {
         let state = self.0.lock().expect("the digest lock is never poisoned");
         FileDigest {
             bytes: state.1,
-            sha256: hex(&state.0.clone().finalize()),
+            blake3: state.0.finalize().to_hex().to_string(),
         }
     }
 }
@@ -80,7 +80,7 @@ pub async fn digest_file(path: &Path) -> std::io::Result<FileDigest> {
     tokio::task::spawn_blocking(move || {
         use std::io::Read;
         let mut file = std::fs::File::open(&path)?;
-        let mut hash = Sha256::new();
+        let mut hash = blake3::Hasher::new();
         let mut bytes = 0u64;
         let mut buffer = vec![0u8; 1 << 20];
         loop {
@@ -93,7 +93,7 @@ pub async fn digest_file(path: &Path) -> std::io::Result<FileDigest> {
         }
         Ok(FileDigest {
             bytes,
-            sha256: hex(&hash.finalize()),
+            blake3: hash.finalize().to_hex().to_string(),
         })
     })
     .await
@@ -120,14 +120,6 @@ impl From<&std::fs::Metadata> for FileStamp {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(64), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,11 +142,11 @@ mod tests {
         let whole = digest_file(&path).await.unwrap();
         assert_eq!(handle.current(), whole);
         assert_eq!(whole.bytes, 300_000);
-        // The known digest of the empty input.
+        // The known BLAKE3 hash of the empty input.
         std::fs::write(&path, b"").unwrap();
         assert_eq!(
-            digest_file(&path).await.unwrap().sha256,
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+            digest_file(&path).await.unwrap().blake3,
+            "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"
         );
     }
 }

@@ -190,7 +190,7 @@ pub struct ExtractCounts {
     pub records: u64,
     /// Blank lines skipped (they carry no data).
     pub blank_lines: u64,
-    /// The size and SHA-256 of the bytes read, from the file's first byte to its end (compressed
+    /// The size and BLAKE3 hash of the bytes read, from the file's first byte to its end (compressed
     /// bytes for a `.gz` file): what the load records as loaded.
     pub digest: digest::FileDigest,
 }
@@ -239,9 +239,9 @@ pub struct DatasetAccount {
     pub rejected: u64,
     /// Blank lines skipped.
     pub blank_lines: u64,
-    /// SHA-256 of the file's bytes as read (hex).
+    /// BLAKE3 hash of the file's bytes as read (hex).
     #[serde(default)]
-    pub sha256: Option<String>,
+    pub blake3: Option<String>,
     /// The fingerprint of the extract, validate and load options the file was checked with.
     #[serde(default)]
     pub rules: Option<String>,

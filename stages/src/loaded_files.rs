@@ -3,7 +3,7 @@
 //!
 //! The rule, which [`LoadedFile::holds`] states and the runner applies while holding the load lock:
 //! a file is not read again only when the latest committed load into its table read bytes of the
-//! same size and SHA-256, under the same ingest options, with no line rejected, checked against a
+//! same size and BLAKE3 hash, under the same ingest options, with no line rejected, checked against a
 //! run time no later than now (validation only grows more lenient as the run time moves on), and no
 //! write to the table came after that load. The last point needs no check here: every statement that
 //! writes a shop table, the load's own included, deletes the table's row through a trigger
@@ -26,7 +26,7 @@ pub struct LoadedFile {
     pub run_id: i64,
     /// The load stage's name.
     pub stage_name: String,
-    /// The size and SHA-256 of the bytes read.
+    /// The size and BLAKE3 hash of the bytes read.
     pub digest: FileDigest,
     /// The fingerprint of the ingest options the lines were checked under.
     pub rules: String,
@@ -61,7 +61,7 @@ impl LoadedFile {
 /// latest committed state and no load can change it before the caller commits).
 pub async fn read_all(conn: &mut PgConnection) -> Result<Vec<LoadedFile>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT table_name, run_id, stage_name, bytes, sha256, rules, checked_at, account
+        "SELECT table_name, run_id, stage_name, bytes, blake3, rules, checked_at, account
            FROM loaded_files ORDER BY table_name",
     )
     .fetch_all(conn)
@@ -78,7 +78,7 @@ pub async fn read_all(conn: &mut PgConnection) -> Result<Vec<LoadedFile>, sqlx::
                 stage_name: row.get(2),
                 digest: FileDigest {
                     bytes: row.get::<i64, _>(3) as u64,
-                    sha256: row.get(4),
+                    blake3: row.get(4),
                 },
                 rules: row.get(5),
                 checked_at: row.get(6),
@@ -92,10 +92,10 @@ pub async fn read_all(conn: &mut PgConnection) -> Result<Vec<LoadedFile>, sqlx::
 /// merge, in the load's transaction.
 pub async fn record(conn: &mut PgConnection, file: &LoadedFile) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO loaded_files (table_name, run_id, stage_name, file_name, bytes, sha256, rules, checked_at, account)
+        "INSERT INTO loaded_files (table_name, run_id, stage_name, file_name, bytes, blake3, rules, checked_at, account)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          ON CONFLICT (table_name) DO UPDATE SET run_id = EXCLUDED.run_id, stage_name = EXCLUDED.stage_name,
-                file_name = EXCLUDED.file_name, bytes = EXCLUDED.bytes, sha256 = EXCLUDED.sha256,
+                file_name = EXCLUDED.file_name, bytes = EXCLUDED.bytes, blake3 = EXCLUDED.blake3,
                 rules = EXCLUDED.rules, checked_at = EXCLUDED.checked_at, account = EXCLUDED.account,
                 loaded_at = now()",
     )
@@ -104,7 +104,7 @@ pub async fn record(conn: &mut PgConnection, file: &LoadedFile) -> Result<(), sq
     .bind(&file.stage_name)
     .bind(&file.account.file)
     .bind(file.digest.bytes as i64)
-    .bind(&file.digest.sha256)
+    .bind(&file.digest.blake3)
     .bind(&file.rules)
     .bind(file.checked_at)
     .bind(serde_json::to_value(&file.account).unwrap_or_default())
@@ -128,7 +128,7 @@ mod tests {
             stage_name: "load".to_owned(),
             digest: FileDigest {
                 bytes: 100,
-                sha256: "ab".repeat(32),
+                blake3: "ab".repeat(32),
             },
             rules: "r1".to_owned(),
             checked_at: at("2026-12-01 10:00:00"),
@@ -150,7 +150,7 @@ mod tests {
         // Same size, other content.
         let other = FileDigest {
             bytes: 100,
-            sha256: "cd".repeat(32),
+            blake3: "cd".repeat(32),
         };
         assert!(!file.holds(&other, "r1", now));
         assert!(!file.may_hold(101, "r1", now));

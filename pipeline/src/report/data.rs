@@ -532,24 +532,13 @@ async fn health(conn: &mut PgConnection, plan: &Plan, range: DayRange) -> Result
     loads.reverse();
     let load_ids: Vec<i64> = loads.iter().map(|l| l.run_id).collect();
     // Reasons carry the offending values; grouping by the text with values masked gathers the
-    // lines rejected for the same rule. In order: a quoted value becomes "…" (it is quoted with its
-    // own `"` and `\` escaped as `\"` and `\\`, so it runs to the first unescaped quote); an
-    // unquoted timestamp (a bound the rule names, say; with a space or a T, seconds, a fraction
-    // and an offset optional) becomes <timestamp> and a date <date>, so that they still read as
-    // such, a date in a file name included; any other number becomes N.
+    // lines rejected for the same rule: the database's `reject_rule` (migration 000009, which says
+    // how values, timestamps, dates and numbers are masked), as `pipeline rejects` groups them.
     let rejected_by_reason = sqlx::query_as::<_, (String, i64)>(
-        r#"SELECT dataset || ': ' ||
-                  regexp_replace(
-                    regexp_replace(
-                      regexp_replace(
-                        regexp_replace(reason, '"(?:[^"\\]|\\.)*"', '"…"', 'g'),
-                        '(?<![0-9])[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)?(?![0-9])',
-                        '<timestamp>', 'g'),
-                      '(?<![0-9])[0-9]{4}-[0-9]{2}-[0-9]{2}(?![0-9])', '<date>', 'g'),
-                    '[0-9]+', 'N', 'g') AS kind,
+        "SELECT dataset || ': ' || reject_rule(reason) AS kind,
                   count(*)
              FROM rejected_rows WHERE run_id = ANY($1)
-            GROUP BY kind ORDER BY count(*) DESC, kind"#,
+            GROUP BY kind ORDER BY count(*) DESC, kind",
     )
     .bind(&load_ids)
     .fetch_all(&mut *conn)
