@@ -263,13 +263,7 @@ pub async fn run(db: &Db, plan: &Plan, selected: &[String], options: RunOptions)
     report.run_id = invocation.id;
     let result = run_stages(db, plan, selected, options, invocation.id, &mut report).await;
     report.seconds = started.elapsed().as_secs_f64();
-    let counts = RunCounts {
-        read: report.datasets.iter().map(|a| a.read as i64).sum(),
-        loaded: report.datasets.iter().map(|a| a.loaded as i64).sum(),
-        duplicate: report.datasets.iter().map(|a| a.duplicate as i64).sum(),
-        rejected: report.datasets.iter().map(|a| a.rejected as i64).sum(),
-        details: None,
-    };
+    let counts = line_counts(&report.datasets);
     match result {
         Ok(()) => {
             report.status = RunStatus::Succeeded.as_str();
@@ -432,6 +426,17 @@ fn ingest_fingerprint(plan: &Plan) -> String {
             .filter(|s| s.config.role() != Role::Aggregate)
             .map(|s| (s.type_name.as_str(), s.fingerprint.as_str())),
     )
+}
+
+/// The ledger's line counts of an ingest: its files' accounts summed, without details.
+fn line_counts(accounts: &[DatasetAccount]) -> RunCounts {
+    RunCounts {
+        read: accounts.iter().map(|a| a.read as i64).sum(),
+        loaded: accounts.iter().map(|a| a.loaded as i64).sum(),
+        duplicate: accounts.iter().map(|a| a.duplicate as i64).sum(),
+        rejected: accounts.iter().map(|a| a.rejected as i64).sum(),
+        details: None,
+    }
 }
 
 /// The accounting shown for a file not read again: that of the load that read it.
@@ -615,11 +620,8 @@ async fn ingest_in_transaction(
             })
             .collect();
         let counts = RunCounts {
-            read: accounts.iter().map(|a| a.read as i64).sum(),
-            loaded: accounts.iter().map(|a| a.loaded as i64).sum(),
-            duplicate: accounts.iter().map(|a| a.duplicate as i64).sum(),
-            rejected: accounts.iter().map(|a| a.rejected as i64).sum(),
             details: Some(serde_json::to_value(&accounts)?),
+            ..line_counts(&accounts)
         };
         ledger::succeed_in(&mut tx, run_id, &counts).await?;
         tx.commit().await.context("cannot commit the load")?;
@@ -684,13 +686,7 @@ async fn ingest_in_transaction(
             samples.join("\n    ")
         );
     }
-    let mut counts = RunCounts {
-        read: accounts.iter().map(|a| a.read as i64).sum(),
-        loaded: accounts.iter().map(|a| a.loaded as i64).sum(),
-        duplicate: accounts.iter().map(|a| a.duplicate as i64).sum(),
-        rejected: accounts.iter().map(|a| a.rejected as i64).sum(),
-        details: None,
-    };
+    let mut counts = line_counts(&accounts);
     if write {
         load.merge(&mut tx, run_id, &mut accounts)
             .await

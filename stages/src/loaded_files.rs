@@ -41,10 +41,7 @@ impl LoadedFile {
     /// `run_time` would give, as far as this record can tell: see the module's documentation.
     #[must_use]
     pub fn holds(&self, digest: &FileDigest, rules: &str, run_time: NaiveDateTime) -> bool {
-        self.digest == *digest
-            && self.rules == rules
-            && self.account.rejected == 0
-            && self.checked_at <= run_time
+        self.may_hold(digest.bytes, rules, run_time) && self.digest == *digest
     }
 
     /// Whether a file of `bytes` bytes could be the one recorded: a cheap test before hashing it.
