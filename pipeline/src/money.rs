@@ -1,4 +1,5 @@
-//! Amounts of money as people and JSON readers see them: two decimals, never a float.
+//! Amounts of money as people and JSON readers see them: two decimals, never a float; and counts
+//! with thousands separators.
 
 /// Money with two decimals.
 pub fn money(value: rust_decimal::Decimal) -> String {
@@ -16,9 +17,31 @@ impl serde::Serialize for Money {
     }
 }
 
+/// A count with thousands separators: 1234567 → "1,234,567".
+pub fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thousands_groups_digits() {
+        assert_eq!(thousands(2), "2");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(3045), "3,045");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(thousands(-1_234), "-1,234");
+    }
 
     #[test]
     fn money_has_two_decimals() {

@@ -200,7 +200,7 @@ pub async fn rejects(rejects: &Rejects, format: Format) -> Result<()> {
             println!(
                 "{} line{} rejected by {whose} (run {}){}",
                 rejects.total,
-                if rejects.total == 1 { "" } else { "s" },
+                plural(rejects.total as u64),
                 runs.join(", "),
                 if (rejects.lines.len() as i64) < rejects.total {
                     format!(", showing {}", rejects.lines.len())
@@ -222,7 +222,7 @@ pub async fn rejects(rejects: &Rejects, format: Format) -> Result<()> {
                     "{} ({} line{})",
                     stages::csv_extract::visible(&rule),
                     lines.len(),
-                    if lines.len() == 1 { "" } else { "s" }
+                    plural(lines.len() as u64)
                 );
                 for line in lines {
                     println!(
@@ -261,7 +261,7 @@ pub fn migrated(target: &str, applied: &[String]) {
         println!(
             "{} migration{} applied to {target}: {}",
             applied.len(),
-            if applied.len() == 1 { "" } else { "s" },
+            plural(applied.len() as u64),
             applied.join(", ")
         );
     }
@@ -596,7 +596,7 @@ pub async fn stats(stats: &DayStats, format: Format, wide: bool) -> Result<()> {
                         Some(customer) if *customers > 0 => println!(
                             "customer {} placed no order on {date} ({customers} other customer{} did: `pipeline stats --date {date}` lists them)",
                             stages::csv_extract::visible(customer),
-                            if *customers == 1 { "" } else { "s" }
+                            plural(*customers as u64)
                         ),
                         _ => println!("no customer ordered on {date}"),
                     }

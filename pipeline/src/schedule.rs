@@ -58,6 +58,8 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use tracing::{info, warn};
 
+use crate::money::thousands;
+
 /// Longest single nap of [`SystemClock::sleep_until`]; the wall clock is read
 /// again after each nap, so a suspended host or a clock adjustment delays a run
 /// by at most this much.
@@ -384,19 +386,6 @@ pub fn data_lag_warning(last: NaiveDate, now: DateTime<Utc>, tz: Tz) -> Option<S
             thousands(behind)
         )
     })
-}
-
-/// 3045 → "3,045".
-fn thousands(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if n < 0 { format!("-{out}") } else { out }
 }
 
 /// The shutdown future, polled until it fires and never again after.
@@ -1008,14 +997,6 @@ mod tests {
         for last in ["2018-08-06", "2018-08-07", "2018-09-01"] {
             assert_eq!(data_lag_warning(day(last), now, Tz::UTC), None, "{last}");
         }
-    }
-
-    #[test]
-    fn thousands_groups_digits() {
-        assert_eq!(thousands(2), "2");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(3045), "3,045");
-        assert_eq!(thousands(1_234_567), "1,234,567");
     }
 
     // ---- run_schedule ----

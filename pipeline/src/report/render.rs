@@ -16,7 +16,7 @@ use rust_decimal::prelude::ToPrimitive;
 use serde::Serialize;
 
 use super::data::{Cohort, DayState, GAP_BINS, RECENT_LOADS, Reason, ReportData, RunEntry, Totals};
-use crate::money::money;
+use crate::money::{money, thousands};
 
 /// Width of every chart, in CSS pixels.
 const WIDTH: u32 = 960;
@@ -141,19 +141,6 @@ fn with_hovers(mut svg: String, hovers: &[Hover]) -> String {
     let end = svg.rfind("</svg>").unwrap_or(svg.len());
     svg.insert_str(end, &layer);
     svg
-}
-
-/// 1234567 → "1,234,567".
-pub fn thousands(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if n < 0 { format!("-{out}") } else { out }
 }
 
 /// Money with two decimals and thousands separators: "1,234,567.89".
