@@ -58,22 +58,33 @@ async fn running(db: &TestDb, prefix: &str) -> bool {
     .await
 }
 
-/// Polls `ready` until it holds or `child` ends; panics if the child ended first (the moment was
-/// missed, which would make the case prove nothing).
-async fn wait_for(child: &mut Child, what: &str, mut ready: impl AsyncFnMut() -> bool) {
+/// Sends `signal` (STOP or CONT) to process `pid`.
+fn signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{signal} {pid}");
+}
+
+/// Polls `ready` until it holds, then stops `child` (SIGSTOP) so that the moment lasts while the
+/// caller acts; `resume` lets it go on. Returns false when the child ended first: the moment was
+/// missed, and the caller tries again rather than prove nothing.
+async fn stop_when(child: &mut Child, what: &str, mut ready: impl AsyncFnMut() -> bool) -> bool {
     let started = Instant::now();
     loop {
         if ready().await {
-            return;
+            signal(child.id(), "STOP");
+            return true;
         }
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("the run ended ({status}) before {what}");
+        if child.try_wait().unwrap().is_some() {
+            return false;
         }
         assert!(
             started.elapsed() < Duration::from_mins(2),
             "{what} never came"
         );
-        tokio::time::sleep(Duration::from_millis(1)).await;
+        tokio::time::sleep(Duration::from_micros(200)).await;
     }
 }
 
@@ -167,49 +178,72 @@ async fn a_file_rewritten_in_place_during_a_run_is_read_again_by_the_next_run() 
         Moment::WhileRead,
         Moment::AfterRead,
     ] {
-        let db = TestDb::new().await;
-        let data = small_dir.path().join(format!("{moment:?}"));
-        // The tables hold an earlier export, or (to be hashed) this very one.
-        let expected = if let Moment::WhileHashed = moment {
+        // A moment missed (the run ended before it came) is tried again on a fresh database.
+        let mut attempts = 0;
+        let (db, data, orders, child) = loop {
+            attempts += 1;
+            assert!(
+                attempts <= 20,
+                "{moment:?}: the moment never came in 20 runs"
+            );
+            let db = TestDb::new().await;
+            let data = small_dir.path().join(format!("{moment:?}-{attempts}"));
+            // The tables hold an earlier export, or (to be hashed) this very one.
+            copy_dir(
+                if let Moment::WhileHashed = moment {
+                    &full
+                } else {
+                    &small
+                },
+                &data,
+            );
+            let data_arg = data.to_str().unwrap();
+            db.ok(&["--config", config, "--data-dir", data_arg, "run"]);
             copy_dir(&full, &data);
+            let orders = data.join("olist_orders_dataset.csv");
+            if let Moment::Before = moment {
+                truncate_in_place(&orders);
+            }
+            let mut child = spawn(&db, &["--config", config, "--data-dir", data_arg, "run"]);
+            let pid = child.id();
+            // The run is stopped at the moment, the file cut, and the run let go on.
+            let came = match moment {
+                Moment::Before => false,
+                Moment::WhileHashed => {
+                    stop_when(&mut child, "the orders file was hashed", async || {
+                        open_at(pid, &orders).is_some()
+                    })
+                    .await
+                }
+                Moment::WhileRead => {
+                    stop_when(&mut child, "the orders file was read", async || {
+                        running(&db, "COPY staging_orders ").await
+                    })
+                    .await
+                }
+                Moment::AfterRead => {
+                    stop_when(&mut child, "the items file was read", async || {
+                        running(&db, "COPY staging_order_items ").await
+                    })
+                    .await
+                }
+            };
+            if came {
+                truncate_in_place(&orders);
+                signal(pid, "CONT");
+            } else if !matches!(moment, Moment::Before) {
+                finish(child);
+                eprintln!("{moment:?}: the run ended before the moment came; trying again");
+                continue;
+            }
+            break (db, data, orders, child);
+        };
+        let expected = if let Moment::WhileHashed = moment {
             &full_alone
         } else {
-            copy_dir(&small, &data);
             &full_after_small
         };
         let data_arg = data.to_str().unwrap();
-        db.ok(&["--config", config, "--data-dir", data_arg, "run"]);
-        copy_dir(&full, &data);
-        let orders = data.join("olist_orders_dataset.csv");
-        if let Moment::Before = moment {
-            truncate_in_place(&orders);
-        }
-        let mut child = spawn(&db, &["--config", config, "--data-dir", data_arg, "run"]);
-        let pid = child.id();
-        match moment {
-            Moment::Before => {}
-            Moment::WhileHashed => {
-                wait_for(&mut child, "the orders file was hashed", async || {
-                    open_at(pid, &orders).is_some_and(|p| p > 0)
-                })
-                .await;
-                truncate_in_place(&orders);
-            }
-            Moment::WhileRead => {
-                wait_for(&mut child, "the orders file was read", async || {
-                    running(&db, "COPY staging_orders ").await
-                })
-                .await;
-                truncate_in_place(&orders);
-            }
-            Moment::AfterRead => {
-                wait_for(&mut child, "the items file was read", async || {
-                    running(&db, "COPY staging_order_items ").await
-                })
-                .await;
-                truncate_in_place(&orders);
-            }
-        }
         let (code, stderr) = finish(child);
         // Whatever that run did (loaded what it read, refused a file that changed under it, or
         // refused the items of orders cut away), the export, once whole again, is what the next
@@ -292,16 +326,31 @@ async fn a_run_that_waited_for_another_load_decides_on_what_that_load_committed(
     let price1 = stored_price(&db, &shop1).await;
 
     // E2 loads; once it holds the load lock, a run of E1 starts and must wait for it.
+    // E2 is stopped while it holds the lock, until E1 waits for it: the order is certain.
     let mut load_e2 = spawn(&db, &["--data-dir", e2_arg, "run"]);
-    wait_for(&mut load_e2, "the E2 load took the load lock", async || {
-        db.scalar::<bool>(
-            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
-                  AND classid = x'50490001'::int::oid AND objid = 0 AND mode = 'ExclusiveLock')",
+    let lock = |granted: &'static str| {
+        format!(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND {granted}
+                  AND classid = x'50490001'::int::oid AND objid = 0 AND mode = 'ExclusiveLock')"
         )
-        .await
-    })
-    .await;
-    let run_e1 = spawn(&db, &["--data-dir", e1_arg, "run", "--format", "json"]);
+    };
+    assert!(
+        stop_when(&mut load_e2, "the E2 load took the load lock", async || {
+            db.scalar::<bool>(&lock("granted")).await
+        })
+        .await,
+        "the E2 load ended before it was seen holding the load lock"
+    );
+    let mut run_e1 = spawn(&db, &["--data-dir", e1_arg, "run", "--format", "json"]);
+    assert!(
+        stop_when(&mut run_e1, "the E1 run waited for the lock", async || {
+            db.scalar::<bool>(&lock("NOT granted")).await
+        })
+        .await,
+        "the E1 run ended while E2 held the load lock"
+    );
+    signal(run_e1.id(), "CONT");
+    signal(load_e2.id(), "CONT");
     let (code, stderr) = finish(load_e2);
     assert_eq!(code, Some(0), "{stderr}");
     let out = run_e1.wait_with_output().unwrap();
