@@ -23,18 +23,20 @@ COPY pipeline/Cargo.toml pipeline/
 COPY generator/Cargo.toml generator/
 COPY stages/Cargo.toml stages/
 COPY migration/Cargo.toml migration/
-RUN mkdir -p pipeline/src generator/src stages/src migration/src \
+COPY olist/Cargo.toml olist/
+RUN mkdir -p pipeline/src generator/src stages/src migration/src olist/src \
     && echo 'fn main() {}' > pipeline/src/main.rs \
-    && touch generator/src/lib.rs stages/src/lib.rs migration/src/lib.rs \
+    && touch generator/src/lib.rs stages/src/lib.rs migration/src/lib.rs olist/src/lib.rs \
     && cargo build --release --locked -p pipeline \
-    && rm -rf pipeline/src generator/src stages/src migration/src
+    && rm -rf pipeline/src generator/src stages/src migration/src olist/src
 
 # The real sources; touched so that cargo sees them as newer than the stubs.
 COPY pipeline pipeline
 COPY generator generator
 COPY stages stages
 COPY migration migration
-RUN find pipeline generator stages migration -name '*.rs' -exec touch {} + \
+COPY olist olist
+RUN find pipeline generator stages migration olist -name '*.rs' -exec touch {} + \
     && cargo build --release --locked -p pipeline
 
 # ---- runtime stage --------------------------------------------------------

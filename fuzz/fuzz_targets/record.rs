@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use libfuzzer_sys::fuzz_target;
 use stages::Source;
 use stages::csv_extract::{parse_record, split_line};
-use stages::dataset::Dataset;
+use olist::Dataset;
 use stages::validate::rules::{Window, check_record};
 
 fn window() -> Window {

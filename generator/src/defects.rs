@@ -145,7 +145,7 @@ pub(crate) const PRODUCT_KINDS: [Kind; 5] = [
 
 #[cfg(test)]
 mod tests {
-    use stages::dataset::ORDER_STATUSES;
+    use olist::ORDER_STATUSES;
 
     use super::*;
 

@@ -5,7 +5,7 @@
 //! headers (including the misspelt `product_name_lenght` /
 //! `product_description_lenght`) and quoting style, plus `manifest.json`. The
 //! file names, the columns and the order statuses are those the pipeline reads
-//! ([`stages::dataset`]).
+//! ([`olist`]).
 //!
 //! # Format
 //!
@@ -54,7 +54,7 @@
 //! 3. `bad_timestamp` / `timestamp_out_of_window`: a non-empty timestamp must
 //!    parse as `%Y-%m-%d %H:%M:%S` and lie in 2000-01-01 00:00:00 ..= now.
 //!    `bad_status`: status in the eight Olist values
-//!    ([`ORDER_STATUSES`](stages::dataset::ORDER_STATUSES)). `bad_number`: price and
+//!    ([`ORDER_STATUSES`](olist::ORDER_STATUSES)). `bad_number`: price and
 //!    freight parse as a number >= 0 (0.00 freight occurs in clean data).
 //!    `bad_integer`: `order_item_id` and non-empty product integers parse as
 //!    integers.

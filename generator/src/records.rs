@@ -3,8 +3,8 @@
 
 use std::cmp::Ordering;
 
+use olist::ORDER_STATUSES;
 use rand::Rng;
-use stages::dataset::ORDER_STATUSES;
 
 use crate::format::{push_2, push_id, push_money, push_opt_ts, push_opt_uint, push_ts, push_uint};
 use crate::random::{Id, Weighted, lognormal, new_id, normal};

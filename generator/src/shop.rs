@@ -5,9 +5,9 @@ use std::collections::BinaryHeap;
 
 use anyhow::Result;
 use chrono::{Datelike, NaiveDate, Weekday};
+use olist::Dataset;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use stages::dataset::Dataset;
 
 use crate::defects::{
     BAD_INTEGERS, BAD_NUMBERS, BAD_STATUSES, BAD_TIMESTAMPS, CUSTOMER_KINDS, ITEM_KINDS, Kind,

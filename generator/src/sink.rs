@@ -6,7 +6,7 @@ use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use stages::dataset::Dataset;
+use olist::Dataset;
 
 use crate::defects::Kind;
 use crate::{GenerateOptions, GenerateSummary, MANIFEST_FILE};

@@ -8,7 +8,7 @@ use std::path::Path;
 use chrono::NaiveDate;
 
 use generator::{GenerateOptions, MANIFEST_FILE, MAX_DAYS, generate};
-use stages::dataset::{Dataset, ORDER_STATUSES};
+use olist::{Dataset, ORDER_STATUSES};
 
 /// The data files, in the order the manifest lists them.
 fn files() -> [&'static str; 4] {

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use stages::dataset::Dataset;
+use olist::Dataset;
 
 use crate::db;
 use crate::plan::Plan;
@@ -62,7 +62,7 @@ async fn check_into(plan: &Plan, checks: &mut Checks) -> Result<()> {
     } else if let Some(stage) = plan.with_role(stages::Role::Extract).next()
         && let stages::Stage::Extract(extract) = stage.build(&plan.context())?
     {
-        for dataset in stages::dataset::Dataset::LOAD_ORDER {
+        for dataset in olist::Dataset::LOAD_ORDER {
             match extract.open(dataset).await {
                 Ok(source) => checks.files.push((dataset, source.path)),
                 Err(e) => problems.push(e.to_string()),

@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, anyhow, bail};
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressStyle};
-use stages::dataset::Dataset;
+use olist::Dataset;
 use stages::digest::{FileDigest, digest_file};
 use stages::entities::pipeline_run::{RunKind, RunStatus};
 use stages::loaded_files::{self, LoadedFile};

@@ -6,8 +6,8 @@ mod common;
 
 use common::TestDb;
 use migration::{Migrator, MigratorTrait};
+use olist::Dataset;
 use sea_orm::{ColumnTrait, EntityName, EntityTrait, IdenStatic, Iterable};
-use stages::dataset::Dataset;
 use stages::entities::{
     aggregate_day, customer, customer_daily_stats, order, order_item, pipeline_run, product,
     rejected_row,

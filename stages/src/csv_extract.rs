@@ -16,11 +16,11 @@ use std::task::{Context, Poll, ready};
 
 use async_compression::tokio::bufread::GzipDecoder;
 use async_trait::async_trait;
+use olist::Dataset;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, BufReader, ReadBuf};
 use tokio::sync::mpsc;
 
-use crate::dataset::Dataset;
 use crate::digest::{DigestHandle, DigestingReader, FileDigest, FileStamp};
 use crate::record::{Record, RecordBatch};
 use crate::{

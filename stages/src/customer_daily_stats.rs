@@ -8,10 +8,10 @@ use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
+use olist::ORDER_STATUSES;
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, Row};
 
-use crate::dataset::ORDER_STATUSES;
 use crate::sql_file;
 use crate::tables::purchase_days;
 use crate::{

@@ -8,7 +8,7 @@
 //! - [`Extract`]: finds the input files and streams [`record::RecordBatch`]es;
 //! - [`Validate`]: the row rules, everything decidable from one line; no I/O;
 //! - [`Load`]: stages valid rows with `COPY ... FROM STDIN` in its own temporary tables, applies the
-//!   schema's key and reference rules ([`dataset::Dataset::key`], [`dataset::Dataset::references`])
+//!   schema's key and reference rules ([`olist::Dataset::key`], [`olist::Dataset::references`])
 //!   there, and merges the accepted rows into the tables;
 //! - [`Aggregate`]: set-based SQL over the loaded tables for a range of days.
 //!
@@ -16,7 +16,6 @@
 
 pub mod csv_extract;
 pub mod customer_daily_stats;
-pub mod dataset;
 pub mod digest;
 pub mod entities;
 pub mod freshness;
@@ -37,10 +36,10 @@ use std::path::PathBuf;
 
 use async_trait::async_trait;
 use chrono::{NaiveDate, NaiveDateTime};
+use olist::Dataset;
 use sqlx::PgConnection;
 use tokio::sync::mpsc;
 
-use crate::dataset::Dataset;
 use crate::record::{RecordBatch, ValidatedBatch};
 
 /// What a stage does in the pipeline; decides where the runner puts it.

@@ -11,10 +11,10 @@
 //! merge, in its own transaction. A skipped file's row is written back as it was.
 
 use chrono::NaiveDateTime;
+use olist::Dataset;
 use sqlx::{PgConnection, Row};
 
 use crate::DatasetAccount;
-use crate::dataset::Dataset;
 use crate::digest::FileDigest;
 
 /// The file a table holds, as the load that read it recorded.

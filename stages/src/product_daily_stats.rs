@@ -9,11 +9,11 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
+use olist::ORDER_STATUSES;
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 
 use crate::customer_daily_stats::count_days;
-use crate::dataset::ORDER_STATUSES;
 use crate::{
     Aggregate, AggregateRun, BuildError, ChunkReport, DayRange, Problem, RefreshReport, Role,
     Stage, StageConfig, StageContext, Staleness, freshness, locks, tables,

@@ -14,7 +14,7 @@ pub struct Record {
 /// A batch of records of one file, in file order.
 pub type RecordBatch = Vec<Record>;
 
-/// A line that passed the row rules, with its values normalised, in [`crate::dataset::Dataset::columns`] order.
+/// A line that passed the row rules, with its values normalised, in [`olist::Dataset::columns`] order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ValidRow {
     /// 1-based physical line number.

@@ -1,4 +1,4 @@
--- The load's statements for `order_items`, written from the schema in stages/src/dataset.rs.
+-- The load's statements for `order_items`, written from the schema in olist/src/lib.rs.
 -- Do not edit: `UPDATE_SQL=1 cargo test -p stages` writes this file again, and the same
 -- test fails while it and its source disagree.
 

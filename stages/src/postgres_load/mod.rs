@@ -12,11 +12,11 @@ pub mod statements;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
+use olist::Dataset;
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, Row};
 use tokio::sync::mpsc;
 
-use crate::dataset::Dataset;
 use crate::locks;
 use crate::record::ValidatedBatch;
 use crate::{

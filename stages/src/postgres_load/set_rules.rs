@@ -12,10 +12,10 @@
 //! 3. the rejected rows join the load's rejects, with their key, so that later datasets can say
 //!    "refers to a rejected line".
 
+use olist::Dataset;
 use sqlx::PgConnection;
 
 use super::statements::LoadStatements;
-use crate::dataset::Dataset;
 
 /// Applies the set rules to `dataset`'s staged rows. Datasets must be checked in
 /// [`Dataset::LOAD_ORDER`], so that the datasets referred to are settled first. With `compare`

@@ -1,11 +1,11 @@
 //! The temporary tables one load stages its rows in (dropped at the end of the load's transaction).
 //! Their statements are in `stages/sql/load/` (see [`super::statements`]).
 
+use olist::Dataset;
 use sqlx::PgConnection;
 
 use super::statements::LoadStatements;
 use crate::Source;
-use crate::dataset::Dataset;
 
 /// Holds every rejected line of the load, with its dataset and (when readable) key.
 pub const REJECTS_TABLE: &str = "staging_rejects";

@@ -1,12 +1,13 @@
 //! The SQL the load runs for each dataset, as static text: `stages/sql/load/<table>.sql` (see
-//! [`crate::sql_file`]), written from the schema in [`crate::dataset`] by this module's test. No SQL
+//! [`crate::sql_file`]), written from the schema in [`olist`] by this module's test. No SQL
 //! of the load is assembled at run time: what runs is what the files say, and they can be read,
 //! diffed and `EXPLAIN`ed as they are.
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
-use crate::dataset::Dataset;
+use olist::Dataset;
+
 use crate::sql_file::{self, sections};
 
 /// The statements of one dataset's load, in the order a load runs them.
@@ -119,7 +120,7 @@ impl LoadStatements {
 /// files' text.
 #[cfg(test)]
 mod write {
-    use crate::dataset::Dataset;
+    use olist::Dataset;
 
     /// The columns the aggregates join and filter on, whose statistics a big load refreshes.
     pub fn aggregate_columns(dataset: Dataset) -> &'static [&'static str] {
@@ -162,7 +163,7 @@ mod write {
             .collect();
         let mut out = crate::sql_file::header(
             &format!("The load's statements for `{table}`"),
-            "the schema in stages/src/dataset.rs",
+            "the schema in olist/src/lib.rs",
         );
         let mut add = |name: &str, sql: String| crate::sql_file::push(&mut out, name, &sql);
 
@@ -335,7 +336,7 @@ mod tests {
             .collect();
         assert!(
             stale.is_empty(),
-            "these files disagree with the schema in stages/src/dataset.rs: {stale:?}; \
+            "these files disagree with the schema in olist/src/lib.rs: {stale:?}; \
              run `UPDATE_SQL=1 cargo test -p stages` and review the diff"
         );
     }

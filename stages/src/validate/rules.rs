@@ -2,10 +2,10 @@
 //! `rejected_rows.reason`; the first broken rule, in column order, is the one reported.
 
 use chrono::{NaiveDate, NaiveDateTime};
+use olist::{Column, Kind, ORDER_STATUSES};
 
 use crate::Source;
 use crate::csv_extract::visible;
-use crate::dataset::{Column, Kind, ORDER_STATUSES};
 use crate::record::{Record, Rejection, ValidRow};
 
 /// The accepted time window of one run.
@@ -311,7 +311,7 @@ fn check_money(name: &str, s: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dataset::Dataset;
+    use olist::Dataset;
     use std::path::PathBuf;
 
     fn window() -> Window {

@@ -1,5 +1,9 @@
-//! The four datasets of the Olist layout: their files, columns, value kinds and keys. Every table and
-//! column name the stages put into SQL comes from here, a fixed list in code, never from input.
+//! The four datasets of the Olist layout: their files, columns, value kinds, keys and references, and
+//! the order statuses. Every table and column name the stages put into SQL comes from here, a fixed
+//! list in code, never from input; the generator writes its files from the same lists.
+//!
+//! This crate knows the shape of the data only: it depends on no database library, so what reads
+//! or writes Olist files (the generator, the fuzz targets) can use it without the stages.
 
 /// One of the four shop datasets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
