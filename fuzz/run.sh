@@ -5,7 +5,7 @@
 # Needs cargo-fuzz (`cargo install cargo-fuzz`). On a stable toolchain the nightly-only flags are
 # allowed with RUSTC_BOOTSTRAP=1, and no sanitizer is used (the code under test has no unsafe).
 # A crash is written to fuzz/artifacts/<target>/; keep it as a regression test in
-# stages/src/csv_extract.rs or stages/src/validate/rules.rs once fixed.
+# stages/src/extractors/csv_extract.rs or stages/src/validators/validate/rules.rs once fixed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 seconds=${1:-60}

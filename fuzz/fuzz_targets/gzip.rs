@@ -9,7 +9,7 @@
 use std::io::Write;
 
 use libfuzzer_sys::fuzz_target;
-use stages::csv_extract::{ReadBytes, read_bytes};
+use stages::extractors::csv_extract::{ReadBytes, read_bytes};
 
 fn gzip(data: &[u8]) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());

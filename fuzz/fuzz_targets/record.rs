@@ -7,9 +7,9 @@ use std::path::PathBuf;
 
 use libfuzzer_sys::fuzz_target;
 use stages::Source;
-use stages::csv_extract::{parse_record, split_line};
+use stages::extractors::csv_extract::{parse_record, split_line};
 use olist::Dataset;
-use stages::validate::rules::{Window, check_record};
+use stages::validators::validate::rules::{Window, check_record};
 
 fn window() -> Window {
     let at = |s: &str| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap();

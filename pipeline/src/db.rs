@@ -183,7 +183,7 @@ pub async fn migrate(db: &Db) -> Result<Vec<String>> {
         .await
         .context("cannot take a connection to migrate")?;
     sqlx::query("SELECT pg_advisory_lock($1, 0)")
-        .bind(stages::locks::MIGRATE_CLASS)
+        .bind(stages::core::locks::MIGRATE_CLASS)
         .execute(&mut *lock)
         .await
         .context("cannot take the migration lock")?;
@@ -200,7 +200,7 @@ pub async fn migrate(db: &Db) -> Result<Vec<String>> {
     }
     .await;
     sqlx::query("SELECT pg_advisory_unlock($1, 0)")
-        .bind(stages::locks::MIGRATE_CLASS)
+        .bind(stages::core::locks::MIGRATE_CLASS)
         .execute(&mut *lock)
         .await
         .ok();

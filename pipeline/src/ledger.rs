@@ -12,8 +12,8 @@ use sea_orm::{
 use sqlx::Postgres;
 use sqlx::pool::PoolConnection;
 use stages::DayRange;
+use stages::core::locks::RUN_CLASS;
 use stages::entities::pipeline_run::{self, RunKind, RunStatus};
-use stages::locks::RUN_CLASS;
 
 use crate::db::Db;
 
@@ -179,7 +179,7 @@ async fn kept_by(conn: &mut sqlx::PgConnection, id: i64) -> Result<String, sqlx:
     Ok(if days.is_empty() {
         "nothing of it was kept".to_owned()
     } else {
-        let ranges = stages::freshness::consecutive_runs(&days);
+        let ranges = stages::core::freshness::consecutive_runs(&days);
         let shown: Vec<String> = ranges.iter().take(5).map(ToString::to_string).collect();
         format!(
             "the {} days it had committed were kept ({}{}); the rest was rolled back",

@@ -64,7 +64,7 @@ impl Grid {
         table.set_header(self.header.iter().map(Cell::new));
         for row in &self.rows {
             table.add_row(row.iter().enumerate().map(|(i, value)| {
-                let cell = Cell::new(stages::csv_extract::visible(value));
+                let cell = Cell::new(stages::core::text::visible(value));
                 if self.numeric.get(i).copied().unwrap_or(false) {
                     cell.set_alignment(CellAlignment::Right)
                 } else {
@@ -220,20 +220,20 @@ pub async fn rejects(rejects: &Rejects, format: Format) -> Result<()> {
                 println!();
                 println!(
                     "{} ({} line{})",
-                    stages::csv_extract::visible(&rule),
+                    stages::core::text::visible(&rule),
                     lines.len(),
                     plural(lines.len() as u64)
                 );
                 for line in lines {
                     println!(
                         "  {} line {}: {}",
-                        stages::csv_extract::visible(&line.file),
+                        stages::core::text::visible(&line.file),
                         line.line_number,
-                        stages::csv_extract::visible(&line.reason)
+                        stages::core::text::visible(&line.reason)
                     );
                     println!(
                         "    {}",
-                        shorten(&stages::csv_extract::visible(&line.raw_line), 110)
+                        shorten(&stages::core::text::visible(&line.raw_line), 110)
                     );
                 }
             }
@@ -595,7 +595,7 @@ pub async fn stats(stats: &DayStats, format: Format, wide: bool) -> Result<()> {
                     match customer {
                         Some(customer) if *customers > 0 => println!(
                             "customer {} placed no order on {date} ({customers} other customer{} did: `pipeline stats --date {date}` lists them)",
-                            stages::csv_extract::visible(customer),
+                            stages::core::text::visible(customer),
                             plural(*customers as u64)
                         ),
                         _ => println!("no customer ordered on {date}"),

@@ -8,11 +8,11 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use sqlx::Row;
-use stages::customer_daily_stats::CustomerKey;
+use stages::aggregates::customer_daily_stats::CustomerKey;
+use stages::core::days::purchase_days;
+use stages::core::freshness::consecutive_runs;
 use stages::entities::customer_daily_stats as cds;
 use stages::entities::pipeline_run::{self, RunKind, RunStatus};
-use stages::freshness::consecutive_runs;
-use stages::tables::purchase_days;
 use stages::{DayRange, Role, Stage};
 
 use crate::db::Db;
@@ -88,10 +88,11 @@ pub async fn stage_health(db: &Db, plan: &Plan, stage: &PlannedStage) -> Result<
     };
     let mut conn = db.pool.acquire().await?;
     let data_days = aggregate.data_days(&mut conn).await?;
-    let computed: BTreeSet<NaiveDate> = stages::freshness::computed_days(&mut conn, &stage.name)
-        .await?
-        .into_iter()
-        .collect();
+    let computed: BTreeSet<NaiveDate> =
+        stages::core::freshness::computed_days(&mut conn, &stage.name)
+            .await?
+            .into_iter()
+            .collect();
     let stale = aggregate
         .stale(&mut conn, &stage.name, &stage.fingerprint)
         .await

@@ -8,10 +8,10 @@ use anyhow::{Context, Result, anyhow, bail};
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressStyle};
 use olist::Dataset;
-use stages::digest::{FileDigest, digest_file};
+use stages::core::digest::{FileDigest, digest_file};
+use stages::core::loaded_files::{self, LoadedFile};
+use stages::core::record::ValidatedBatch;
 use stages::entities::pipeline_run::{RunKind, RunStatus};
-use stages::loaded_files::{self, LoadedFile};
-use stages::record::ValidatedBatch;
 use stages::{
     Aggregate, AggregateRun, ChunkReport, DatasetAccount, DayRange, Extract, Load, Role, Source,
     Stage, StageContext, Staleness, Validate,
@@ -486,7 +486,7 @@ impl Skip {
     }
 
     /// What `source`'s table holds, when that is exactly what loading the file as it is now would
-    /// give (see `stages::loaded_files`), else `None`; with the digest taken to decide, if one was.
+    /// give (see `stages::core::loaded_files`), else `None`; with the digest taken to decide, if one was.
     /// Run it under the load lock, so that the record read is the latest committed one and no
     /// other load can change the table before this one commits.
     async fn unchanged(
@@ -790,7 +790,7 @@ async fn choose_days(
             let mut due = Vec::new();
             if let Some(data) = data_days {
                 let computed: std::collections::BTreeSet<NaiveDate> =
-                    stages::freshness::computed_days(&mut conn, &stage.name)
+                    stages::core::freshness::computed_days(&mut conn, &stage.name)
                         .await
                         .context("cannot read the computed days")?
                         .into_iter()
@@ -817,7 +817,7 @@ async fn choose_days(
             .whole_stale(&mut conn, &stage.name, &stage.fingerprint)
             .await
             .context("cannot find the stale days")?;
-        let pending = stages::freshness::changes_pending(&mut conn, &stage.name)
+        let pending = stages::core::freshness::changes_pending(&mut conn, &stage.name)
             .await
             .context("cannot find the pending changes")?;
         (
@@ -927,7 +927,7 @@ pub async fn run_aggregate(
     whole.dedup();
     let bar = progress_bar(whole.len() as u64, &stage.name);
     let result: Result<()> = async {
-        for range in stages::freshness::consecutive_runs(&whole) {
+        for range in stages::core::freshness::consecutive_runs(&whole) {
             for chunk in chunks(range, aggregate.chunk_days()) {
                 match compute_days(db, aggregate.as_ref(), chunk, &context).await {
                     Ok(done) => {

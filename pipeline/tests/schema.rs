@@ -8,11 +8,11 @@ use common::TestDb;
 use migration::{Migrator, MigratorTrait};
 use olist::Dataset;
 use sea_orm::{ColumnTrait, EntityName, EntityTrait, IdenStatic, Iterable};
+use stages::aggregates::product_daily_stats::entity as product_daily_stats;
 use stages::entities::{
     aggregate_day, customer, customer_daily_stats, order, order_item, pipeline_run, product,
     rejected_row,
 };
-use stages::product_daily_stats::entity as product_daily_stats;
 
 /// (column, nullable) of an entity, in declaration order.
 fn entity_columns<E: EntityTrait>() -> Vec<(String, bool)> {

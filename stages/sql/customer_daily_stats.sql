@@ -1,4 +1,4 @@
--- The statements of the customer_daily_stats stage, written from stages/src/customer_daily_stats.rs.
+-- The statements of the customer_daily_stats stage, written from stages/src/aggregates/customer_daily_stats.rs.
 -- Do not edit: `UPDATE_SQL=1 cargo test -p stages` writes this file again, and the same
 -- test fails while it and its source disagree.
 

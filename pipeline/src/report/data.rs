@@ -196,7 +196,7 @@ fn numeric_keys<S: Serializer>(map: &BTreeMap<i64, i64>, s: S) -> Result<S::Ok, 
 /// statistics when no orders are loaded. `None` when there is neither.
 pub async fn whole_history(db: &Db) -> Result<Option<DayRange>> {
     let mut conn = db.pool.acquire().await?;
-    if let Some(days) = stages::tables::purchase_days(&mut conn).await? {
+    if let Some(days) = stages::core::days::purchase_days(&mut conn).await? {
         return Ok(Some(days));
     }
     let (start, end): (Option<NaiveDate>, Option<NaiveDate>) =
@@ -232,7 +232,9 @@ pub async fn collect(db: &Db, plan: &Plan, range: DayRange) -> Result<(ReportDat
     let health = health(conn, plan, range)
         .await
         .context("cannot read the pipeline's health")?;
-    let data_days = stages::tables::purchase_days(conn).await?.map(Range::from);
+    let data_days = stages::core::days::purchase_days(conn)
+        .await?
+        .map(Range::from);
     tx.commit().await?;
     let totals = Totals {
         customers: repeat_histogram.values().sum(),
@@ -466,7 +468,7 @@ pub fn value_bins(counts: &[(i64, i64)]) -> Vec<Bin<Money>> {
 
 /// The state of every day of `range`: computed, missing or stale.
 ///
-/// The report decides a day's state as `pipeline status` does (see `stages::freshness`): a day is
+/// The report decides a day's state as `pipeline status` does (see `stages::core::freshness`): a day is
 /// computed when the `customer_daily_stats` stage recorded it in `aggregate_days`, stale when its
 /// stored rows could differ from a fresh computation (other options, or a later change of its
 /// orders or of its people's earlier orders), and missing otherwise.
@@ -483,7 +485,7 @@ pub async fn day_states(
     let (Some(stage), Some(Stage::Aggregate(aggregate))) = (stage, built) else {
         return Ok(days.map(|d| (d, DayState::Missing)).collect());
     };
-    let computed: BTreeSet<NaiveDate> = stages::freshness::computed_days(conn, &stage.name)
+    let computed: BTreeSet<NaiveDate> = stages::core::freshness::computed_days(conn, &stage.name)
         .await?
         .into_iter()
         .collect();

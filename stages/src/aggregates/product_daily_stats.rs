@@ -13,10 +13,10 @@ use olist::ORDER_STATUSES;
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 
-use crate::customer_daily_stats::count_days;
-use crate::{
+use crate::core::days::{MAX_CHUNK_DAYS, count_days, purchase_days};
+use crate::core::{
     Aggregate, AggregateRun, BuildError, ChunkReport, DayRange, Problem, RefreshReport, Role,
-    Stage, StageConfig, StageContext, Staleness, freshness, locks, tables,
+    Stage, StageConfig, StageContext, Staleness, freshness, locks,
 };
 
 /// The `SeaORM` entity of `product_daily_stats` (the table is created by the migration
@@ -110,7 +110,7 @@ impl StageConfig for ProductDailyStatsConfig {
                 )
             })
             .collect();
-        let max = crate::customer_daily_stats::MAX_CHUNK_DAYS;
+        let max = MAX_CHUNK_DAYS;
         if !(1..=max).contains(&self.chunk_days) {
             problems.push(Problem::new(
                 "chunk_days",
@@ -201,7 +201,7 @@ impl ProductDailyStats {
 #[async_trait]
 impl Aggregate for ProductDailyStats {
     async fn data_days(&self, conn: &mut PgConnection) -> Result<Option<DayRange>, sqlx::Error> {
-        tables::purchase_days(conn).await
+        purchase_days(conn).await
     }
 
     fn chunk_days(&self) -> u32 {

@@ -17,9 +17,9 @@ use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, Row};
 use tokio::sync::mpsc;
 
-use crate::locks;
-use crate::record::ValidatedBatch;
-use crate::{
+use crate::core::locks;
+use crate::core::record::ValidatedBatch;
+use crate::core::{
     BuildError, DatasetAccount, Load, Problem, Role, Source, Stage, StageConfig, StageContext,
 };
 use statements::LoadStatements;
@@ -556,7 +556,7 @@ impl ChangeLog {
     async fn after_merge(&self, conn: &mut PgConnection, run_id: i64) -> Result<(), sqlx::Error> {
         if self.bulk {
             let first_day_after: Option<chrono::NaiveDate> = if self.everything {
-                crate::tables::purchase_days(conn)
+                crate::core::days::purchase_days(conn)
                     .await?
                     .map(|days| days.start)
             } else {

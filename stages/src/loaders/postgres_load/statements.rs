@@ -1,5 +1,5 @@
 //! The SQL the load runs for each dataset, as static text: `stages/sql/load/<table>.sql` (see
-//! [`crate::sql_file`]), written from the schema in [`olist`] by this module's test. No SQL
+//! [`crate::core::sql_file`]), written from the schema in [`olist`] by this module's test. No SQL
 //! of the load is assembled at run time: what runs is what the files say, and they can be read,
 //! diffed and `EXPLAIN`ed as they are.
 
@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 
 use olist::Dataset;
 
-use crate::sql_file::{self, sections};
+use crate::core::sql_file::{self, sections};
 
 /// The statements of one dataset's load, in the order a load runs them.
 #[derive(Debug)]
@@ -51,16 +51,19 @@ pub struct LoadStatements {
 static FILES: [(Dataset, &str); 4] = [
     (
         Dataset::Customers,
-        include_str!("../../sql/load/customers.sql"),
+        include_str!("../../../sql/load/customers.sql"),
     ),
     (
         Dataset::Products,
-        include_str!("../../sql/load/products.sql"),
+        include_str!("../../../sql/load/products.sql"),
     ),
-    (Dataset::Orders, include_str!("../../sql/load/orders.sql")),
+    (
+        Dataset::Orders,
+        include_str!("../../../sql/load/orders.sql"),
+    ),
     (
         Dataset::OrderItems,
-        include_str!("../../sql/load/order_items.sql"),
+        include_str!("../../../sql/load/order_items.sql"),
     ),
 ];
 
@@ -161,11 +164,11 @@ mod write {
             .copied()
             .filter(|c| !key.contains(c))
             .collect();
-        let mut out = crate::sql_file::header(
+        let mut out = crate::core::sql_file::header(
             &format!("The load's statements for `{table}`"),
             "the schema in olist/src/lib.rs",
         );
-        let mut add = |name: &str, sql: String| crate::sql_file::push(&mut out, name, &sql);
+        let mut add = |name: &str, sql: String| crate::core::sql_file::push(&mut out, name, &sql);
 
         add(
             "create_staging",

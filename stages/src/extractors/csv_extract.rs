@@ -21,10 +21,12 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, BufReader, ReadBuf};
 use tokio::sync::mpsc;
 
-use crate::digest::{DigestHandle, DigestingReader, FileDigest, FileStamp};
-use crate::record::{Record, RecordBatch};
-use crate::{
-    BuildError, Extract, ExtractCounts, Problem, Role, Source, Stage, StageConfig, StageContext,
+use crate::core::digest::{DigestHandle, DigestingReader, FileDigest, FileStamp};
+use crate::core::record::{Record, RecordBatch};
+use crate::core::text::visible;
+use crate::core::{
+    BuildError, Extract, ExtractCounts, ExtractError, Problem, Role, Source, Stage, StageConfig,
+    StageContext,
 };
 
 /// Options of the `csv_extract` stage.
@@ -175,72 +177,6 @@ impl StageConfig for CsvExtractConfig {
 }
 
 crate::register_stage_type!("csv_extract", CsvExtractConfig);
-
-/// Why a file cannot be read. Fatal: the load writes nothing.
-#[derive(Debug, thiserror::Error)]
-pub enum ExtractError {
-    /// The file is not there.
-    #[error("{path}: file not found (neither it nor {path}.gz exists)")]
-    Missing {
-        /// The path looked for.
-        path: PathBuf,
-    },
-    /// The path is not a regular file (a directory, a named pipe, a device, a socket).
-    #[error("{path}: not a regular file ({kind}); only regular files and .gz of them are read")]
-    NotRegular {
-        /// The path.
-        path: PathBuf,
-        /// What it is instead.
-        kind: &'static str,
-    },
-    /// Reading failed (permissions, a truncated gzip stream, data after the last gzip member, a
-    /// disk error).
-    #[error("{path}: cannot read{}: {cause}", line.map(|l| format!(" after line {l}")).unwrap_or_default())]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The last line read, if any.
-        line: Option<u64>,
-        /// The cause, said in the message (not chained as a source, which would say it twice).
-        cause: std::io::Error,
-    },
-    /// The file changed while it was read (an export rewriting it in place, an append): what was
-    /// read is no state the file was ever in as a whole, so none of it may be loaded.
-    #[error(
-        "{path}: the file changed while it was read ({before} bytes when reading began, {after} at the end, \
-         {read} read); nothing of it was written; run again once the export is complete"
-    )]
-    Changed {
-        /// The file.
-        path: PathBuf,
-        /// Its size when reading began.
-        before: u64,
-        /// Its size when reading ended.
-        after: u64,
-        /// The bytes read.
-        read: u64,
-    },
-    /// The file has no header line.
-    #[error("{path}: file is empty (no header line)")]
-    Empty {
-        /// The file.
-        path: PathBuf,
-    },
-    /// The header cannot be used.
-    #[error("{path}: {message}")]
-    Header {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong with it.
-        message: String,
-    },
-    /// The next stage stopped reading.
-    #[error("{path}: the next stage stopped before the file was read to the end")]
-    Closed {
-        /// The file.
-        path: PathBuf,
-    },
-}
 
 /// The runtime `csv_extract` stage.
 pub struct CsvExtract {
@@ -562,23 +498,6 @@ fn other_delimiter(header: &[u8]) -> Option<char> {
     [';', '\t', '|']
         .into_iter()
         .find(|&d| header.iter().filter(|&&b| b == d as u8).nth(1).is_some())
-}
-
-/// `text` with every control character written as an escape (`\x1b`), so that text from a file
-/// cannot drive the terminal it is shown on.
-pub fn visible(text: &str) -> String {
-    if !text.chars().any(char::is_control) {
-        return text.to_owned();
-    }
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                format!("\\x{:02x}", u32::from(c))
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }
 
 /// Maps each of the dataset's columns to its index in `header`, or says every column that is missing
@@ -1088,7 +1007,7 @@ mod tests {
                 assert_eq!(counts.records, 10);
                 assert_eq!(
                     counts.digest,
-                    crate::digest::digest_file(&path).await.unwrap()
+                    crate::core::digest::digest_file(&path).await.unwrap()
                 );
             } else {
                 let err = result.unwrap_err();
@@ -1342,12 +1261,6 @@ mod tests {
         std::fs::write(&path, format!("{content}\"c\",\"d\",\"02\",y,RJ\n")).unwrap();
         let (tx, _rx) = mpsc::channel(100);
         assert_eq!(extract.stream(&source, tx).await.unwrap().records, 2);
-    }
-
-    #[test]
-    fn control_characters_are_made_visible() {
-        assert_eq!(visible("sao paulo"), "sao paulo");
-        assert_eq!(visible("a\u{1b}[2Jb\u{7}\u{9b}c"), "a\\x1b[2Jb\\x07\\x9bc");
     }
 
     #[test]

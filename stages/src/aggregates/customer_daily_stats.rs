@@ -12,11 +12,10 @@ use olist::ORDER_STATUSES;
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, Row};
 
-use crate::sql_file;
-use crate::tables::purchase_days;
-use crate::{
+use crate::core::days::{MAX_CHUNK_DAYS, count_days, purchase_days};
+use crate::core::{
     Aggregate, AggregateRun, BuildError, ChunkReport, DayRange, Problem, RefreshReport, Role,
-    Stage, StageConfig, StageContext, Staleness, freshness, locks,
+    Stage, StageConfig, StageContext, Staleness, freshness, locks, sql_file,
 };
 
 /// Which column identifies a customer.
@@ -55,9 +54,6 @@ fn default_excluded_statuses() -> Vec<String> {
 fn default_chunk_days() -> u32 {
     3660
 }
-
-/// The largest accepted `chunk_days` (a century).
-pub const MAX_CHUNK_DAYS: u32 = 36_500;
 
 impl Default for CustomerDailyStatsConfig {
     fn default() -> Self {
@@ -140,11 +136,11 @@ pub enum Scope {
     Pairs,
 }
 
-/// The statements of this stage, as static text (see [`crate::sql_file`]): written from this
+/// The statements of this stage, as static text (see [`crate::core::sql_file`]): written from this
 /// module's `write` by its test.
 const FILE: &str = "sql/customer_daily_stats.sql";
 static STATEMENTS: LazyLock<Vec<(&str, &str)>> =
-    LazyLock::new(|| sql_file::sections(include_str!("../sql/customer_daily_stats.sql")));
+    LazyLock::new(|| sql_file::sections(include_str!("../../sql/customer_daily_stats.sql")));
 
 fn statement(name: &str) -> &'static str {
     sql_file::one(FILE, &STATEMENTS, name)
@@ -186,21 +182,6 @@ pub fn stale_pairs_sql(key: CustomerKey) -> &'static str {
 #[must_use]
 pub fn record_stale_pairs_sql(key: CustomerKey) -> &'static str {
     statement(&format!("record_stale_pairs_{}", key_suffix(key)))
-}
-
-/// Adds `sign` times the (day, rows) counts of `rows` into `into`; returns the rows counted.
-pub(crate) fn count_days(
-    rows: &[sqlx::postgres::PgRow],
-    sign: i64,
-    into: &mut BTreeMap<NaiveDate, i64>,
-) -> u64 {
-    let mut total = 0;
-    for row in rows {
-        let n: i64 = row.get(1);
-        *into.entry(row.get(0)).or_default() += sign * n;
-        total += n as u64;
-    }
-    total
 }
 
 #[async_trait]
@@ -326,26 +307,30 @@ mod write {
 
     /// The whole file.
     pub fn file() -> String {
-        let mut out = crate::sql_file::header(
+        let mut out = crate::core::sql_file::header(
             "The statements of the customer_daily_stats stage",
-            "stages/src/customer_daily_stats.rs",
+            "stages/src/aggregates/customer_daily_stats.rs",
         );
         for key in [CustomerKey::CustomerUniqueId, CustomerKey::CustomerId] {
             let suffix = key_suffix(key);
             for scope in [Scope::Days, Scope::DaysFromStart, Scope::Pairs] {
-                crate::sql_file::push(
+                crate::core::sql_file::push(
                     &mut out,
                     &format!("{}_{suffix}", scope_name(scope)),
                     &compute(key, scope),
                 );
             }
-            crate::sql_file::push(&mut out, &format!("stale_pairs_{suffix}"), stale_pairs(key));
-            crate::sql_file::push(
+            crate::core::sql_file::push(
+                &mut out,
+                &format!("stale_pairs_{suffix}"),
+                stale_pairs(key),
+            );
+            crate::core::sql_file::push(
                 &mut out,
                 &format!("record_stale_pairs_{suffix}"),
                 &format!(
                     "INSERT INTO refresh_pairs (person, day)\n{}",
-                    crate::sql_file::tidy(stale_pairs(key))
+                    crate::core::sql_file::tidy(stale_pairs(key))
                 ),
             );
         }
@@ -546,7 +531,7 @@ mod tests {
         let stale = sql_file::check_or_write(FILE, &write::file());
         assert!(
             stale.is_none(),
-            "{FILE} disagrees with stages/src/customer_daily_stats.rs; run `UPDATE_SQL=1 cargo test -p stages` and review the diff"
+            "{FILE} disagrees with stages/src/aggregates/customer_daily_stats.rs; run `UPDATE_SQL=1 cargo test -p stages` and review the diff"
         );
     }
 

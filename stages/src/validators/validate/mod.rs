@@ -4,15 +4,15 @@
 //! The stage applies the row rules (everything one line decides: CSV shape, field count, required
 //! values, value formats, timestamp window, status set, amounts) while the file streams, in [`rules`].
 //! The rules over sets of rows (unique keys, references between datasets) are the schema's, and the
-//! load applies them over its staging (`postgres_load::set_rules`).
+//! load applies them over its staging (`loaders::postgres_load::set_rules`).
 
 pub mod rules;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
-use crate::record::{RecordBatch, ValidatedBatch};
-use crate::{BuildError, Problem, Role, Source, Stage, StageConfig, StageContext, Validate};
+use crate::core::record::{RecordBatch, ValidatedBatch};
+use crate::core::{BuildError, Problem, Role, Source, Stage, StageConfig, StageContext, Validate};
 
 /// Options of the `validate` stage.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

@@ -4,9 +4,9 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use olist::{Column, Kind, ORDER_STATUSES};
 
-use crate::Source;
-use crate::csv_extract::visible;
-use crate::record::{Record, Rejection, ValidRow};
+use crate::core::Source;
+use crate::core::record::{Record, Rejection, ValidRow};
+use crate::core::text::visible;
 
 /// The accepted time window of one run.
 #[derive(Clone, Copy, Debug)]

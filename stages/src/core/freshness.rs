@@ -9,14 +9,15 @@
 //! A computed day is stale when it was computed with other options, when a bulk change from that day
 //! or earlier came after it, or when a change of a person who has rows or orders on it (from the
 //! change's day on: the lifetime columns carry every later day) came after it. The first two make the
-//! whole day stale; the last only that person's rows, which [`crate::Aggregate::refresh`] recomputes.
+//! whole day stale; the last only that person's rows, which [`crate::core::Aggregate::refresh`] recomputes.
 
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use sqlx::{PgConnection, Row};
 
-use crate::{AggregateRun, ChunkReport, DayRange};
+use crate::core::days::DayRange;
+use crate::core::roles::{AggregateRun, ChunkReport};
 
 /// The id of the latest change: what a computation reflects once it holds the shared load lock
 /// (loads, which write changes, wait for it).
@@ -188,13 +189,13 @@ pub async fn computed_days(
 
 /// The days of `days` (ascending) grouped into runs of consecutive days.
 #[must_use]
-pub fn consecutive_runs(days: &[NaiveDate]) -> Vec<crate::DayRange> {
-    let mut out: Vec<crate::DayRange> = Vec::new();
+pub fn consecutive_runs(days: &[NaiveDate]) -> Vec<DayRange> {
+    let mut out: Vec<DayRange> = Vec::new();
     for &day in days {
         match out.last_mut() {
             Some(last) if last.end.succ_opt() == Some(day) => last.end = day,
             Some(last) if last.end >= day && last.start <= day => {}
-            _ => out.push(crate::DayRange::new(day, day)),
+            _ => out.push(DayRange::new(day, day)),
         }
     }
     out

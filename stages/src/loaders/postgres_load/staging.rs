@@ -5,7 +5,7 @@ use olist::Dataset;
 use sqlx::PgConnection;
 
 use super::statements::LoadStatements;
-use crate::Source;
+use crate::core::Source;
 
 /// Holds every rejected line of the load, with its dataset and (when readable) key.
 pub const REJECTS_TABLE: &str = "staging_rejects";

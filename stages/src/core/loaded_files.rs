@@ -14,8 +14,8 @@ use chrono::NaiveDateTime;
 use olist::Dataset;
 use sqlx::{PgConnection, Row};
 
-use crate::DatasetAccount;
-use crate::digest::FileDigest;
+use crate::core::digest::FileDigest;
+use crate::core::roles::DatasetAccount;
 
 /// The file a table holds, as the load that read it recorded.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,0 +1,32 @@
+//! The framework the stages are plugins of: the stage traits and their registry ([`stage`],
+//! [`roles`]), the errors they speak ([`error`]), the data passed between stages ([`record`]), and
+//! what several stages and the binary share: days ([`days`]), freshness of computed days
+//! ([`freshness`]), advisory locks ([`locks`]), static SQL files ([`sql_file`]), file digests
+//! ([`digest`]), what each table holds of the files ([`loaded_files`]) and text made safe to show
+//! ([`text`]).
+//!
+//! The stage types are plugins, one module each in the role folders (`extractors`, `validators`,
+//! `loaders`, `aggregates`). A plugin imports from here, never from another plugin, and nothing here
+//! imports a plugin: what two plugins share moves here.
+
+pub mod days;
+pub mod digest;
+pub mod error;
+pub mod freshness;
+pub mod loaded_files;
+pub mod locks;
+pub mod record;
+pub mod roles;
+pub mod sql_file;
+pub mod stage;
+pub mod text;
+
+pub use days::DayRange;
+pub use error::{BuildError, ExtractError};
+pub use roles::{
+    Aggregate, AggregateRun, ChunkReport, DatasetAccount, Extract, ExtractCounts, Load,
+    RefreshReport, Source, Staleness, Validate,
+};
+pub use stage::{
+    Problem, Role, Stage, StageConfig, StageContext, StageType, registered_stage_types,
+};

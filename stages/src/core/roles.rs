@@ -1,0 +1,232 @@
+//! The four roles' traits, and what a stage of each role hands to the runner: an extract finds and
+//! streams files, a validate applies the row rules, a load stages and merges rows, an aggregate
+//! computes a derived table for days and keeps it fresh.
+
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use olist::Dataset;
+use sqlx::PgConnection;
+use tokio::sync::mpsc;
+
+use crate::core::days::DayRange;
+use crate::core::digest::FileDigest;
+use crate::core::error::ExtractError;
+use crate::core::freshness;
+use crate::core::record::{RecordBatch, ValidatedBatch};
+
+/// An input file found and checked by [`Extract::open`].
+#[derive(Clone, Debug)]
+pub struct Source {
+    /// The dataset the file holds.
+    pub dataset: Dataset,
+    /// The file's path.
+    pub path: PathBuf,
+    /// The file's name as shown in messages and stored in `rejected_rows.source_file`.
+    pub file_name: String,
+    /// For each column of [`Dataset::columns`], its index in the file's header.
+    pub column_index: Vec<usize>,
+    /// How many fields the header has.
+    pub header_len: usize,
+}
+
+/// Counts an extract reports for one file once it is read to the end.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExtractCounts {
+    /// Data lines (records) read, not counting the header and blank lines.
+    pub records: u64,
+    /// Blank lines skipped (they carry no data).
+    pub blank_lines: u64,
+    /// The size and BLAKE3 hash of the bytes read, from the file's first byte to its end (compressed
+    /// bytes for a `.gz` file): what the load records as loaded.
+    pub digest: FileDigest,
+}
+
+/// Reads input files.
+#[async_trait]
+pub trait Extract: Send + Sync {
+    /// Finds the dataset's file in the data directory and checks its header, reading no data line.
+    async fn open(&self, dataset: Dataset) -> Result<Source, ExtractError>;
+    /// Streams the file's records into `tx`, in batches, until the end of the file. Fails, rather
+    /// than returning what it read, when the file changed while it was read.
+    async fn stream(
+        &self,
+        source: &Source,
+        tx: mpsc::Sender<RecordBatch>,
+    ) -> Result<ExtractCounts, ExtractError>;
+}
+
+/// Splits records into valid rows and rejected lines by the row rules: everything decidable from one
+/// line. It does no I/O; the rules over sets of rows (keys, references) are the load's.
+pub trait Validate: Send + Sync {
+    /// Applies the row rules to a batch.
+    fn check_batch(&self, source: &Source, batch: RecordBatch) -> ValidatedBatch;
+    /// The largest share of a file's lines that may be rejected before the load is aborted.
+    fn max_reject_ratio(&self) -> f64;
+}
+
+/// Accounting of one dataset in one load: every data line is exactly one of loaded, duplicate, rejected.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DatasetAccount {
+    /// The dataset's name.
+    pub dataset: String,
+    /// The file read.
+    pub file: String,
+    /// Data lines read.
+    pub read: u64,
+    /// Lines accepted (inserted, updated or already present as they are).
+    pub loaded: u64,
+    /// Of the loaded, rows that were new.
+    pub inserted: u64,
+    /// Of the loaded, rows that changed an existing row.
+    pub updated: u64,
+    /// Exact duplicates of an accepted line, not loaded again.
+    pub duplicate: u64,
+    /// Lines rejected, each with a reason in `rejected_rows`.
+    pub rejected: u64,
+    /// Blank lines skipped.
+    pub blank_lines: u64,
+    /// BLAKE3 hash of the file's bytes as read (hex).
+    #[serde(default)]
+    pub blake3: Option<String>,
+    /// The fingerprint of the extract, validate and load options the file was checked with.
+    #[serde(default)]
+    pub rules: Option<String>,
+    /// When the file was not read again because the same content was loaded under the same rules
+    /// (and nothing of it was rejected): the load run that read it. The counts are that run's.
+    #[serde(default)]
+    pub unchanged_since: Option<i64>,
+}
+
+/// Writes validated rows into the database. The protocol, all in the caller's one transaction:
+/// optionally [`Load::lock`] first; [`Load::prepare`] once; per file, [`Load::stage`] then [`Load::settle`]; [`Load::merge`] once.
+/// The staging is the load's own: no other stage reads or writes it.
+#[async_trait]
+pub trait Load: Send + Sync {
+    /// Takes the load lock until the end of the caller's transaction, so that no other load commits
+    /// before it (what the caller reads of the tables from then on stays true). [`Load::prepare`]
+    /// takes it too.
+    async fn lock(&self, conn: &mut PgConnection) -> Result<(), sqlx::Error>;
+    /// Creates the staging for this load's transaction, reading from `sources`.
+    async fn prepare(&self, conn: &mut PgConnection, sources: &[Source])
+    -> Result<(), sqlx::Error>;
+    /// Copies every validated batch of `source` received on `batches` into staging, calling
+    /// `progress` with the lines of each batch once it is sent.
+    async fn stage(
+        &self,
+        conn: &mut PgConnection,
+        source: &Source,
+        batches: &mut mpsc::Receiver<ValidatedBatch>,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<(), sqlx::Error>;
+    /// Applies the key and reference rules of `dataset` ([`Dataset::key`], [`Dataset::references`])
+    /// to its staged rows, then counts its lines as loaded, duplicate or rejected. Datasets are
+    /// settled in [`Dataset::LOAD_ORDER`], so the datasets referred to are settled first.
+    async fn settle(
+        &self,
+        conn: &mut PgConnection,
+        dataset: Dataset,
+    ) -> Result<DatasetAccount, sqlx::Error>;
+    /// Merges the accepted rows into the tables and quarantines the rejected lines under `run_id`,
+    /// filling `inserted` and `updated` into the accounts.
+    async fn merge(
+        &self,
+        conn: &mut PgConnection,
+        run_id: i64,
+        accounts: &mut [DatasetAccount],
+    ) -> Result<(), sqlx::Error>;
+}
+
+/// What an aggregate reports for one computed chunk of days.
+#[derive(Clone, Debug, Default)]
+pub struct ChunkReport {
+    /// The days computed.
+    pub days: u64,
+    /// Rows written.
+    pub rows: u64,
+}
+
+/// What an aggregate needs to know of the stage run it computes in.
+#[derive(Clone, Copy, Debug)]
+pub struct AggregateRun<'a> {
+    /// The ledger id of the stage run; stored on every row written.
+    pub run_id: i64,
+    /// The stage's name in `pipeline.toml`.
+    pub stage_name: &'a str,
+    /// The fingerprint of the stage's options.
+    pub fingerprint: &'a str,
+}
+
+/// Which computed days could differ from a fresh computation (see [`freshness`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Staleness {
+    /// Days to recompute whole (other options, or a bulk change), ascending.
+    pub whole: Vec<NaiveDate>,
+    /// Days where some people's rows are stale (what [`Aggregate::refresh`] recomputes), ascending.
+    pub partial: Vec<NaiveDate>,
+}
+
+impl Staleness {
+    /// Every stale day, ascending, once.
+    #[must_use]
+    pub fn days(&self) -> Vec<NaiveDate> {
+        let mut days: Vec<NaiveDate> = self.whole.iter().chain(&self.partial).copied().collect();
+        days.sort_unstable();
+        days.dedup();
+        days
+    }
+}
+
+/// What one [`Aggregate::refresh`] did.
+#[derive(Clone, Debug, Default)]
+pub struct RefreshReport {
+    /// The days whose rows it rewrote, ascending.
+    pub days: Vec<NaiveDate>,
+    /// The people whose rows it recomputed.
+    pub people: u64,
+    /// Rows written.
+    pub rows: u64,
+}
+
+/// Computes a derived table for days, and keeps the computed days equal to a fresh computation as
+/// later loads change the data (see [`freshness`]).
+#[async_trait]
+pub trait Aggregate: Send + Sync {
+    /// The first and last day with data, if the tables hold any.
+    async fn data_days(&self, conn: &mut PgConnection) -> Result<Option<DayRange>, sqlx::Error>;
+    /// How many days one transaction computes during a backfill.
+    fn chunk_days(&self) -> u32;
+    /// Replaces the rows of every day of `days` atomically and records the days as computed (in
+    /// `aggregate_days`). Runs in the caller's transaction.
+    async fn compute(
+        &self,
+        conn: &mut PgConnection,
+        days: DayRange,
+        run: &AggregateRun<'_>,
+    ) -> Result<ChunkReport, sqlx::Error>;
+    /// The computed days of the stage that could differ from a fresh computation. Reads only.
+    async fn stale(
+        &self,
+        conn: &mut PgConnection,
+        stage_name: &str,
+        fingerprint: &str,
+    ) -> Result<Staleness, sqlx::Error>;
+    /// The computed days to recompute whole ([`Staleness::whole`]) alone, without the work of finding
+    /// the partial ones: what a run that refreshes them anyway needs to know.
+    async fn whole_stale(
+        &self,
+        conn: &mut PgConnection,
+        stage_name: &str,
+        fingerprint: &str,
+    ) -> Result<Vec<NaiveDate>, sqlx::Error> {
+        freshness::whole_stale_days(conn, stage_name, fingerprint).await
+    }
+    /// Recomputes the rows of the people changed since their days were computed, on every computed
+    /// day, atomically. Runs in the caller's transaction; the whole-day stale days are the caller's.
+    async fn refresh(
+        &self,
+        conn: &mut PgConnection,
+        run: &AggregateRun<'_>,
+    ) -> Result<RefreshReport, sqlx::Error>;
+}

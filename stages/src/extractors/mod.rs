@@ -1,0 +1,3 @@
+//! The extract stage types, one module each: they find the input files and stream their records.
+
+pub mod csv_extract;
