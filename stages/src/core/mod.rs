@@ -7,7 +7,7 @@
 //!
 //! The stage types are plugins, one module each in the role folders (`extractors`, `validators`,
 //! `loaders`, `aggregates`). A plugin imports from here, never from another plugin, and nothing here
-//! imports a plugin: what two plugins share moves here.
+//! imports a plugin: what two plugins share moves here (`stages/tests/layout.rs` checks both).
 
 pub mod days;
 pub mod digest;
