@@ -94,111 +94,141 @@ pub fn check_value(
         };
     }
     let normalised = match column.kind {
-        Kind::Id => {
-            if trimmed.len() > 64
-                || !trimmed
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            {
-                return Err(format!(
-                    "{name} \"{}\" is not an identifier (letters, digits, '-' and '_', at most 64)",
-                    shown(value)
-                ));
-            }
-            trimmed.to_owned()
-        }
+        Kind::Id => check_id(name, value, trimmed)?,
         Kind::Text => value.to_owned(),
-        Kind::ZipPrefix => {
-            if trimmed.len() > 8 || !trimmed.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(format!(
-                    "{name} \"{}\" is not a postal code prefix (digits only)",
-                    shown(value)
-                ));
-            }
-            trimmed.to_owned()
-        }
-        Kind::State => {
-            if trimmed.len() != 2 || !trimmed.bytes().all(|b| b.is_ascii_alphabetic()) {
-                return Err(format!(
-                    "{name} \"{}\" is not a two-letter state code",
-                    shown(value)
-                ));
-            }
-            trimmed.to_owned()
-        }
+        Kind::ZipPrefix => check_zip_prefix(name, value, trimmed)?,
+        Kind::State => check_state(name, value, trimmed)?,
         Kind::EventTimestamp | Kind::PlannedTimestamp => {
-            if is_leap_second(trimmed) {
-                return Err(format!(
-                    "{name} \"{trimmed}\" is a leap second (second 60), which would be stored as the \
-                     next minute, possibly of the next day"
-                ));
-            }
-            let at = parse_timestamp(trimmed).ok_or_else(|| {
-                format!(
-                    "{name} \"{}\" is not a valid timestamp (expected YYYY-MM-DD HH:MM:SS)",
-                    shown(value)
-                )
-            })?;
-            if at < window.earliest {
-                return Err(format!(
-                    "{name} \"{trimmed}\" is earlier than {}",
-                    window.earliest
-                ));
-            }
-            if column.kind == Kind::EventTimestamp && at > window.latest_event {
-                return Err(if window.latest_is_run_time {
-                    format!("{name} \"{trimmed}\" is later than the run time")
-                } else {
-                    format!("{name} \"{trimmed}\" is later than {}", window.latest_event)
-                });
-            }
-            if column.kind == Kind::PlannedTimestamp && at > window.latest_planned {
-                return Err(if window.latest_is_run_time {
-                    format!(
-                        "{name} \"{trimmed}\" is more than {} days after the run time",
-                        window.planned_days_ahead
-                    )
-                } else {
-                    format!(
-                        "{name} \"{trimmed}\" is later than {}",
-                        window.latest_planned
-                    )
-                });
-            }
-            trimmed.to_owned()
+            check_timestamp(name, column.kind, value, trimmed, window)?
         }
-        Kind::Status => {
-            if !ORDER_STATUSES.contains(&trimmed) {
-                return Err(format!(
-                    "{name} \"{}\" is not one of {}",
-                    shown(value),
-                    ORDER_STATUSES.join(", ")
-                ));
-            }
-            trimmed.to_owned()
-        }
+        Kind::Status => check_status(name, value, trimmed)?,
         Kind::Money => check_money(name, trimmed)?,
-        Kind::Count | Kind::Sequence => {
-            let number: i64 = parse_integer(trimmed)
-                .ok_or_else(|| format!("{name} \"{}\" is not an integer", shown(value)))?;
-            let minimum = i64::from(column.kind == Kind::Sequence);
-            if number < minimum {
-                return Err(if minimum == 0 {
-                    format!("{name} \"{trimmed}\" is negative")
-                } else {
-                    format!("{name} \"{trimmed}\" is less than 1")
-                });
-            }
-            if number > i64::from(i32::MAX) {
-                return Err(format!(
-                    "{name} \"{trimmed}\" is too large (at most {})",
-                    i32::MAX
-                ));
-            }
-            number.to_string()
-        }
+        Kind::Count | Kind::Sequence => check_count(name, column.kind, value, trimmed)?,
     };
     Ok(Some(normalised))
+}
+
+// The rules of each kind below take the column's header `name`, the `value` as read (shown in a
+// reason) and the value `trimmed` (what is checked), and return the normalised value.
+
+/// [`Kind::Id`]: letters, digits, `-` and `_`, at most 64 characters.
+fn check_id(name: &str, value: &str, trimmed: &str) -> Result<String, String> {
+    if trimmed.len() > 64
+        || !trimmed
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(format!(
+            "{name} \"{}\" is not an identifier (letters, digits, '-' and '_', at most 64)",
+            shown(value)
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// [`Kind::ZipPrefix`]: digits only, at most 8.
+fn check_zip_prefix(name: &str, value: &str, trimmed: &str) -> Result<String, String> {
+    if trimmed.len() > 8 || !trimmed.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "{name} \"{}\" is not a postal code prefix (digits only)",
+            shown(value)
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// [`Kind::State`]: two letters.
+fn check_state(name: &str, value: &str, trimmed: &str) -> Result<String, String> {
+    if trimmed.len() != 2 || !trimmed.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return Err(format!(
+            "{name} \"{}\" is not a two-letter state code",
+            shown(value)
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// [`Kind::EventTimestamp`] and [`Kind::PlannedTimestamp`]: `YYYY-MM-DD HH:MM:SS`, no leap second,
+/// inside the run's `window` (whose end depends on the `kind`).
+fn check_timestamp(
+    name: &str,
+    kind: Kind,
+    value: &str,
+    trimmed: &str,
+    window: &Window,
+) -> Result<String, String> {
+    if is_leap_second(trimmed) {
+        return Err(format!(
+            "{name} \"{trimmed}\" is a leap second (second 60), which would be stored as the \
+             next minute, possibly of the next day"
+        ));
+    }
+    let at = parse_timestamp(trimmed).ok_or_else(|| {
+        format!(
+            "{name} \"{}\" is not a valid timestamp (expected YYYY-MM-DD HH:MM:SS)",
+            shown(value)
+        )
+    })?;
+    if at < window.earliest {
+        return Err(format!(
+            "{name} \"{trimmed}\" is earlier than {}",
+            window.earliest
+        ));
+    }
+    if kind == Kind::EventTimestamp && at > window.latest_event {
+        return Err(if window.latest_is_run_time {
+            format!("{name} \"{trimmed}\" is later than the run time")
+        } else {
+            format!("{name} \"{trimmed}\" is later than {}", window.latest_event)
+        });
+    }
+    if kind == Kind::PlannedTimestamp && at > window.latest_planned {
+        return Err(if window.latest_is_run_time {
+            format!(
+                "{name} \"{trimmed}\" is more than {} days after the run time",
+                window.planned_days_ahead
+            )
+        } else {
+            format!(
+                "{name} \"{trimmed}\" is later than {}",
+                window.latest_planned
+            )
+        });
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// [`Kind::Status`]: one of [`ORDER_STATUSES`].
+fn check_status(name: &str, value: &str, trimmed: &str) -> Result<String, String> {
+    if !ORDER_STATUSES.contains(&trimmed) {
+        return Err(format!(
+            "{name} \"{}\" is not one of {}",
+            shown(value),
+            ORDER_STATUSES.join(", ")
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// [`Kind::Count`] (not negative) and [`Kind::Sequence`] (at least 1): an integer that fits 32 bits.
+fn check_count(name: &str, kind: Kind, value: &str, trimmed: &str) -> Result<String, String> {
+    let number: i64 = parse_integer(trimmed)
+        .ok_or_else(|| format!("{name} \"{}\" is not an integer", shown(value)))?;
+    let minimum = i64::from(kind == Kind::Sequence);
+    if number < minimum {
+        return Err(if minimum == 0 {
+            format!("{name} \"{trimmed}\" is negative")
+        } else {
+            format!("{name} \"{trimmed}\" is less than 1")
+        });
+    }
+    if number > i64::from(i32::MAX) {
+        return Err(format!(
+            "{name} \"{trimmed}\" is too large (at most {})",
+            i32::MAX
+        ));
+    }
+    Ok(number.to_string())
 }
 
 /// `value` without surrounding whitespace. A value whose first and last bytes are visible ASCII (no
