@@ -3,11 +3,5 @@
 //! (`column_type` where the Rust type alone would say another, such as `varchar` for `text`), and
 //! `pipeline/tests/schema.rs` compares every column, key and reference with the catalog.
 
-pub mod aggregate_day;
-pub mod customer;
 pub mod customer_daily_stats;
-pub mod order;
-pub mod order_item;
 pub mod pipeline_run;
-pub mod product;
-pub mod rejected_row;
