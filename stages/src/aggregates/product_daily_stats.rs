@@ -2,8 +2,8 @@
 //! static statement computes any set of days; a day is recomputed whole when a load changes one of
 //! its orders (or their items, or their customer's person) after the day was computed.
 //!
-//! This stage is also the worked example of "Writing a stage" in the README: its options, its entity,
-//! its SQL and its freshness fit in this one file, plus the migration that creates its table.
+//! This stage is also the worked example of "Writing a stage" in the README: its options, its SQL
+//! and its freshness fit in this one file, plus the migration that creates its table.
 
 use std::collections::BTreeMap;
 
@@ -18,44 +18,6 @@ use crate::core::{
     Aggregate, AggregateRun, BuildError, ChunkReport, DayRange, Problem, RefreshReport, Role,
     Stage, StageConfig, StageContext, Staleness, freshness, locks,
 };
-
-/// The `SeaORM` entity of `product_daily_stats` (the table is created by the migration
-/// `create_product_daily_stats`).
-pub mod entity {
-    use sea_orm::entity::prelude::*;
-
-    /// What one product sold on one day.
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "product_daily_stats")]
-    pub struct Model {
-        /// The purchase day.
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub stat_date: Date,
-        /// The product.
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub product_id: String,
-        /// Orders of the day holding the product (excluded statuses left out).
-        pub orders_count: i64,
-        /// Items of the product sold that day.
-        pub items_count: i64,
-        /// Sum of their prices.
-        pub items_value: Decimal,
-        /// Sum of their freight.
-        pub freight_value: Decimal,
-        /// People (`customer_unique_id`) who bought the product that day.
-        pub customers_count: i64,
-        /// The stage run that wrote the row.
-        pub run_id: i64,
-        /// When the row was written.
-        pub computed_at: DateTimeWithTimeZone,
-    }
-
-    /// No relations are navigated through the ORM.
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
 
 /// Options of the `product_daily_stats` stage.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

@@ -11,7 +11,7 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub stat_date: Date,
     /// The customer key's value.
-    #[sea_orm(primary_key, auto_increment = false)]
+    #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
     pub customer_unique_id: String,
     /// Orders placed that day, any status.
     pub orders_count: i64,
@@ -24,12 +24,16 @@ pub struct Model {
     /// Distinct sellers among those items.
     pub distinct_sellers: i64,
     /// Sum of item prices.
+    #[sea_orm(column_type = "Decimal(Some((28, 2)))")]
     pub items_value: Decimal,
     /// Sum of freight.
+    #[sea_orm(column_type = "Decimal(Some((28, 2)))")]
     pub freight_value: Decimal,
     /// `items_value` + `freight_value`.
+    #[sea_orm(column_type = "Decimal(Some((28, 2)))")]
     pub total_spent: Decimal,
     /// `total_spent` per kept order; None without kept orders.
+    #[sea_orm(column_type = "Decimal(Some((28, 2)))")]
     pub avg_order_value: Option<Decimal>,
     /// Earliest purchase that day.
     pub first_order_at: DateTime,
@@ -38,6 +42,7 @@ pub struct Model {
     /// Orders up to and including the day.
     pub lifetime_orders: i64,
     /// Spending up to and including the day.
+    #[sea_orm(column_type = "Decimal(Some((28, 2)))")]
     pub lifetime_spent: Decimal,
     /// The customer's first purchase day.
     pub first_order_date: Date,

@@ -15,12 +15,16 @@ pub struct Model {
     /// For a stage run, the invocation it belongs to.
     pub parent_run_id: Option<i64>,
     /// `run`, `stage` or `day` (see the module doc).
+    #[sea_orm(column_type = "Text")]
     pub kind: String,
     /// The stage's name in `pipeline.toml`.
+    #[sea_orm(column_type = "Text")]
     pub stage_name: String,
     /// The stage's type.
+    #[sea_orm(column_type = "Text")]
     pub stage_type: String,
     /// SHA-256 of the stage's options, to tell results of other options apart.
+    #[sea_orm(column_type = "Text")]
     pub config_fingerprint: String,
     /// The day, for a one-day run or a computed day.
     pub run_date: Option<Date>,
@@ -29,6 +33,7 @@ pub struct Model {
     /// Last day of a range run.
     pub range_end: Option<Date>,
     /// `running`, `succeeded` or `failed` (see [`RunStatus`]).
+    #[sea_orm(column_type = "Text")]
     pub status: String,
     /// Start.
     pub started_at: DateTimeWithTimeZone,
@@ -43,14 +48,21 @@ pub struct Model {
     /// Lines rejected.
     pub rows_rejected: i64,
     /// Per-dataset accounting of a load.
+    #[sea_orm(column_type = "JsonBinary")]
     pub details: Option<Json>,
     /// Why the run failed.
+    #[sea_orm(column_type = "Text")]
     pub error: Option<String>,
 }
 
-/// No relations are navigated through the ORM.
+/// The table's reference, as the migrations declare it (the schema test compares the two); no
+/// code navigates it through the ORM.
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    /// A stage run's invocation: `parent_run_id` refers to `pipeline_runs.id`.
+    #[sea_orm(belongs_to = "Entity", from = "Column::ParentRunId", to = "Column::Id")]
+    Parent,
+}
 
 impl ActiveModelBehavior for ActiveModel {}
 
