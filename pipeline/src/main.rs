@@ -3,8 +3,8 @@
 
 mod checks;
 mod cli;
+mod commands;
 mod config;
-mod daily;
 mod db;
 mod error;
 mod ledger;

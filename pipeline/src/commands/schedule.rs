@@ -94,7 +94,7 @@ impl DailyJob for PipelineJob {
 
 /// Runs the schedule until SIGTERM or Ctrl-C (or once, with `once`, failing unless its run
 /// succeeded).
-pub async fn schedule(plan: Plan, once: bool) -> Result<()> {
+pub async fn run(plan: Plan, once: bool) -> Result<()> {
     let config = plan.schedule.clone();
     for deprecation in config.deprecations() {
         tracing::warn!("{deprecation}");
