@@ -15,7 +15,7 @@ use crate::output::{Format, RecordFormat};
 use crate::plan::{self, Plan};
 use crate::report::{self, ReportFormat};
 use crate::reports::RankBy;
-use crate::runner::{self, Days, RunOptions};
+use crate::runner::{Days, RunOptions};
 
 /// Turns an e-commerce shop's exports (Olist layout) into per-customer daily statistics in `PostgreSQL`.
 #[derive(Debug, Parser)]
@@ -235,8 +235,22 @@ fn parse_day(text: &str) -> Result<NaiveDate, String> {
     check_day(day)
 }
 
+/// Parses `A..B` (inclusive) or a single day, each between 0001-01-01 and 9999-12-31.
 fn parse_range(text: &str) -> Result<DayRange, String> {
-    let range = runner::parse_range(text)?;
+    let day = |s: &str| {
+        s.trim()
+            .parse::<NaiveDate>()
+            .map_err(|_| format!("\"{}\" is not a date (expected YYYY-MM-DD)", s.trim()))
+    };
+    let range = if let Some((a, b)) = text.split_once("..") {
+        DayRange::new(day(a)?, day(b)?)
+    } else {
+        let d = day(text)?;
+        DayRange::new(d, d)
+    };
+    if range.end < range.start {
+        return Err(format!("range {text} ends before it starts"));
+    }
     check_day(range.start)?;
     check_day(range.end)?;
     Ok(range)
@@ -411,4 +425,23 @@ fn check_history(start: NaiveDate, days: u32) -> Result<()> {
         .into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_parse_inclusively() {
+        assert_eq!(parse_range("2017-01-01..2017-01-31").unwrap().len(), 31);
+        assert_eq!(parse_range("2017-01-05").unwrap().len(), 1);
+        assert_eq!(
+            parse_range("2017-02-01..2017-01-01").unwrap_err(),
+            "range 2017-02-01..2017-01-01 ends before it starts"
+        );
+        assert_eq!(
+            parse_range("2017-1-x..2017-01-01").unwrap_err(),
+            "\"2017-1-x\" is not a date (expected YYYY-MM-DD)"
+        );
+    }
 }
