@@ -13,8 +13,8 @@ use crate::config::{self, FlagOverrides, ScheduleFlags};
 use crate::error::UsageError;
 use crate::output::{Format, RecordFormat};
 use crate::plan::{self, Plan};
+use crate::queries::RankBy;
 use crate::report::{self, ReportFormat};
-use crate::reports::RankBy;
 use crate::runner::{Days, RunOptions};
 
 /// Turns an e-commerce shop's exports (Olist layout) into per-customer daily statistics in `PostgreSQL`.

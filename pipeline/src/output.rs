@@ -13,14 +13,15 @@ use stages::entities::customer_daily_stats as cds;
 use stages::entities::pipeline_run;
 use stages::{DayRange, StageConfig};
 
-use crate::checks::Checks;
+use crate::day_ranges::{ranges_json, ranges_text};
 use crate::money::money;
 use crate::plan::Plan;
-use crate::report::Written;
-use crate::reports::{
+use crate::preflight::Checks;
+use crate::queries::{
     AggregateStatus, DayStats, FailedLoad, RankBy, Rejects, Repeaters, StageHealth, StageStatus,
-    Status, TopCustomer, ranges_json, ranges_text,
+    Status, TopCustomer,
 };
+use crate::report::Written;
 use crate::runner::{AggregateReport, RunReport};
 
 /// How a command prints its result.
@@ -209,7 +210,7 @@ pub async fn rejects(rejects: &Rejects, format: Format) -> Result<()> {
                     String::new()
                 }
             );
-            let mut groups: Vec<(String, Vec<&crate::reports::RejectedLine>)> = Vec::new();
+            let mut groups: Vec<(String, Vec<&crate::queries::RejectedLine>)> = Vec::new();
             for line in &rejects.lines {
                 let key = format!("{}: {}", line.dataset, line.rule);
                 match groups.last_mut() {

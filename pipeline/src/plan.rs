@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use stages::{Role, Stage, StageConfig, StageContext};
 
 use crate::config::{DatabaseConfig, RawConfig, humanise};
-use crate::schedule::ScheduleConfig;
+use crate::scheduler::ScheduleConfig;
 
 /// A stage of the plan.
 #[derive(Debug)]

@@ -8,8 +8,8 @@ use anyhow::Result;
 use super::connect;
 use crate::output::{self, Format};
 use crate::plan::Plan;
+use crate::queries::{self, RankBy};
 use crate::report::{self, ReportFormat};
-use crate::reports::{self, RankBy};
 use crate::runner::{self, Days, RunOptions};
 
 /// Brings everything up to date, prints the run and the figures, and writes the report to `page`.
@@ -27,10 +27,10 @@ pub async fn run(plan: &Plan, page: Option<&Path>) -> Result<()> {
         return Err(anyhow::anyhow!(error));
     }
     output::gap();
-    let tops = reports::top_customers(&db, plan, None, RankBy::Spent, 5).await?;
+    let tops = queries::top_customers(&db, plan, None, RankBy::Spent, 5).await?;
     output::top_customers(&tops, RankBy::Spent, None, Format::Table).await?;
     output::gap();
-    let figures = reports::repeaters(&db, plan, None).await?;
+    let figures = queries::repeaters(&db, plan, None).await?;
     output::repeaters(&figures, None, Format::Table).await?;
     if let Some(path) = page {
         output::gap();

@@ -6,12 +6,12 @@ use stages::DayRange;
 use super::connect_to_read;
 use crate::output::{self, Format};
 use crate::plan::Plan;
-use crate::reports;
+use crate::queries;
 
 /// Counts the repeat customers of `range` (the whole history when `None`) and prints the figures.
 pub async fn run(plan: &Plan, range: Option<DayRange>, format: Format) -> Result<()> {
     let db = connect_to_read(plan).await?;
-    let result = reports::repeaters(&db, plan, range).await;
+    let result = queries::repeaters(&db, plan, range).await;
     db.close().await;
     output::repeaters(&result?, range, format).await
 }

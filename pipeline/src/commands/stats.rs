@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use super::connect_to_read;
 use crate::output::{self, Format};
 use crate::plan::Plan;
-use crate::reports;
+use crate::queries;
 
 /// Reads the rows of `date` (only `customer`'s, at most `limit`) and prints them (every column
 /// with `wide`).
@@ -19,7 +19,7 @@ pub async fn run(
     format: Format,
 ) -> Result<()> {
     let db = connect_to_read(plan).await?;
-    let result = reports::stats(&db, plan, date, customer, limit).await;
+    let result = queries::stats(&db, plan, date, customer, limit).await;
     db.close().await;
     output::stats(&result?, format, wide).await
 }

@@ -6,7 +6,7 @@ use stages::DayRange;
 use super::connect_to_read;
 use crate::output::{self, Format};
 use crate::plan::Plan;
-use crate::reports::{self, RankBy};
+use crate::queries::{self, RankBy};
 
 /// Ranks the first `limit` customers of `range` (the whole history when `None`) by `by`, and
 /// prints them.
@@ -18,7 +18,7 @@ pub async fn run(
     format: Format,
 ) -> Result<()> {
     let db = connect_to_read(plan).await?;
-    let result = reports::top_customers(&db, plan, range, by, limit).await;
+    let result = queries::top_customers(&db, plan, range, by, limit).await;
     db.close().await;
     output::top_customers(&result?, by, range, format).await
 }

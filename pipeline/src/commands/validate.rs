@@ -3,13 +3,13 @@
 
 use anyhow::Result;
 
-use crate::checks;
 use crate::output;
 use crate::plan::Plan;
+use crate::preflight;
 
 /// Prints what was found right; what is wrong is the command's error.
 pub async fn run(plan: &Plan) -> Result<()> {
-    let checks = checks::check(plan).await;
+    let checks = preflight::check(plan).await;
     output::checks(&checks, plan);
     checks.result()
 }

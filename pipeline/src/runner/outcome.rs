@@ -4,7 +4,7 @@
 use chrono::NaiveDate;
 use stages::{DatasetAccount, DayRange};
 
-use crate::reports::ranges_json;
+use crate::day_ranges::ranges_json;
 
 /// What one `run` did.
 #[derive(Debug, Default)]

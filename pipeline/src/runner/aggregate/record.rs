@@ -3,8 +3,8 @@
 
 use anyhow::Result;
 
+use crate::day_ranges::ranges_json;
 use crate::ledger::{OpenRun, RunCounts};
-use crate::reports::ranges_json;
 use crate::runner::AggregateReport;
 
 /// Closes the stage's ledger row `run` with what `report` says was done. The run failed when

@@ -1,5 +1,6 @@
-//! The read side: `stats` (a day's rows), `top-customers`, `repeaters` and `status`, all over the
-//! stored tables. Each returns its figures; `output` prints them as a table, CSV or JSON.
+//! The queries of the read commands: `stats` (a day's rows), `rejects`, `top-customers`,
+//! `repeaters` and `status`, all over the stored tables. Each returns its figures; `output` prints
+//! them as a table, CSV or JSON.
 
 use std::collections::BTreeSet;
 
@@ -11,7 +12,6 @@ use sqlx::Row;
 use stages::customer_daily_stats::CustomerKey;
 use stages::entities::customer_daily_stats as cds;
 use stages::entities::pipeline_run::{self, RunKind, RunStatus};
-use stages::freshness::consecutive_runs;
 use stages::tables::purchase_days;
 use stages::{DayRange, Role, Stage};
 
@@ -502,31 +502,6 @@ pub async fn repeaters(db: &Db, plan: &Plan, range: Option<DayRange>) -> Result<
     repeater_figures(db, range).await
 }
 
-/// Days (ascending) as `A..B` ranges of consecutive days, for JSON.
-pub fn ranges_json(days: &[NaiveDate]) -> Vec<String> {
-    consecutive_runs(days)
-        .iter()
-        .map(ToString::to_string)
-        .collect()
-}
-
-pub fn ranges_text(days: &[NaiveDate]) -> String {
-    if days.is_empty() {
-        return "none".to_owned();
-    }
-    let ranges = consecutive_runs(days);
-    let shown: Vec<String> = ranges
-        .iter()
-        .take(10)
-        .map(std::string::ToString::to_string)
-        .collect();
-    if ranges.len() > 10 {
-        format!("{} (+{} more ranges)", shown.join(", "), ranges.len() - 10)
-    } else {
-        shown.join(", ")
-    }
-}
-
 /// What `pipeline status` shows: each stage's last run, the state of each aggregate's days, and a
 /// load whose last run failed.
 #[derive(Debug)]
@@ -654,25 +629,4 @@ pub async fn status(db: &Db, plan: &Plan) -> Result<Status> {
         aggregates,
         failed_load,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn days_collapse_into_ranges() {
-        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
-        let ranges = consecutive_runs(&[
-            d("2017-01-01"),
-            d("2017-01-02"),
-            d("2017-01-03"),
-            d("2017-01-05"),
-        ]);
-        let text: Vec<String> = ranges
-            .iter()
-            .map(std::string::ToString::to_string)
-            .collect();
-        assert_eq!(text, ["2017-01-01..2017-01-03", "2017-01-05"]);
-    }
 }
