@@ -2,18 +2,28 @@
 //! through extract → validate → `Load::stage` (bounded channels between them), its key and
 //! reference rules applied; then the share of rejected lines of each file is checked.
 
+use std::sync::LazyLock;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use stages::digest::FileDigest;
 use stages::loaded_files::LoadedFile;
 use stages::record::ValidatedBatch;
+use stages::sql_file;
 use stages::{DatasetAccount, Source};
 use tokio::sync::mpsc;
 
 use super::Chain;
 use super::skip::{Decision, Skip, unchanged_account};
 use crate::runner::progress_bar;
+
+/// The ingest's statements, in `pipeline/sql/ingest.sql` (see `stages::sql_file`).
+static STATEMENTS: LazyLock<Vec<(&str, &str)>> =
+    LazyLock::new(|| sql_file::sections(include_str!("../../../sql/ingest.sql")));
+
+fn statement(name: &str) -> &'static str {
+    sql_file::one("sql/ingest.sql", &STATEMENTS, name)
+}
 
 /// Stages every source not unchanged (see [`Decision`]): the accounts of all of them, in order, and
 /// what each table will hold once merged (for `loaded_files`). Fails when a file changed between
@@ -165,10 +175,9 @@ pub(super) async fn check_reject_ratio(
 }
 
 async fn sample_reasons(conn: &mut sqlx::PgConnection) -> Result<Vec<String>, sqlx::Error> {
-    let rows: Vec<(String, i64, String)> =
-        sqlx::query_as("SELECT source_file, line_number, reason FROM staging_rejects ORDER BY dataset, line_number LIMIT 5")
-            .fetch_all(conn)
-            .await?;
+    let rows: Vec<(String, i64, String)> = sqlx::query_as(statement("first_rejects"))
+        .fetch_all(conn)
+        .await?;
     Ok(rows
         .into_iter()
         .map(|(f, l, r)| format!("{f} line {l}: {r}"))
