@@ -1,22 +1,21 @@
-//! The command line: global flags, subcommands, and [`run`], which does what they ask.
+//! The command line: global flags, subcommands and their arguments, and [`run`], which hands each
+//! command to its module in [`crate::commands`].
 
 use std::path::PathBuf;
-use std::time::Instant;
 
 use anyhow::Result;
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 use stages::DayRange;
 
-use crate::checks;
+use crate::commands;
 use crate::config::{self, FlagOverrides, ScheduleFlags};
-use crate::db::{self, Db};
-use crate::error::{CheckFailed, UsageError};
-use crate::output::{self, Format, RecordFormat};
+use crate::error::UsageError;
+use crate::output::{Format, RecordFormat};
 use crate::plan::{self, Plan};
+use crate::queries::RankBy;
 use crate::report::{self, ReportFormat};
-use crate::reports::{self, RankBy};
-use crate::runner::{self, Days, RunOptions};
+use crate::runner::{Days, RunOptions};
 
 /// Turns an e-commerce shop's exports (Olist layout) into per-customer daily statistics in `PostgreSQL`.
 #[derive(Debug, Parser)]
@@ -236,8 +235,22 @@ fn parse_day(text: &str) -> Result<NaiveDate, String> {
     check_day(day)
 }
 
+/// Parses `A..B` (inclusive) or a single day, each between 0001-01-01 and 9999-12-31.
 fn parse_range(text: &str) -> Result<DayRange, String> {
-    let range = runner::parse_range(text)?;
+    let day = |s: &str| {
+        s.trim()
+            .parse::<NaiveDate>()
+            .map_err(|_| format!("\"{}\" is not a date (expected YYYY-MM-DD)", s.trim()))
+    };
+    let range = if let Some((a, b)) = text.split_once("..") {
+        DayRange::new(day(a)?, day(b)?)
+    } else {
+        let d = day(text)?;
+        DayRange::new(d, d)
+    };
+    if range.end < range.start {
+        return Err(format!("range {text} ends before it starts"));
+    }
     check_day(range.start)?;
     check_day(range.end)?;
     Ok(range)
@@ -305,42 +318,12 @@ pub fn compile(cli: &Cli) -> Result<Plan> {
     plan::compile(&path, raw).map_err(|p| UsageError(p).into())
 }
 
-async fn connect(plan: &Plan) -> Result<Db> {
-    let db = db::connect(&plan.database).await?;
-    db::migrate(&db).await?;
-    crate::ledger::close_interrupted(&db).await?;
-    Ok(db)
-}
-
-/// Connects for a command that only reads: it neither creates the database nor migrates it (a role
-/// with read rights alone may run it), and it says `run pipeline migrate` when the schema is behind.
-async fn connect_to_read(plan: &Plan) -> Result<Db> {
-    let db = db::connect_existing(&plan.database).await?;
-    if let Err(e) = db::check_schema(&db).await {
-        db.close().await;
-        return Err(e);
-    }
-    // Closing the ledger rows of dead runs is a write; a role that may only read leaves them for
-    // the next writer.
-    if let Err(e) = crate::ledger::close_interrupted(&db).await {
-        let denied = e.chain().any(|cause| {
-            matches!(cause.downcast_ref::<sqlx::Error>(),
-                Some(sqlx::Error::Database(d)) if d.code().as_deref() == Some("42501"))
-        });
-        if !denied {
-            db.close().await;
-            return Err(e);
-        }
-        tracing::debug!("no right to close interrupted runs; left for the next run");
-    }
-    Ok(db)
-}
-
-/// Does what the command line asks.
+/// Does what the command line asks: the arguments become the command's options, and its work is
+/// the `run` of its module in [`crate::commands`].
 pub async fn run(cli: Cli) -> Result<()> {
     match &cli.command {
         Command::Stages => {
-            output::stage_types(&stages::registered_stage_types());
+            commands::stage_types::run();
             Ok(())
         }
         Command::Generate {
@@ -351,54 +334,17 @@ pub async fn run(cli: Cli) -> Result<()> {
             days,
             defect_rate,
         } => {
-            let (_, last) = day_bounds();
-            let earliest = NaiveDate::from_ymd_opt(2000, 1, 1).expect("valid date");
-            if *start < earliest {
-                return Err(UsageError(vec![format!(
-                    "--start {start}: the history must not start before {earliest}"
-                )])
-                .into());
-            }
-            if (last - *start).num_days() < i64::from(*days) - 1 {
-                return Err(UsageError(vec![format!(
-                    "--start {start} --days {days}: the history would run past {last}"
-                )])
-                .into());
-            }
-            let started = Instant::now();
-            let summary = generator::generate(&generator::GenerateOptions {
+            check_history(*start, *days)?;
+            commands::generate::run(&generator::GenerateOptions {
                 seed: *seed,
                 start: *start,
                 days: *days,
                 defect_rate: *defect_rate,
                 ..generator::GenerateOptions::new(out.clone(), *orders)
-            })?;
-            tracing::info!(seconds = started.elapsed().as_secs_f64(), "generated");
-            println!(
-                "wrote {}: {} customers, {} orders, {} order items, {} products, {} defects",
-                out.display(),
-                summary.customers,
-                summary.orders,
-                summary.order_items,
-                summary.products,
-                summary.defects
-            );
-            Ok(())
+            })
         }
-        Command::Migrate => {
-            let plan = compile(&cli)?;
-            let db = db::connect(&plan.database).await?;
-            let applied = db::migrate(&db).await?;
-            output::migrated(&db.target, &applied);
-            db.close().await;
-            Ok(())
-        }
-        Command::Validate { .. } => {
-            let plan = compile(&cli)?;
-            let checks = checks::check(&plan).await;
-            output::checks(&checks, &plan);
-            checks.result()
-        }
+        Command::Migrate => commands::migrate::run(&compile(&cli)?).await,
+        Command::Validate { .. } => commands::validate::run(&compile(&cli)?).await,
         Command::Run {
             stages,
             date,
@@ -410,26 +356,12 @@ pub async fn run(cli: Cli) -> Result<()> {
             ..
         } => {
             let plan = compile(&cli)?;
-            check_stage_names(&plan, stages)?;
-            let days = match (date, range) {
-                (Some(d), _) => Days::Range(DayRange::new(*d, *d)),
-                (_, Some(r)) => Days::Range(*r),
-                _ if *full_refresh => Days::All,
-                _ => Days::Due,
-            };
-            let db = connect(&plan).await?;
             let options = RunOptions {
-                days,
+                days: days_asked(*date, *range, *full_refresh),
                 stale: !skip_stale,
                 force_load: *force_load,
             };
-            let report = runner::run(&db, &plan, stages, options).await;
-            db.close().await;
-            output::run_record(&report, *format)?;
-            match report.error {
-                Some(error) => Err(anyhow::anyhow!(error)),
-                None => Ok(()),
-            }
+            commands::run::run(&plan, stages, options, *format).await
         }
         Command::Stats {
             date,
@@ -439,114 +371,77 @@ pub async fn run(cli: Cli) -> Result<()> {
             format,
         } => {
             let plan = compile(&cli)?;
-            let db = connect_to_read(&plan).await?;
-            let result = reports::stats(&db, &plan, *date, customer.as_deref(), *limit).await;
-            db.close().await;
-            output::stats(&result?, *format, *wide).await
+            commands::stats::run(&plan, *date, customer.as_deref(), *limit, *wide, *format).await
         }
         Command::Rejects { run, limit, format } => {
-            let plan = compile(&cli)?;
-            let db = connect_to_read(&plan).await?;
-            let result = reports::rejects(&db, &plan, *run, *limit).await;
-            db.close().await;
-            output::rejects(&result?, *format).await
+            commands::rejects::run(&compile(&cli)?, *run, *limit, *format).await
         }
         Command::TopCustomers {
             range,
             by,
             limit,
             format,
-        } => {
-            let plan = compile(&cli)?;
-            let db = connect_to_read(&plan).await?;
-            let result = reports::top_customers(&db, &plan, *range, *by, *limit).await;
-            db.close().await;
-            output::top_customers(&result?, *by, *range, *format).await
-        }
+        } => commands::top_customers::run(&compile(&cli)?, *range, *by, *limit, *format).await,
         Command::Repeaters { range, format } => {
-            let plan = compile(&cli)?;
-            let db = connect_to_read(&plan).await?;
-            let result = reports::repeaters(&db, &plan, *range).await;
-            db.close().await;
-            output::repeaters(&result?, *range, *format).await
+            commands::repeaters::run(&compile(&cli)?, *range, *format).await
         }
         Command::Report { range, out, format } => {
-            let plan = compile(&cli)?;
-            let db = connect_to_read(&plan).await?;
-            let result = report::report(&db, &plan, *range, out.as_deref(), *format).await;
-            db.close().await;
-            output::report(&result?);
-            Ok(())
+            commands::report::run(&compile(&cli)?, *range, out.as_deref(), *format).await
         }
         Command::Status { format, check } => {
-            let plan = compile(&cli)?;
-            let db = connect_to_read(&plan).await?;
-            let result = reports::status(&db, &plan).await;
-            db.close().await;
-            let status = result?;
-            output::status(&status, *format).await?;
-            if *check && !status.healthy() {
-                return Err(CheckFailed.into());
-            }
-            Ok(())
+            commands::status::run(&compile(&cli)?, *format, *check).await
         }
-        Command::Schedule { once, .. } => {
-            let plan = compile(&cli)?;
-            crate::daily::schedule(plan, *once).await
-        }
-        Command::Demo { report: page, .. } => {
-            let plan = compile(&cli)?;
-            let db = connect(&plan).await?;
-            let options = RunOptions {
-                days: Days::Due,
-                stale: true,
-                force_load: false,
-            };
-            let report = runner::run(&db, &plan, &[], options).await;
-            output::run_report(&report);
-            if let Some(error) = report.error {
-                db.close().await;
-                return Err(anyhow::anyhow!(error));
-            }
-            output::gap();
-            let tops = reports::top_customers(&db, &plan, None, RankBy::Spent, 5).await?;
-            output::top_customers(&tops, RankBy::Spent, None, Format::Table).await?;
-            output::gap();
-            let figures = reports::repeaters(&db, &plan, None).await?;
-            output::repeaters(&figures, None, Format::Table).await?;
-            if let Some(path) = page {
-                output::gap();
-                // The demo's figures are printed already: a report that cannot be written is a
-                // warning with its cause, not a failed demo.
-                match report::report(&db, &plan, None, Some(path), ReportFormat::Html).await {
-                    Ok(written) => output::report(&written),
-                    Err(e) => {
-                        tracing::warn!(path = %path.display(), error = %format!("{e:#}"), "could not write the report (is the folder writable for this user?)");
-                    }
-                }
-            }
-            db.close().await;
-            Ok(())
+        Command::Schedule { once, .. } => commands::schedule::run(compile(&cli)?, *once).await,
+        Command::Demo { report, .. } => {
+            commands::demo::run(&compile(&cli)?, report.as_deref()).await
         }
     }
 }
 
-fn check_stage_names(plan: &Plan, names: &[String]) -> Result<()> {
-    let unknown: Vec<String> = names
-        .iter()
-        .filter(|n| plan.stage(n).is_none())
-        .map(|n| {
-            let declared: Vec<&str> = plan.stages.iter().map(|s| s.name.as_str()).collect();
-            format!(
-                "--stage {n}: no stage of that name in {} (declared: {})",
-                plan.config_path.display(),
-                declared.join(", ")
-            )
-        })
-        .collect();
-    if unknown.is_empty() {
-        Ok(())
-    } else {
-        Err(UsageError(unknown).into())
+/// The days `run` computes: `--date`, `--range`, every day with `--full-refresh`, else those due.
+fn days_asked(date: Option<NaiveDate>, range: Option<DayRange>, full_refresh: bool) -> Days {
+    match (date, range) {
+        (Some(d), _) => Days::Range(DayRange::new(d, d)),
+        (_, Some(r)) => Days::Range(r),
+        _ if full_refresh => Days::All,
+        _ => Days::Due,
+    }
+}
+
+/// `generate --start --days`: a history from 2000-01-01 that ends by 9999-12-31.
+fn check_history(start: NaiveDate, days: u32) -> Result<()> {
+    let (_, last) = day_bounds();
+    let earliest = NaiveDate::from_ymd_opt(2000, 1, 1).expect("valid date");
+    if start < earliest {
+        return Err(UsageError(vec![format!(
+            "--start {start}: the history must not start before {earliest}"
+        )])
+        .into());
+    }
+    if (last - start).num_days() < i64::from(days) - 1 {
+        return Err(UsageError(vec![format!(
+            "--start {start} --days {days}: the history would run past {last}"
+        )])
+        .into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_parse_inclusively() {
+        assert_eq!(parse_range("2017-01-01..2017-01-31").unwrap().len(), 31);
+        assert_eq!(parse_range("2017-01-05").unwrap().len(), 1);
+        assert_eq!(
+            parse_range("2017-02-01..2017-01-01").unwrap_err(),
+            "range 2017-02-01..2017-01-01 ends before it starts"
+        );
+        assert_eq!(
+            parse_range("2017-1-x..2017-01-01").unwrap_err(),
+            "\"2017-1-x\" is not a date (expected YYYY-MM-DD)"
+        );
     }
 }

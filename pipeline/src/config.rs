@@ -7,7 +7,7 @@ use figment::value::magic::RelativePathBuf;
 use figment::{Figment, Metadata};
 use serde::{Deserialize, Serialize};
 
-use crate::schedule::RawScheduleConfig;
+use crate::scheduler::RawScheduleConfig;
 
 /// The configuration as merged from every source, before the stages are compiled.
 #[derive(Debug, Deserialize)]

@@ -4,6 +4,8 @@
 //! live run holds an advisory lock on its row's id, so a running row whose lock is free belongs to a
 //! process that died; it is closed as failed on the next start, saying what of it was kept.
 
+use std::sync::LazyLock;
+
 use anyhow::{Context, Result};
 use chrono::{NaiveDate, Utc};
 use sea_orm::{
@@ -13,9 +15,18 @@ use sqlx::Postgres;
 use sqlx::pool::PoolConnection;
 use stages::DayRange;
 use stages::core::locks::RUN_CLASS;
+use stages::core::sql_file;
 use stages::entities::pipeline_run::{self, RunKind, RunStatus};
 
 use crate::db::Db;
+
+/// The ledger's statements, in `pipeline/sql/ledger.sql` (see `stages::core::sql_file`).
+static STATEMENTS: LazyLock<Vec<(&str, &str)>> =
+    LazyLock::new(|| sql_file::sections(include_str!("../sql/ledger.sql")));
+
+fn statement(name: &str) -> &'static str {
+    sql_file::one("sql/ledger.sql", &STATEMENTS, name)
+}
 
 /// What a ledger row is about: the stage (or, for an invocation, the pipeline) and the days asked.
 #[derive(Clone, Debug)]
@@ -84,7 +95,7 @@ pub async fn open(db: &Db, subject: &RunSubject<'_>) -> Result<OpenRun> {
         .acquire()
         .await
         .context("cannot take a connection for the run")?;
-    sqlx::query("SELECT pg_advisory_lock($1, $2)")
+    sqlx::query(statement("lock_run"))
         .bind(RUN_CLASS)
         .bind(lock_key(row.id))
         .execute(&mut *alive)
@@ -104,19 +115,16 @@ pub async fn succeed_in(
     id: i64,
     counts: &RunCounts,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE pipeline_runs SET status = $7, finished_at = clock_timestamp(), rows_read = $2,
-                rows_loaded = $3, rows_duplicate = $4, rows_rejected = $5, details = $6 WHERE id = $1",
-    )
-    .bind(id)
-    .bind(counts.read)
-    .bind(counts.loaded)
-    .bind(counts.duplicate)
-    .bind(counts.rejected)
-    .bind(counts.details.clone())
-    .bind(RunStatus::Succeeded.as_str())
-    .execute(conn)
-    .await?;
+    sqlx::query(statement("succeed"))
+        .bind(id)
+        .bind(counts.read)
+        .bind(counts.loaded)
+        .bind(counts.duplicate)
+        .bind(counts.rejected)
+        .bind(counts.details.clone())
+        .bind(RunStatus::Succeeded.as_str())
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -137,19 +145,15 @@ impl OpenRun {
 
     /// Closes the run as failed with `error`, and `counts` of what it kept.
     pub async fn fail(mut self, error: &str, counts: &RunCounts) {
-        let result = sqlx::query(
-            "UPDATE pipeline_runs SET status = $3, finished_at = clock_timestamp(), error = $2,
-                    rows_loaded = $4, details = $5
-              WHERE id = $1 AND status = $6",
-        )
-        .bind(self.id)
-        .bind(error)
-        .bind(RunStatus::Failed.as_str())
-        .bind(counts.loaded)
-        .bind(counts.details.clone())
-        .bind(RunStatus::Running.as_str())
-        .execute(&mut *self.alive)
-        .await;
+        let result = sqlx::query(statement("fail"))
+            .bind(self.id)
+            .bind(error)
+            .bind(RunStatus::Failed.as_str())
+            .bind(counts.loaded)
+            .bind(counts.details.clone())
+            .bind(RunStatus::Running.as_str())
+            .execute(&mut *self.alive)
+            .await;
         if let Err(e) = result {
             tracing::warn!(run_id = self.id, error = %e, "could not mark the run failed; the next start will");
         }
@@ -157,7 +161,7 @@ impl OpenRun {
     }
 
     async fn release(&mut self) {
-        sqlx::query("SELECT pg_advisory_unlock($1, $2)")
+        sqlx::query(statement("unlock_run"))
             .bind(RUN_CLASS)
             .bind(lock_key(self.id))
             .execute(&mut *self.alive)
@@ -168,14 +172,10 @@ impl OpenRun {
 
 /// What an interrupted run kept: the days it committed (aggregates commit chunk by chunk), if any.
 async fn kept_by(conn: &mut sqlx::PgConnection, id: i64) -> Result<String, sqlx::Error> {
-    let days: Vec<NaiveDate> = sqlx::query_scalar(
-        "SELECT day FROM aggregate_days
-          WHERE run_id = $1 OR run_id IN (SELECT id FROM pipeline_runs WHERE parent_run_id = $1)
-          ORDER BY day",
-    )
-    .bind(id)
-    .fetch_all(conn)
-    .await?;
+    let days: Vec<NaiveDate> = sqlx::query_scalar(statement("kept_days"))
+        .bind(id)
+        .fetch_all(conn)
+        .await?;
     Ok(if days.is_empty() {
         "nothing of it was kept".to_owned()
     } else {
@@ -193,33 +193,29 @@ async fn kept_by(conn: &mut sqlx::PgConnection, id: i64) -> Result<String, sqlx:
 /// Closes the running rows of processes that died (their lock is free); returns their ids.
 pub async fn close_interrupted(db: &Db) -> Result<Vec<i64>> {
     let mut conn = db.pool.acquire().await?;
-    let running: Vec<i64> =
-        sqlx::query_scalar("SELECT id FROM pipeline_runs WHERE status = $1 ORDER BY id")
-            .bind(RunStatus::Running.as_str())
-            .fetch_all(&mut *conn)
-            .await?;
+    let running: Vec<i64> = sqlx::query_scalar(statement("running"))
+        .bind(RunStatus::Running.as_str())
+        .fetch_all(&mut *conn)
+        .await?;
     let mut closed = Vec::new();
     for id in running {
-        let free: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
+        let free: bool = sqlx::query_scalar(statement("try_lock_run"))
             .bind(RUN_CLASS)
             .bind(lock_key(id))
             .fetch_one(&mut *conn)
             .await?;
         if free {
             let kept = kept_by(&mut conn, id).await?;
-            sqlx::query(
-                "UPDATE pipeline_runs SET status = $2, finished_at = clock_timestamp(), error = $3
-                  WHERE id = $1 AND status = $4",
-            )
-            .bind(id)
-            .bind(RunStatus::Failed.as_str())
-            .bind(format!(
-                "interrupted: the process ended before the run finished; {kept}"
-            ))
-            .bind(RunStatus::Running.as_str())
-            .execute(&mut *conn)
-            .await?;
-            sqlx::query("SELECT pg_advisory_unlock($1, $2)")
+            sqlx::query(statement("close_interrupted"))
+                .bind(id)
+                .bind(RunStatus::Failed.as_str())
+                .bind(format!(
+                    "interrupted: the process ended before the run finished; {kept}"
+                ))
+                .bind(RunStatus::Running.as_str())
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query(statement("unlock_run"))
                 .bind(RUN_CLASS)
                 .bind(lock_key(id))
                 .execute(&mut *conn)

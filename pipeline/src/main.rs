@@ -1,20 +1,21 @@
 //! `pipeline`: parses arguments, calls [`cli::run`], prints `error: ...` with its causes and exits
 //! non-zero (1 for a runtime failure, 2 for a usage or configuration error).
 
-mod checks;
 mod cli;
+mod commands;
 mod config;
-mod daily;
+mod day_ranges;
 mod db;
 mod error;
 mod ledger;
 mod money;
 mod output;
 mod plan;
+mod preflight;
+mod queries;
 mod report;
-mod reports;
 mod runner;
-mod schedule;
+mod scheduler;
 
 use std::process::ExitCode;
 

@@ -10,16 +10,18 @@ use rust_decimal::Decimal;
 use sea_orm::{ColumnTrait, ColumnType, IdenStatic, Iterable, ModelTrait, Value as SeaValue};
 use serde_json::{Value, json};
 use stages::entities::customer_daily_stats as cds;
+use stages::entities::pipeline_run;
 use stages::{DayRange, StageConfig};
 
-use crate::checks::Checks;
+use crate::day_ranges::{ranges_json, ranges_text};
 use crate::money::money;
 use crate::plan::Plan;
-use crate::report::Written;
-use crate::reports::{
-    AggregateStatus, DayStats, FailedLoad, RankBy, Rejects, Repeaters, Status, TopCustomer,
-    ranges_json, ranges_text,
+use crate::preflight::Checks;
+use crate::queries::{
+    AggregateStatus, DayStats, FailedLoad, RankBy, Rejects, Repeaters, StageHealth, StageStatus,
+    Status, TopCustomer,
 };
+use crate::report::Written;
 use crate::runner::{AggregateReport, RunReport};
 
 /// How a command prints its result.
@@ -208,7 +210,7 @@ pub async fn rejects(rejects: &Rejects, format: Format) -> Result<()> {
                     String::new()
                 }
             );
-            let mut groups: Vec<(String, Vec<&crate::reports::RejectedLine>)> = Vec::new();
+            let mut groups: Vec<(String, Vec<&crate::queries::RejectedLine>)> = Vec::new();
             for line in &rejects.lines {
                 let key = format!("{}: {}", line.dataset, line.rule);
                 match groups.last_mut() {
@@ -778,72 +780,126 @@ pub async fn repeaters(figures: &Repeaters, range: Option<DayRange>, format: For
 /// `pipeline status`: each stage's last run as a table (or CSV), then a line for a failed last load
 /// and a line or two per aggregate (table only); or all of it as one JSON object.
 pub async fn status(status: &Status, format: Format) -> Result<()> {
-    let mut stages_json = Vec::new();
-    let mut grid_rows = Vec::new();
-    for stage in &status.stages {
-        let run = stage.last_run.as_ref();
-        let days = match (
-            run.and_then(|r| r.run_date),
-            run.and_then(|r| r.range_start.zip(r.range_end)),
-        ) {
-            (Some(d), _) => Some(d.to_string()),
-            (_, Some((a, b))) => Some(format!("{a}..{b}")),
-            _ => None,
-        };
-        stages_json.push(json!({
-            "stage": stage.name,
-            "type": stage.type_name,
-            "last_run": run.map(|r| json!({
-                "run_id": r.id,
-                "recorded_by": r.stage_name,
-                "status": r.status,
-                "started_at": r.started_at.to_rfc3339(),
-                "finished_at": r.finished_at.map(|t| t.to_rfc3339()),
-                "days": days,
-                "rows_read": r.rows_read,
-                "rows_loaded": r.rows_loaded,
-                "rows_duplicate": r.rows_duplicate,
-                "rows_rejected": r.rows_rejected,
-                "error": r.error,
-            })),
-        }));
-        grid_rows.push(vec![
-            stage.name.clone(),
-            stage.type_name.clone(),
-            run.map_or_else(|| "never run".to_owned(), |r| r.status.clone()),
-            run.map(|r| r.started_at.format("%Y-%m-%d %H:%M:%S").to_string())
-                .unwrap_or_default(),
-            days.unwrap_or_default(),
-            run.map(|r| r.rows_loaded.to_string()).unwrap_or_default(),
-            run.map(|r| r.rows_rejected.to_string()).unwrap_or_default(),
-            run.and_then(|r| r.error.clone())
-                .map(|e| e.lines().next().unwrap_or_default().to_owned())
-                .unwrap_or_default(),
-        ]);
+    if format == Format::Json {
+        println!("{}", serde_json::to_string_pretty(&status_json(status))?);
+        return Ok(());
     }
-    let mut aggregates_json = Vec::new();
-    let mut health_lines = Vec::new();
+    let grid = Grid {
+        header: vec![
+            "stage", "type", "last run", "started", "days", "rows", "rejected", "error",
+        ],
+        rows: status.stages.iter().map(stage_row).collect(),
+        numeric: vec![false, false, false, false, false, true, true, false],
+    };
+    grid.print(format).await?;
+    if format == Format::Table {
+        for line in health_lines(status) {
+            println!("{line}");
+        }
+    }
+    Ok(())
+}
+
+/// `pipeline status --format json`.
+fn status_json(status: &Status) -> Value {
+    json!({
+        "up_to_date": status.healthy(),
+        "failed_load": status.failed_load.as_ref().map(failed_load_json),
+        "stages": status.stages.iter().map(stage_json).collect::<Vec<_>>(),
+        "aggregates": status.aggregates.iter().map(aggregate_status_json).collect::<Vec<_>>(),
+    })
+}
+
+/// The day or days a run was asked for, if any.
+fn days_of_run(run: Option<&pipeline_run::Model>) -> Option<String> {
+    match (
+        run.and_then(|r| r.run_date),
+        run.and_then(|r| r.range_start.zip(r.range_end)),
+    ) {
+        (Some(d), _) => Some(d.to_string()),
+        (_, Some((a, b))) => Some(format!("{a}..{b}")),
+        _ => None,
+    }
+}
+
+/// A stage and its last run, in JSON.
+fn stage_json(stage: &StageStatus) -> Value {
+    let run = stage.last_run.as_ref();
+    json!({
+        "stage": stage.name,
+        "type": stage.type_name,
+        "last_run": run.map(|r| json!({
+            "run_id": r.id,
+            "recorded_by": r.stage_name,
+            "status": r.status,
+            "started_at": r.started_at.to_rfc3339(),
+            "finished_at": r.finished_at.map(|t| t.to_rfc3339()),
+            "days": days_of_run(run),
+            "rows_read": r.rows_read,
+            "rows_loaded": r.rows_loaded,
+            "rows_duplicate": r.rows_duplicate,
+            "rows_rejected": r.rows_rejected,
+            "error": r.error,
+        })),
+    })
+}
+
+/// A stage and its last run, as a row of the table.
+fn stage_row(stage: &StageStatus) -> Vec<String> {
+    let run = stage.last_run.as_ref();
+    vec![
+        stage.name.clone(),
+        stage.type_name.clone(),
+        run.map_or_else(|| "never run".to_owned(), |r| r.status.clone()),
+        run.map(|r| r.started_at.format("%Y-%m-%d %H:%M:%S").to_string())
+            .unwrap_or_default(),
+        days_of_run(run).unwrap_or_default(),
+        run.map(|r| r.rows_loaded.to_string()).unwrap_or_default(),
+        run.map(|r| r.rows_rejected.to_string()).unwrap_or_default(),
+        run.and_then(|r| r.error.clone())
+            .map(|e| e.lines().next().unwrap_or_default().to_owned())
+            .unwrap_or_default(),
+    ]
+}
+
+/// The command that brings an aggregate up to date, when it is not.
+fn health_fix(stage: &str, health: &StageHealth) -> Option<String> {
+    (!health.healthy()).then(|| format!("pipeline run --stage {stage}"))
+}
+
+/// The state of an aggregate's days, in JSON.
+fn aggregate_status_json(AggregateStatus { stage, health }: &AggregateStatus) -> Value {
+    let (computed, outside) = health.computed_in_data();
+    json!({
+        "stage": stage,
+        "first_day": health.data_days.map(|d| d.start),
+        "last_day": health.data_days.map(|d| d.end),
+        "days_in_data": health.data_days.map_or(0, |d| d.len()),
+        "days_computed": computed,
+        "days_computed_outside_data": outside,
+        "days_missing": ranges_json(&health.missing),
+        "days_stale": ranges_json(&health.stale),
+        "days_failed": ranges_json(&health.failed),
+        "up_to_date": health.healthy(),
+        "fix": health_fix(stage, health),
+    })
+}
+
+/// The lines under the table: the failed load's first (while the newest export is not loaded,
+/// fresh days are fresh only up to the previous one), then two per aggregate.
+fn health_lines(status: &Status) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(failed) = &status.failed_load {
+        lines.push(format!(
+            "{}: {}; to fix: {}",
+            failed.stage,
+            failed.reason(),
+            FailedLoad::fix()
+        ));
+    }
     for AggregateStatus { stage, health } in &status.aggregates {
-        let (first, last_day) = (
-            health.data_days.map(|d| d.start),
-            health.data_days.map(|d| d.end),
-        );
-        let fix = (!health.healthy()).then(|| format!("pipeline run --stage {stage}"));
         let (computed, outside) = health.computed_in_data();
-        aggregates_json.push(json!({
-            "stage": stage,
-            "first_day": first,
-            "last_day": last_day,
-            "days_in_data": health.data_days.map_or(0, |d| d.len()),
-            "days_computed": computed,
-            "days_computed_outside_data": outside,
-            "days_missing": ranges_json(&health.missing),
-            "days_stale": ranges_json(&health.stale),
-            "days_failed": ranges_json(&health.failed),
-            "up_to_date": health.healthy(),
-            "fix": fix,
-        }));
-        health_lines.push(format!(
+        lines.push(format!(
             "{}: data {}; {computed} of its {} days computed; missing: {}; stale: {}; failed: {}{}",
             stage,
             health
@@ -859,60 +915,24 @@ pub async fn status(status: &Status, format: Format) -> Result<()> {
                 String::new()
             }
         ));
-        health_lines.push(match fix {
+        lines.push(match health_fix(stage, health) {
             Some(fix) => format!("{stage}: not up to date; to fix: {fix}"),
             None => format!("{stage}: up to date"),
         });
     }
-    // The load's line comes first: while the newest export is not loaded, fresh days are fresh
-    // only up to the previous one.
-    let failed_load_json = status.failed_load.as_ref().map(|failed| {
-        json!({
-            "stage": failed.stage,
-            "run_id": failed.run.id,
-            "started_at": failed.run.started_at.to_rfc3339(),
-            "finished_at": failed.run.finished_at.map(|t| t.to_rfc3339()),
-            "error": failed.run.error,
-            "fix": FailedLoad::fix(),
-        })
-    });
-    if let Some(failed) = &status.failed_load {
-        health_lines.insert(
-            0,
-            format!(
-                "{}: {}; to fix: {}",
-                failed.stage,
-                failed.reason(),
-                FailedLoad::fix()
-            ),
-        );
-    }
-    if format == Format::Json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({
-                "up_to_date": status.healthy(),
-                "failed_load": failed_load_json,
-                "stages": stages_json,
-                "aggregates": aggregates_json,
-            }))?
-        );
-    } else {
-        let grid = Grid {
-            header: vec![
-                "stage", "type", "last run", "started", "days", "rows", "rejected", "error",
-            ],
-            rows: grid_rows,
-            numeric: vec![false, false, false, false, false, true, true, false],
-        };
-        grid.print(format).await?;
-        if format == Format::Table {
-            for line in health_lines {
-                println!("{line}");
-            }
-        }
-    }
-    Ok(())
+    lines
+}
+
+/// A failed last load, in JSON.
+fn failed_load_json(failed: &FailedLoad) -> Value {
+    json!({
+        "stage": failed.stage,
+        "run_id": failed.run.id,
+        "started_at": failed.run.started_at.to_rfc3339(),
+        "finished_at": failed.run.finished_at.map(|t| t.to_rfc3339()),
+        "error": failed.run.error,
+        "fix": FailedLoad::fix(),
+    })
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use stages::{Role, Stage, StageConfig, StageContext};
 
 use crate::config::{DatabaseConfig, RawConfig, humanise};
-use crate::schedule::ScheduleConfig;
+use crate::scheduler::ScheduleConfig;
 
 /// A stage of the plan.
 #[derive(Debug)]
@@ -105,59 +105,7 @@ const MAX_CATCH_UP_DAYS: u64 = 36_500;
 pub fn compile(path: &Path, raw: RawConfig) -> Result<Plan, Vec<String>> {
     let file = path.display().to_string();
     let mut problems = Vec::new();
-    let mut stages = Vec::new();
-    let mut names: BTreeMap<String, usize> = BTreeMap::new();
-    if raw.stages.is_empty() {
-        problems.push(format!("{file}: stages: no stage is declared"));
-    }
-    for (index, value) in raw.stages.iter().enumerate() {
-        let Ok(serde_json::Value::Object(json)) = serde_json::to_value(value) else {
-            problems.push(format!(
-                "{file}: stages[{index}]: must be a table with name and type"
-            ));
-            continue;
-        };
-        let name = json.get("name").and_then(|v| v.as_str()).map(str::to_owned);
-        let type_name = json.get("type").and_then(|v| v.as_str()).map(str::to_owned);
-        let label = format!(
-            "{file}: stages[{index}] \"{}\" ({})",
-            name.as_deref().unwrap_or("?"),
-            type_name.as_deref().unwrap_or("?")
-        );
-        let Some(name) = name.filter(|n| !n.trim().is_empty()) else {
-            problems.push(format!("{label}: missing field \"name\""));
-            continue;
-        };
-        if let Some(first) = names.insert(name.clone(), index) {
-            problems.push(format!(
-                "{label}: name \"{name}\" is already used by stages[{first}]"
-            ));
-        }
-        let Some(type_name) = type_name else {
-            problems.push(format!("{label}: missing field \"type\""));
-            continue;
-        };
-        let mut options = json.clone();
-        options.remove("name");
-        match serde_json::from_value::<Box<dyn StageConfig>>(serde_json::Value::Object(
-            options.clone(),
-        )) {
-            Ok(config) => {
-                for problem in config.check() {
-                    problems.push(format!("{label}: {}: {}", problem.key, problem.message));
-                }
-                let fingerprint = fingerprint(config.as_ref());
-                stages.push(PlannedStage {
-                    index,
-                    name,
-                    type_name,
-                    config,
-                    fingerprint,
-                });
-            }
-            Err(error) => problems.extend(stage_errors(&label, &type_name, &options, &error)),
-        }
-    }
+    let stages = compile_stages(&file, &raw.stages, &mut problems);
     // The shape is judged only when every stage could be read, so one typo gives one message.
     if stages.len() == raw.stages.len() {
         check_shape(&file, &stages, &mut problems);
@@ -165,6 +113,115 @@ pub fn compile(path: &Path, raw: RawConfig) -> Result<Plan, Vec<String>> {
     check_writers(&file, &stages, &mut problems);
     // A value may come from the file or from the environment; each message names where.
     let origin = |key: &str| crate::config::origin(&raw, key, path);
+    check_bounds(&raw, &origin, &mut problems);
+    let schedule = match ScheduleConfig::try_from(raw.schedule.clone()) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            let text = e.to_string();
+            let key = text.split(':').next().unwrap_or_default();
+            problems.push(format!("{}: {text}", origin(key)));
+            None
+        }
+    };
+    if let Err(e) = raw.database.url.parse::<sqlx::postgres::PgConnectOptions>() {
+        problems.push(format!(
+            "{}: database.url: not a PostgreSQL URL ({e})",
+            origin("database.url")
+        ));
+    }
+    let data_dir = crate::config::data_dir(&raw);
+    match (problems.is_empty(), schedule) {
+        (true, Some(schedule)) => Ok(Plan {
+            config_path: path.to_owned(),
+            database: raw.database,
+            data_dir,
+            stages,
+            schedule,
+        }),
+        _ => Err(problems),
+    }
+}
+
+/// Compiles each declared stage on its own: the stages that could be read, in order; the problems
+/// of all of them go into `problems`.
+fn compile_stages(
+    file: &str,
+    declared: &[figment::value::Value],
+    problems: &mut Vec<String>,
+) -> Vec<PlannedStage> {
+    let mut stages = Vec::new();
+    let mut names: BTreeMap<String, usize> = BTreeMap::new();
+    if declared.is_empty() {
+        problems.push(format!("{file}: stages: no stage is declared"));
+    }
+    for (index, value) in declared.iter().enumerate() {
+        stages.extend(compile_stage(file, index, value, &mut names, problems));
+    }
+    stages
+}
+
+/// Compiles `stages[index]`: its name (unique among `names`, the names seen so far), its type and
+/// its options, checked by the type's own `check`. `None` when it cannot be read.
+fn compile_stage(
+    file: &str,
+    index: usize,
+    value: &figment::value::Value,
+    names: &mut BTreeMap<String, usize>,
+    problems: &mut Vec<String>,
+) -> Option<PlannedStage> {
+    let Ok(serde_json::Value::Object(json)) = serde_json::to_value(value) else {
+        problems.push(format!(
+            "{file}: stages[{index}]: must be a table with name and type"
+        ));
+        return None;
+    };
+    let name = json.get("name").and_then(|v| v.as_str()).map(str::to_owned);
+    let type_name = json.get("type").and_then(|v| v.as_str()).map(str::to_owned);
+    let label = format!(
+        "{file}: stages[{index}] \"{}\" ({})",
+        name.as_deref().unwrap_or("?"),
+        type_name.as_deref().unwrap_or("?")
+    );
+    let Some(name) = name.filter(|n| !n.trim().is_empty()) else {
+        problems.push(format!("{label}: missing field \"name\""));
+        return None;
+    };
+    if let Some(first) = names.insert(name.clone(), index) {
+        problems.push(format!(
+            "{label}: name \"{name}\" is already used by stages[{first}]"
+        ));
+    }
+    let Some(type_name) = type_name else {
+        problems.push(format!("{label}: missing field \"type\""));
+        return None;
+    };
+    let mut options = json.clone();
+    options.remove("name");
+    match serde_json::from_value::<Box<dyn StageConfig>>(serde_json::Value::Object(options.clone()))
+    {
+        Ok(config) => {
+            for problem in config.check() {
+                problems.push(format!("{label}: {}: {}", problem.key, problem.message));
+            }
+            let fingerprint = fingerprint(config.as_ref());
+            Some(PlannedStage {
+                index,
+                name,
+                type_name,
+                config,
+                fingerprint,
+            })
+        }
+        Err(error) => {
+            problems.extend(stage_errors(&label, &type_name, &options, &error));
+            None
+        }
+    }
+}
+
+/// The numbers of the database and schedule settings, each within its bounds; `origin` names where
+/// a key's value came from.
+fn check_bounds(raw: &RawConfig, origin: &dyn Fn(&str) -> String, problems: &mut Vec<String>) {
     for (key, value, max) in [
         (
             "database.connect_timeout_secs",
@@ -212,32 +269,6 @@ pub fn compile(path: &Path, raw: RawConfig) -> Result<Plan, Vec<String>> {
             "{}: database.connect_timeout_secs: must be at least 1, got 0",
             origin("database.connect_timeout_secs")
         ));
-    }
-    let schedule = match ScheduleConfig::try_from(raw.schedule.clone()) {
-        Ok(s) => Some(s),
-        Err(e) => {
-            let text = e.to_string();
-            let key = text.split(':').next().unwrap_or_default();
-            problems.push(format!("{}: {text}", origin(key)));
-            None
-        }
-    };
-    if let Err(e) = raw.database.url.parse::<sqlx::postgres::PgConnectOptions>() {
-        problems.push(format!(
-            "{}: database.url: not a PostgreSQL URL ({e})",
-            origin("database.url")
-        ));
-    }
-    let data_dir = crate::config::data_dir(&raw);
-    match (problems.is_empty(), schedule) {
-        (true, Some(schedule)) => Ok(Plan {
-            config_path: path.to_owned(),
-            database: raw.database,
-            data_dir,
-            stages,
-            schedule,
-        }),
-        _ => Err(problems),
     }
 }
 

@@ -1,10 +1,12 @@
 //! The modules of the binary import one another in one direction (the list in ARCHITECTURE.md):
-//! no cycle, and only `main` imports `cli`. An import is a `crate::module` path outside a comment.
+//! no cycle, only `main` imports `cli`, only `cli` imports `commands`, and no command imports
+//! another. An import is a `crate::module` path outside a comment.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-/// The top module a file of `src` belongs to: `report/data.rs` → `report`.
+/// The top module a file of `src` belongs to: `report/data.rs` → `report`,
+/// `runner/ingest/files.rs` → `runner`.
 fn module_of(src: &Path, file: &Path) -> String {
     let relative = file.strip_prefix(src).unwrap();
     let first = relative.components().next().unwrap().as_os_str();
@@ -143,4 +145,66 @@ fn the_modules_import_one_another_in_one_direction() {
         .map(|(from, _)| from)
         .collect();
     assert!(into_cli.is_empty(), "{into_cli:?} import cli\n{listing}");
+    let into_commands: Vec<&String> = edges
+        .iter()
+        .filter(|(from, to)| from.as_str() != "cli" && to.contains("commands"))
+        .map(|(from, _)| from)
+        .collect();
+    assert!(
+        into_commands.is_empty(),
+        "{into_commands:?} import commands\n{listing}"
+    );
+}
+
+/// Command → the other commands it names (`super::x`, `commands::x`): what two commands share
+/// belongs in `commands/mod.rs` or below, never in one of them.
+fn imports_between_commands() -> BTreeMap<String, BTreeSet<String>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/commands");
+    let mut files = Vec::new();
+    rust_files(&dir, &mut files);
+    let name = |file: &Path| file.file_stem().unwrap().to_str().unwrap().to_owned();
+    let commands: BTreeSet<String> = files
+        .iter()
+        .map(|f| name(f))
+        .filter(|n| n != "mod")
+        .collect();
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for file in &files {
+        let from = name(file);
+        if from == "mod" {
+            continue;
+        }
+        let text = std::fs::read_to_string(file).unwrap();
+        for line in text.lines() {
+            let code = line.split("//").next().unwrap_or_default();
+            for prefix in ["super::", "commands::"] {
+                for (at, _) in code.match_indices(prefix) {
+                    let target = identifier(&code[at + prefix.len()..]);
+                    if commands.contains(target) && target != from {
+                        edges
+                            .entry(from.clone())
+                            .or_default()
+                            .insert(target.to_owned());
+                    }
+                }
+            }
+        }
+    }
+    edges
+}
+
+#[test]
+fn no_command_imports_another() {
+    let edges = imports_between_commands();
+    assert!(edges.is_empty(), "commands importing commands: {edges:?}");
+}
+
+#[test]
+fn a_cycle_is_found() {
+    let edge = |from: &str, to: &str| (from.to_owned(), BTreeSet::from([to.to_owned()]));
+    let edges: BTreeMap<String, BTreeSet<String>> =
+        [edge("a", "b"), edge("b", "c"), edge("c", "a")].into();
+    assert_eq!(cycle(&edges).unwrap(), ["a", "b", "c", "a"]);
+    let edges: BTreeMap<String, BTreeSet<String>> = [edge("a", "b"), edge("b", "c")].into();
+    assert!(cycle(&edges).is_none());
 }

@@ -1,18 +1,29 @@
-//! The data behind every chart of `pipeline report`: all the report's SQL lives here, each series
-//! computed set-based from the stored tables over a range of days. Nothing here draws.
+//! The data behind every chart of `pipeline report`: all the report's queries run here (their SQL is
+//! `pipeline/sql/report.sql`), each series computed set-based from the stored tables over a range of
+//! days. Nothing here draws.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::LazyLock;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Serialize, Serializer};
 use sqlx::PgConnection;
+use stages::core::sql_file;
 use stages::{DayRange, Role, Stage};
 
 use crate::db::Db;
 use crate::money::Money;
 use crate::plan::Plan;
+
+/// The report's statements, in `pipeline/sql/report.sql` (see `stages::core::sql_file`).
+static STATEMENTS: LazyLock<Vec<(&str, &str)>> =
+    LazyLock::new(|| sql_file::sections(include_str!("../../sql/report.sql")));
+
+fn statement(name: &str) -> &'static str {
+    sql_file::one("sql/report.sql", &STATEMENTS, name)
+}
 
 /// How many of the most recent loads the health section looks at.
 pub const RECENT_LOADS: i64 = 10;
@@ -200,7 +211,7 @@ pub async fn whole_history(db: &Db) -> Result<Option<DayRange>> {
         return Ok(Some(days));
     }
     let (start, end): (Option<NaiveDate>, Option<NaiveDate>) =
-        sqlx::query_as("SELECT min(stat_date), max(stat_date) FROM customer_daily_stats")
+        sqlx::query_as(statement("stats_days"))
             .fetch_one(&mut *conn)
             .await?;
     Ok(start.zip(end).map(|(a, b)| DayRange::new(a, b)))
@@ -210,9 +221,7 @@ pub async fn whole_history(db: &Db) -> Result<Option<DayRange>> {
 /// read transaction), so that the charts agree with each other even while a load runs.
 pub async fn collect(db: &Db, plan: &Plan, range: DayRange) -> Result<(ReportData, Totals)> {
     let mut tx = db.pool.begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(statement("snapshot")).execute(&mut *tx).await?;
     let conn: &mut PgConnection = &mut tx;
     let daily = daily(conn, range)
         .await
@@ -263,16 +272,11 @@ pub async fn collect(db: &Db, plan: &Plan, range: DayRange) -> Result<(ReportDat
 }
 
 async fn daily(conn: &mut PgConnection, range: DayRange) -> Result<Vec<Daily>> {
-    let rows: Vec<(NaiveDate, i64, i64, i64, Decimal)> = sqlx::query_as(
-        "SELECT stat_date, sum(orders_count)::bigint, count(*),
-                count(*) FILTER (WHERE first_order_date = stat_date), sum(total_spent)
-           FROM customer_daily_stats WHERE stat_date BETWEEN $1 AND $2
-          GROUP BY stat_date ORDER BY stat_date",
-    )
-    .bind(range.start)
-    .bind(range.end)
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows: Vec<(NaiveDate, i64, i64, i64, Decimal)> = sqlx::query_as(statement("daily"))
+        .bind(range.start)
+        .bind(range.end)
+        .fetch_all(&mut *conn)
+        .await?;
     Ok(rows
         .into_iter()
         .map(|(date, orders, customers, new_customers, revenue)| Daily {
@@ -292,28 +296,11 @@ fn month_index(day: NaiveDate) -> i64 {
 }
 
 async fn cohorts(conn: &mut PgConnection, range: DayRange) -> Result<Vec<Cohort>> {
-    // A customer belongs to the cohort of their first purchase day; only customers whose first day
-    // lies in the range are counted, each once per month in which they have a row in the range.
-    // That count is taken in one pass over the rows, without a DISTINCT over customers: a row is a
-    // customer's first of its month in the range unless the customer's previous purchase day
-    // (`days_since_previous_order` earlier, a day with a row too) is in the same month and in the
-    // range. Likewise the cohort's size counts the first purchase days themselves.
-    let rows: Vec<(NaiveDate, NaiveDate, i64, i64)> = sqlx::query_as(
-        "SELECT date_trunc('month', first_order_date)::date AS cohort,
-                date_trunc('month', stat_date)::date AS month,
-                count(*) FILTER (WHERE stat_date = first_order_date),
-                count(*) FILTER (WHERE days_since_previous_order IS NULL
-                                    OR stat_date - days_since_previous_order < $1
-                                    OR date_trunc('month', stat_date - days_since_previous_order)
-                                       <> date_trunc('month', stat_date))
-           FROM customer_daily_stats
-          WHERE stat_date BETWEEN $1 AND $2 AND first_order_date BETWEEN $1 AND $2
-          GROUP BY cohort, month ORDER BY cohort, month",
-    )
-    .bind(range.start)
-    .bind(range.end)
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows: Vec<(NaiveDate, NaiveDate, i64, i64)> = sqlx::query_as(statement("cohorts"))
+        .bind(range.start)
+        .bind(range.end)
+        .fetch_all(&mut *conn)
+        .await?;
     let last = month_index(range.end);
     let mut out: Vec<Cohort> = Vec::new();
     for (cohort, month, first_days, active) in rows {
@@ -344,17 +331,11 @@ async fn repeat_histogram(
     conn: &mut PgConnection,
     range: DayRange,
 ) -> Result<(BTreeMap<i64, i64>, i64)> {
-    let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
-        "SELECT orders, count(*), count(*) FILTER (WHERE days >= 2)
-           FROM (SELECT sum(orders_count)::bigint AS orders, count(*) AS days
-                   FROM customer_daily_stats WHERE stat_date BETWEEN $1 AND $2
-                  GROUP BY customer_unique_id) per_customer
-          GROUP BY orders ORDER BY orders",
-    )
-    .bind(range.start)
-    .bind(range.end)
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows: Vec<(i64, i64, i64)> = sqlx::query_as(statement("repeat_histogram"))
+        .bind(range.start)
+        .bind(range.end)
+        .fetch_all(&mut *conn)
+        .await?;
     let by_days = rows.iter().map(|r| r.2).sum();
     Ok((rows.into_iter().map(|(o, n, _)| (o, n)).collect(), by_days))
 }
@@ -374,17 +355,11 @@ pub const GAP_BINS: [(i64, Option<i64>); 10] = [
 ];
 
 async fn days_between_orders(conn: &mut PgConnection, range: DayRange) -> Result<Vec<Bin<i64>>> {
-    // A gap is counted on its later purchase day (the row that carries it), so a gap whose earlier
-    // day precedes the range still counts.
-    let rows: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT days_since_previous_order::bigint, count(*) FROM customer_daily_stats
-          WHERE stat_date BETWEEN $1 AND $2 AND days_since_previous_order IS NOT NULL
-          GROUP BY 1 ORDER BY 1",
-    )
-    .bind(range.start)
-    .bind(range.end)
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows: Vec<(i64, i64)> = sqlx::query_as(statement("days_between_orders"))
+        .bind(range.start)
+        .bind(range.end)
+        .fetch_all(&mut *conn)
+        .await?;
     Ok(GAP_BINS
         .iter()
         .map(|&(from, to)| Bin {
@@ -413,17 +388,11 @@ pub fn nice_width(cents: i64) -> i64 {
 }
 
 async fn order_values(conn: &mut PgConnection, range: DayRange) -> Result<Vec<Bin<Money>>> {
-    // The values in cents with their counts (a few distinct values per currency unit), then the
-    // 99th percentile and the bins from those: one pass over the rows, no sort of them.
-    let counts: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT (avg_order_value * 100)::bigint AS cents, count(*) FROM customer_daily_stats
-          WHERE stat_date BETWEEN $1 AND $2 AND avg_order_value IS NOT NULL
-          GROUP BY cents ORDER BY cents",
-    )
-    .bind(range.start)
-    .bind(range.end)
-    .fetch_all(&mut *conn)
-    .await?;
+    let counts: Vec<(i64, i64)> = sqlx::query_as(statement("order_values"))
+        .bind(range.start)
+        .bind(range.end)
+        .fetch_all(&mut *conn)
+        .await?;
     Ok(value_bins(&counts))
 }
 
@@ -514,64 +483,50 @@ async fn health(conn: &mut PgConnection, plan: &Plan, range: DayRange) -> Result
         .with_role(Role::Load)
         .map(|s| s.type_name.clone())
         .collect();
-    let mut loads: Vec<Load> = sqlx::query_as::<_, (i64, DateTime<Utc>, i64, i64)>(
-        "SELECT id, started_at, rows_read, rows_rejected FROM pipeline_runs
-          WHERE kind = 'stage' AND status = 'succeeded' AND stage_type = ANY($1)
-          ORDER BY id DESC LIMIT $2",
-    )
-    .bind(&load_types)
-    .bind(RECENT_LOADS)
-    .fetch_all(&mut *conn)
-    .await?
-    .into_iter()
-    .map(|(run_id, started_at, lines_read, lines_rejected)| Load {
-        run_id,
-        started_at,
-        lines_read,
-        lines_rejected,
-    })
-    .collect();
+    let mut loads: Vec<Load> =
+        sqlx::query_as::<_, (i64, DateTime<Utc>, i64, i64)>(statement("recent_loads"))
+            .bind(&load_types)
+            .bind(RECENT_LOADS)
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .map(|(run_id, started_at, lines_read, lines_rejected)| Load {
+                run_id,
+                started_at,
+                lines_read,
+                lines_rejected,
+            })
+            .collect();
     loads.reverse();
     let load_ids: Vec<i64> = loads.iter().map(|l| l.run_id).collect();
-    // Reasons carry the offending values; grouping by the text with values masked gathers the
-    // lines rejected for the same rule: the database's `reject_rule` (migration 000009, which says
-    // how values, timestamps, dates and numbers are masked), as `pipeline rejects` groups them.
-    let rejected_by_reason = sqlx::query_as::<_, (String, i64)>(
-        "SELECT dataset || ': ' || reject_rule(reason) AS kind,
-                  count(*)
-             FROM rejected_rows WHERE run_id = ANY($1)
-            GROUP BY kind ORDER BY count(*) DESC, kind",
-    )
-    .bind(&load_ids)
-    .fetch_all(&mut *conn)
-    .await?
-    .into_iter()
-    .map(|(reason, count)| Reason { reason, count })
-    .collect();
+    let rejected_by_reason = sqlx::query_as::<_, (String, i64)>(statement("rejected_by_reason"))
+        .bind(&load_ids)
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .map(|(reason, count)| Reason { reason, count })
+        .collect();
     let days = day_states(conn, plan, range)
         .await?
         .into_iter()
         .map(|(date, state)| DayEntry { date, state })
         .collect();
-    let mut runs: Vec<RunEntry> =
-        sqlx::query_as::<_, (i64, String, String, DateTime<Utc>, Option<f64>)>(
-            "SELECT id, stage_name, status, started_at,
-                    extract(epoch FROM finished_at - started_at)::float8
-               FROM pipeline_runs WHERE kind = 'stage'
-              ORDER BY id DESC LIMIT $1",
-        )
-        .bind(RECENT_RUNS)
-        .fetch_all(&mut *conn)
-        .await?
-        .into_iter()
-        .map(|(run_id, stage, status, started_at, seconds)| RunEntry {
-            run_id,
-            stage,
-            status,
-            started_at,
-            seconds,
-        })
-        .collect();
+    let mut runs: Vec<RunEntry> = sqlx::query_as::<
+        _,
+        (i64, String, String, DateTime<Utc>, Option<f64>),
+    >(statement("recent_runs"))
+    .bind(RECENT_RUNS)
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|(run_id, stage, status, started_at, seconds)| RunEntry {
+        run_id,
+        stage,
+        status,
+        started_at,
+        seconds,
+    })
+    .collect();
     runs.reverse();
     Ok(Health {
         loads,

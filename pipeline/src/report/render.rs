@@ -8,7 +8,8 @@ use std::fmt::Write as _;
 use anyhow::{Context, Result};
 use chrono::{Datelike, Duration, NaiveDate};
 use plotters::coord::Shift;
-use plotters::coord::ranged1d::SegmentValue;
+use plotters::coord::ranged1d::{SegmentValue, SegmentedCoord};
+use plotters::coord::types::RangedCoordi32;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use rust_decimal::Decimal;
@@ -1215,16 +1216,18 @@ fn run_title(run: &RunEntry) -> String {
     )
 }
 
+/// The runs chart's coordinates: the run time across (log scale), one segment per run down.
+type RunChart<'a, 'b> =
+    ChartContext<'a, SVGBackend<'b>, Cartesian2d<LogCoord<f64>, SegmentedCoord<RangedCoordi32>>>;
+
 /// Chart 7c: how long the recent runs took, most recent at the top.
 fn run_durations(data: &ReportData) -> Result<String> {
     let runs = &data.health.runs;
     if runs.is_empty() {
         return svg(120, |root| nothing(root, "no run is recorded"));
     }
-    let n = runs.len() as i32;
     let seconds: Vec<f64> = runs.iter().filter_map(|r| r.seconds).collect();
     let axis = run_axis(&seconds);
-    let (low, high) = axis;
     let labels: Vec<String> = runs
         .iter()
         .map(|r| {
@@ -1236,96 +1239,132 @@ fn run_durations(data: &ReportData) -> Result<String> {
             )
         })
         .collect();
-    let height = (110 + 24 * n) as u32;
+    let height = (110 + 24 * runs.len() as i32) as u32;
     let mut hovers = Vec::new();
     let drawn = svg(height, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .margin(12)
-            .x_label_area_size(46)
-            .margin_top(36)
-            .margin_right(24)
-            .y_label_area_size(300)
-            .build_cartesian_2d((low..high).log_scale(), (0..n - 1).into_segmented())?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .light_line_style(WHITE)
-            .bold_line_style(GRID)
-            .axis_style(MUTED)
-            .x_labels(8)
-            .y_labels(n as usize)
-            .x_label_formatter(&|v| run_tick(*v))
-            .y_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => {
-                    labels.get(*i as usize).cloned().unwrap_or_default()
-                }
-                SegmentValue::Last => String::new(),
-            })
-            .label_style(text_style(12.0, &INK))
-            .axis_desc_style(text_style(13.0, &INK))
-            .x_desc("run time (log scale)")
-            .draw()?;
-        let mut legend_x = 312;
-        for (status, name) in [
-            ("succeeded", "succeeded"),
-            ("failed", "failed"),
-            ("running", "running or interrupted"),
-        ] {
-            let color = status_color(status);
-            root.draw(&Rectangle::new(
-                [(legend_x, 10), (legend_x + 12, 22)],
-                color.filled(),
-            ))?;
-            root.draw(&Text::new(
-                name,
-                (legend_x + 18, 16),
-                text_style(12.0, &INK).pos(Pos::new(HPos::Left, VPos::Center)),
-            ))?;
-            legend_x += 40 + 7 * name.len() as i32;
-            chart.draw_series(
-                runs.iter()
-                    .enumerate()
-                    .filter(|(_, r)| status_color(&r.status) == color)
-                    .map(|(i, r)| {
-                        let i = i as i32;
-                        let mut bar = Rectangle::new(
-                            [
-                                (low, SegmentValue::Exact(i)),
-                                (run_bar_end(r.seconds, axis), SegmentValue::Exact(i + 1)),
-                            ],
-                            color.filled(),
-                        );
-                        bar.set_margin(3, 3, 0, 0);
-                        bar
-                    }),
-            )?;
-        }
-        chart.draw_series(runs.iter().enumerate().map(|(i, r)| {
-            Text::new(
-                format!(
-                    " {}",
-                    r.seconds.map_or_else(|| "running".to_owned(), run_time)
-                ),
-                (
-                    run_bar_end(r.seconds, axis),
-                    SegmentValue::CenterOf(i as i32),
-                ),
-                text_style(11.0, &INK).pos(Pos::new(HPos::Left, VPos::Center)),
-            )
-        }))?;
-        for (i, r) in runs.iter().enumerate() {
-            let (_, upper) = chart.backend_coord(&(low, SegmentValue::Exact(i as i32 + 1)));
-            let (_, lower) = chart.backend_coord(&(low, SegmentValue::Exact(i as i32)));
-            let (top, bottom) = (upper.min(lower), upper.max(lower));
-            hovers.push(Hover {
-                at: (0, top),
-                size: (WIDTH as i32, bottom - top),
-                title: run_title(r),
-            });
-        }
+        let mut chart = run_chart(root, axis, &labels)?;
+        draw_run_bars(root, &mut chart, runs, axis)?;
+        draw_run_times(&mut chart, runs, axis)?;
+        hovers = run_hovers(&chart, runs, axis);
         Ok(())
     })?;
     Ok(with_hovers(drawn, &hovers))
+}
+
+/// The runs chart's frame: the time axis (log scale, `axis` in seconds) and one row per label.
+fn run_chart<'a, 'b>(
+    root: &'a Area<'b>,
+    (low, high): (f64, f64),
+    labels: &[String],
+) -> Result<RunChart<'a, 'b>> {
+    let n = labels.len() as i32;
+    let mut chart = ChartBuilder::on(root)
+        .margin(12)
+        .x_label_area_size(46)
+        .margin_top(36)
+        .margin_right(24)
+        .y_label_area_size(300)
+        .build_cartesian_2d((low..high).log_scale(), (0..n - 1).into_segmented())?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .light_line_style(WHITE)
+        .bold_line_style(GRID)
+        .axis_style(MUTED)
+        .x_labels(8)
+        .y_labels(n as usize)
+        .x_label_formatter(&|v| run_tick(*v))
+        .y_label_formatter(&|v| match v {
+            SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => {
+                labels.get(*i as usize).cloned().unwrap_or_default()
+            }
+            SegmentValue::Last => String::new(),
+        })
+        .label_style(text_style(12.0, &INK))
+        .axis_desc_style(text_style(13.0, &INK))
+        .x_desc("run time (log scale)")
+        .draw()?;
+    Ok(chart)
+}
+
+/// One bar per run, coloured by its status, with the legend of the statuses above the chart.
+fn draw_run_bars(
+    root: &Area,
+    chart: &mut RunChart,
+    runs: &[RunEntry],
+    axis: (f64, f64),
+) -> Result<()> {
+    let mut legend_x = 312;
+    for (status, name) in [
+        ("succeeded", "succeeded"),
+        ("failed", "failed"),
+        ("running", "running or interrupted"),
+    ] {
+        let color = status_color(status);
+        root.draw(&Rectangle::new(
+            [(legend_x, 10), (legend_x + 12, 22)],
+            color.filled(),
+        ))?;
+        root.draw(&Text::new(
+            name,
+            (legend_x + 18, 16),
+            text_style(12.0, &INK).pos(Pos::new(HPos::Left, VPos::Center)),
+        ))?;
+        legend_x += 40 + 7 * name.len() as i32;
+        chart.draw_series(
+            runs.iter()
+                .enumerate()
+                .filter(|(_, r)| status_color(&r.status) == color)
+                .map(|(i, r)| {
+                    let i = i as i32;
+                    let mut bar = Rectangle::new(
+                        [
+                            (axis.0, SegmentValue::Exact(i)),
+                            (run_bar_end(r.seconds, axis), SegmentValue::Exact(i + 1)),
+                        ],
+                        color.filled(),
+                    );
+                    bar.set_margin(3, 3, 0, 0);
+                    bar
+                }),
+        )?;
+    }
+    Ok(())
+}
+
+/// Each run's time (or "running") at the end of its bar.
+fn draw_run_times(chart: &mut RunChart, runs: &[RunEntry], axis: (f64, f64)) -> Result<()> {
+    chart.draw_series(runs.iter().enumerate().map(|(i, r)| {
+        Text::new(
+            format!(
+                " {}",
+                r.seconds.map_or_else(|| "running".to_owned(), run_time)
+            ),
+            (
+                run_bar_end(r.seconds, axis),
+                SegmentValue::CenterOf(i as i32),
+            ),
+            text_style(11.0, &INK).pos(Pos::new(HPos::Left, VPos::Center)),
+        )
+    }))?;
+    Ok(())
+}
+
+/// A hover over each run's whole row, saying what the run was.
+fn run_hovers(chart: &RunChart, runs: &[RunEntry], (low, _): (f64, f64)) -> Vec<Hover> {
+    runs.iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let (_, upper) = chart.backend_coord(&(low, SegmentValue::Exact(i as i32 + 1)));
+            let (_, lower) = chart.backend_coord(&(low, SegmentValue::Exact(i as i32)));
+            let (top, bottom) = (upper.min(lower), upper.max(lower));
+            Hover {
+                at: (0, top),
+                size: (WIDTH as i32, bottom - top),
+                title: run_title(r),
+            }
+        })
+        .collect()
 }
 
 /// Every chart, in page order.

@@ -1,7 +1,9 @@
-//! The read side: `stats` (a day's rows), `top-customers`, `repeaters` and `status`, all over the
-//! stored tables. Each returns its figures; `output` prints them as a table, CSV or JSON.
+//! The queries of the read commands: `stats` (a day's rows), `rejects`, `top-customers`,
+//! `repeaters` and `status`, all over the stored tables. Each returns its figures; `output` prints
+//! them as a table, CSV or JSON.
 
 use std::collections::BTreeSet;
+use std::sync::LazyLock;
 
 use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
@@ -10,13 +12,21 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use sqlx::Row;
 use stages::aggregates::customer_daily_stats::CustomerKey;
 use stages::core::days::purchase_days;
-use stages::core::freshness::consecutive_runs;
+use stages::core::sql_file;
 use stages::entities::customer_daily_stats as cds;
 use stages::entities::pipeline_run::{self, RunKind, RunStatus};
 use stages::{DayRange, Role, Stage};
 
 use crate::db::Db;
 use crate::plan::{Plan, PlannedStage};
+
+/// The read commands' statements, in `pipeline/sql/queries.sql` (see `stages::core::sql_file`).
+static STATEMENTS: LazyLock<Vec<(&str, &str)>> =
+    LazyLock::new(|| sql_file::sections(include_str!("../sql/queries.sql")));
+
+fn statement(name: &str) -> &'static str {
+    sql_file::one("sql/queries.sql", &STATEMENTS, name)
+}
 
 /// The days of `range`, or every day `PostgreSQL`'s `date` can hold in common with chrono.
 fn bounds(range: Option<DayRange>) -> (NaiveDate, NaiveDate) {
@@ -38,15 +48,12 @@ fn stats_stage(plan: &Plan) -> String {
 
 /// Days of `start..=end` that `stage` never computed.
 async fn missing_days(db: &Db, stage: &str, start: NaiveDate, end: NaiveDate) -> Result<i64> {
-    let missing: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM generate_series($2::date, $3::date, interval '1 day') d
-          WHERE NOT EXISTS (SELECT 1 FROM aggregate_days a WHERE a.stage_name = $1 AND a.day = d::date)",
-    )
-    .bind(stage)
-    .bind(start)
-    .bind(end)
-    .fetch_one(&db.pool)
-    .await?;
+    let missing: i64 = sqlx::query_scalar(statement("missing_days"))
+        .bind(stage)
+        .bind(start)
+        .bind(end)
+        .fetch_one(&db.pool)
+        .await?;
     Ok(missing)
 }
 
@@ -108,15 +115,13 @@ pub async fn stage_health(db: &Db, plan: &Plan, stage: &PlannedStage) -> Result<
     }
     let mut failed = Vec::new();
     if let Some((days, at)) = crate::ledger::failed_days(db, &stage.name).await? {
-        let since: BTreeSet<NaiveDate> = sqlx::query_scalar(
-            "SELECT day FROM aggregate_days WHERE stage_name = $1 AND computed_at > $2",
-        )
-        .bind(&stage.name)
-        .bind(at)
-        .fetch_all(&mut *conn)
-        .await?
-        .into_iter()
-        .collect();
+        let since: BTreeSet<NaiveDate> = sqlx::query_scalar(statement("computed_since"))
+            .bind(&stage.name)
+            .bind(at)
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .collect();
         failed = days.into_iter().filter(|d| !since.contains(d)).collect();
     }
     Ok(StageHealth {
@@ -161,13 +166,10 @@ pub async fn stats(
             "{date} has not been computed yet; compute it with:\n  pipeline run --date {date} --stage {stage}"
         );
     }
-    let summary = sqlx::query(
-        "SELECT count(*), coalesce(sum(orders_count), 0)::bigint, coalesce(sum(total_spent), 0)
-           FROM customer_daily_stats WHERE stat_date = $1",
-    )
-    .bind(date)
-    .fetch_one(&db.pool)
-    .await?;
+    let summary = sqlx::query(statement("day_totals"))
+        .bind(date)
+        .fetch_one(&db.pool)
+        .await?;
     let (customers, orders, revenue): (i64, i64, Decimal) =
         (summary.get(0), summary.get(1), summary.get(2));
     let mut query = cds::Entity::find()
@@ -240,40 +242,27 @@ pub async fn rejects(
     let (runs, current) = if let Some(run) = run {
         (vec![run], false)
     } else {
-        let mut runs: Vec<i64> =
-            sqlx::query_scalar("SELECT DISTINCT run_id FROM loaded_files ORDER BY run_id")
-                .fetch_all(&db.pool)
-                .await?;
+        let mut runs: Vec<i64> = sqlx::query_scalar(statement("current_load_runs"))
+            .fetch_all(&db.pool)
+            .await?;
         if runs.is_empty() {
             let loads: Vec<String> = plan.with_role(Role::Load).map(|s| s.name.clone()).collect();
             runs.extend(
-                sqlx::query_scalar::<_, Option<i64>>(
-                    "SELECT max(id) FROM pipeline_runs
-                          WHERE kind = 'stage' AND status = 'succeeded' AND stage_name = ANY($1)",
-                )
-                .bind(&loads)
-                .fetch_one(&db.pool)
-                .await?,
+                sqlx::query_scalar::<_, Option<i64>>(statement("latest_load_run"))
+                    .bind(&loads)
+                    .fetch_one(&db.pool)
+                    .await?,
             );
         }
         (runs, true)
     };
-    let total: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM rejected_rows WHERE run_id = ANY($1)")
-            .bind(&runs)
-            .fetch_one(&db.pool)
-            .await?;
-    // The rule is the database's `reject_rule` (migration 000009), as in the report's chart.
-    let rows = sqlx::query_as::<_, (i64, String, String, i64, String, String, String)>(
-        "WITH r AS (
-               SELECT run_id, dataset, source_file, line_number, reason, raw_line,
-                      reject_rule(reason) AS rule
-                 FROM rejected_rows WHERE run_id = ANY($1))
-           SELECT run_id, dataset, source_file, line_number, reason, rule, raw_line
-             FROM r
-            ORDER BY count(*) OVER (PARTITION BY dataset, rule) DESC, dataset, rule, source_file, line_number
-            LIMIT $2",
-    )
+    let total: i64 = sqlx::query_scalar(statement("rejected_count"))
+        .bind(&runs)
+        .fetch_one(&db.pool)
+        .await?;
+    let rows = sqlx::query_as::<_, (i64, String, String, i64, String, String, String)>(statement(
+        "rejected_lines",
+    ))
     .bind(&runs)
     .bind(limit.map_or(i64::MAX, |l| l.min(i64::MAX as u64) as i64))
     .fetch_all(&db.pool)
@@ -351,29 +340,6 @@ pub struct TopCustomer {
     pub state: Option<String>,
 }
 
-/// The ranking of `pipeline top-customers` by `$order`, each customer's place looked up by
-/// `$key`, the column of `customers` the stored rows are keyed by (static text for each variant: an
-/// `ORDER BY` or a column cannot be a bind parameter). `$1..=$2` is the range, `$3` the limit.
-macro_rules! top_customers_sql {
-    ($order:literal, $key:literal) => {
-        concat!(
-            "WITH per AS (
-                 SELECT customer_unique_id, sum(orders_count)::bigint AS orders, sum(items_count)::bigint AS items,
-                        sum(total_spent) AS total_spent, min(stat_date) AS first_order_date, max(stat_date) AS last_order_date
-                   FROM customer_daily_stats WHERE stat_date BETWEEN $1 AND $2 GROUP BY customer_unique_id),
-             ranked AS (SELECT * FROM per ORDER BY ", $order, ", customer_unique_id LIMIT $3)
-             SELECT r.customer_unique_id, r.orders, r.items, r.total_spent, r.first_order_date, r.last_order_date,
-                    place.customer_city, place.customer_state
-               FROM ranked r
-               LEFT JOIN LATERAL (
-                    SELECT c.customer_city, c.customer_state FROM customers c JOIN orders o ON o.customer_id = c.customer_id
-                     WHERE c.", $key, " = r.customer_unique_id
-                     ORDER BY o.order_purchase_timestamp DESC, o.order_id LIMIT 1) place ON true
-              ORDER BY ", $order, ", r.customer_unique_id"
-        )
-    };
-}
-
 /// What identifies a customer in the stored rows: the `customer_key` of the declared
 /// `customer_daily_stats` stage (its default, the person, when none is declared).
 fn stats_key(plan: &Plan) -> CustomerKey {
@@ -396,25 +362,15 @@ pub async fn top_customers(
 ) -> Result<Vec<TopCustomer>> {
     warn_if_incomplete(db, plan, range).await?;
     let (start, end) = bounds(range);
-    let sql = match (stats_key(plan), by) {
-        (CustomerKey::CustomerUniqueId, RankBy::Spent) => {
-            top_customers_sql!("total_spent DESC", "customer_unique_id")
-        }
-        (CustomerKey::CustomerUniqueId, RankBy::Orders) => {
-            top_customers_sql!("orders DESC", "customer_unique_id")
-        }
-        (CustomerKey::CustomerUniqueId, RankBy::Items) => {
-            top_customers_sql!("items DESC", "customer_unique_id")
-        }
-        (CustomerKey::CustomerId, RankBy::Spent) => {
-            top_customers_sql!("total_spent DESC", "customer_id")
-        }
-        (CustomerKey::CustomerId, RankBy::Orders) => {
-            top_customers_sql!("orders DESC", "customer_id")
-        }
-        (CustomerKey::CustomerId, RankBy::Items) => top_customers_sql!("items DESC", "customer_id"),
+    let name = match (by, stats_key(plan)) {
+        (RankBy::Spent, CustomerKey::CustomerUniqueId) => "top_by_spent_per_person",
+        (RankBy::Orders, CustomerKey::CustomerUniqueId) => "top_by_orders_per_person",
+        (RankBy::Items, CustomerKey::CustomerUniqueId) => "top_by_items_per_person",
+        (RankBy::Spent, CustomerKey::CustomerId) => "top_by_spent_per_customer_id",
+        (RankBy::Orders, CustomerKey::CustomerId) => "top_by_orders_per_customer_id",
+        (RankBy::Items, CustomerKey::CustomerId) => "top_by_items_per_customer_id",
     };
-    let rows = sqlx::query(sql)
+    let rows = sqlx::query(statement(name))
         .bind(start)
         .bind(end)
         .bind(limit as i64)
@@ -454,31 +410,16 @@ pub struct Repeaters {
 /// Computes [`Repeaters`] from the stored daily rows.
 pub async fn repeater_figures(db: &Db, range: Option<DayRange>) -> Result<Repeaters> {
     let (start, end) = bounds(range);
-    // Each customer's orders and days in the range `$1..=$2`.
-    macro_rules! per_customer {
-        () => {
-            "SELECT customer_unique_id, sum(orders_count) AS orders, count(*) AS days
-               FROM customer_daily_stats WHERE stat_date BETWEEN $1 AND $2 GROUP BY customer_unique_id"
-        };
-    }
-    let totals = sqlx::query(concat!(
-        "SELECT count(*), count(*) FILTER (WHERE orders >= 2), count(*) FILTER (WHERE days >= 2) FROM (",
-        per_customer!(),
-        ") per"
-    ))
-    .bind(start)
-    .bind(end)
-    .fetch_one(&db.pool)
-    .await?;
-    let histogram_rows = sqlx::query(concat!(
-        "SELECT orders::bigint, count(*) FROM (",
-        per_customer!(),
-        ") per WHERE orders >= 2 GROUP BY orders ORDER BY orders"
-    ))
-    .bind(start)
-    .bind(end)
-    .fetch_all(&db.pool)
-    .await?;
+    let totals = sqlx::query(statement("repeater_totals"))
+        .bind(start)
+        .bind(end)
+        .fetch_one(&db.pool)
+        .await?;
+    let histogram_rows = sqlx::query(statement("repeater_histogram"))
+        .bind(start)
+        .bind(end)
+        .fetch_all(&db.pool)
+        .await?;
     let customers: i64 = totals.get(0);
     let repeaters_by_orders: i64 = totals.get(1);
     Ok(Repeaters {
@@ -501,31 +442,6 @@ pub async fn repeater_figures(db: &Db, range: Option<DayRange>) -> Result<Repeat
 pub async fn repeaters(db: &Db, plan: &Plan, range: Option<DayRange>) -> Result<Repeaters> {
     warn_if_incomplete(db, plan, range).await?;
     repeater_figures(db, range).await
-}
-
-/// Days (ascending) as `A..B` ranges of consecutive days, for JSON.
-pub fn ranges_json(days: &[NaiveDate]) -> Vec<String> {
-    consecutive_runs(days)
-        .iter()
-        .map(ToString::to_string)
-        .collect()
-}
-
-pub fn ranges_text(days: &[NaiveDate]) -> String {
-    if days.is_empty() {
-        return "none".to_owned();
-    }
-    let ranges = consecutive_runs(days);
-    let shown: Vec<String> = ranges
-        .iter()
-        .take(10)
-        .map(std::string::ToString::to_string)
-        .collect();
-    if ranges.len() > 10 {
-        format!("{} (+{} more ranges)", shown.join(", "), ranges.len() - 10)
-    } else {
-        shown.join(", ")
-    }
 }
 
 /// What `pipeline status` shows: each stage's last run, the state of each aggregate's days, and a
@@ -655,25 +571,4 @@ pub async fn status(db: &Db, plan: &Plan) -> Result<Status> {
         aggregates,
         failed_load,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn days_collapse_into_ranges() {
-        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
-        let ranges = consecutive_runs(&[
-            d("2017-01-01"),
-            d("2017-01-02"),
-            d("2017-01-03"),
-            d("2017-01-05"),
-        ]);
-        let text: Vec<String> = ranges
-            .iter()
-            .map(std::string::ToString::to_string)
-            .collect();
-        assert_eq!(text, ["2017-01-01..2017-01-03", "2017-01-05"]);
-    }
 }

@@ -1,4 +1,4 @@
-//! `pipeline schedule`: the scheduler of [`crate::schedule`] driving the real pipeline, each tick one
+//! `pipeline schedule`: the scheduler of [`crate::scheduler`] driving the real pipeline, each tick one
 //! run that brings everything up to date, with one line on stdout per run.
 
 use anyhow::{Context, Result};
@@ -9,7 +9,7 @@ use stages::{Role, Stage};
 use crate::db::{self, Db};
 use crate::plan::Plan;
 use crate::runner::{self, Days, RunOptions};
-use crate::schedule::{self, DailyJob, JobError, RunOutcome, SystemClock};
+use crate::scheduler::{self, DailyJob, JobError, RunOutcome, SystemClock};
 
 /// The pipeline as a [`DailyJob`]: connects on demand, so a database that is down at start or
 /// between runs is retried rather than fatal.
@@ -94,7 +94,7 @@ impl DailyJob for PipelineJob {
 
 /// Runs the schedule until SIGTERM or Ctrl-C (or once, with `once`, failing unless its run
 /// succeeded).
-pub async fn schedule(plan: Plan, once: bool) -> Result<()> {
+pub async fn run(plan: Plan, once: bool) -> Result<()> {
     let config = plan.schedule.clone();
     for deprecation in config.deprecations() {
         tracing::warn!("{deprecation}");
@@ -103,7 +103,7 @@ pub async fn schedule(plan: Plan, once: bool) -> Result<()> {
         plan,
         db: tokio::sync::Mutex::new(None),
     };
-    schedule::run_schedule(&config, &job, &SystemClock, once, shutdown_signal()).await?;
+    scheduler::run_schedule(&config, &job, &SystemClock, once, shutdown_signal()).await?;
     Ok(())
 }
 

@@ -1,5 +1,6 @@
-//! `pipeline validate`: the checks of what a run needs (the database reachable, the data directory,
-//! every input file readable with the right header). Changes nothing.
+//! The checks before a run, which `pipeline validate` reports: what a run needs (the database
+//! reachable, the data directory, every input file readable with the right header). Changes
+//! nothing.
 
 use std::path::PathBuf;
 

@@ -1,0 +1,55 @@
+//! The work of each command, one module per subcommand: `cli` parses the arguments and compiles the
+//! plan, then calls the command's `run`. What two commands share (how they connect) is here.
+
+pub mod demo;
+pub mod generate;
+pub mod migrate;
+pub mod rejects;
+pub mod repeaters;
+pub mod report;
+pub mod run;
+pub mod schedule;
+pub mod stage_types;
+pub mod stats;
+pub mod status;
+pub mod top_customers;
+pub mod validate;
+
+use anyhow::Result;
+
+use crate::db::{self, Db};
+use crate::ledger;
+use crate::plan::Plan;
+
+/// Connects for a command that writes: creates the database when missing, applies pending
+/// migrations and closes the ledger rows of runs whose process died.
+async fn connect(plan: &Plan) -> Result<Db> {
+    let db = db::connect(&plan.database).await?;
+    db::migrate(&db).await?;
+    ledger::close_interrupted(&db).await?;
+    Ok(db)
+}
+
+/// Connects for a command that only reads: it neither creates the database nor migrates it (a role
+/// with read rights alone may run it), and it says `run pipeline migrate` when the schema is behind.
+async fn connect_to_read(plan: &Plan) -> Result<Db> {
+    let db = db::connect_existing(&plan.database).await?;
+    if let Err(e) = db::check_schema(&db).await {
+        db.close().await;
+        return Err(e);
+    }
+    // Closing the ledger rows of dead runs is a write; a role that may only read leaves them for
+    // the next writer.
+    if let Err(e) = ledger::close_interrupted(&db).await {
+        let denied = e.chain().any(|cause| {
+            matches!(cause.downcast_ref::<sqlx::Error>(),
+                Some(sqlx::Error::Database(d)) if d.code().as_deref() == Some("42501"))
+        });
+        if !denied {
+            db.close().await;
+            return Err(e);
+        }
+        tracing::debug!("no right to close interrupted runs; left for the next run");
+    }
+    Ok(db)
+}

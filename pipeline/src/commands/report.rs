@@ -1,0 +1,25 @@
+//! `pipeline report`: the HTML page of charts (or the data behind it as JSON) over a range of days.
+
+use std::path::Path;
+
+use anyhow::Result;
+use stages::DayRange;
+
+use super::connect_to_read;
+use crate::output;
+use crate::plan::Plan;
+use crate::report::{self, ReportFormat};
+
+/// Writes the report of `range` (the whole history when `None`) to `out`, or prints its JSON.
+pub async fn run(
+    plan: &Plan,
+    range: Option<DayRange>,
+    out: Option<&Path>,
+    format: ReportFormat,
+) -> Result<()> {
+    let db = connect_to_read(plan).await?;
+    let result = report::report(&db, plan, range, out, format).await;
+    db.close().await;
+    output::report(&result?);
+    Ok(())
+}
