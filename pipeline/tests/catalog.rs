@@ -691,6 +691,10 @@ async fn a_leap_second() {
     .await;
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one case per option, in a table read top to bottom"
+)]
 #[tokio::test]
 async fn numbers_out_of_range_are_usage_errors_not_panics() {
     let case = Case::new().await;

@@ -6,6 +6,10 @@ use common::{TestDb, copy_fixture, fixture, generated, repo, text, write_config}
 
 const DEFECTS_CONFIG: &str = "datasets/fixtures/defects/pipeline.toml";
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one expected reason per fixture line"
+)]
 #[tokio::test]
 async fn every_bad_line_is_rejected_with_its_reason_and_a_rerun_changes_nothing() {
     let db = TestDb::new().await;

@@ -134,6 +134,10 @@ enum Moment {
     AfterRead,
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one scenario: each moment of the cut, then the reruns"
+)]
 #[tokio::test]
 async fn a_file_rewritten_in_place_during_a_run_is_read_again_by_the_next_run() {
     let reference = TestDb::new().await;

@@ -312,6 +312,10 @@ async fn overlapping_backfills_at_once_end_with_the_right_rows() {
     assert_eq!(db.checksum(&common::stats_columns()).await, expected);
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "the hand-computed fixture's figures, command by command"
+)]
 #[tokio::test]
 async fn stats_top_customers_and_repeaters_read_the_stored_rows() {
     let db = TestDb::new().await;
