@@ -1,6 +1,7 @@
 //! Schema migrations of the pipeline database: the source of truth for every table.
 //!
-//! One file per change, `mYYYYMMDD_HHMMSS_<what>.rs`, each with `up` and `down`. The pipeline applies
+//! One file per change, `mYYYYMMDD_HHMMSS_<what>.rs` (why), its statements in
+//! `migration/sql/<same name>.up.sql` and `.down.sql` (what). The pipeline applies
 //! pending migrations before every run; `pipeline migrate` applies them on demand.
 
 pub use sea_orm_migration::prelude::*;
@@ -35,11 +36,12 @@ impl MigratorTrait for Migrator {
     }
 }
 
-/// Runs each statement of a migration step in order.
-async fn execute_all(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
-    let connection = manager.get_connection();
-    for statement in statements {
-        connection.execute_unprepared(statement).await?;
-    }
-    Ok(())
+/// Runs a migration step: the statements of its file under `migration/sql/`, in order, in the
+/// migration's transaction.
+async fn execute_file(manager: &SchemaManager<'_>, statements: &str) -> Result<(), DbErr> {
+    manager
+        .get_connection()
+        .execute_unprepared(statements)
+        .await
+        .map(drop)
 }

@@ -6,60 +6,21 @@ use sea_orm_migration::prelude::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-const UP: &[&str] = &[
-    r"CREATE TABLE pipeline_runs (
-        id bigserial PRIMARY KEY,
-        parent_run_id bigint REFERENCES pipeline_runs (id),
-        stage_name text NOT NULL,
-        stage_type text NOT NULL,
-        config_fingerprint text NOT NULL,
-        run_date date,
-        range_start date,
-        range_end date,
-        status text NOT NULL CHECK (status IN ('running', 'succeeded', 'failed')),
-        started_at timestamptz NOT NULL DEFAULT now(),
-        finished_at timestamptz,
-        rows_read bigint NOT NULL DEFAULT 0,
-        rows_loaded bigint NOT NULL DEFAULT 0,
-        rows_duplicate bigint NOT NULL DEFAULT 0,
-        rows_rejected bigint NOT NULL DEFAULT 0,
-        details jsonb,
-        error text
-    )",
-    "CREATE INDEX pipeline_runs_stage_day_idx ON pipeline_runs (stage_name, run_date)",
-    "CREATE INDEX pipeline_runs_running_idx ON pipeline_runs (status) WHERE status = 'running'",
-    r"CREATE TABLE rejected_rows (
-        id bigserial PRIMARY KEY,
-        run_id bigint NOT NULL REFERENCES pipeline_runs (id),
-        dataset text NOT NULL,
-        source_file text NOT NULL,
-        line_number bigint NOT NULL,
-        raw_line text NOT NULL,
-        reason text NOT NULL,
-        rejected_at timestamptz NOT NULL DEFAULT now()
-    )",
-    "CREATE INDEX rejected_rows_run_id_idx ON rejected_rows (run_id)",
-    r"CREATE TABLE order_day_changes (
-        day date NOT NULL,
-        run_id bigint NOT NULL REFERENCES pipeline_runs (id),
-        changed_at timestamptz NOT NULL DEFAULT now(),
-        PRIMARY KEY (day, run_id)
-    )",
-];
-
-const DOWN: &[&str] = &[
-    "DROP TABLE order_day_changes",
-    "DROP TABLE rejected_rows",
-    "DROP TABLE pipeline_runs",
-];
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::execute_all(manager, UP).await
+        crate::execute_file(
+            manager,
+            include_str!("../sql/m20261129_000002_create_run_ledger.up.sql"),
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::execute_all(manager, DOWN).await
+        crate::execute_file(
+            manager,
+            include_str!("../sql/m20261129_000002_create_run_ledger.down.sql"),
+        )
+        .await
     }
 }

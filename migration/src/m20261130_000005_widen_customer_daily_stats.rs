@@ -10,39 +10,21 @@ use sea_orm_migration::prelude::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-const UP: &[&str] = &[r"ALTER TABLE customer_daily_stats
-        ALTER COLUMN orders_count TYPE bigint,
-        ALTER COLUMN canceled_orders_count TYPE bigint,
-        ALTER COLUMN items_count TYPE bigint,
-        ALTER COLUMN distinct_products TYPE bigint,
-        ALTER COLUMN distinct_sellers TYPE bigint,
-        ALTER COLUMN items_value TYPE numeric(28,2),
-        ALTER COLUMN freight_value TYPE numeric(28,2),
-        ALTER COLUMN total_spent TYPE numeric(28,2),
-        ALTER COLUMN avg_order_value TYPE numeric(28,2),
-        ALTER COLUMN lifetime_orders TYPE bigint,
-        ALTER COLUMN lifetime_spent TYPE numeric(28,2)"];
-
-const DOWN: &[&str] = &[r"ALTER TABLE customer_daily_stats
-        ALTER COLUMN orders_count TYPE integer,
-        ALTER COLUMN canceled_orders_count TYPE integer,
-        ALTER COLUMN items_count TYPE integer,
-        ALTER COLUMN distinct_products TYPE integer,
-        ALTER COLUMN distinct_sellers TYPE integer,
-        ALTER COLUMN items_value TYPE numeric(14,2),
-        ALTER COLUMN freight_value TYPE numeric(14,2),
-        ALTER COLUMN total_spent TYPE numeric(14,2),
-        ALTER COLUMN avg_order_value TYPE numeric(14,2),
-        ALTER COLUMN lifetime_orders TYPE integer,
-        ALTER COLUMN lifetime_spent TYPE numeric(14,2)"];
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::execute_all(manager, UP).await
+        crate::execute_file(
+            manager,
+            include_str!("../sql/m20261130_000005_widen_customer_daily_stats.up.sql"),
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::execute_all(manager, DOWN).await
+        crate::execute_file(
+            manager,
+            include_str!("../sql/m20261130_000005_widen_customer_daily_stats.down.sql"),
+        )
+        .await
     }
 }

@@ -8,21 +8,21 @@ use sea_orm_migration::prelude::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-const UP: &[&str] =
-    &["ALTER TABLE customer_daily_stats DROP CONSTRAINT customer_daily_stats_run_id_fkey"];
-
-const DOWN: &[&str] = &[
-    "ALTER TABLE customer_daily_stats ADD CONSTRAINT customer_daily_stats_run_id_fkey
-        FOREIGN KEY (run_id) REFERENCES pipeline_runs (id)",
-];
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::execute_all(manager, UP).await
+        crate::execute_file(
+            manager,
+            include_str!("../sql/m20261130_000007_unlink_stats_rows_from_runs.up.sql"),
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::execute_all(manager, DOWN).await
+        crate::execute_file(
+            manager,
+            include_str!("../sql/m20261130_000007_unlink_stats_rows_from_runs.down.sql"),
+        )
+        .await
     }
 }

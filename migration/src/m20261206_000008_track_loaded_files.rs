@@ -13,50 +13,21 @@ use sea_orm_migration::prelude::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-const UP: &[&str] = &[
-    r"CREATE TABLE loaded_files (
-        table_name text PRIMARY KEY,
-        run_id bigint NOT NULL,
-        stage_name text NOT NULL,
-        file_name text NOT NULL,
-        bytes bigint NOT NULL,
-        blake3 text NOT NULL,
-        rules text NOT NULL,
-        checked_at timestamp NOT NULL,
-        account jsonb NOT NULL,
-        loaded_at timestamptz NOT NULL DEFAULT now()
-    )",
-    r"CREATE FUNCTION forget_loaded_file() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-          DELETE FROM loaded_files WHERE table_name = TG_TABLE_NAME;
-          RETURN NULL;
-      END $$",
-    r"CREATE TRIGGER customers_forget_loaded_file AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
-        ON customers FOR EACH STATEMENT EXECUTE FUNCTION forget_loaded_file()",
-    r"CREATE TRIGGER products_forget_loaded_file AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
-        ON products FOR EACH STATEMENT EXECUTE FUNCTION forget_loaded_file()",
-    r"CREATE TRIGGER orders_forget_loaded_file AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
-        ON orders FOR EACH STATEMENT EXECUTE FUNCTION forget_loaded_file()",
-    r"CREATE TRIGGER order_items_forget_loaded_file AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
-        ON order_items FOR EACH STATEMENT EXECUTE FUNCTION forget_loaded_file()",
-];
-
-const DOWN: &[&str] = &[
-    "DROP TRIGGER order_items_forget_loaded_file ON order_items",
-    "DROP TRIGGER orders_forget_loaded_file ON orders",
-    "DROP TRIGGER products_forget_loaded_file ON products",
-    "DROP TRIGGER customers_forget_loaded_file ON customers",
-    "DROP FUNCTION forget_loaded_file()",
-    "DROP TABLE loaded_files",
-];
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::execute_all(manager, UP).await
+        crate::execute_file(
+            manager,
+            include_str!("../sql/m20261206_000008_track_loaded_files.up.sql"),
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::execute_all(manager, DOWN).await
+        crate::execute_file(
+            manager,
+            include_str!("../sql/m20261206_000008_track_loaded_files.down.sql"),
+        )
+        .await
     }
 }

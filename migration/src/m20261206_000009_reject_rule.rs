@@ -11,26 +11,21 @@ use sea_orm_migration::prelude::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-const UP: &[&str] = &[r#"CREATE FUNCTION reject_rule(reason text) RETURNS text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN regexp_replace(
-             regexp_replace(
-               regexp_replace(
-                 regexp_replace(reason, '"(?:[^"\\]|\\.)*"', '"…"', 'g'),
-                 '(?<![0-9])[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)?(?![0-9])',
-                 '<timestamp>', 'g'),
-               '(?<![0-9])[0-9]{4}-[0-9]{2}-[0-9]{2}(?![0-9])', '<date>', 'g'),
-             '[0-9]+', 'N', 'g')"#];
-
-const DOWN: &[&str] = &["DROP FUNCTION reject_rule(text)"];
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::execute_all(manager, UP).await
+        crate::execute_file(
+            manager,
+            include_str!("../sql/m20261206_000009_reject_rule.up.sql"),
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::execute_all(manager, DOWN).await
+        crate::execute_file(
+            manager,
+            include_str!("../sql/m20261206_000009_reject_rule.down.sql"),
+        )
+        .await
     }
 }

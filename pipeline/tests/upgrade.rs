@@ -101,3 +101,38 @@ async fn an_earlier_database_keeps_its_computed_and_stale_days() {
         .await;
     assert_eq!(lifetime, "33.00");
 }
+
+/// What the schema holds: each table's columns with their types, in the public schema.
+async fn schema_of(db: &TestDb) -> String {
+    db.checksum(
+        "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull
+           FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+           JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = 'public' AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped
+            AND c.relname <> 'seaql_migrations'
+          ORDER BY 1, 2",
+    )
+    .await
+}
+
+#[tokio::test]
+async fn every_migration_goes_down_and_up_again() {
+    let db = TestDb::new().await;
+    let orm = sea_orm::Database::connect(&db.url).await.unwrap();
+    Migrator::up(&orm, None).await.unwrap();
+    let migrated = schema_of(&db).await;
+    Migrator::reset(&orm).await.unwrap();
+    let left: i64 = db
+        .scalar(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = 'public' AND c.relkind IN ('r', 'S', 'v', 'i') AND c.relname NOT LIKE 'seaql_migrations%'",
+        )
+        .await;
+    assert_eq!(left, 0, "the down migrations leave relations behind");
+    let functions: i64 = db
+        .scalar("SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'")
+        .await;
+    assert_eq!(functions, 0, "the down migrations leave functions behind");
+    Migrator::up(&orm, None).await.unwrap();
+    assert_eq!(schema_of(&db).await, migrated);
+}

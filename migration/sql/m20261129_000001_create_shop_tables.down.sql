@@ -1,0 +1,7 @@
+DROP TABLE order_items;
+
+DROP TABLE orders;
+
+DROP TABLE products;
+
+DROP TABLE customers;

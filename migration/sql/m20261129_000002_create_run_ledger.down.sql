@@ -1,0 +1,5 @@
+DROP TABLE order_day_changes;
+
+DROP TABLE rejected_rows;
+
+DROP TABLE pipeline_runs;

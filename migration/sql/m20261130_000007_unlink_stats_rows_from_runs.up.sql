@@ -1,0 +1,1 @@
+ALTER TABLE customer_daily_stats DROP CONSTRAINT customer_daily_stats_run_id_fkey;

@@ -1,0 +1,30 @@
+CREATE TABLE loaded_files (
+    table_name text PRIMARY KEY,
+    run_id bigint NOT NULL,
+    stage_name text NOT NULL,
+    file_name text NOT NULL,
+    bytes bigint NOT NULL,
+    blake3 text NOT NULL,
+    rules text NOT NULL,
+    checked_at timestamp NOT NULL,
+    account jsonb NOT NULL,
+    loaded_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE FUNCTION forget_loaded_file() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM loaded_files WHERE table_name = TG_TABLE_NAME;
+          RETURN NULL;
+      END $$;
+
+CREATE TRIGGER customers_forget_loaded_file AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON customers FOR EACH STATEMENT EXECUTE FUNCTION forget_loaded_file();
+
+CREATE TRIGGER products_forget_loaded_file AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON products FOR EACH STATEMENT EXECUTE FUNCTION forget_loaded_file();
+
+CREATE TRIGGER orders_forget_loaded_file AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON orders FOR EACH STATEMENT EXECUTE FUNCTION forget_loaded_file();
+
+CREATE TRIGGER order_items_forget_loaded_file AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON order_items FOR EACH STATEMENT EXECUTE FUNCTION forget_loaded_file();

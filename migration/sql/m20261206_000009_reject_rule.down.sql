@@ -1,0 +1,1 @@
+DROP FUNCTION reject_rule(text);
