@@ -1,6 +1,10 @@
--- The statements of the customer_daily_stats stage, written from stages/src/aggregates/customer_daily_stats.rs.
--- Do not edit: `UPDATE_SQL=1 cargo test -p stages` writes this file again, and the same
--- test fails while it and its source disagree.
+-- The statements of the customer_daily_stats stage (stages/src/aggregates/customer_daily_stats.rs).
+-- Each comes once per customer key: `_by_person` groups by the person (customer_unique_id),
+-- `_by_customer_id` by the per-order customer id. The computations, one per scope, differ only in
+-- which rows they compute: `compute_days` the days $1..=$2, `compute_days_from_start` the same
+-- when no order precedes $1 (no need to find the days' customers first), `compute_pairs` the
+-- (person, day) pairs of the temporary table `refresh_pairs`. Each reads every customer's whole
+-- history up to the day, so any scope gives the rows a full backfill gives.
 
 -- name: compute_days_by_person
 WITH day_customers AS (SELECT DISTINCT c.customer_unique_id AS customer
