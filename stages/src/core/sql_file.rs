@@ -101,7 +101,7 @@ impl SqlFile {
 /// Declares `static $static`, the statements named `$name...` of the file `stages/sql/$path`, read
 /// once on first use, each a `&'static str` field of the struct `$ty`:
 ///
-/// ```ignore
+/// ```text
 /// statements! {
 ///     static SQL: Statements = "core/locks.sql" { exclusive_load_lock, shared_load_lock }
 /// }
