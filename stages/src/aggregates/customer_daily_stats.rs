@@ -138,6 +138,12 @@ pub enum Scope {
 sql_file::statements! {
     /// The statements of this stage, as static text (see [`crate::core::sql_file`]).
     static SQL: Statements = "customer_daily_stats.sql" {
+        delete_days,
+        create_refresh_pairs,
+        analyze_refresh_pairs,
+        refresh_days,
+        refresh_people,
+        delete_refresh_pairs,
         compute_days_by_person,
         compute_days_from_start_by_person,
         compute_pairs_by_person,
@@ -210,7 +216,7 @@ impl Aggregate for CustomerDailyStats {
         locks::shared_load_lock(conn).await?;
         locks::day_locks(conn, days.start, days.end).await?;
         let high_water = freshness::changes_high_water(conn).await?;
-        sqlx::query("DELETE FROM customer_daily_stats WHERE stat_date BETWEEN $1 AND $2")
+        sqlx::query(SQL.delete_days)
             .bind(days.start)
             .bind(days.end)
             .execute(&mut *conn)
@@ -258,34 +264,27 @@ impl Aggregate for CustomerDailyStats {
     ) -> Result<RefreshReport, sqlx::Error> {
         locks::shared_load_lock(conn).await?;
         let high_water = freshness::changes_high_water(conn).await?;
-        sqlx::query("CREATE TEMP TABLE refresh_pairs (person text NOT NULL, day date NOT NULL) ON COMMIT DROP")
+        sqlx::query(SQL.create_refresh_pairs)
             .execute(&mut *conn)
             .await?;
         sqlx::query(record_stale_pairs_sql(self.config.customer_key))
             .bind(run.stage_name)
             .execute(&mut *conn)
             .await?;
-        sqlx::query("ANALYZE refresh_pairs")
+        sqlx::query(SQL.analyze_refresh_pairs)
             .execute(&mut *conn)
             .await?;
-        let days: Vec<NaiveDate> =
-            sqlx::query_scalar("SELECT DISTINCT day FROM refresh_pairs ORDER BY day")
-                .fetch_all(&mut *conn)
-                .await?;
-        let people: i64 = sqlx::query_scalar("SELECT count(DISTINCT person) FROM refresh_pairs")
+        let days: Vec<NaiveDate> = sqlx::query_scalar(SQL.refresh_days)
+            .fetch_all(&mut *conn)
+            .await?;
+        let people: i64 = sqlx::query_scalar(SQL.refresh_people)
             .fetch_one(&mut *conn)
             .await?;
         locks::day_set_locks(conn, &days).await?;
         let mut delta: BTreeMap<NaiveDate, i64> = days.iter().map(|d| (*d, 0)).collect();
-        let deleted = sqlx::query(
-            "WITH deleted AS (
-                 DELETE FROM customer_daily_stats s USING refresh_pairs p
-                  WHERE s.customer_unique_id = p.person AND s.stat_date = p.day
-                 RETURNING s.stat_date)
-             SELECT stat_date, count(*)::bigint FROM deleted GROUP BY stat_date",
-        )
-        .fetch_all(&mut *conn)
-        .await?;
+        let deleted = sqlx::query(SQL.delete_refresh_pairs)
+            .fetch_all(&mut *conn)
+            .await?;
         count_days(&deleted, -1, &mut delta);
         let written = if days.is_empty() {
             Vec::new()
