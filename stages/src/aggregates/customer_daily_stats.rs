@@ -2,6 +2,13 @@
 //! tables for any range of days. Each day's rows are replaced atomically under a per-day lock; the
 //! lifetime columns read the customer's whole history, so a day computed alone equals the same day
 //! of a full backfill. See the README for every column's definition.
+//!
+//! The step that computes a scope's rows and writes them sits behind one seam, [`StatsEngine`]:
+//! [`PostgresEngine`], the one the stage is built with, runs the statements of
+//! `stages/sql/customer_daily_stats.sql` in `PostgreSQL` itself. A second engine (`DataFusion` or
+//! Ballista, planned) implements the same trait. Everything around it stays the stage's: the locks,
+//! the deletion of the rows a computation replaces and the freshness records, so rows enter the
+//! table the same way whichever engine computed them.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -110,6 +117,7 @@ impl StageConfig for CustomerDailyStatsConfig {
     fn build(&self, _: &StageContext) -> Result<Stage, BuildError> {
         Ok(Stage::Aggregate(Box::new(CustomerDailyStats {
             config: self.clone(),
+            engine: Box::new(PostgresEngine),
         })))
     }
 }
@@ -119,6 +127,8 @@ crate::register_stage_type!("customer_daily_stats", CustomerDailyStatsConfig);
 /// The runtime `customer_daily_stats` stage.
 pub struct CustomerDailyStats {
     config: CustomerDailyStatsConfig,
+    /// What computes and writes the rows.
+    engine: Box<dyn StatsEngine>,
 }
 
 /// Which rows a computation writes.
@@ -197,6 +207,76 @@ pub fn record_stale_pairs_sql(key: CustomerKey) -> &'static str {
     }
 }
 
+/// One computation: the rows of `scope`, grouped by `key`, written under run `run_id`.
+#[derive(Clone, Copy, Debug)]
+pub struct Computation<'a> {
+    /// The column that identifies a customer.
+    pub key: CustomerKey,
+    /// Which rows.
+    pub scope: Scope,
+    /// The days of [`Scope::Days`] and [`Scope::DaysFromStart`]; for [`Scope::Pairs`], the first
+    /// and last day of the pairs (the rows written are the pairs' only).
+    pub days: DayRange,
+    /// Order statuses counted in the order counts but not in items or money.
+    pub excluded_statuses: &'a [String],
+    /// The run the rows are written under.
+    pub run_id: i64,
+}
+
+/// Computes a scope's rows of `customer_daily_stats` from the loaded tables and inserts them, in
+/// the caller's transaction, which already holds the locks and no longer holds the rows replaced.
+/// Every engine gives the same rows: the columns' definitions are the README's, and
+/// `stages/sql/customer_daily_stats.sql` is their reference.
+#[async_trait]
+pub trait StatsEngine: Send + Sync {
+    /// Computes and inserts the rows of `computation` through `conn`; returns how many rows it
+    /// wrote per day (a day without rows may be absent).
+    async fn write_rows(
+        &self,
+        conn: &mut PgConnection,
+        computation: &Computation<'_>,
+    ) -> Result<Vec<(NaiveDate, i64)>, sqlx::Error>;
+}
+
+/// The engine that runs the file's statement for the computation ([`compute_sql`]) in
+/// `PostgreSQL`: one set-based statement for any number of days or people.
+pub struct PostgresEngine;
+
+#[async_trait]
+impl StatsEngine for PostgresEngine {
+    async fn write_rows(
+        &self,
+        conn: &mut PgConnection,
+        computation: &Computation<'_>,
+    ) -> Result<Vec<(NaiveDate, i64)>, sqlx::Error> {
+        let query = sqlx::query_as(compute_sql(computation.key, computation.scope));
+        let query = match computation.scope {
+            Scope::Days | Scope::DaysFromStart => query
+                .bind(computation.days.start)
+                .bind(computation.days.end),
+            Scope::Pairs => query,
+        };
+        query
+            .bind(computation.excluded_statuses)
+            .bind(computation.run_id)
+            .fetch_all(conn)
+            .await
+    }
+}
+
+impl CustomerDailyStats {
+    /// The computation of `scope` over `days` under run `run_id`, with this stage's options.
+    fn computation(&self, scope: Scope, days: DayRange, run_id: i64) -> Computation<'_> {
+        Computation {
+            key: self.config.customer_key,
+            scope,
+            days,
+            excluded_statuses: &self.config.excluded_statuses,
+            run_id,
+        }
+    }
+}
+
 #[async_trait]
 impl Aggregate for CustomerDailyStats {
     async fn data_days(&self, conn: &mut PgConnection) -> Result<Option<DayRange>, sqlx::Error> {
@@ -227,12 +307,9 @@ impl Aggregate for CustomerDailyStats {
         } else {
             Scope::Days
         };
-        let written = sqlx::query(compute_sql(self.config.customer_key, scope))
-            .bind(days.start)
-            .bind(days.end)
-            .bind(&self.config.excluded_statuses)
-            .bind(run.run_id)
-            .fetch_all(&mut *conn)
+        let written = self
+            .engine
+            .write_rows(conn, &self.computation(scope, days, run.run_id))
             .await?;
         let mut counts = BTreeMap::new();
         count_days(&written, 1, &mut counts);
@@ -282,18 +359,18 @@ impl Aggregate for CustomerDailyStats {
             .await?;
         locks::day_set_locks(conn, &days).await?;
         let mut delta: BTreeMap<NaiveDate, i64> = days.iter().map(|d| (*d, 0)).collect();
-        let deleted = sqlx::query(SQL.delete_refresh_pairs)
+        let deleted: Vec<(NaiveDate, i64)> = sqlx::query_as(SQL.delete_refresh_pairs)
             .fetch_all(&mut *conn)
             .await?;
         count_days(&deleted, -1, &mut delta);
-        let written = if days.is_empty() {
-            Vec::new()
-        } else {
-            sqlx::query(compute_sql(self.config.customer_key, Scope::Pairs))
-                .bind(&self.config.excluded_statuses)
-                .bind(run.run_id)
-                .fetch_all(&mut *conn)
-                .await?
+        let written = match (days.first(), days.last()) {
+            (Some(first), Some(last)) => {
+                let span = DayRange::new(*first, *last);
+                self.engine
+                    .write_rows(conn, &self.computation(Scope::Pairs, span, run.run_id))
+                    .await?
+            }
+            _ => Vec::new(),
         };
         let rows = count_days(&written, 1, &mut delta);
         let delta: Vec<(NaiveDate, i64)> = delta.into_iter().collect();

@@ -130,7 +130,7 @@ impl ProductDailyStats {
             .bind(only)
             .execute(&mut *conn)
             .await?;
-        let written = sqlx::query(SQL.compute)
+        let written: Vec<(NaiveDate, i64)> = sqlx::query_as(SQL.compute)
             .bind(range.start)
             .bind(range.end)
             .bind(&self.config.excluded_statuses)

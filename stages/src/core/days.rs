@@ -65,14 +65,13 @@ pub async fn purchase_days(conn: &mut PgConnection) -> Result<Option<DayRange>, 
 
 /// Adds `sign` times the (day, rows) counts of `rows` into `into`; returns the rows counted.
 pub(crate) fn count_days(
-    rows: &[sqlx::postgres::PgRow],
+    rows: &[(NaiveDate, i64)],
     sign: i64,
     into: &mut BTreeMap<NaiveDate, i64>,
 ) -> u64 {
     let mut total = 0;
-    for row in rows {
-        let n: i64 = row.get(1);
-        *into.entry(row.get(0)).or_default() += sign * n;
+    for &(day, n) in rows {
+        *into.entry(day).or_default() += sign * n;
         total += n as u64;
     }
     total
