@@ -1,6 +1,35 @@
--- The statements of the customer_daily_stats stage, written from stages/src/aggregates/customer_daily_stats.rs.
--- Do not edit: `UPDATE_SQL=1 cargo test -p stages` writes this file again, and the same
--- test fails while it and its source disagree.
+-- The statements of the customer_daily_stats stage (stages/src/aggregates/customer_daily_stats.rs).
+-- After those that hold for any customer key, each comes once per key: `_by_person` groups by the person (customer_unique_id),
+-- `_by_customer_id` by the per-order customer id. The computations, one per scope, differ only in
+-- which rows they compute: `compute_days` the days $1..=$2, `compute_days_from_start` the same
+-- when no order precedes $1 (no need to find the days' customers first), `compute_pairs` the
+-- (person, day) pairs of the temporary table `refresh_pairs`. Each reads every customer's whole
+-- history up to the day, so any scope gives the rows a full backfill gives.
+
+-- name: delete_days
+-- Deletes the rows of the days $1..=$2, before a computation writes them again.
+DELETE FROM customer_daily_stats WHERE stat_date BETWEEN $1 AND $2;
+
+-- name: create_refresh_pairs
+-- The (person, day) pairs a refresh recomputes.
+CREATE TEMP TABLE refresh_pairs (person text NOT NULL, day date NOT NULL) ON COMMIT DROP;
+
+-- name: analyze_refresh_pairs
+ANALYZE refresh_pairs;
+
+-- name: refresh_days
+SELECT DISTINCT day FROM refresh_pairs ORDER BY day;
+
+-- name: refresh_people
+SELECT count(DISTINCT person) FROM refresh_pairs;
+
+-- name: delete_refresh_pairs
+-- Deletes the rows of the pairs; returns the rows deleted per day.
+WITH deleted AS (
+    DELETE FROM customer_daily_stats s USING refresh_pairs p
+     WHERE s.customer_unique_id = p.person AND s.stat_date = p.day
+    RETURNING s.stat_date)
+SELECT stat_date, count(*)::bigint FROM deleted GROUP BY stat_date;
 
 -- name: compute_days_by_person
 WITH day_customers AS (SELECT DISTINCT c.customer_unique_id AS customer

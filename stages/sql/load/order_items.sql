@@ -1,6 +1,9 @@
--- The load's statements for `order_items`, written from the schema in olist/src/lib.rs.
--- Do not edit: `UPDATE_SQL=1 cargo test -p stages` writes this file again, and the same
--- test fails while it and its source disagree.
+-- The statements of a load into `order_items`, in the order a load runs them (each
+-- `<table>.sql` here names the same ones). `stages/src/loaders/postgres_load/` runs them.
+-- Table and column names are `Dataset::OrderItems`'s (olist/src/lib.rs): its columns in their order
+-- (the order COPY sends values in), its key and its references. The tests of
+-- `postgres_load/statements.rs` compare every list here with it, and pipeline/tests/schema.rs
+-- compares the staging table with the migrated catalog.
 
 -- name: create_staging
 CREATE TEMP TABLE staging_order_items (

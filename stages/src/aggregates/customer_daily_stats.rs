@@ -2,9 +2,15 @@
 //! tables for any range of days. Each day's rows are replaced atomically under a per-day lock; the
 //! lifetime columns read the customer's whole history, so a day computed alone equals the same day
 //! of a full backfill. See the README for every column's definition.
+//!
+//! The step that computes a scope's rows and writes them sits behind one seam, [`StatsEngine`]:
+//! [`PostgresEngine`], the one the stage is built with, runs the statements of
+//! `stages/sql/customer_daily_stats.sql` in `PostgreSQL` itself. A second engine (`DataFusion` or
+//! Ballista, planned) implements the same trait. Everything around it stays the stage's: the locks,
+//! the deletion of the rows a computation replaces and the freshness records, so rows enter the
+//! table the same way whichever engine computed them.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
@@ -111,6 +117,7 @@ impl StageConfig for CustomerDailyStatsConfig {
     fn build(&self, _: &StageContext) -> Result<Stage, BuildError> {
         Ok(Stage::Aggregate(Box::new(CustomerDailyStats {
             config: self.clone(),
+            engine: Box::new(PostgresEngine),
         })))
     }
 }
@@ -120,6 +127,8 @@ crate::register_stage_type!("customer_daily_stats", CustomerDailyStatsConfig);
 /// The runtime `customer_daily_stats` stage.
 pub struct CustomerDailyStats {
     config: CustomerDailyStatsConfig,
+    /// What computes and writes the rows.
+    engine: Box<dyn StatsEngine>,
 }
 
 /// Which rows a computation writes.
@@ -136,28 +145,25 @@ pub enum Scope {
     Pairs,
 }
 
-/// The statements of this stage, as static text (see [`crate::core::sql_file`]): written from this
-/// module's `write` by its test.
-const FILE: &str = "sql/customer_daily_stats.sql";
-static STATEMENTS: LazyLock<Vec<(&str, &str)>> =
-    LazyLock::new(|| sql_file::sections(include_str!("../../sql/customer_daily_stats.sql")));
-
-fn statement(name: &str) -> &'static str {
-    sql_file::one(FILE, &STATEMENTS, name)
-}
-
-fn key_suffix(key: CustomerKey) -> &'static str {
-    match key {
-        CustomerKey::CustomerUniqueId => "by_person",
-        CustomerKey::CustomerId => "by_customer_id",
-    }
-}
-
-fn scope_name(scope: Scope) -> &'static str {
-    match scope {
-        Scope::Days => "compute_days",
-        Scope::DaysFromStart => "compute_days_from_start",
-        Scope::Pairs => "compute_pairs",
+sql_file::statements! {
+    /// The statements of this stage, as static text (see [`crate::core::sql_file`]).
+    static SQL: Statements = "customer_daily_stats.sql" {
+        delete_days,
+        create_refresh_pairs,
+        analyze_refresh_pairs,
+        refresh_days,
+        refresh_people,
+        delete_refresh_pairs,
+        compute_days_by_person,
+        compute_days_from_start_by_person,
+        compute_pairs_by_person,
+        stale_pairs_by_person,
+        record_stale_pairs_by_person,
+        compute_days_by_customer_id,
+        compute_days_from_start_by_customer_id,
+        compute_pairs_by_customer_id,
+        stale_pairs_by_customer_id,
+        record_stale_pairs_by_customer_id,
     }
 }
 
@@ -166,7 +172,18 @@ fn scope_name(scope: Scope) -> &'static str {
 /// up to the day, so any scope gives the same rows as a full backfill.
 #[must_use]
 pub fn compute_sql(key: CustomerKey, scope: Scope) -> &'static str {
-    statement(&format!("{}_{}", scope_name(scope), key_suffix(key)))
+    match (key, scope) {
+        (CustomerKey::CustomerUniqueId, Scope::Days) => SQL.compute_days_by_person,
+        (CustomerKey::CustomerUniqueId, Scope::DaysFromStart) => {
+            SQL.compute_days_from_start_by_person
+        }
+        (CustomerKey::CustomerUniqueId, Scope::Pairs) => SQL.compute_pairs_by_person,
+        (CustomerKey::CustomerId, Scope::Days) => SQL.compute_days_by_customer_id,
+        (CustomerKey::CustomerId, Scope::DaysFromStart) => {
+            SQL.compute_days_from_start_by_customer_id
+        }
+        (CustomerKey::CustomerId, Scope::Pairs) => SQL.compute_pairs_by_customer_id,
+    }
 }
 
 /// The (person, day) pairs whose stored rows could differ from a fresh computation because of a
@@ -175,13 +192,89 @@ pub fn compute_sql(key: CustomerKey, scope: Scope) -> &'static str {
 /// `$1` is the stage's name.
 #[must_use]
 pub fn stale_pairs_sql(key: CustomerKey) -> &'static str {
-    statement(&format!("stale_pairs_{}", key_suffix(key)))
+    match key {
+        CustomerKey::CustomerUniqueId => SQL.stale_pairs_by_person,
+        CustomerKey::CustomerId => SQL.stale_pairs_by_customer_id,
+    }
 }
 
 /// [`stale_pairs_sql`] into the temporary table `refresh_pairs (person, day)`.
 #[must_use]
 pub fn record_stale_pairs_sql(key: CustomerKey) -> &'static str {
-    statement(&format!("record_stale_pairs_{}", key_suffix(key)))
+    match key {
+        CustomerKey::CustomerUniqueId => SQL.record_stale_pairs_by_person,
+        CustomerKey::CustomerId => SQL.record_stale_pairs_by_customer_id,
+    }
+}
+
+/// One computation: the rows of `scope`, grouped by `key`, written under run `run_id`.
+#[derive(Clone, Copy, Debug)]
+pub struct Computation<'a> {
+    /// The column that identifies a customer.
+    pub key: CustomerKey,
+    /// Which rows.
+    pub scope: Scope,
+    /// The days of [`Scope::Days`] and [`Scope::DaysFromStart`]; for [`Scope::Pairs`], the first
+    /// and last day of the pairs (the rows written are the pairs' only).
+    pub days: DayRange,
+    /// Order statuses counted in the order counts but not in items or money.
+    pub excluded_statuses: &'a [String],
+    /// The run the rows are written under.
+    pub run_id: i64,
+}
+
+/// Computes a scope's rows of `customer_daily_stats` from the loaded tables and inserts them, in
+/// the caller's transaction, which already holds the locks and no longer holds the rows replaced.
+/// Every engine gives the same rows: the columns' definitions are the README's, and
+/// `stages/sql/customer_daily_stats.sql` is their reference.
+#[async_trait]
+pub trait StatsEngine: Send + Sync {
+    /// Computes and inserts the rows of `computation` through `conn`; returns how many rows it
+    /// wrote per day (a day without rows may be absent).
+    async fn write_rows(
+        &self,
+        conn: &mut PgConnection,
+        computation: &Computation<'_>,
+    ) -> Result<Vec<(NaiveDate, i64)>, sqlx::Error>;
+}
+
+/// The engine that runs the file's statement for the computation ([`compute_sql`]) in
+/// `PostgreSQL`: one set-based statement for any number of days or people.
+pub struct PostgresEngine;
+
+#[async_trait]
+impl StatsEngine for PostgresEngine {
+    async fn write_rows(
+        &self,
+        conn: &mut PgConnection,
+        computation: &Computation<'_>,
+    ) -> Result<Vec<(NaiveDate, i64)>, sqlx::Error> {
+        let query = sqlx::query_as(compute_sql(computation.key, computation.scope));
+        let query = match computation.scope {
+            Scope::Days | Scope::DaysFromStart => query
+                .bind(computation.days.start)
+                .bind(computation.days.end),
+            Scope::Pairs => query,
+        };
+        query
+            .bind(computation.excluded_statuses)
+            .bind(computation.run_id)
+            .fetch_all(conn)
+            .await
+    }
+}
+
+impl CustomerDailyStats {
+    /// The computation of `scope` over `days` under run `run_id`, with this stage's options.
+    fn computation(&self, scope: Scope, days: DayRange, run_id: i64) -> Computation<'_> {
+        Computation {
+            key: self.config.customer_key,
+            scope,
+            days,
+            excluded_statuses: &self.config.excluded_statuses,
+            run_id,
+        }
+    }
 }
 
 #[async_trait]
@@ -203,7 +296,7 @@ impl Aggregate for CustomerDailyStats {
         locks::shared_load_lock(conn).await?;
         locks::day_locks(conn, days.start, days.end).await?;
         let high_water = freshness::changes_high_water(conn).await?;
-        sqlx::query("DELETE FROM customer_daily_stats WHERE stat_date BETWEEN $1 AND $2")
+        sqlx::query(SQL.delete_days)
             .bind(days.start)
             .bind(days.end)
             .execute(&mut *conn)
@@ -214,12 +307,9 @@ impl Aggregate for CustomerDailyStats {
         } else {
             Scope::Days
         };
-        let written = sqlx::query(compute_sql(self.config.customer_key, scope))
-            .bind(days.start)
-            .bind(days.end)
-            .bind(&self.config.excluded_statuses)
-            .bind(run.run_id)
-            .fetch_all(&mut *conn)
+        let written = self
+            .engine
+            .write_rows(conn, &self.computation(scope, days, run.run_id))
             .await?;
         let mut counts = BTreeMap::new();
         count_days(&written, 1, &mut counts);
@@ -251,43 +341,36 @@ impl Aggregate for CustomerDailyStats {
     ) -> Result<RefreshReport, sqlx::Error> {
         locks::shared_load_lock(conn).await?;
         let high_water = freshness::changes_high_water(conn).await?;
-        sqlx::query("CREATE TEMP TABLE refresh_pairs (person text NOT NULL, day date NOT NULL) ON COMMIT DROP")
+        sqlx::query(SQL.create_refresh_pairs)
             .execute(&mut *conn)
             .await?;
         sqlx::query(record_stale_pairs_sql(self.config.customer_key))
             .bind(run.stage_name)
             .execute(&mut *conn)
             .await?;
-        sqlx::query("ANALYZE refresh_pairs")
+        sqlx::query(SQL.analyze_refresh_pairs)
             .execute(&mut *conn)
             .await?;
-        let days: Vec<NaiveDate> =
-            sqlx::query_scalar("SELECT DISTINCT day FROM refresh_pairs ORDER BY day")
-                .fetch_all(&mut *conn)
-                .await?;
-        let people: i64 = sqlx::query_scalar("SELECT count(DISTINCT person) FROM refresh_pairs")
+        let days: Vec<NaiveDate> = sqlx::query_scalar(SQL.refresh_days)
+            .fetch_all(&mut *conn)
+            .await?;
+        let people: i64 = sqlx::query_scalar(SQL.refresh_people)
             .fetch_one(&mut *conn)
             .await?;
         locks::day_set_locks(conn, &days).await?;
         let mut delta: BTreeMap<NaiveDate, i64> = days.iter().map(|d| (*d, 0)).collect();
-        let deleted = sqlx::query(
-            "WITH deleted AS (
-                 DELETE FROM customer_daily_stats s USING refresh_pairs p
-                  WHERE s.customer_unique_id = p.person AND s.stat_date = p.day
-                 RETURNING s.stat_date)
-             SELECT stat_date, count(*)::bigint FROM deleted GROUP BY stat_date",
-        )
-        .fetch_all(&mut *conn)
-        .await?;
+        let deleted: Vec<(NaiveDate, i64)> = sqlx::query_as(SQL.delete_refresh_pairs)
+            .fetch_all(&mut *conn)
+            .await?;
         count_days(&deleted, -1, &mut delta);
-        let written = if days.is_empty() {
-            Vec::new()
-        } else {
-            sqlx::query(compute_sql(self.config.customer_key, Scope::Pairs))
-                .bind(&self.config.excluded_statuses)
-                .bind(run.run_id)
-                .fetch_all(&mut *conn)
-                .await?
+        let written = match (days.first(), days.last()) {
+            (Some(first), Some(last)) => {
+                let span = DayRange::new(*first, *last);
+                self.engine
+                    .write_rows(conn, &self.computation(Scope::Pairs, span, run.run_id))
+                    .await?
+            }
+            _ => Vec::new(),
         };
         let rows = count_days(&written, 1, &mut delta);
         let delta: Vec<(NaiveDate, i64)> = delta.into_iter().collect();
@@ -297,201 +380,6 @@ impl Aggregate for CustomerDailyStats {
             people: people as u64,
             rows,
         })
-    }
-}
-
-/// Writes this stage's statement file. Only the test runs this: the binary carries the file's text.
-#[cfg(test)]
-mod write {
-    use super::{CustomerKey, Scope, key_suffix, scope_name};
-
-    /// The whole file.
-    pub fn file() -> String {
-        let mut out = crate::core::sql_file::header(
-            "The statements of the customer_daily_stats stage",
-            "stages/src/aggregates/customer_daily_stats.rs",
-        );
-        for key in [CustomerKey::CustomerUniqueId, CustomerKey::CustomerId] {
-            let suffix = key_suffix(key);
-            for scope in [Scope::Days, Scope::DaysFromStart, Scope::Pairs] {
-                crate::core::sql_file::push(
-                    &mut out,
-                    &format!("{}_{suffix}", scope_name(scope)),
-                    &compute(key, scope),
-                );
-            }
-            crate::core::sql_file::push(
-                &mut out,
-                &format!("stale_pairs_{suffix}"),
-                stale_pairs(key),
-            );
-            crate::core::sql_file::push(
-                &mut out,
-                &format!("record_stale_pairs_{suffix}"),
-                &format!(
-                    "INSERT INTO refresh_pairs (person, day)\n{}",
-                    crate::core::sql_file::tidy(stale_pairs(key))
-                ),
-            );
-        }
-        out
-    }
-
-    /// The SQL that computes the rows of `scope` and inserts them, returning the rows written per day. One
-    /// statement for any number of days or people; the lifetime columns read each person's whole history
-    /// up to the day, so any scope gives the same rows as a full backfill.
-    pub fn compute(key: CustomerKey, scope: Scope) -> String {
-        let customers = match scope {
-            Scope::Days => match key {
-                CustomerKey::CustomerUniqueId => {
-                    "SELECT DISTINCT c.customer_unique_id AS customer
-                       FROM orders o JOIN customers c ON c.customer_id = o.customer_id
-                      WHERE o.order_purchase_timestamp >= $1::date AND o.order_purchase_timestamp < $2::date + 1"
-                }
-                CustomerKey::CustomerId => {
-                    "SELECT DISTINCT o.customer_id AS customer
-                       FROM orders o
-                      WHERE o.order_purchase_timestamp >= $1::date AND o.order_purchase_timestamp < $2::date + 1"
-                }
-            },
-            Scope::Pairs => "SELECT DISTINCT person AS customer FROM refresh_pairs",
-            Scope::DaysFromStart => "SELECT NULL::text AS customer WHERE false",
-        };
-        let (customer, history_from) = match (key, scope) {
-            (CustomerKey::CustomerUniqueId, Scope::DaysFromStart) => (
-                "c.customer_unique_id",
-                "orders o JOIN customers c ON c.customer_id = o.customer_id",
-            ),
-            (CustomerKey::CustomerId, Scope::DaysFromStart) => ("o.customer_id", "orders o"),
-            (CustomerKey::CustomerUniqueId, _) => (
-                "d.customer",
-                "day_customers d\n      JOIN customers c ON c.customer_unique_id = d.customer\n      JOIN orders o ON o.customer_id = c.customer_id",
-            ),
-            (CustomerKey::CustomerId, _) => (
-                "d.customer",
-                "day_customers d\n      JOIN orders o ON o.customer_id = d.customer",
-            ),
-        };
-        let (statuses, run_id, history_until, wanted_join, wanted_where) = match scope {
-            Scope::Days | Scope::DaysFromStart => (
-                "$3",
-                "$4",
-                "WHERE o.order_purchase_timestamp < $2::date + 1",
-                "",
-                "WHERE l.day BETWEEN $1::date AND $2::date",
-            ),
-            Scope::Pairs => (
-                "$1",
-                "$2",
-                "",
-                "JOIN refresh_pairs p ON p.person = l.customer AND p.day = l.day",
-                "",
-            ),
-        };
-        format!(
-            r"WITH day_customers AS ({customers}),
-history AS (
-    SELECT {customer} AS customer, o.order_id, o.order_purchase_timestamp AS purchased_at,
-           o.order_purchase_timestamp::date AS day, o.order_status = ANY({statuses}::text[]) AS excluded
-      FROM {history_from}
-     {history_until}
-),
-day_items AS (
-    SELECT h.customer, h.day, count(*) AS items_count, sum(i.price) AS items_value,
-           sum(i.freight_value) AS freight_value,
-           count(DISTINCT i.product_id) AS distinct_products,
-           count(DISTINCT i.seller_id) AS distinct_sellers
-      FROM history h JOIN order_items i ON i.order_id = h.order_id
-     WHERE NOT h.excluded
-     GROUP BY h.customer, h.day
-),
-day_orders AS (
-    SELECT h.customer, h.day,
-           count(*) AS orders_count,
-           count(*) FILTER (WHERE h.excluded) AS canceled_orders_count,
-           min(h.purchased_at) AS first_order_at,
-           max(h.purchased_at) AS last_order_at
-      FROM history h
-     GROUP BY h.customer, h.day
-),
-per_day AS (
-    SELECT o.customer, o.day, o.orders_count, o.canceled_orders_count,
-           coalesce(x.items_count, 0) AS items_count,
-           coalesce(x.items_value, 0) AS items_value,
-           coalesce(x.freight_value, 0) AS freight_value,
-           coalesce(x.distinct_products, 0) AS distinct_products,
-           coalesce(x.distinct_sellers, 0) AS distinct_sellers,
-           o.first_order_at, o.last_order_at
-      FROM day_orders o LEFT JOIN day_items x ON x.customer = o.customer AND x.day = o.day
-),
-with_lifetime AS (
-    SELECT p.*,
-           sum(p.orders_count) OVER w AS lifetime_orders,
-           sum(p.items_value + p.freight_value) OVER w AS lifetime_spent,
-           min(p.day) OVER (PARTITION BY p.customer) AS first_order_date,
-           lag(p.day) OVER w AS previous_day
-      FROM per_day p
-    WINDOW w AS (PARTITION BY p.customer ORDER BY p.day)
-),
-inserted AS (
-INSERT INTO customer_daily_stats (
-    stat_date, customer_unique_id, orders_count, canceled_orders_count, items_count,
-    distinct_products, distinct_sellers, items_value, freight_value, total_spent, avg_order_value,
-    first_order_at, last_order_at, lifetime_orders, lifetime_spent, first_order_date,
-    days_since_previous_order, is_repeat_customer, run_id, computed_at)
-SELECT l.day, l.customer, l.orders_count, l.canceled_orders_count, l.items_count,
-       l.distinct_products, l.distinct_sellers,
-       l.items_value, l.freight_value, l.items_value + l.freight_value,
-       CASE WHEN l.orders_count > l.canceled_orders_count
-            THEN round((l.items_value + l.freight_value) / (l.orders_count - l.canceled_orders_count), 2) END,
-       l.first_order_at, l.last_order_at, l.lifetime_orders, l.lifetime_spent, l.first_order_date,
-       l.day - l.previous_day, l.lifetime_orders >= 2, {run_id}, clock_timestamp()
-  FROM with_lifetime l
-  {wanted_join}
- {wanted_where}
-RETURNING stat_date
-)
-SELECT stat_date, count(*)::bigint FROM inserted GROUP BY stat_date"
-        )
-    }
-
-    /// The (person, day) pairs whose stored rows could differ from a fresh computation because of a
-    /// change after the day was computed: for each change of a person (the change's old or new state),
-    /// every computed day from the change's day on where the person has a stored row or an order now.
-    /// `$1` is the stage's name.
-    pub fn stale_pairs(key: CustomerKey) -> &'static str {
-        match key {
-            CustomerKey::CustomerUniqueId => {
-                "WITH low AS (SELECT min(changes_seen) AS id FROM aggregate_days WHERE stage_name = $1),
-                 dirty AS (SELECT c.customer_unique_id AS person, c.day, c.id
-                             FROM order_changes c, low WHERE c.id > low.id AND c.customer_id IS NOT NULL),
-                 candidates AS (
-                     SELECT x.person, s.stat_date AS day, x.id
-                       FROM dirty x JOIN customer_daily_stats s ON s.customer_unique_id = x.person AND s.stat_date >= x.day
-                     UNION ALL
-                     SELECT x.person, o.order_purchase_timestamp::date, x.id
-                       FROM dirty x
-                       JOIN customers c ON c.customer_unique_id = x.person
-                       JOIN orders o ON o.customer_id = c.customer_id
-                      WHERE o.order_purchase_timestamp >= x.day)
-                 SELECT DISTINCT k.person, k.day
-                   FROM candidates k JOIN aggregate_days d ON d.stage_name = $1 AND d.day = k.day AND d.changes_seen < k.id"
-            }
-            CustomerKey::CustomerId => {
-                "WITH low AS (SELECT min(changes_seen) AS id FROM aggregate_days WHERE stage_name = $1),
-                 dirty AS (SELECT c.customer_id AS person, c.day, c.id
-                             FROM order_changes c, low WHERE c.id > low.id AND c.customer_id IS NOT NULL),
-                 candidates AS (
-                     SELECT x.person, s.stat_date AS day, x.id
-                       FROM dirty x JOIN customer_daily_stats s ON s.customer_unique_id = x.person AND s.stat_date >= x.day
-                     UNION ALL
-                     SELECT x.person, o.order_purchase_timestamp::date, x.id
-                       FROM dirty x JOIN orders o ON o.customer_id = x.person
-                      WHERE o.order_purchase_timestamp >= x.day)
-                 SELECT DISTINCT k.person, k.day
-                   FROM candidates k JOIN aggregate_days d ON d.stage_name = $1 AND d.day = k.day AND d.changes_seen < k.id"
-            }
-        }
     }
 }
 
@@ -525,14 +413,74 @@ mod tests {
         );
     }
 
-    /// The file is what `write` gives; `UPDATE_SQL=1` writes it.
+    const KEYS: [CustomerKey; 2] = [CustomerKey::CustomerUniqueId, CustomerKey::CustomerId];
+    const SCOPES: [Scope; 3] = [Scope::Days, Scope::DaysFromStart, Scope::Pairs];
+
+    /// One definition of each statistic: the variants differ in whose history they read and which
+    /// rows they keep, never in what a column means.
     #[test]
-    fn statement_file_matches_its_source() {
-        let stale = sql_file::check_or_write(FILE, &write::file());
-        assert!(
-            stale.is_none(),
-            "{FILE} disagrees with stages/src/aggregates/customer_daily_stats.rs; run `UPDATE_SQL=1 cargo test -p stages` and review the diff"
-        );
+    fn every_variant_computes_the_same_columns() {
+        let definition = |sql: &'static str, run_id: &str| {
+            let from = sql.find("day_items AS (").expect("no day_items");
+            let to = sql
+                .find("  FROM with_lifetime l")
+                .expect("no with_lifetime");
+            sql[from..to].replace(run_id, "$run_id")
+        };
+        let first = definition(compute_sql(KEYS[0], SCOPES[0]), "$4");
+        for key in KEYS {
+            for scope in SCOPES {
+                let sql = compute_sql(key, scope);
+                let (statuses, run_id) = match scope {
+                    Scope::Days | Scope::DaysFromStart => ("$3", "$4"),
+                    Scope::Pairs => ("$1", "$2"),
+                };
+                assert_eq!(definition(sql, run_id), first, "{key:?} {scope:?}");
+                assert!(
+                    sql.contains(&format!(
+                        "o.order_status = ANY({statuses}::text[]) AS excluded"
+                    )),
+                    "{key:?} {scope:?}"
+                );
+                assert!(sql.ends_with(
+                    "RETURNING stat_date\n)\nSELECT stat_date, count(*)::bigint FROM inserted GROUP BY stat_date"
+                ));
+            }
+        }
+    }
+
+    /// The rows written are the entity's, every column named.
+    #[test]
+    fn the_insert_names_every_column_of_the_table() {
+        use sea_orm::{IdenStatic, Iterable};
+        let entity: Vec<&str> = crate::entities::customer_daily_stats::Column::iter()
+            .map(|c| c.as_str())
+            .collect();
+        for key in KEYS {
+            for scope in SCOPES {
+                let sql = compute_sql(key, scope);
+                let from = sql
+                    .find("INSERT INTO customer_daily_stats (")
+                    .expect("no INSERT")
+                    + "INSERT INTO customer_daily_stats (".len();
+                let to = sql[from..].find(')').unwrap() + from;
+                let listed: Vec<&str> = sql[from..to].split(',').map(str::trim).collect();
+                assert_eq!(listed, entity, "{key:?} {scope:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_recorded_stale_pairs_are_the_stale_pairs() {
+        for key in KEYS {
+            assert_eq!(
+                record_stale_pairs_sql(key),
+                format!(
+                    "INSERT INTO refresh_pairs (person, day)\n{}",
+                    stale_pairs_sql(key)
+                )
+            );
+        }
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! static statement computes any set of days; a day is recomputed whole when a load changes one of
 //! its orders (or their items, or their customer's person) after the day was computed.
 //!
-//! This stage is also the worked example of "Writing a stage" in the README: its options, its SQL
-//! and its freshness fit in this one file, plus the migration that creates its table.
+//! This stage is also the worked example of "Writing a stage" in the README: its options and its
+//! freshness fit in this one file, its SQL in `stages/sql/product_daily_stats.sql`, plus the
+//! migration that creates its table.
 
 use std::collections::BTreeMap;
 
@@ -16,7 +17,7 @@ use sqlx::PgConnection;
 use crate::core::days::{MAX_CHUNK_DAYS, count_days, purchase_days};
 use crate::core::{
     Aggregate, AggregateRun, BuildError, ChunkReport, DayRange, Problem, RefreshReport, Role,
-    Stage, StageConfig, StageContext, Staleness, freshness, locks,
+    Stage, StageConfig, StageContext, Staleness, freshness, locks, sql_file,
 };
 
 /// Options of the `product_daily_stats` stage.
@@ -104,26 +105,14 @@ pub struct ProductDailyStats {
     config: ProductDailyStatsConfig,
 }
 
-/// Computes the rows of the days `$1..=$2` (only those in `$5` when it is not null), leaving out the
-/// orders whose status is in `$3`, written under run `$4`; returns the rows written per day.
-pub const COMPUTE_SQL: &str = r"
-WITH inserted AS (
-INSERT INTO product_daily_stats (
-    stat_date, product_id, orders_count, items_count, items_value, freight_value, customers_count,
-    run_id, computed_at)
-SELECT o.order_purchase_timestamp::date, i.product_id, count(DISTINCT o.order_id), count(*),
-       sum(i.price), sum(i.freight_value), count(DISTINCT c.customer_unique_id),
-       $4, clock_timestamp()
-  FROM orders o
-  JOIN order_items i ON i.order_id = o.order_id
-  JOIN customers c ON c.customer_id = o.customer_id
- WHERE o.order_purchase_timestamp >= $1::date AND o.order_purchase_timestamp < $2::date + 1
-   AND ($5::date[] IS NULL OR o.order_purchase_timestamp::date = ANY($5::date[]))
-   AND o.order_status <> ALL($3::text[])
- GROUP BY 1, 2
-RETURNING stat_date
-)
-SELECT stat_date, count(*)::bigint FROM inserted GROUP BY stat_date";
+sql_file::statements! {
+    /// This stage's statements (see [`crate::core::sql_file`]).
+    static SQL: Statements = "product_daily_stats.sql" {
+        delete_days,
+        compute,
+        rows_of_days,
+    }
+}
 
 impl ProductDailyStats {
     /// Replaces the rows of the days of `range` (only `only` when given) and returns the rows
@@ -135,16 +124,13 @@ impl ProductDailyStats {
         only: Option<&[NaiveDate]>,
         run_id: i64,
     ) -> Result<BTreeMap<NaiveDate, i64>, sqlx::Error> {
-        sqlx::query(
-            "DELETE FROM product_daily_stats WHERE stat_date BETWEEN $1 AND $2
-                AND ($3::date[] IS NULL OR stat_date = ANY($3::date[]))",
-        )
-        .bind(range.start)
-        .bind(range.end)
-        .bind(only)
-        .execute(&mut *conn)
-        .await?;
-        let written = sqlx::query(COMPUTE_SQL)
+        sqlx::query(SQL.delete_days)
+            .bind(range.start)
+            .bind(range.end)
+            .bind(only)
+            .execute(&mut *conn)
+            .await?;
+        let written: Vec<(NaiveDate, i64)> = sqlx::query_as(SQL.compute)
             .bind(range.start)
             .bind(range.end)
             .bind(&self.config.excluded_statuses)
@@ -208,15 +194,13 @@ impl Aggregate for ProductDailyStats {
             return Ok(RefreshReport::default());
         };
         locks::day_set_locks(conn, &days).await?;
-        let before: BTreeMap<NaiveDate, i64> = sqlx::query_as(
-            "SELECT day, rows FROM aggregate_days WHERE stage_name = $1 AND day = ANY($2)",
-        )
-        .bind(run.stage_name)
-        .bind(&days)
-        .fetch_all(&mut *conn)
-        .await?
-        .into_iter()
-        .collect();
+        let before: BTreeMap<NaiveDate, i64> = sqlx::query_as(SQL.rows_of_days)
+            .bind(run.stage_name)
+            .bind(&days)
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .collect();
         let after = self
             .replace(conn, DayRange::new(*first, *last), Some(&days), run.run_id)
             .await?;

@@ -5,6 +5,15 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use sqlx::{PgConnection, Row};
 
+use crate::core::sql_file;
+
+sql_file::statements! {
+    /// This module's statements (see [`crate::core::sql_file`]).
+    static SQL: Statements = "core/days.sql" {
+        purchase_days,
+    }
+}
+
 /// An inclusive range of days.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DayRange {
@@ -47,11 +56,7 @@ pub const MAX_CHUNK_DAYS: u32 = 36_500;
 
 /// The first and last purchase day of the loaded orders, if any.
 pub async fn purchase_days(conn: &mut PgConnection) -> Result<Option<DayRange>, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT min(order_purchase_timestamp)::date, max(order_purchase_timestamp)::date FROM orders",
-    )
-    .fetch_one(conn)
-    .await?;
+    let row = sqlx::query(SQL.purchase_days).fetch_one(conn).await?;
     Ok(match (row.get(0), row.get(1)) {
         (Some(start), Some(end)) => Some(DayRange::new(start, end)),
         _ => None,
@@ -60,14 +65,13 @@ pub async fn purchase_days(conn: &mut PgConnection) -> Result<Option<DayRange>, 
 
 /// Adds `sign` times the (day, rows) counts of `rows` into `into`; returns the rows counted.
 pub(crate) fn count_days(
-    rows: &[sqlx::postgres::PgRow],
+    rows: &[(NaiveDate, i64)],
     sign: i64,
     into: &mut BTreeMap<NaiveDate, i64>,
 ) -> u64 {
     let mut total = 0;
-    for row in rows {
-        let n: i64 = row.get(1);
-        *into.entry(row.get(0)).or_default() += sign * n;
+    for &(day, n) in rows {
+        *into.entry(day).or_default() += sign * n;
         total += n as u64;
     }
     total

@@ -18,11 +18,26 @@ use sqlx::{PgConnection, Row};
 
 use crate::core::days::DayRange;
 use crate::core::roles::{AggregateRun, ChunkReport};
+use crate::core::sql_file;
+
+sql_file::statements! {
+    /// This module's statements (see [`crate::core::sql_file`]).
+    static SQL: Statements = "core/freshness.sql" {
+        changes_high_water,
+        record_days,
+        record_refreshed_rows,
+        record_changes_seen,
+        changes_pending,
+        whole_stale_days,
+        changed_days,
+        computed_days,
+    }
+}
 
 /// The id of the latest change: what a computation reflects once it holds the shared load lock
 /// (loads, which write changes, wait for it).
 pub async fn changes_high_water(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT coalesce(max(id), 0)::bigint FROM order_changes")
+    sqlx::query_scalar(SQL.changes_high_water)
         .fetch_one(conn)
         .await
 }
@@ -38,22 +53,15 @@ pub async fn record_days(
     days: &[(NaiveDate, i64)],
 ) -> Result<(), sqlx::Error> {
     let (dates, rows): (Vec<NaiveDate>, Vec<i64>) = days.iter().copied().unzip();
-    sqlx::query(
-        "INSERT INTO aggregate_days (stage_name, day, config_fingerprint, run_id, computed_at, changes_seen, rows)
-         SELECT $1, d.day, $2, $3, clock_timestamp(), $4, d.rows
-           FROM unnest($5::date[], $6::bigint[]) AS d (day, rows)
-         ON CONFLICT (stage_name, day) DO UPDATE
-            SET config_fingerprint = excluded.config_fingerprint, run_id = excluded.run_id,
-                computed_at = excluded.computed_at, changes_seen = excluded.changes_seen, rows = excluded.rows",
-    )
-    .bind(stage)
-    .bind(fingerprint)
-    .bind(run_id)
-    .bind(changes_seen)
-    .bind(dates)
-    .bind(rows)
-    .execute(conn)
-    .await?;
+    sqlx::query(SQL.record_days)
+        .bind(stage)
+        .bind(fingerprint)
+        .bind(run_id)
+        .bind(changes_seen)
+        .bind(dates)
+        .bind(rows)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -98,40 +106,28 @@ pub async fn record_refresh(
     refreshed: &[(NaiveDate, i64)],
 ) -> Result<(), sqlx::Error> {
     let (dates, deltas): (Vec<NaiveDate>, Vec<i64>) = refreshed.iter().copied().unzip();
-    sqlx::query(
-        "UPDATE aggregate_days d SET rows = d.rows + r.delta, run_id = $2, computed_at = clock_timestamp()
-           FROM unnest($3::date[], $4::bigint[]) AS r (day, delta)
-          WHERE d.stage_name = $1 AND d.day = r.day",
-    )
-    .bind(stage)
-    .bind(run_id)
-    .bind(dates)
-    .bind(deltas)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(
-        "UPDATE aggregate_days d SET changes_seen = $2
-          WHERE d.stage_name = $1 AND d.changes_seen < $2
-            AND NOT EXISTS (SELECT 1 FROM order_changes c
-                             WHERE c.customer_id IS NULL AND c.id > d.changes_seen AND c.id <= $2 AND c.day <= d.day)",
-    )
-    .bind(stage)
-    .bind(high_water)
-    .execute(conn)
-    .await?;
+    sqlx::query(SQL.record_refreshed_rows)
+        .bind(stage)
+        .bind(run_id)
+        .bind(dates)
+        .bind(deltas)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(SQL.record_changes_seen)
+        .bind(stage)
+        .bind(high_water)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
 /// Whether a load recorded a change that some computed day of `stage` does not reflect yet: when
 /// not, no person's rows are stale (whole-day staleness aside, see [`whole_stale_days`]).
 pub async fn changes_pending(conn: &mut PgConnection, stage: &str) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM order_changes
-                         WHERE id > (SELECT coalesce(min(changes_seen), 0) FROM aggregate_days WHERE stage_name = $1))",
-    )
-    .bind(stage)
-    .fetch_one(conn)
-    .await
+    sqlx::query_scalar(SQL.changes_pending)
+        .bind(stage)
+        .fetch_one(conn)
+        .await
 }
 
 /// The computed days of `stage` to recompute whole: computed with options other than `fingerprint`,
@@ -141,18 +137,11 @@ pub async fn whole_stale_days(
     stage: &str,
     fingerprint: &str,
 ) -> Result<Vec<NaiveDate>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT d.day FROM aggregate_days d
-          WHERE d.stage_name = $1
-            AND (d.config_fingerprint <> $2
-                 OR EXISTS (SELECT 1 FROM order_changes c
-                             WHERE c.customer_id IS NULL AND c.id > d.changes_seen AND c.day <= d.day))
-          ORDER BY d.day",
-    )
-    .bind(stage)
-    .bind(fingerprint)
-    .fetch_all(conn)
-    .await?;
+    let rows = sqlx::query(SQL.whole_stale_days)
+        .bind(stage)
+        .bind(fingerprint)
+        .fetch_all(conn)
+        .await?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
@@ -163,17 +152,10 @@ pub async fn changed_days(
     conn: &mut PgConnection,
     stage: &str,
 ) -> Result<Vec<NaiveDate>, sqlx::Error> {
-    sqlx::query_scalar(
-        "WITH low AS (SELECT min(changes_seen) AS id FROM aggregate_days WHERE stage_name = $1)
-         SELECT DISTINCT d.day
-           FROM order_changes c, low, aggregate_days d
-          WHERE c.id > low.id AND c.customer_id IS NOT NULL
-            AND d.stage_name = $1 AND d.day = c.day AND d.changes_seen < c.id
-          ORDER BY d.day",
-    )
-    .bind(stage)
-    .fetch_all(conn)
-    .await
+    sqlx::query_scalar(SQL.changed_days)
+        .bind(stage)
+        .fetch_all(conn)
+        .await
 }
 
 /// Every computed day of `stage`, ascending.
@@ -181,7 +163,7 @@ pub async fn computed_days(
     conn: &mut PgConnection,
     stage: &str,
 ) -> Result<Vec<NaiveDate>, sqlx::Error> {
-    sqlx::query_scalar("SELECT day FROM aggregate_days WHERE stage_name = $1 ORDER BY day")
+    sqlx::query_scalar(SQL.computed_days)
         .bind(stage)
         .fetch_all(conn)
         .await

@@ -16,6 +16,15 @@ use sqlx::{PgConnection, Row};
 
 use crate::core::digest::FileDigest;
 use crate::core::roles::DatasetAccount;
+use crate::core::sql_file;
+
+sql_file::statements! {
+    /// This module's statements (see [`crate::core::sql_file`]).
+    static SQL: Statements = "core/loaded_files.sql" {
+        read_all,
+        record,
+    }
+}
 
 /// The file a table holds, as the load that read it recorded.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,12 +66,7 @@ impl LoadedFile {
 /// Every table's record, read in the caller's transaction (which holds the load lock, so it is the
 /// latest committed state and no load can change it before the caller commits).
 pub async fn read_all(conn: &mut PgConnection) -> Result<Vec<LoadedFile>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT table_name, run_id, stage_name, bytes, blake3, rules, checked_at, account
-           FROM loaded_files ORDER BY table_name",
-    )
-    .fetch_all(conn)
-    .await?;
+    let rows = sqlx::query(SQL.read_all).fetch_all(conn).await?;
     Ok(rows
         .into_iter()
         .filter_map(|row| {
@@ -88,25 +92,18 @@ pub async fn read_all(conn: &mut PgConnection) -> Result<Vec<LoadedFile>, sqlx::
 /// Records `file` as what its table holds, replacing the table's row. Run it after the load's
 /// merge, in the load's transaction.
 pub async fn record(conn: &mut PgConnection, file: &LoadedFile) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO loaded_files (table_name, run_id, stage_name, file_name, bytes, blake3, rules, checked_at, account)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-         ON CONFLICT (table_name) DO UPDATE SET run_id = EXCLUDED.run_id, stage_name = EXCLUDED.stage_name,
-                file_name = EXCLUDED.file_name, bytes = EXCLUDED.bytes, blake3 = EXCLUDED.blake3,
-                rules = EXCLUDED.rules, checked_at = EXCLUDED.checked_at, account = EXCLUDED.account,
-                loaded_at = now()",
-    )
-    .bind(file.dataset.table())
-    .bind(file.run_id)
-    .bind(&file.stage_name)
-    .bind(&file.account.file)
-    .bind(file.digest.bytes as i64)
-    .bind(&file.digest.blake3)
-    .bind(&file.rules)
-    .bind(file.checked_at)
-    .bind(serde_json::to_value(&file.account).unwrap_or_default())
-    .execute(conn)
-    .await?;
+    sqlx::query(SQL.record)
+        .bind(file.dataset.table())
+        .bind(file.run_id)
+        .bind(&file.stage_name)
+        .bind(&file.account.file)
+        .bind(file.digest.bytes as i64)
+        .bind(&file.digest.blake3)
+        .bind(&file.rules)
+        .bind(file.checked_at)
+        .bind(serde_json::to_value(&file.account).unwrap_or_default())
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

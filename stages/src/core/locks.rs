@@ -5,6 +5,18 @@
 use chrono::NaiveDate;
 use sqlx::PgConnection;
 
+use crate::core::sql_file;
+
+sql_file::statements! {
+    /// This module's statements (see [`crate::core::sql_file`]).
+    static SQL: Statements = "core/locks.sql" {
+        exclusive_load_lock,
+        shared_load_lock,
+        day_locks,
+        day_set_locks,
+    }
+}
+
 /// Lock class of the load/aggregate lock.
 const LOAD_CLASS: i32 = 0x5049_0001;
 /// Lock class of per-day locks.
@@ -16,7 +28,7 @@ pub const MIGRATE_CLASS: i32 = 0x5049_0004;
 
 /// Takes the load lock exclusively until the end of the transaction.
 pub async fn exclusive_load_lock(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT pg_advisory_xact_lock($1, 0)")
+    sqlx::query(SQL.exclusive_load_lock)
         .bind(LOAD_CLASS)
         .execute(conn)
         .await?;
@@ -25,7 +37,7 @@ pub async fn exclusive_load_lock(conn: &mut PgConnection) -> Result<(), sqlx::Er
 
 /// Takes the load lock shared until the end of the transaction: aggregates run together, not during a merge.
 pub async fn shared_load_lock(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT pg_advisory_xact_lock_shared($1, 0)")
+    sqlx::query(SQL.shared_load_lock)
         .bind(LOAD_CLASS)
         .execute(conn)
         .await?;
@@ -38,15 +50,12 @@ pub async fn day_locks(
     start: NaiveDate,
     end: NaiveDate,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "SELECT count(pg_advisory_xact_lock($1, (d - DATE '2000-01-01')))
-           FROM (SELECT d::date AS d FROM generate_series($2::date, $3::date, interval '1 day') d ORDER BY 1) days",
-    )
-    .bind(DAY_CLASS)
-    .bind(start)
-    .bind(end)
-    .execute(conn)
-    .await?;
+    sqlx::query(SQL.day_locks)
+        .bind(DAY_CLASS)
+        .bind(start)
+        .bind(end)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -55,13 +64,10 @@ pub async fn day_set_locks(conn: &mut PgConnection, days: &[NaiveDate]) -> Resul
     let mut days = days.to_vec();
     days.sort_unstable();
     days.dedup();
-    sqlx::query(
-        "SELECT count(pg_advisory_xact_lock($1, (d - DATE '2000-01-01')))
-           FROM (SELECT d FROM unnest($2::date[]) d ORDER BY 1) days",
-    )
-    .bind(DAY_CLASS)
-    .bind(days)
-    .execute(conn)
-    .await?;
+    sqlx::query(SQL.day_set_locks)
+        .bind(DAY_CLASS)
+        .bind(days)
+        .execute(conn)
+        .await?;
     Ok(())
 }

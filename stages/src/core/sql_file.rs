@@ -1,11 +1,17 @@
-//! Static SQL kept in `.sql` files under `stages/sql/`: one named statement after each `-- name: `
-//! line. The files that follow the schema are written from it by a test (`UPDATE_SQL=1 cargo test
-//! -p stages`), and the same test fails while a file and the schema disagree; the binary carries
-//! the files' text as it is, so what runs is what the files say.
+//! Static SQL kept in hand-written `.sql` files under `stages/sql/`, the source a reviewer reads,
+//! diffs and pastes into `EXPLAIN`: one named statement after each `-- name: ` line. The binary
+//! carries the files' text as it is (`include_str!`), so what runs is what the files say.
+//!
+//! One way to read them: a module declares the statements it runs with [`statements!`] (the file
+//! and the names, once), and reads each as a field (`SQL.changes_high_water`), so a name the code
+//! uses is checked by the compiler, and a statement the file lacks or names twice, or one nobody
+//! reads, fails this module's test. The load's per-table files, one shape for four tables, are read
+//! through [`SqlFile`] by `loaders::postgres_load::statements` and registered for the same test.
 
 /// The `(name, statement)` pairs of a file: each statement runs from its `-- name: ` line to the
-/// next one, without the trailing `;` and blank lines. Lines before the first name are the file's
-/// header. A name may repeat (a list of statements).
+/// next one, without the `--` lines that open it (its description), the trailing `;` and blank
+/// lines. Lines before the first name are the file's header. A name may repeat (a list of
+/// statements).
 #[must_use]
 pub fn sections(text: &'static str) -> Vec<(&'static str, &'static str)> {
     const MARK: &str = "-- name: ";
@@ -22,10 +28,11 @@ pub fn sections(text: &'static str) -> Vec<(&'static str, &'static str)> {
         let body_end = body_and_rest
             .find(NEXT)
             .map_or(body_and_rest.len(), |at| at + 1);
-        let body = body_and_rest[..body_end]
-            .trim()
-            .trim_end_matches(';')
-            .trim_end();
+        let mut body = body_and_rest[..body_end].trim_start_matches('\n');
+        while body.starts_with("--") {
+            body = body.split_once('\n').map_or("", |(_, after)| after);
+        }
+        let body = body.trim().trim_end_matches(';').trim_end();
         out.push((name, body));
         rest = &body_and_rest[body_end..];
     }
@@ -47,67 +54,121 @@ pub fn one(file: &str, named: &[(&'static str, &'static str)], name: &str) -> &'
     sql
 }
 
-/// The header every written file starts with.
-#[cfg(test)]
-#[must_use]
-pub fn header(what: &str, source: &str) -> String {
-    format!(
-        "-- {what}, written from {source}.\n\
-         -- Do not edit: `UPDATE_SQL=1 cargo test -p stages` writes this file again, and the same\n\
-         -- test fails while it and its source disagree.\n"
-    )
+/// One file's named statements ([`sections`]).
+#[derive(Debug)]
+pub struct SqlFile {
+    /// The file's path, for messages: `stages/sql/...`.
+    path: String,
+    named: Vec<(&'static str, &'static str)>,
 }
 
-/// `sql` trimmed, without blank lines, and with the lines after the first losing the indentation
-/// they share (a statement written inside indented Rust code).
-#[cfg(test)]
-#[must_use]
-pub fn tidy(sql: &str) -> String {
-    let mut lines = sql.trim().lines().filter(|l| !l.trim().is_empty());
-    let first = lines.next().unwrap_or_default();
-    let rest: Vec<&str> = lines.collect();
-    let shared = rest
-        .iter()
-        .map(|l| l.len() - l.trim_start().len())
-        .min()
-        .unwrap_or(0);
-    let mut out = first.to_owned();
-    for line in rest {
-        out.push('\n');
-        out.push_str(line[shared..].trim_end());
+impl SqlFile {
+    /// The statements of `text`, the file at `path` under `stages/sql/`.
+    #[must_use]
+    pub fn new(path: &str, text: &'static str) -> Self {
+        Self {
+            path: format!("stages/sql/{path}"),
+            named: sections(text),
+        }
     }
-    out
+
+    /// The statement named `name`, which must be there exactly once ([`one`]).
+    #[must_use]
+    pub fn one(&self, name: &str) -> &'static str {
+        one(&self.path, &self.named, name)
+    }
+
+    /// Every statement named `name`, in the file's order (a list; possibly none).
+    #[must_use]
+    pub fn all(&self, name: &str) -> Vec<&'static str> {
+        self.named
+            .iter()
+            .filter(|(n, _)| *n == name)
+            .map(|(_, sql)| *sql)
+            .collect()
+    }
+
+    /// The statement named `name` when the file has one (at most once, as [`one`]).
+    #[must_use]
+    pub fn optional(&self, name: &str) -> Option<&'static str> {
+        self.named
+            .iter()
+            .any(|(n, _)| *n == name)
+            .then(|| self.one(name))
+    }
 }
 
-/// Appends the statement `name` ([`tidy`]) to a file being written.
+/// Declares `static $static`, the statements named `$name...` of the file `stages/sql/$path`, read
+/// once on first use, each a `&'static str` field of the struct `$ty`:
+///
+/// ```text
+/// statements! {
+///     static SQL: Statements = "core/locks.sql" { exclusive_load_lock, shared_load_lock }
+/// }
+/// sqlx::query(SQL.exclusive_load_lock)
+/// ```
+///
+/// A name the file lacks or names twice panics on first use; the file is registered for this
+/// module's test, which reads every declared file and also fails on a statement no field reads.
+macro_rules! statements {
+    (
+        $(#[$meta:meta])*
+        static $static:ident: $ty:ident = $path:literal { $($name:ident),+ $(,)? }
+    ) => {
+        $(#[$meta])*
+        struct $ty {
+            $($name: &'static str,)+
+        }
+
+        impl $ty {
+            const TEXT: &'static str =
+                include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/sql/", $path));
+        }
+
+        static $static: ::std::sync::LazyLock<$ty> = ::std::sync::LazyLock::new(|| {
+            let file = $crate::core::sql_file::SqlFile::new($path, $ty::TEXT);
+            $ty {
+                $($name: file.one(stringify!($name)),)+
+            }
+        });
+
+        #[cfg(test)]
+        $crate::inventory::submit! {
+            $crate::core::sql_file::Declared {
+                path: $path,
+                text: $ty::TEXT,
+                names: &[$(stringify!($name)),+],
+                read: || {
+                    ::std::sync::LazyLock::force(&$static);
+                },
+            }
+        }
+    };
+}
+pub(crate) use statements;
+
+/// A file under `stages/sql/` that code reads, registered beside its reader for this module's test.
 #[cfg(test)]
-pub fn push(out: &mut String, name: &str, sql: &str) {
-    out.push_str("\n-- name: ");
-    out.push_str(name);
-    out.push('\n');
-    out.push_str(&tidy(sql));
-    out.push_str(";\n");
+pub struct Declared {
+    /// The path under `stages/sql/`.
+    pub path: &'static str,
+    /// The file's text, as the binary carries it.
+    pub text: &'static str,
+    /// Every statement name the reader asks for.
+    pub names: &'static [&'static str],
+    /// Reads the file as the code does: panics when a statement asked for is missing or named
+    /// twice.
+    pub read: fn(),
 }
 
-/// Compares the file at `relative` (to the crate) with `expected`; with `UPDATE_SQL` set, writes
-/// it instead. Returns the path when it disagrees.
 #[cfg(test)]
-#[must_use]
-pub fn check_or_write(relative: &str, expected: &str) -> Option<String> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(relative);
-    let found = std::fs::read_to_string(&path).unwrap_or_default();
-    if found == expected {
-        return None;
-    }
-    if std::env::var_os("UPDATE_SQL").is_some() {
-        std::fs::write(&path, expected).expect("cannot write the SQL file");
-        return None;
-    }
-    Some(path.display().to_string())
-}
+inventory::collect!(Declared);
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
     use super::*;
 
     #[test]
@@ -115,16 +176,89 @@ mod tests {
         let parsed = sections("-- header\n\n-- name: a\nSELECT 1;\n\n-- name: b\nSELECT\n  2;\n");
         assert_eq!(parsed, vec![("a", "SELECT 1"), ("b", "SELECT\n  2")]);
         assert!(sections("no statements").is_empty());
-        let mut written = header("test", "here");
-        push(&mut written, "x", "SELECT 'a;b'\n");
-        let leaked: &'static str = Box::leak(written.into_boxed_str());
-        assert_eq!(sections(leaked), vec![("x", "SELECT 'a;b'")]);
-        assert_eq!(one("t.sql", &sections(leaked), "x"), "SELECT 'a;b'");
+        let written = "-- test, written from here.\n\n-- name: x\nSELECT 'a;b';\n";
+        assert_eq!(sections(written), vec![("x", "SELECT 'a;b'")]);
+        assert_eq!(one("t.sql", &sections(written), "x"), "SELECT 'a;b'");
+    }
+
+    #[test]
+    fn a_statement_s_description_is_not_its_text() {
+        let parsed = sections(
+            "-- name: a\n-- What a does,\n-- in two lines.\nSELECT 1\n  -- kept: inside the statement\n  , 2;\n\n-- name: b\n--\nSELECT 3;\n",
+        );
+        assert_eq!(
+            parsed,
+            vec![
+                ("a", "SELECT 1\n  -- kept: inside the statement\n  , 2"),
+                ("b", "SELECT 3")
+            ]
+        );
+        let file = SqlFile::new(
+            "t.sql",
+            "-- name: a\nSELECT 1;\n-- name: l\nA;\n-- name: l\nB;\n",
+        );
+        assert_eq!(file.all("l"), ["A", "B"]);
+        assert!(file.all("m").is_empty());
+        assert_eq!(file.optional("a"), Some("SELECT 1"));
+        assert_eq!(file.optional("m"), None);
     }
 
     #[test]
     #[should_panic(expected = "t.sql has no statement `y`")]
     fn a_missing_statement_is_a_bug() {
         let _ = one("t.sql", &[("x", "SELECT 1")], "y");
+    }
+
+    #[test]
+    #[should_panic(expected = "stages/sql/t.sql: `x` is named twice")]
+    fn a_statement_named_twice_is_a_bug() {
+        let _ = SqlFile::new("t.sql", "-- name: x\nSELECT 1;\n-- name: x\nSELECT 2;\n").one("x");
+    }
+
+    /// The `.sql` files under `dir`, as paths relative to `root`.
+    fn sql_files(root: &Path, dir: &Path, out: &mut BTreeSet<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                sql_files(root, &path, out);
+            } else if path.extension().is_some_and(|e| e == "sql") {
+                let relative = path.strip_prefix(root).unwrap();
+                out.insert(relative.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+
+    /// Every file the code reads has every statement it asks for, once (lists aside), and nothing
+    /// else; every file under `stages/sql/` is read by some code.
+    #[test]
+    fn every_file_holds_exactly_the_statements_its_code_reads() {
+        let mut declared = BTreeSet::new();
+        for file in inventory::iter::<Declared> {
+            (file.read)();
+            let asked: BTreeSet<&str> = file.names.iter().copied().collect();
+            let unread: Vec<&str> = sections(file.text)
+                .into_iter()
+                .map(|(name, _)| name)
+                .filter(|name| !asked.contains(name))
+                .collect();
+            assert!(
+                unread.is_empty(),
+                "stages/sql/{}: no code reads {unread:?}",
+                file.path
+            );
+            assert!(
+                declared.insert(file.path.to_owned()),
+                "stages/sql/{} is declared twice",
+                file.path
+            );
+        }
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("sql");
+        let mut present = BTreeSet::new();
+        sql_files(&root, &root, &mut present);
+        let unread: Vec<&String> = present.difference(&declared).collect();
+        assert!(
+            unread.is_empty(),
+            "no code reads {unread:?} (under stages/sql/)"
+        );
     }
 }

@@ -17,12 +17,36 @@ use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, Row};
 use tokio::sync::mpsc;
 
-use crate::core::locks;
 use crate::core::record::ValidatedBatch;
 use crate::core::{
     BuildError, DatasetAccount, Load, Problem, Role, Source, Stage, StageConfig, StageContext,
 };
+use crate::core::{locks, sql_file};
 use statements::LoadStatements;
+
+sql_file::statements! {
+    /// The load's statements that are not per table (each table's are [`LoadStatements`]).
+    static SQL: Statements = "load/postgres_load.sql" {
+        set_lock_timeout,
+        create_rejects,
+        create_files,
+        record_file,
+        copy_rejects,
+        estimated_rows,
+        quarantine_rejects,
+        create_load_keys,
+        record_keys,
+        drop_keys,
+        set_maintenance_work_mem,
+        restore_keys,
+        list_changed_orders,
+        count_changed_orders,
+        estimated_orders,
+        record_states,
+        first_changed_day,
+        record_bulk_change,
+    }
+}
 
 /// Options of the `postgres_load` stage.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -94,7 +118,7 @@ impl PostgresLoad {
     /// Sets the transaction's `lock_timeout` to the configured seconds (a bound value, no SQL text
     /// built from it).
     async fn set_lock_timeout(&self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT set_config('lock_timeout', $1, true)")
+        sqlx::query(SQL.set_lock_timeout)
             .bind(format!("{}s", self.config.lock_timeout_secs))
             .execute(conn)
             .await?;
@@ -231,11 +255,7 @@ impl Load for PostgresLoad {
             }
             copy.finish().await?;
             if !rejects.is_empty() {
-                let mut copy = conn
-                    .copy_in_raw(
-                        "COPY staging_rejects (dataset, source_file, line_number, raw_line, reason, key) FROM STDIN",
-                    )
-                    .await?;
+                let mut copy = conn.copy_in_raw(SQL.copy_rejects).await?;
                 if let Err(e) = copy.send(rejects.as_slice()).await {
                     copy.abort(e.to_string()).await.ok();
                     return Err(e);
@@ -297,11 +317,10 @@ impl Load for PostgresLoad {
             let sql = LoadStatements::of(dataset);
             let merged_at = std::time::Instant::now();
             // reltuples is -1 for a table never analysed.
-            let rows_before: f32 =
-                sqlx::query_scalar("SELECT reltuples FROM pg_class WHERE oid = $1::regclass")
-                    .bind(dataset.table())
-                    .fetch_one(&mut *conn)
-                    .await?;
+            let rows_before: f32 = sqlx::query_scalar(SQL.estimated_rows)
+                .bind(dataset.table())
+                .fetch_one(&mut *conn)
+                .await?;
             let (updated, inserted) = if first_load {
                 let inserted = sqlx::query(sql.first_merge)
                     .execute(&mut *conn)
@@ -352,13 +371,10 @@ impl Load for PostgresLoad {
             );
         }
         changes.after_merge(conn, run_id).await?;
-        sqlx::query(
-            "INSERT INTO rejected_rows (run_id, dataset, source_file, line_number, raw_line, reason)
-             SELECT $1, dataset, source_file, line_number, raw_line, reason FROM staging_rejects ORDER BY dataset, line_number",
-        )
-        .bind(run_id)
-        .execute(&mut *conn)
-        .await?;
+        sqlx::query(SQL.quarantine_rejects)
+            .bind(run_id)
+            .execute(&mut *conn)
+            .await?;
         Ok(())
     }
 }
@@ -370,41 +386,6 @@ impl Load for PostgresLoad {
 /// them from there: step 1 the primary keys and unique constraints, 2 the other indexes, 3 the
 /// references.
 struct Keys;
-
-const RECORD_KEYS_SQL: &str = "
-INSERT INTO load_keys (step, drop_sql, restore_sql)
-SELECT CASE WHEN c.contype = 'f' THEN 3 ELSE 1 END,
-       format('ALTER TABLE %s DROP CONSTRAINT %I', c.conrelid::regclass, c.conname),
-       format('ALTER TABLE %s ADD CONSTRAINT %I %s', c.conrelid::regclass, c.conname, pg_get_constraintdef(c.oid))
-  FROM pg_constraint c
- WHERE c.conrelid = ANY($1::regclass[]) AND c.contype IN ('p', 'u', 'f')
-UNION ALL
-SELECT 2, format('DROP INDEX %s', i.indexrelid::regclass), pg_get_indexdef(i.indexrelid)
-  FROM pg_index i
- WHERE i.indrelid = ANY($1::regclass[])
-   AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid AND c.conrelid = i.indrelid)";
-
-/// References first, then indexes, then keys.
-const DROP_KEYS_SQL: &str = "
-DO $$
-DECLARE k record;
-BEGIN
-    FOR k IN SELECT drop_sql FROM load_keys ORDER BY step DESC, drop_sql LOOP
-        EXECUTE k.drop_sql;
-    END LOOP;
-END
-$$";
-
-/// Keys, then indexes, then references (each checked in one pass).
-const RESTORE_KEYS_SQL: &str = "
-DO $$
-DECLARE k record;
-BEGIN
-    FOR k IN SELECT restore_sql FROM load_keys ORDER BY step, restore_sql LOOP
-        EXECUTE k.restore_sql;
-    END LOOP;
-END
-$$";
 
 impl Keys {
     /// Whether none of the four tables holds a row.
@@ -423,66 +404,26 @@ impl Keys {
     /// Records the definitions, then drops references, indexes and keys.
     async fn drop_all(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
         let tables: Vec<&str> = Dataset::LOAD_ORDER.iter().map(|d| d.table()).collect();
-        sqlx::query(
-            "CREATE TEMP TABLE load_keys (step int NOT NULL, drop_sql text NOT NULL, restore_sql text NOT NULL) ON COMMIT DROP",
-        )
-        .execute(&mut *conn)
-        .await?;
-        sqlx::query(RECORD_KEYS_SQL)
+        sqlx::query(SQL.create_load_keys)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(SQL.record_keys)
             .bind(&tables)
             .execute(&mut *conn)
             .await?;
-        sqlx::query(DROP_KEYS_SQL).execute(&mut *conn).await?;
+        sqlx::query(SQL.drop_keys).execute(&mut *conn).await?;
         Ok(())
     }
 
     /// Builds the keys and indexes, then the references.
     async fn restore(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-        sqlx::query("SET LOCAL maintenance_work_mem = '256MB'")
+        sqlx::query(SQL.set_maintenance_work_mem)
             .execute(&mut *conn)
             .await?;
-        sqlx::query(RESTORE_KEYS_SQL).execute(&mut *conn).await?;
+        sqlx::query(SQL.restore_keys).execute(&mut *conn).await?;
         Ok(())
     }
 }
-
-/// The orders whose statistics this load changes: new or changed orders, orders with new or changed
-/// items, and orders of customers whose person (`customer_unique_id`) changed. Only the changed
-/// lines (see `set_rules`) can be any of these.
-const CHANGED_ORDERS_SQL: &str = r"
-CREATE TEMP TABLE changed_orders ON COMMIT DROP AS
-SELECT s.order_id
-  FROM staging_orders s LEFT JOIN orders o ON o.order_id = s.order_id
- WHERE s.outcome IS NULL AND s.line_number IN (SELECT line_number FROM staging_orders_changed)
-   AND (o.order_id IS NULL OR (o.customer_id, o.order_status, o.order_purchase_timestamp)
-        IS DISTINCT FROM (s.customer_id, s.order_status, s.order_purchase_timestamp))
-UNION
-SELECT si.order_id
-  FROM staging_order_items si
-  LEFT JOIN order_items oi ON oi.order_id = si.order_id AND oi.order_item_id = si.order_item_id
- WHERE si.outcome IS NULL AND si.line_number IN (SELECT line_number FROM staging_order_items_changed)
-   AND (oi.order_id IS NULL OR (oi.product_id, oi.seller_id, oi.price, oi.freight_value)
-        IS DISTINCT FROM (si.product_id, si.seller_id, si.price, si.freight_value))
-UNION
-SELECT o.order_id
-  FROM staging_customers sc
-  JOIN customers c ON c.customer_id = sc.customer_id
-  JOIN orders o ON o.customer_id = c.customer_id
- WHERE sc.outcome IS NULL AND sc.line_number IN (SELECT line_number FROM staging_customers_changed)
-   AND sc.customer_unique_id IS DISTINCT FROM c.customer_unique_id";
-
-/// Records the current state (customer, person, purchase day) of every changed order under run `$1`:
-/// run before the merge it records the old states, after it the new ones.
-const RECORD_STATES_SQL: &str = r"
-INSERT INTO order_changes (run_id, customer_id, customer_unique_id, day)
-SELECT DISTINCT $1::bigint, o.customer_id, c.customer_unique_id, o.order_purchase_timestamp::date
-  FROM changed_orders x
-  JOIN orders o ON o.order_id = x.order_id
-  JOIN customers c ON c.customer_id = o.customer_id";
-
-/// The first purchase day among the current states of the changed orders.
-const FIRST_CHANGED_DAY_SQL: &str = "SELECT min(o.order_purchase_timestamp)::date
-  FROM changed_orders x JOIN orders o ON o.order_id = x.order_id";
 
 /// Past this many changed orders, and this share of the stored orders, a load records one change "every
 /// customer from the first changed day on" instead of each order's states: recomputing those days whole
@@ -516,19 +457,20 @@ impl ChangeLog {
 
     /// Finds the changed orders and records their old states; call before the merge.
     async fn before_merge(conn: &mut PgConnection, run_id: i64) -> Result<Self, sqlx::Error> {
-        sqlx::query(CHANGED_ORDERS_SQL).execute(&mut *conn).await?;
-        let changed: i64 = sqlx::query_scalar("SELECT count(*) FROM changed_orders")
+        sqlx::query(SQL.list_changed_orders)
+            .execute(&mut *conn)
+            .await?;
+        let changed: i64 = sqlx::query_scalar(SQL.count_changed_orders)
             .fetch_one(&mut *conn)
             .await?;
         // reltuples is -1 for a table never analysed, 0 for an empty one.
-        let stored: f32 =
-            sqlx::query_scalar("SELECT reltuples FROM pg_class WHERE oid = 'orders'::regclass")
-                .fetch_one(&mut *conn)
-                .await?;
+        let stored: f32 = sqlx::query_scalar(SQL.estimated_orders)
+            .fetch_one(&mut *conn)
+            .await?;
         let bulk = changed > BULK_CHANGE_ORDERS
             && changed as f64 > BULK_CHANGE_SHARE * f64::from(stored.max(0.0));
         if bulk {
-            let first_day_before = sqlx::query_scalar(FIRST_CHANGED_DAY_SQL)
+            let first_day_before = sqlx::query_scalar(SQL.first_changed_day)
                 .fetch_one(&mut *conn)
                 .await?;
             return Ok(Self {
@@ -539,7 +481,7 @@ impl ChangeLog {
             });
         }
         if changed > 0 {
-            sqlx::query(RECORD_STATES_SQL)
+            sqlx::query(SQL.record_states)
                 .bind(run_id)
                 .execute(&mut *conn)
                 .await?;
@@ -560,7 +502,7 @@ impl ChangeLog {
                     .await?
                     .map(|days| days.start)
             } else {
-                sqlx::query_scalar(FIRST_CHANGED_DAY_SQL)
+                sqlx::query_scalar(SQL.first_changed_day)
                     .fetch_one(&mut *conn)
                     .await?
             };
@@ -569,7 +511,7 @@ impl ChangeLog {
                 (a, b) => a.or(b),
             };
             if let Some(day) = first {
-                sqlx::query("INSERT INTO order_changes (run_id, day) VALUES ($1, $2)")
+                sqlx::query(SQL.record_bulk_change)
                     .bind(run_id)
                     .bind(day)
                     .execute(&mut *conn)
@@ -578,7 +520,7 @@ impl ChangeLog {
             return Ok(());
         }
         if self.recorded_before {
-            sqlx::query(RECORD_STATES_SQL)
+            sqlx::query(SQL.record_states)
                 .bind(run_id)
                 .execute(&mut *conn)
                 .await?;

@@ -4,6 +4,7 @@
 use olist::Dataset;
 use sqlx::PgConnection;
 
+use super::SQL;
 use super::statements::LoadStatements;
 use crate::core::Source;
 
@@ -17,16 +18,10 @@ pub async fn create(conn: &mut PgConnection, sources: &[Source]) -> Result<(), s
         sqlx::query(sql.create_staging).execute(&mut *conn).await?;
         sqlx::query(sql.create_changed).execute(&mut *conn).await?;
     }
-    sqlx::query(
-        "CREATE TEMP TABLE staging_rejects (dataset text NOT NULL, source_file text NOT NULL, line_number bigint NOT NULL, raw_line text NOT NULL, reason text NOT NULL, key text) ON COMMIT DROP",
-    )
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query("CREATE TEMP TABLE staging_files (dataset text PRIMARY KEY, source_file text NOT NULL) ON COMMIT DROP")
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(SQL.create_rejects).execute(&mut *conn).await?;
+    sqlx::query(SQL.create_files).execute(&mut *conn).await?;
     for source in sources {
-        sqlx::query("INSERT INTO staging_files (dataset, source_file) VALUES ($1, $2)")
+        sqlx::query(SQL.record_file)
             .bind(source.dataset.name())
             .bind(&source.file_name)
             .execute(&mut *conn)

@@ -1,14 +1,15 @@
-//! The SQL the load runs for each dataset, as static text: `stages/sql/load/<table>.sql` (see
-//! [`crate::core::sql_file`]), written from the schema in [`olist`] by this module's test. No SQL
-//! of the load is assembled at run time: what runs is what the files say, and they can be read,
-//! diffed and `EXPLAIN`ed as they are.
+//! The SQL the load runs for each dataset, as static text: `stages/sql/load/<table>.sql`, one
+//! hand-written file per table, each with the same statements (see [`crate::core::sql_file`]). No
+//! SQL of the load is assembled at run time: what runs is what the files say, and they can be read,
+//! diffed and `EXPLAIN`ed as they are. The table and column names in them are [`olist`]'s, which
+//! this module's tests check list by list.
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use olist::Dataset;
 
-use crate::core::sql_file::{self, sections};
+use crate::core::sql_file::SqlFile;
 
 /// The statements of one dataset's load, in the order a load runs them.
 #[derive(Debug)]
@@ -48,32 +49,43 @@ pub struct LoadStatements {
     pub analyze_table: Option<&'static str>,
 }
 
-static FILES: [(Dataset, &str); 4] = [
+/// Each dataset's file: its path under `stages/sql/` and its text.
+const FILES: [(Dataset, &str, &str); 4] = [
     (
         Dataset::Customers,
-        include_str!("../../../sql/load/customers.sql"),
+        "load/customers.sql",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/sql/load/customers.sql"
+        )),
     ),
     (
         Dataset::Products,
-        include_str!("../../../sql/load/products.sql"),
+        "load/products.sql",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/sql/load/products.sql"
+        )),
     ),
     (
         Dataset::Orders,
-        include_str!("../../../sql/load/orders.sql"),
+        "load/orders.sql",
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/sql/load/orders.sql")),
     ),
     (
         Dataset::OrderItems,
-        include_str!("../../../sql/load/order_items.sql"),
+        "load/order_items.sql",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/sql/load/order_items.sql"
+        )),
     ),
 ];
 
 static PARSED: LazyLock<BTreeMap<Dataset, LoadStatements>> = LazyLock::new(|| {
     FILES
         .iter()
-        .map(|(dataset, text)| {
-            let file = format!("sql/load/{}.sql", dataset.table());
-            (*dataset, LoadStatements::parse(&file, text))
-        })
+        .map(|(dataset, path, text)| (*dataset, LoadStatements::read(&SqlFile::new(path, text))))
         .collect()
 });
 
@@ -85,264 +97,71 @@ impl LoadStatements {
     }
 
     /// Reads the named statements of one file.
-    fn parse(file: &str, text: &'static str) -> Self {
-        let named = sections(text);
-        let all = |name: &str| -> Vec<&'static str> {
-            named
-                .iter()
-                .filter(|(n, _)| *n == name)
-                .map(|(_, sql)| *sql)
-                .collect()
-        };
-        let one = |name: &str| sql_file::one(file, &named, name);
+    fn read(file: &SqlFile) -> Self {
         Self {
-            create_staging: one("create_staging"),
-            create_changed: one("create_changed"),
-            copy_staging: one("copy_staging"),
-            analyze_staging: one("analyze_staging"),
-            list_changed: one("list_changed"),
-            analyze_changed: one("analyze_changed"),
-            reference_rules: all("reference_rule"),
-            changed_reference_rules: all("changed_reference_rule"),
-            key_rule: one("key_rule"),
-            keep_rejects: one("keep_rejects"),
-            counts: one("counts"),
-            any_row: one("any_row"),
-            first_merge: one("first_merge"),
-            merge_update: one("merge_update"),
-            merge_insert: one("merge_insert"),
-            analyze_table: named
-                .iter()
-                .any(|(n, _)| *n == "analyze_table")
-                .then(|| one("analyze_table")),
+            create_staging: file.one("create_staging"),
+            create_changed: file.one("create_changed"),
+            copy_staging: file.one("copy_staging"),
+            analyze_staging: file.one("analyze_staging"),
+            list_changed: file.one("list_changed"),
+            analyze_changed: file.one("analyze_changed"),
+            reference_rules: file.all("reference_rule"),
+            changed_reference_rules: file.all("changed_reference_rule"),
+            key_rule: file.one("key_rule"),
+            keep_rejects: file.one("keep_rejects"),
+            counts: file.one("counts"),
+            any_row: file.one("any_row"),
+            first_merge: file.one("first_merge"),
+            merge_update: file.one("merge_update"),
+            merge_insert: file.one("merge_insert"),
+            analyze_table: file.optional("analyze_table"),
         }
     }
 }
 
-/// Writes the statement files from the schema. Only the test runs this: the binary carries the
-/// files' text.
+/// Every statement name [`LoadStatements::read`] asks for.
 #[cfg(test)]
-mod write {
-    use olist::Dataset;
+const NAMES: &[&str] = &[
+    "create_staging",
+    "create_changed",
+    "copy_staging",
+    "analyze_staging",
+    "list_changed",
+    "analyze_changed",
+    "reference_rule",
+    "changed_reference_rule",
+    "key_rule",
+    "keep_rejects",
+    "counts",
+    "any_row",
+    "first_merge",
+    "merge_update",
+    "merge_insert",
+    "analyze_table",
+];
 
-    /// The columns the aggregates join and filter on, whose statistics a big load refreshes.
-    pub fn aggregate_columns(dataset: Dataset) -> &'static [&'static str] {
-        match dataset {
-            Dataset::Customers => &["customer_id", "customer_unique_id"],
-            Dataset::Orders => &[
-                "order_id",
-                "customer_id",
-                "order_status",
-                "order_purchase_timestamp",
-            ],
-            Dataset::OrderItems => &["order_id", "product_id"],
-            Dataset::Products => &[],
-        }
-    }
-
-    fn list(items: impl IntoIterator<Item = String>, separator: &str) -> String {
-        items.into_iter().collect::<Vec<_>>().join(separator)
-    }
-
-    fn prefixed(prefix: &str, names: &[&str]) -> String {
-        list(names.iter().map(|c| format!("{prefix}.{c}")), ", ")
-    }
-
-    /// The whole file of `dataset`.
-    pub fn file(dataset: Dataset) -> String {
-        let table = dataset.table();
-        let staging = dataset.staging_table();
-        let changed = dataset.changed_table();
-        let columns: Vec<&str> = dataset.columns().iter().map(|c| c.table).collect();
-        let column_list = columns.join(", ");
-        let key = dataset.key();
-        let key_list = key.join(", ");
-        let same_key =
-            |a: &str, b: &str| list(key.iter().map(|k| format!("{a}.{k} = {b}.{k}")), " AND ");
-        let non_key: Vec<&str> = columns
-            .iter()
-            .copied()
-            .filter(|c| !key.contains(c))
-            .collect();
-        let mut out = crate::core::sql_file::header(
-            &format!("The load's statements for `{table}`"),
-            "the schema in olist/src/lib.rs",
-        );
-        let mut add = |name: &str, sql: String| crate::core::sql_file::push(&mut out, name, &sql);
-
-        add(
-            "create_staging",
-            format!(
-                "CREATE TEMP TABLE {staging} (\n    line_number bigint NOT NULL,\n    raw_line text NOT NULL,\n    outcome text,\n    reason text,\n{}\n) ON COMMIT DROP",
-                list(
-                    dataset
-                        .columns()
-                        .iter()
-                        .map(|c| format!("    {} {}", c.table, c.sql_type)),
-                    ",\n"
-                )
-            ),
-        );
-        add(
-            "create_changed",
-            format!("CREATE TEMP TABLE {changed} (line_number bigint NOT NULL) ON COMMIT DROP"),
-        );
-        add(
-            "copy_staging",
-            format!("COPY {staging} (line_number, raw_line, {column_list}) FROM STDIN"),
-        );
-
-        // Temporary tables have no statistics until analysed, and the rules join them on the key
-        // and reference columns and filter them on `outcome`.
-        let mut joined: Vec<&str> = vec!["line_number", "outcome"];
-        joined.extend(key);
-        joined.extend(
-            dataset
-                .references()
-                .iter()
-                .map(|r| r.column)
-                .filter(|c| !key.contains(c)),
-        );
-        add(
-            "analyze_staging",
-            format!("ANALYZE {staging} ({})", joined.join(", ")),
-        );
-        add(
-            "list_changed",
-            format!(
-                "INSERT INTO {changed} (line_number)\nSELECT s.line_number\n  FROM {staging} s LEFT JOIN {table} t ON {}\n WHERE t.{} IS NULL\n    OR ({}) IS DISTINCT FROM ({})",
-                same_key("t", "s"),
-                key[0],
-                prefixed("t", &columns),
-                prefixed("s", &columns),
-            ),
-        );
-        add("analyze_changed", format!("ANALYZE {changed}"));
-
-        for (name, only_changed) in [
-            ("reference_rule", String::new()),
-            (
-                "changed_reference_rule",
-                format!("\n   AND s.line_number IN (SELECT line_number FROM {changed})"),
-            ),
-        ] {
-            for reference in dataset.references() {
-                let column = reference.column;
-                let target = reference.target.name();
-                add(
-                    name,
-                    format!(
-                        r#"UPDATE {staging} s
-   SET outcome = 'rejected',
-       reason = coalesce(
-           (SELECT format('{column} "%s" refers to a rejected line of {target} (%s line %s)', s.{column}, r.source_file, r.line_number)
-              FROM staging_rejects r
-             WHERE r.dataset = '{target}' AND r.key = s.{column}
-             ORDER BY r.line_number LIMIT 1),
-           format('{column} "%s" is not in {target}', s.{column}))
- WHERE s.outcome IS NULL{only_changed}
-   AND NOT EXISTS (SELECT 1 FROM {target_staging} t WHERE t.{column} = s.{column} AND t.outcome IS NULL)
-   AND NOT EXISTS (SELECT 1 FROM {target_table} t WHERE t.{column} = s.{column})"#,
-                        target_staging = reference.target.staging_table(),
-                        target_table = reference.target.table(),
-                    ),
-                );
+/// Registers the file at `FILES[$at]` for [`crate::core::sql_file`]'s test.
+#[cfg(test)]
+macro_rules! declare {
+    ($($at:literal),+) => {
+        $(inventory::submit! {
+            crate::core::sql_file::Declared {
+                path: FILES[$at].1,
+                text: FILES[$at].2,
+                names: NAMES,
+                read: || {
+                    LazyLock::force(&PARSED);
+                },
             }
-        }
-
-        let all_s = prefixed("s", &columns);
-        let all_f = prefixed("f", &columns);
-        let key_words = list(
-            key.iter().map(|k| format!("'{k} \"' || s.{k} || '\"'")),
-            ", ",
-        );
-        add(
-            "key_rule",
-            format!(
-                r"UPDATE {staging} s
-   SET outcome = CASE WHEN ({all_s}) IS NOT DISTINCT FROM ({all_f}) THEN 'duplicate' ELSE 'rejected' END,
-       reason = CASE WHEN ({all_s}) IS NOT DISTINCT FROM ({all_f})
-                     THEN format('exact duplicate of line %s', f.line_number)
-                     ELSE format('conflicting duplicate: %s was first seen at line %s with other content', concat_ws(', ', {key_words}), f.line_number) END
-  FROM (SELECT DISTINCT ON ({key_list}) * FROM {staging}
-         WHERE outcome IS NULL
-           AND ({key_list}) IN (SELECT {key_list} FROM {staging} WHERE outcome IS NULL
-                                 GROUP BY {key_list} HAVING count(*) > 1)
-         ORDER BY {key_list}, line_number) f
- WHERE s.outcome IS NULL AND {key_match} AND s.line_number > f.line_number",
-                key_match = same_key("s", "f"),
-            ),
-        );
-        add(
-            "keep_rejects",
-            format!(
-                "INSERT INTO staging_rejects (dataset, source_file, line_number, raw_line, reason, key)\nSELECT $1, (SELECT source_file FROM staging_files WHERE dataset = $1), line_number, raw_line, reason, {}\n  FROM {staging} WHERE outcome = 'rejected'",
-                key[0]
-            ),
-        );
-        add(
-            "counts",
-            format!(
-                "SELECT count(*) FILTER (WHERE outcome IS NULL), count(*) FILTER (WHERE outcome = 'duplicate'),\n       (SELECT count(*) FROM staging_rejects WHERE dataset = $1),\n       (SELECT source_file FROM staging_files WHERE dataset = $1)\n  FROM {staging}"
-            ),
-        );
-        add("any_row", format!("SELECT EXISTS (SELECT 1 FROM {table})"));
-        add(
-            "first_merge",
-            format!(
-                "INSERT INTO {table} ({column_list})\nSELECT {column_list} FROM {staging} WHERE outcome IS NULL"
-            ),
-        );
-        add(
-            "merge_update",
-            format!(
-                "UPDATE {table} t SET {}\n  FROM {staging} s\n WHERE s.outcome IS NULL AND s.line_number IN (SELECT line_number FROM {changed})\n   AND {} AND ({}) IS DISTINCT FROM ({})",
-                list(non_key.iter().map(|c| format!("{c} = s.{c}")), ", "),
-                same_key("t", "s"),
-                prefixed("t", &non_key),
-                prefixed("s", &non_key),
-            ),
-        );
-        add(
-            "merge_insert",
-            format!(
-                "INSERT INTO {table} ({column_list})\nSELECT {column_list} FROM {staging} s\n WHERE s.outcome IS NULL AND s.line_number IN (SELECT line_number FROM {changed})\n   AND NOT EXISTS (SELECT 1 FROM {table} t WHERE {})",
-                same_key("t", "s"),
-            ),
-        );
-        let read = aggregate_columns(dataset);
-        if !read.is_empty() {
-            add(
-                "analyze_table",
-                format!("ANALYZE {table} ({})", read.join(", ")),
-            );
-        }
-        out
-    }
+        })+
+    };
 }
+#[cfg(test)]
+declare!(0, 1, 2, 3);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The files are what the schema gives; `UPDATE_SQL=1` writes them.
-    #[test]
-    fn statement_files_match_the_schema() {
-        let stale: Vec<String> = Dataset::LOAD_ORDER
-            .into_iter()
-            .filter_map(|dataset| {
-                sql_file::check_or_write(
-                    &format!("sql/load/{}.sql", dataset.table()),
-                    &write::file(dataset),
-                )
-            })
-            .collect();
-        assert!(
-            stale.is_empty(),
-            "these files disagree with the schema in olist/src/lib.rs: {stale:?}; \
-             run `UPDATE_SQL=1 cargo test -p stages` and review the diff"
-        );
-    }
 
     #[test]
     fn every_dataset_has_its_statements() {
@@ -360,8 +179,328 @@ mod tests {
             assert!(!sql.copy_staging.ends_with(';'));
             assert_eq!(
                 sql.analyze_table.is_some(),
-                !write::aggregate_columns(dataset).is_empty()
+                !aggregate_columns(dataset).is_empty()
             );
+        }
+    }
+
+    /// The columns the aggregates join and filter on, whose statistics a big load refreshes.
+    fn aggregate_columns(dataset: Dataset) -> &'static [&'static str] {
+        match dataset {
+            Dataset::Customers => &["customer_id", "customer_unique_id"],
+            Dataset::Orders => &[
+                "order_id",
+                "customer_id",
+                "order_status",
+                "order_purchase_timestamp",
+            ],
+            Dataset::OrderItems => &["order_id", "product_id"],
+            Dataset::Products => &[],
+        }
+    }
+
+    /// The items of the parenthesised list that starts right after the first `opening` in `sql`
+    /// (which ends with `(`).
+    fn list_after<'a>(sql: &'a str, opening: &str) -> Vec<&'a str> {
+        let at = sql
+            .find(opening)
+            .unwrap_or_else(|| panic!("no `{opening}` in:\n{sql}"))
+            + opening.len();
+        let end = sql[at..].find(')').expect("an unclosed list") + at;
+        sql[at..end].split(',').map(str::trim).collect()
+    }
+
+    /// The items between `start` and the next `end` in `sql`, separated by commas.
+    fn list_between<'a>(sql: &'a str, start: &str, end: &str) -> Vec<&'a str> {
+        let at = sql
+            .find(start)
+            .unwrap_or_else(|| panic!("no `{start}` in:\n{sql}"))
+            + start.len();
+        let stop = sql[at..]
+            .find(end)
+            .unwrap_or_else(|| panic!("no `{end}` after `{start}` in:\n{sql}"))
+            + at;
+        sql[at..stop].split(',').map(str::trim).collect()
+    }
+
+    /// For each `(a, ...) <comparison> (b, ...)` in `sql`: the two lists.
+    fn compared_lists<'a>(sql: &'a str, comparison: &str) -> Vec<(Vec<&'a str>, Vec<&'a str>)> {
+        let marker = format!(") {comparison} (");
+        sql.match_indices(&marker)
+            .map(|(at, _)| {
+                let open = sql[..at].rfind('(').expect("an unopened list");
+                let left = sql[open + 1..at].split(',').map(str::trim).collect();
+                let right = list_after(&sql[at..], &marker);
+                (left, right)
+            })
+            .collect()
+    }
+
+    fn prefixed(alias: &str, names: &[&str]) -> Vec<String> {
+        names.iter().map(|n| format!("{alias}.{n}")).collect()
+    }
+
+    fn same_key(dataset: Dataset, a: &str, b: &str) -> String {
+        let pairs: Vec<String> = dataset
+            .key()
+            .iter()
+            .map(|k| format!("{a}.{k} = {b}.{k}"))
+            .collect();
+        pairs.join(" AND ")
+    }
+
+    /// What the files say instead of the schema is a mistake: every table name and column list of
+    /// each dataset's statements is olist's, in its order (the order the load's COPY sends values
+    /// in), the key's and the references' included. The staging table's types are compared with the
+    /// migrated catalog by `pipeline/tests/schema.rs`.
+    #[test]
+    fn column_lists_are_the_datasets() {
+        for dataset in Dataset::LOAD_ORDER {
+            let sql = LoadStatements::of(dataset);
+            let (table, staging, changed) = (
+                dataset.table(),
+                dataset.staging_table(),
+                dataset.changed_table(),
+            );
+            let columns: Vec<&str> = dataset.columns().iter().map(|c| c.table).collect();
+            let key = dataset.key();
+            let non_key: Vec<&str> = columns
+                .iter()
+                .copied()
+                .filter(|c| !key.contains(c))
+                .collect();
+            let context = format!("stages/sql/load/{table}.sql");
+
+            // Staging: the line, its outcome, then every column with its type.
+            let create = sql.create_staging;
+            assert!(
+                create.starts_with(&format!("CREATE TEMP TABLE {staging} (\n")),
+                "{context}"
+            );
+            assert!(create.ends_with("\n) ON COMMIT DROP"), "{context}");
+            let declared: Vec<&str> = create
+                .lines()
+                .skip(1)
+                .filter(|l| l.starts_with(' '))
+                .collect();
+            let mut expected = vec![
+                "line_number bigint NOT NULL".to_owned(),
+                "raw_line text NOT NULL".to_owned(),
+                "outcome text".to_owned(),
+                "reason text".to_owned(),
+            ];
+            expected.extend(
+                dataset
+                    .columns()
+                    .iter()
+                    .map(|c| format!("{} {}", c.table, c.sql_type)),
+            );
+            let declared: Vec<&str> = declared
+                .iter()
+                .map(|l| l.trim().trim_end_matches(','))
+                .collect();
+            assert_eq!(declared, expected, "{context}: create_staging");
+            assert_eq!(
+                sql.create_changed,
+                format!("CREATE TEMP TABLE {changed} (line_number bigint NOT NULL) ON COMMIT DROP"),
+                "{context}"
+            );
+            let mut copied = vec!["line_number", "raw_line"];
+            copied.extend(&columns);
+            assert_eq!(
+                list_after(sql.copy_staging, &format!("COPY {staging} (")),
+                copied,
+                "{context}: copy_staging"
+            );
+            assert!(sql.copy_staging.ends_with(") FROM STDIN"), "{context}");
+            let mut joined = vec!["line_number", "outcome"];
+            joined.extend(key);
+            joined.extend(
+                dataset
+                    .references()
+                    .iter()
+                    .map(|r| r.column)
+                    .filter(|c| !key.contains(c)),
+            );
+            assert_eq!(
+                list_after(sql.analyze_staging, &format!("ANALYZE {staging} (")),
+                joined,
+                "{context}: analyze_staging"
+            );
+
+            // Changed lines: a new key or any column differing.
+            assert!(
+                sql.list_changed
+                    .starts_with(&format!("INSERT INTO {changed} (line_number)\n")),
+                "{context}"
+            );
+            assert!(
+                sql.list_changed.contains(&format!(
+                    "FROM {staging} s LEFT JOIN {table} t ON {}\n WHERE t.{} IS NULL",
+                    same_key(dataset, "t", "s"),
+                    key[0]
+                )),
+                "{context}: list_changed"
+            );
+            assert_eq!(
+                compared_lists(sql.list_changed, "IS DISTINCT FROM"),
+                [(
+                    prefixed("t", &columns).iter().map(String::as_str).collect(),
+                    prefixed("s", &columns).iter().map(String::as_str).collect()
+                )],
+                "{context}: list_changed"
+            );
+            assert_eq!(
+                sql.analyze_changed,
+                format!("ANALYZE {changed}"),
+                "{context}"
+            );
+
+            // References: one rule per reference, in the dataset's order.
+            for (rules, only_changed) in [
+                (&sql.reference_rules, false),
+                (&sql.changed_reference_rules, true),
+            ] {
+                assert_eq!(rules.len(), dataset.references().len(), "{context}");
+                for (rule, reference) in rules.iter().zip(dataset.references()) {
+                    let (column, target) = (reference.column, reference.target);
+                    assert!(
+                        rule.starts_with(&format!("UPDATE {staging} s\n")),
+                        "{context}"
+                    );
+                    for part in [
+                        format!("WHERE r.dataset = '{target}' AND r.key = s.{column}"),
+                        format!("format('{column} \"%s\" is not in {target}', s.{column})"),
+                        format!(
+                            "NOT EXISTS (SELECT 1 FROM {} t WHERE t.{column} = s.{column} AND t.outcome IS NULL)",
+                            target.staging_table()
+                        ),
+                        format!(
+                            "NOT EXISTS (SELECT 1 FROM {} t WHERE t.{column} = s.{column})",
+                            target.table()
+                        ),
+                    ] {
+                        assert!(rule.contains(&part), "{context}: {part}");
+                    }
+                    assert_eq!(
+                        rule.contains(&format!(
+                            "AND s.line_number IN (SELECT line_number FROM {changed})"
+                        )),
+                        only_changed,
+                        "{context}"
+                    );
+                }
+            }
+
+            // Keys: every column compared, the key's columns grouped and matched.
+            let key_list = key.join(", ");
+            assert!(sql.key_rule.starts_with(&format!("UPDATE {staging} s\n")));
+            let all_s = prefixed("s", &columns);
+            let all_f = prefixed("f", &columns);
+            let both = (
+                all_s.iter().map(String::as_str).collect::<Vec<_>>(),
+                all_f.iter().map(String::as_str).collect::<Vec<_>>(),
+            );
+            assert_eq!(
+                compared_lists(sql.key_rule, "IS NOT DISTINCT FROM"),
+                [both.clone(), both],
+                "{context}: key_rule"
+            );
+            for part in [
+                format!("SELECT DISTINCT ON ({key_list}) * FROM {staging}\n"),
+                format!("AND ({key_list}) IN (SELECT {key_list} FROM {staging} WHERE"),
+                format!("GROUP BY {key_list} HAVING count(*) > 1)"),
+                format!("ORDER BY {key_list}, line_number) f"),
+                format!(
+                    "WHERE s.outcome IS NULL AND {} AND s.line_number > f.line_number",
+                    same_key(dataset, "s", "f")
+                ),
+            ] {
+                assert!(sql.key_rule.contains(&part), "{context}: {part}");
+            }
+            let key_words: Vec<String> = key
+                .iter()
+                .map(|k| format!("'{k} \"' || s.{k} || '\"'"))
+                .collect();
+            assert!(
+                sql.key_rule
+                    .contains(&format!("concat_ws(', ', {})", key_words.join(", "))),
+                "{context}: key_rule"
+            );
+            assert!(
+                sql.keep_rejects.ends_with(&format!(
+                    "raw_line, reason, {}\n  FROM {staging} WHERE outcome = 'rejected'",
+                    key[0]
+                )),
+                "{context}: keep_rejects"
+            );
+            assert!(
+                sql.counts.ends_with(&format!("FROM {staging}")),
+                "{context}"
+            );
+            assert_eq!(
+                sql.any_row,
+                format!("SELECT EXISTS (SELECT 1 FROM {table})"),
+                "{context}"
+            );
+
+            // Merges: every column inserted, the key matched, the other columns updated.
+            for (name, merge) in [
+                ("first_merge", sql.first_merge),
+                ("merge_insert", sql.merge_insert),
+            ] {
+                assert_eq!(
+                    list_after(merge, &format!("INSERT INTO {table} (")),
+                    columns,
+                    "{context}: {name}"
+                );
+                assert_eq!(
+                    list_between(merge, "\nSELECT ", &format!(" FROM {staging}")),
+                    columns,
+                    "{context}: {name}"
+                );
+            }
+            assert!(
+                sql.merge_insert.ends_with(&format!(
+                    "NOT EXISTS (SELECT 1 FROM {table} t WHERE {})",
+                    same_key(dataset, "t", "s")
+                )),
+                "{context}: merge_insert"
+            );
+            let set: Vec<String> = non_key.iter().map(|c| format!("{c} = s.{c}")).collect();
+            assert_eq!(
+                list_between(sql.merge_update, &format!("UPDATE {table} t SET "), "\n"),
+                set,
+                "{context}: merge_update"
+            );
+            assert!(
+                sql.merge_update
+                    .contains(&format!("\n  AND {} AND (", same_key(dataset, "t", "s"))),
+                "{context}: merge_update"
+            );
+            assert_eq!(
+                compared_lists(sql.merge_update, "IS DISTINCT FROM"),
+                [(
+                    prefixed("t", &non_key).iter().map(String::as_str).collect(),
+                    prefixed("s", &non_key).iter().map(String::as_str).collect()
+                )],
+                "{context}: merge_update"
+            );
+            for merge in [sql.merge_update, sql.merge_insert] {
+                assert!(
+                    merge.contains(&format!(
+                        "s.outcome IS NULL AND s.line_number IN (SELECT line_number FROM {changed})"
+                    )),
+                    "{context}"
+                );
+            }
+            if let Some(analyze) = sql.analyze_table {
+                assert_eq!(
+                    list_after(analyze, &format!("ANALYZE {table} (")),
+                    aggregate_columns(dataset),
+                    "{context}: analyze_table"
+                );
+            }
         }
     }
 
