@@ -15,6 +15,7 @@ mod m20261130_000006_create_product_daily_stats;
 mod m20261130_000007_unlink_stats_rows_from_runs;
 mod m20261206_000008_track_loaded_files;
 mod m20261206_000009_reject_rule;
+mod m20261206_000010_record_row_keys;
 
 /// Every migration of the schema, oldest first.
 pub struct Migrator;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000007_unlink_stats_rows_from_runs::Migration),
             Box::new(m20261206_000008_track_loaded_files::Migration),
             Box::new(m20261206_000009_reject_rule::Migration),
+            Box::new(m20261206_000010_record_row_keys::Migration),
         ]
     }
 }

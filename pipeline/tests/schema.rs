@@ -289,6 +289,7 @@ fn tables_by_hand() -> Vec<Table> {
                 ("computed_at", "timestamptz", NOT_NULL),
                 ("changes_seen", "bigint", NOT_NULL),
                 ("rows", "bigint", NOT_NULL),
+                ("row_key", "text", NULL),
             ],
             &["stage_name", "day"],
             &[("run_id", "pipeline_runs", "id")],

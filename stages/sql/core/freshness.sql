@@ -7,13 +7,14 @@ SELECT coalesce(max(id), 0)::bigint FROM order_changes;
 
 -- name: record_days
 -- Records the days $5 with their rows $6 as computed by stage $1 with fingerprint $2 in run $3,
--- reflecting every change up to $4.
-INSERT INTO aggregate_days (stage_name, day, config_fingerprint, run_id, computed_at, changes_seen, rows)
-SELECT $1, d.day, $2, $3, clock_timestamp(), $4, d.rows
+-- reflecting every change up to $4, its rows keyed by $7.
+INSERT INTO aggregate_days (stage_name, day, config_fingerprint, run_id, computed_at, changes_seen, rows, row_key)
+SELECT $1, d.day, $2, $3, clock_timestamp(), $4, d.rows, $7
   FROM unnest($5::date[], $6::bigint[]) AS d (day, rows)
 ON CONFLICT (stage_name, day) DO UPDATE
    SET config_fingerprint = excluded.config_fingerprint, run_id = excluded.run_id,
-       computed_at = excluded.computed_at, changes_seen = excluded.changes_seen, rows = excluded.rows;
+       computed_at = excluded.computed_at, changes_seen = excluded.changes_seen, rows = excluded.rows,
+       row_key = excluded.row_key;
 
 -- name: record_refreshed_rows
 -- Adds to the days $3 of stage $1 the rows $4 a refresh in run $2 gained (or lost).

@@ -287,6 +287,13 @@ impl Aggregate for CustomerDailyStats {
         self.config.chunk_days
     }
 
+    fn row_key(&self) -> &'static str {
+        match self.config.customer_key {
+            CustomerKey::CustomerUniqueId => "customer_unique_id",
+            CustomerKey::CustomerId => "customer_id",
+        }
+    }
+
     async fn compute(
         &self,
         conn: &mut PgConnection,

@@ -156,6 +156,10 @@ impl Aggregate for ProductDailyStats {
         self.config.chunk_days
     }
 
+    fn row_key(&self) -> &'static str {
+        "product_id"
+    }
+
     async fn compute(
         &self,
         conn: &mut PgConnection,

@@ -42,24 +42,23 @@ pub async fn changes_high_water(conn: &mut PgConnection) -> Result<i64, sqlx::Er
         .await
 }
 
-/// Records `days` (with their row counts) as computed by `stage` in run `run_id` with `fingerprint`,
-/// reflecting every change up to `changes_seen`.
+/// Records `days` (with their row counts) as computed by `run` (its stage, options fingerprint and
+/// row key), reflecting every change up to `changes_seen`.
 pub async fn record_days(
     conn: &mut PgConnection,
-    stage: &str,
-    fingerprint: &str,
-    run_id: i64,
+    run: &AggregateRun<'_>,
     changes_seen: i64,
     days: &[(NaiveDate, i64)],
 ) -> Result<(), sqlx::Error> {
     let (dates, rows): (Vec<NaiveDate>, Vec<i64>) = days.iter().copied().unzip();
     sqlx::query(SQL.record_days)
-        .bind(stage)
-        .bind(fingerprint)
-        .bind(run_id)
+        .bind(run.stage_name)
+        .bind(run.fingerprint)
+        .bind(run.run_id)
         .bind(changes_seen)
         .bind(dates)
         .bind(rows)
+        .bind(run.row_key)
         .execute(conn)
         .await?;
     Ok(())
@@ -80,15 +79,7 @@ pub async fn record_chunk(
         .take(days.len() as usize)
         .map(|d| (d, written.get(&d).copied().unwrap_or_default()))
         .collect();
-    record_days(
-        conn,
-        run.stage_name,
-        run.fingerprint,
-        run.run_id,
-        changes_seen,
-        &counts,
-    )
-    .await?;
+    record_days(conn, run, changes_seen, &counts).await?;
     Ok(ChunkReport {
         days: days.len(),
         rows: counts.iter().map(|(_, n)| *n).sum::<i64>() as u64,

@@ -156,6 +156,8 @@ pub struct AggregateRun<'a> {
     pub stage_name: &'a str,
     /// The fingerprint of the stage's options.
     pub fingerprint: &'a str,
+    /// What identifies the subject of a row ([`Aggregate::row_key`]), recorded with each day.
+    pub row_key: &'a str,
 }
 
 /// Which computed days could differ from a fresh computation (see [`freshness`]).
@@ -197,6 +199,10 @@ pub trait Aggregate: Send + Sync {
     async fn data_days(&self, conn: &mut PgConnection) -> Result<Option<DayRange>, sqlx::Error>;
     /// How many days one transaction computes during a backfill.
     fn chunk_days(&self) -> u32;
+    /// The key its rows hold, as the source column that fills it: `customer_unique_id` (a person),
+    /// `customer_id` (one order's customer record), `product_id`. Recorded with each computed day
+    /// (`aggregate_days.row_key`), so that `status` and the report can say what a row stands for.
+    fn row_key(&self) -> &'static str;
     /// Replaces the rows of every day of `days` atomically and records the days as computed (in
     /// `aggregate_days`). Runs in the caller's transaction.
     async fn compute(

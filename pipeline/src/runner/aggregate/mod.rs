@@ -83,6 +83,7 @@ async fn run_into(
         run_id: run.id,
         stage_name: &stage.name,
         fingerprint: &stage.fingerprint,
+        row_key: aggregate.row_key(),
     };
     // The days computed whole: those asked or due, and (unless skipped) the whole-day stale ones.
     let whole_stale = chosen.whole_stale(options.stale);

@@ -1,0 +1,1 @@
+ALTER TABLE aggregate_days DROP COLUMN row_key;

@@ -1,0 +1,1 @@
+ALTER TABLE aggregate_days ADD COLUMN row_key text;
