@@ -335,6 +335,7 @@ async fn a_run_that_waited_for_another_load_decides_on_what_that_load_committed(
     let lock = |granted: &'static str| {
         format!(
             "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND {granted}
+                  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
                   AND classid = x'50490001'::int::oid AND objid = 0 AND mode = 'ExclusiveLock')"
         )
     };
