@@ -1,6 +1,7 @@
 -- The statements of the read commands (pipeline/src/queries.rs), which reads them with include_str!
 -- and splits them at each `-- name:` line (stages::sql_file). Values are bind parameters; $n are
--- listed under each name.
+-- listed under each name. The day's rows of `stats` are the stage's own (`Aggregate::day_rows`,
+-- stages/sql/reads/<type>.sql), and so are the customer aggregate's day totals.
 --
 -- The ranking of `pipeline top-customers` is six statements, `top_by_<spent|orders|items>_per_<key>`:
 -- one per order and per key of the stored rows (`person`: `customer_unique_id`; `customer_id`),
@@ -12,14 +13,13 @@
 SELECT count(*) FROM generate_series($2::date, $3::date, interval '1 day') d
  WHERE NOT EXISTS (SELECT 1 FROM aggregate_days a WHERE a.stage_name = $1 AND a.day = d::date);
 
+-- name: computed_rows
+-- The rows the aggregate stage $1 recorded for day $2 (no row when it never computed the day).
+SELECT rows FROM aggregate_days WHERE stage_name = $1 AND day = $2;
+
 -- name: computed_since
 -- Days the aggregate stage $1 computed after $2.
 SELECT day FROM aggregate_days WHERE stage_name = $1 AND computed_at > $2;
-
--- name: day_totals
--- Customers, orders and revenue of day $1.
-SELECT count(*), coalesce(sum(orders_count), 0)::bigint, coalesce(sum(total_spent), 0)
-  FROM customer_daily_stats WHERE stat_date = $1;
 
 -- name: current_load_runs
 -- The loads that read the files the tables hold now.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::Timelike;
 use sha2::{Digest, Sha256};
-use stages::{Role, Stage, StageConfig, StageContext};
+use stages::{Aggregate, Role, Stage, StageConfig, StageContext};
 
 use crate::config::{DatabaseConfig, RawConfig, humanise};
 use crate::scheduler::ScheduleConfig;
@@ -53,6 +53,17 @@ impl Plan {
         self.stages.iter().find(|s| s.name == name)
     }
 
+    /// The declared aggregates, built (which does no I/O), in order: what the read commands read
+    /// rows through.
+    pub fn aggregates(&self) -> anyhow::Result<Vec<BuiltAggregate<'_>>> {
+        self.with_role(Role::Aggregate)
+            .map(|stage| match stage.build(&self.context())? {
+                Stage::Aggregate(aggregate) => Ok(BuiltAggregate { stage, aggregate }),
+                _ => anyhow::bail!("stage \"{}\" is not an aggregate", stage.name),
+            })
+            .collect()
+    }
+
     /// What the stages of a run starting now are built with.
     pub fn context(&self) -> StageContext {
         StageContext {
@@ -87,6 +98,14 @@ impl PlannedStage {
         );
         Ok(stage)
     }
+}
+
+/// A declared aggregate stage and its built runtime object.
+pub struct BuiltAggregate<'p> {
+    /// The declared stage.
+    pub stage: &'p PlannedStage,
+    /// The stage built.
+    pub aggregate: Box<dyn Aggregate>,
 }
 
 /// The largest accepted number of seconds of a timeout or a retry delay (a day).
@@ -457,6 +476,27 @@ mod tests {
                 .collect()
         };
         assert_eq!(prints(&built_in), prints(&plan));
+    }
+
+    #[test]
+    fn the_declared_aggregates_are_built_in_order() {
+        let plan = compile_toml(&format!(
+            "{GOOD}\n[[stages]]\nname = \"products\"\ntype = \"product_daily_stats\"\n"
+        ))
+        .unwrap();
+        let built: Vec<&str> = plan
+            .aggregates()
+            .unwrap()
+            .iter()
+            .map(|a| a.stage.name.as_str())
+            .collect();
+        assert_eq!(built, ["customer_daily_stats", "products"]);
+        let without = GOOD.replace(
+            "name = \"customer_daily_stats\"\ntype = \"customer_daily_stats\"",
+            "name = \"products\"\ntype = \"product_daily_stats\"",
+        );
+        let plan = compile_toml(&without).unwrap();
+        assert_eq!(plan.aggregates().unwrap().len(), 1);
     }
 
     #[test]

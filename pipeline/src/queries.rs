@@ -8,17 +8,16 @@ use std::sync::LazyLock;
 use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use sqlx::Row;
 use stages::aggregates::customer_daily_stats::CustomerKey;
 use stages::core::days::purchase_days;
 use stages::core::sql_file;
-use stages::entities::customer_daily_stats as cds;
 use stages::entities::pipeline_run::{self, RunKind, RunStatus};
-use stages::{DayRange, Role, Stage};
+use stages::{CustomerRead, DayRange, Role, Stage, StoredRows};
 
 use crate::db::Db;
-use crate::plan::{Plan, PlannedStage};
+use crate::plan::{BuiltAggregate, Plan, PlannedStage};
 
 /// The read commands' statements, in `pipeline/sql/queries.sql` (see `stages::core::sql_file`).
 static STATEMENTS: LazyLock<Vec<(&str, &str)>> =
@@ -133,66 +132,97 @@ pub async fn stage_health(db: &Db, plan: &Plan, stage: &PlannedStage) -> Result<
     })
 }
 
-/// A day's stored rows and the day's totals: what `pipeline stats` shows.
+/// What the line above a day's rows says.
+#[derive(Debug)]
+pub enum DaySummary {
+    /// The customer aggregate's day: its customers, orders and revenue.
+    Customers {
+        /// Customers with a row on the day.
+        customers: i64,
+        /// Orders of the day.
+        orders: i64,
+        /// Total spent on the day.
+        revenue: Decimal,
+    },
+    /// Another aggregate's day: the rows the stage recorded for it.
+    Rows(i64),
+}
+
+impl DaySummary {
+    /// The day's rows.
+    fn rows(&self) -> i64 {
+        match self {
+            DaySummary::Customers { customers, .. } => *customers,
+            DaySummary::Rows(rows) => *rows,
+        }
+    }
+}
+
+/// A day's stored rows of an aggregate and the day's summary: what `pipeline stats` shows.
 #[derive(Debug)]
 pub struct DayStats {
     /// The day.
     pub date: NaiveDate,
-    /// Customers with a row on the day.
-    pub customers: i64,
-    /// Orders of the day.
-    pub orders: i64,
-    /// Total spent on the day.
-    pub revenue: Decimal,
-    /// The rows asked for, largest `total_spent` first.
-    pub rows: Vec<cds::Model>,
+    /// The aggregate stage's name.
+    pub stage: String,
+    /// The day's figures.
+    pub summary: DaySummary,
+    /// The rows asked for, in the stage's order (largest first).
+    pub rows: StoredRows,
     /// Whether the rows are only some of the day's (`--customer`, or a `--limit` below the count).
     pub partial: bool,
     /// The customer asked for, if any.
     pub customer: Option<String>,
 }
 
-/// `pipeline stats --date D`.
+/// `pipeline stats --date D [--stage NAME]`: the day's rows of `aggregate` (only `customer`'s, for
+/// the customer aggregate), at most `limit`.
 pub async fn stats(
     db: &Db,
-    plan: &Plan,
+    aggregate: &BuiltAggregate<'_>,
     date: NaiveDate,
     customer: Option<&str>,
     limit: Option<u64>,
 ) -> Result<DayStats> {
-    let stage = stats_stage(plan);
-    if missing_days(db, &stage, date, date).await? > 0 {
+    let stage = &aggregate.stage.name;
+    if missing_days(db, stage, date, date).await? > 0 {
         bail!(
             "{date} has not been computed yet; compute it with:\n  pipeline run --date {date} --stage {stage}"
         );
     }
-    let summary = sqlx::query(statement("day_totals"))
-        .bind(date)
-        .fetch_one(&db.pool)
-        .await?;
-    let (customers, orders, revenue): (i64, i64, Decimal) =
-        (summary.get(0), summary.get(1), summary.get(2));
-    let mut query = cds::Entity::find()
-        .filter(cds::Column::StatDate.eq(date))
-        .order_by_desc(cds::Column::TotalSpent)
-        .order_by_asc(cds::Column::CustomerUniqueId);
-    if let Some(customer) = customer {
-        query = query.filter(cds::Column::CustomerUniqueId.eq(customer));
-    }
-    if let Some(limit) = limit {
-        query = query.limit(limit);
-    }
-    let rows = query
-        .all(&db.orm)
+    let summary = match aggregate.aggregate.customer_reads() {
+        Some(reads) => {
+            let totals = sqlx::query(reads.statement(CustomerRead::DayTotals))
+                .bind(date)
+                .fetch_one(&db.pool)
+                .await?;
+            DaySummary::Customers {
+                customers: totals.get(0),
+                orders: totals.get(1),
+                revenue: totals.get(2),
+            }
+        }
+        None => DaySummary::Rows(
+            sqlx::query_scalar::<_, i64>(statement("computed_rows"))
+                .bind(stage)
+                .bind(date)
+                .fetch_optional(&db.pool)
+                .await?
+                .unwrap_or_default(),
+        ),
+    };
+    let mut conn = db.pool.acquire().await?;
+    let rows = aggregate
+        .aggregate
+        .day_rows(&mut conn, date, customer, limit)
         .await
-        .context("cannot read customer_daily_stats")?;
+        .with_context(|| format!("cannot read the rows of {stage}"))?;
     Ok(DayStats {
         date,
-        customers,
-        orders,
-        revenue,
+        stage: stage.clone(),
+        partial: customer.is_some() || limit.is_some_and(|l| (l as i64) < summary.rows()),
+        summary,
         rows,
-        partial: customer.is_some() || limit.is_some_and(|l| (l as i64) < customers),
         customer: customer.map(str::to_owned),
     })
 }

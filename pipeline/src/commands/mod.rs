@@ -53,3 +53,16 @@ async fn connect_to_read(plan: &Plan) -> Result<Db> {
     }
     Ok(db)
 }
+
+/// The declared aggregates as `name (type)`, comma-separated, or `none`.
+fn declared_aggregates(plan: &Plan) -> String {
+    let names: Vec<String> = plan
+        .with_role(stages::Role::Aggregate)
+        .map(|s| format!("{} ({})", s.name, s.type_name))
+        .collect();
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
