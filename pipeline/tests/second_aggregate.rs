@@ -364,3 +364,60 @@ async fn stats_shows_the_rows_of_any_declared_aggregate() {
         "2017-04-01 has not been computed yet; compute it with:\n  pipeline run --date 2017-04-01 --stage products",
     );
 }
+
+#[tokio::test]
+async fn the_customer_reads_ask_for_a_customer_aggregate() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = products_config(dir.path(), false);
+    let config = config.as_str();
+    // Refused before anything runs: nothing is migrated.
+    for command in [
+        &["top-customers"][..],
+        &["repeaters"],
+        &["report", "--format", "json"],
+        &["demo"],
+    ] {
+        let mut args = vec!["--config", config];
+        args.extend_from_slice(command);
+        let out = db.run(&args);
+        let stderr = common::text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "error: {} reads the rows of a customer aggregate (one row per customer and day), and {config} declares none; declare a stage of type customer_daily_stats (declared aggregates: products (product_daily_stats))",
+                command[0]
+            )),
+            "{command:?}: {stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{command:?}");
+    }
+    assert_eq!(
+        db.scalar::<i64>(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
+        )
+        .await,
+        0
+    );
+    db.ok(&["--config", config, "run"]);
+    let out = db.run(&["--config", config, "stats", "--date", "2017-03-01"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        common::text(&out.stderr)
+            .contains("stats without --stage shows the customer aggregate's rows, and"),
+        "{}",
+        common::text(&out.stderr)
+    );
+    let csv = db.ok(&[
+        "--config",
+        config,
+        "stats",
+        "--stage",
+        "products",
+        "--date",
+        "2017-03-01",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+}
