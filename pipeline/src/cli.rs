@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use stages::DayRange;
 
 use crate::commands;
+use crate::commands::stats::StatsOptions;
 use crate::config::{self, FlagOverrides, ScheduleFlags};
 use crate::error::UsageError;
 use crate::output::{Format, RecordFormat};
@@ -76,12 +77,16 @@ pub enum Command {
     Migrate,
     /// List the registered stage types.
     Stages,
-    /// Show a day's per-customer statistics, largest `total_spent` first.
+    /// Show a day's per-customer statistics, largest `total_spent` first (or, with --stage, the
+    /// rows of any declared aggregate).
     Stats {
+        /// The aggregate stage whose rows to show (default: the customer aggregate).
+        #[arg(long, value_name = "NAME")]
+        stage: Option<String>,
         /// The day.
         #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_day)]
         date: NaiveDate,
-        /// Only this customer (`customer_unique_id`).
+        /// Only this customer (`customer_unique_id`); for an aggregate keyed by customer.
         #[arg(long, value_name = "ID")]
         customer: Option<String>,
         /// At most this many rows.
@@ -364,14 +369,22 @@ pub async fn run(cli: Cli) -> Result<()> {
             commands::run::run(&plan, stages, options, *format).await
         }
         Command::Stats {
+            stage,
             date,
             customer,
             limit,
             wide,
             format,
         } => {
-            let plan = compile(&cli)?;
-            commands::stats::run(&plan, *date, customer.as_deref(), *limit, *wide, *format).await
+            let options = StatsOptions {
+                stage: stage.as_deref(),
+                date: *date,
+                customer: customer.as_deref(),
+                limit: *limit,
+                wide: *wide,
+                format: *format,
+            };
+            commands::stats::run(&compile(&cli)?, options).await
         }
         Command::Rejects { run, limit, format } => {
             commands::rejects::run(&compile(&cli)?, *run, *limit, *format).await

@@ -7,9 +7,7 @@ use anyhow::Result;
 use clap::ValueEnum;
 use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
 use rust_decimal::Decimal;
-use sea_orm::{ColumnTrait, ColumnType, IdenStatic, Iterable, ModelTrait, Value as SeaValue};
 use serde_json::{Value, json};
-use stages::entities::customer_daily_stats as cds;
 use stages::entities::pipeline_run;
 use stages::{DayRange, StageConfig};
 
@@ -18,8 +16,8 @@ use crate::money::money;
 use crate::plan::Plan;
 use crate::preflight::Checks;
 use crate::queries::{
-    AggregateStatus, DayStats, FailedLoad, RankBy, Rejects, Repeaters, StageHealth, StageStatus,
-    Status, TopCustomer,
+    AggregateStatus, DayStats, DaySummary, FailedLoad, RankBy, Rejects, Repeaters, StageHealth,
+    StageStatus, Status, TopCustomer,
 };
 use crate::report::Written;
 use crate::runner::{AggregateReport, RunReport};
@@ -47,16 +45,16 @@ pub enum RecordFormat {
 }
 
 /// A table of text cells; numbers are right-aligned in table output.
-pub struct Grid {
+pub struct Grid<'a> {
     /// Column names.
-    pub header: Vec<&'static str>,
+    pub header: Vec<&'a str>,
     /// Rows of cells.
     pub rows: Vec<Vec<String>>,
     /// Which columns hold numbers.
     pub numeric: Vec<bool>,
 }
 
-impl Grid {
+impl Grid<'_> {
     /// Renders an aligned table. Control characters from the data (an escape sequence in a city
     /// name) are written as escapes such as `\x1b`, so they cannot drive the terminal; CSV and JSON
     /// keep every value as it is.
@@ -542,119 +540,116 @@ fn number(value: Decimal) -> Value {
     json!(money(value))
 }
 
-/// The columns `stats` shows in a table by default: one per question an analyst asks first,
-/// fitting 120 characters; `--wide`, CSV and JSON show every column.
-const STATS_MAIN_COLUMNS: [cds::Column; 6] = [
-    cds::Column::CustomerUniqueId,
-    cds::Column::OrdersCount,
-    cds::Column::ItemsCount,
-    cds::Column::TotalSpent,
-    cds::Column::LifetimeOrders,
-    cds::Column::LifetimeSpent,
+/// The columns `stats` shows in a table of the customer aggregate by default: one per question an
+/// analyst asks first, fitting 120 characters; `--wide`, CSV and JSON show every column, and so
+/// does the table of another aggregate.
+const STATS_MAIN_COLUMNS: [&str; 6] = [
+    "customer_unique_id",
+    "orders_count",
+    "items_count",
+    "total_spent",
+    "lifetime_orders",
+    "lifetime_spent",
 ];
 
 /// `pipeline stats`: the day's summary line and rows (table), or the rows alone (CSV, JSON).
 pub async fn stats(stats: &DayStats, format: Format, wide: bool) -> Result<()> {
+    let rows = &stats.rows;
+    if format == Format::Json {
+        let out: Vec<Value> = rows
+            .rows
+            .iter()
+            .map(|row| {
+                Value::Object(
+                    rows.columns
+                        .iter()
+                        .cloned()
+                        .zip(row.iter().cloned())
+                        .collect(),
+                )
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    let customers = matches!(stats.summary, DaySummary::Customers { .. });
+    let columns: Vec<usize> = (0..rows.columns.len())
+        .filter(|&i| {
+            format != Format::Table
+                || wide
+                || !customers
+                || STATS_MAIN_COLUMNS.contains(&rows.columns[i].as_str())
+        })
+        .collect();
+    let grid = Grid {
+        header: columns.iter().map(|&i| rows.columns[i].as_str()).collect(),
+        numeric: columns.iter().map(|&i| rows.numeric[i]).collect(),
+        rows: rows
+            .rows
+            .iter()
+            .map(|row| columns.iter().map(|&i| cell(&row[i])).collect())
+            .collect(),
+    };
+    if format == Format::Table && !stats_heading(stats) {
+        return Ok(());
+    }
+    grid.print(format).await
+}
+
+/// The summary line above a day's table and, when the day has no row to show, the sentence that
+/// says so; whether there are rows to show.
+fn stats_heading(stats: &DayStats) -> bool {
     let DayStats {
         date,
-        customers,
-        orders,
-        revenue,
+        stage,
+        summary,
         rows,
         partial,
         customer,
     } = stats;
-    match format {
-        Format::Json => {
-            let out: Vec<Value> = rows.iter().map(stats_row_json).collect();
-            println!("{}", serde_json::to_string_pretty(&out)?);
-        }
-        Format::Csv | Format::Table => {
-            let columns = if format == Format::Table && !wide {
-                STATS_MAIN_COLUMNS.to_vec()
-            } else {
-                stats_columns()
-            };
-            let grid = Grid {
-                header: columns.iter().map(sea_orm::IdenStatic::as_str).collect(),
-                numeric: columns.iter().map(|c| is_numeric(*c)).collect(),
-                rows: rows
-                    .iter()
-                    .map(|r| columns.iter().map(|c| cell(r.get(*c))).collect())
-                    .collect(),
-            };
-            if format == Format::Table {
-                println!(
-                    "{date}: {customers} customers, {orders} orders, revenue {}{}",
-                    money(*revenue),
-                    if *partial {
-                        format!(" (showing {})", rows.len())
-                    } else {
-                        String::new()
-                    }
-                );
-                if rows.is_empty() {
-                    match customer {
-                        Some(customer) if *customers > 0 => println!(
-                            "customer {} placed no order on {date} ({customers} other customer{} did: `pipeline stats --date {date}` lists them)",
-                            stages::core::text::visible(customer),
-                            plural(*customers as u64)
-                        ),
-                        _ => println!("no customer ordered on {date}"),
-                    }
-                    return Ok(());
+    let showing = if *partial {
+        format!(" (showing {})", rows.rows.len())
+    } else {
+        String::new()
+    };
+    match summary {
+        DaySummary::Customers {
+            customers,
+            orders,
+            revenue,
+        } => {
+            println!(
+                "{date}: {customers} customers, {orders} orders, revenue {}{showing}",
+                money(*revenue)
+            );
+            if rows.rows.is_empty() {
+                match customer {
+                    Some(customer) if *customers > 0 => println!(
+                        "customer {} placed no order on {date} ({customers} other customer{} did: `pipeline stats --date {date}` lists them)",
+                        stages::core::text::visible(customer),
+                        plural(*customers as u64)
+                    ),
+                    _ => println!("no customer ordered on {date}"),
                 }
             }
-            grid.print(format).await?;
+        }
+        DaySummary::Rows(count) => {
+            println!(
+                "{date}: {stage}: {count} row{}{showing}",
+                plural(*count as u64)
+            );
         }
     }
-    Ok(())
-}
-/// The columns `stats` shows: every column of the entity but those saying which run wrote the row.
-fn stats_columns() -> Vec<cds::Column> {
-    cds::Column::iter()
-        .filter(|c| !matches!(c, cds::Column::RunId | cds::Column::ComputedAt))
-        .collect()
-}
-
-/// Whether a column holds a number (right-aligned in tables).
-fn is_numeric(column: cds::Column) -> bool {
-    matches!(
-        column.def().get_column_type(),
-        ColumnType::Integer | ColumnType::BigInteger | ColumnType::Decimal(_)
-    )
+    !rows.rows.is_empty()
 }
 
 /// One value of a row as a cell: as in JSON, with strings unquoted and NULL empty.
-fn cell(value: SeaValue) -> String {
-    match json_value(value) {
-        Value::String(text) => text,
+fn cell(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
         Value::Null => String::new(),
         other => other.to_string(),
     }
-}
-
-/// One value of a row as JSON: money as a two-decimal string, timestamps as stored.
-fn json_value(value: SeaValue) -> Value {
-    match value {
-        SeaValue::Decimal(Some(d)) => number(d),
-        SeaValue::ChronoDateTime(Some(t)) => json!(t.to_string()),
-        SeaValue::ChronoDate(Some(d)) => json!(d),
-        SeaValue::String(Some(s)) => json!(s),
-        SeaValue::BigInt(Some(n)) => json!(n),
-        SeaValue::Int(Some(n)) => json!(n),
-        SeaValue::Bool(Some(b)) => json!(b),
-        _ => Value::Null,
-    }
-}
-
-fn stats_row_json(r: &cds::Model) -> Value {
-    Value::Object(
-        stats_columns()
-            .into_iter()
-            .map(|c| (c.as_str().to_owned(), json_value(r.get(c))))
-            .collect(),
-    )
 }
 
 /// `pipeline top-customers`: a heading and the ranked customers (table), or the customers alone.

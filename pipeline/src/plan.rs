@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::Timelike;
 use sha2::{Digest, Sha256};
-use stages::{Role, Stage, StageConfig, StageContext};
+use stages::{Aggregate, CustomerRead, Role, Stage, StageConfig, StageContext};
 
 use crate::config::{DatabaseConfig, RawConfig, humanise};
 use crate::scheduler::ScheduleConfig;
@@ -53,6 +53,25 @@ impl Plan {
         self.stages.iter().find(|s| s.name == name)
     }
 
+    /// The declared aggregates, built (which does no I/O), in order: what the read commands read
+    /// rows through.
+    pub fn aggregates(&self) -> anyhow::Result<Vec<BuiltAggregate<'_>>> {
+        self.with_role(Role::Aggregate)
+            .map(|stage| match stage.build(&self.context())? {
+                Stage::Aggregate(aggregate) => Ok(BuiltAggregate { stage, aggregate }),
+                _ => anyhow::bail!("stage \"{}\" is not an aggregate", stage.name),
+            })
+            .collect()
+    }
+
+    /// The first declared customer aggregate (see [`CustomerAggregate`]), if any.
+    pub fn customer_aggregate(&self) -> anyhow::Result<Option<CustomerAggregate<'_>>> {
+        Ok(self
+            .aggregates()?
+            .into_iter()
+            .find_map(CustomerAggregate::new))
+    }
+
     /// What the stages of a run starting now are built with.
     pub fn context(&self) -> StageContext {
         StageContext {
@@ -86,6 +105,44 @@ impl PlannedStage {
             self.config.role()
         );
         Ok(stage)
+    }
+}
+
+/// A declared aggregate stage and its built runtime object.
+pub struct BuiltAggregate<'p> {
+    /// The declared stage.
+    pub stage: &'p PlannedStage,
+    /// The stage built.
+    pub aggregate: Box<dyn Aggregate>,
+}
+
+/// The declared customer aggregate: an aggregate whose rows are one per customer and day
+/// ([`Aggregate::customer_reads`]), which `top-customers`, `repeaters`, the report and a plain
+/// `stats` read, with the statements it gives for each [`CustomerRead`].
+pub struct CustomerAggregate<'p> {
+    /// The declared stage.
+    pub stage: &'p PlannedStage,
+    /// The stage built.
+    pub aggregate: Box<dyn Aggregate>,
+    /// The statement of each read, at the read's index in [`CustomerRead::ALL`].
+    statements: [&'static str; CustomerRead::ALL.len()],
+}
+
+impl<'p> CustomerAggregate<'p> {
+    /// `built`, when its rows are one per customer and day.
+    fn new(built: BuiltAggregate<'p>) -> Option<Self> {
+        let reads = built.aggregate.customer_reads()?;
+        let statements = CustomerRead::ALL.map(|read| reads.statement(read));
+        Some(Self {
+            stage: built.stage,
+            aggregate: built.aggregate,
+            statements,
+        })
+    }
+
+    /// The statement of `read` over the stage's rows.
+    pub fn statement(&self, read: CustomerRead) -> &'static str {
+        self.statements[read as usize]
     }
 }
 
@@ -457,6 +514,43 @@ mod tests {
                 .collect()
         };
         assert_eq!(prints(&built_in), prints(&plan));
+    }
+
+    #[test]
+    fn the_customer_aggregate_is_the_one_with_customer_reads() {
+        let plan = compile_toml(&format!(
+            "{GOOD}\n[[stages]]\nname = \"products\"\ntype = \"product_daily_stats\"\n"
+        ))
+        .unwrap();
+        let built: Vec<&str> = plan
+            .aggregates()
+            .unwrap()
+            .iter()
+            .map(|a| a.stage.name.as_str())
+            .collect();
+        assert_eq!(built, ["customer_daily_stats", "products"]);
+        let customer = plan.customer_aggregate().unwrap().unwrap();
+        assert_eq!(customer.stage.name, "customer_daily_stats");
+        for read in CustomerRead::ALL {
+            assert_eq!(
+                customer.statement(read),
+                customer.aggregate.customer_reads().unwrap().statement(read),
+                "{read:?}"
+            );
+        }
+        assert!(
+            customer
+                .statement(CustomerRead::TopByItems)
+                .contains("ORDER BY items DESC")
+        );
+        // Without it, there is none, even with another aggregate declared.
+        let without = GOOD.replace(
+            "name = \"customer_daily_stats\"\ntype = \"customer_daily_stats\"",
+            "name = \"products\"\ntype = \"product_daily_stats\"",
+        );
+        let plan = compile_toml(&without).unwrap();
+        assert_eq!(plan.aggregates().unwrap().len(), 1);
+        assert!(plan.customer_aggregate().unwrap().is_none());
     }
 
     #[test]

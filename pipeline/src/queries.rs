@@ -1,6 +1,7 @@
 //! The queries of the read commands: `stats` (a day's rows), `rejects`, `top-customers`,
 //! `repeaters` and `status`, all over the stored tables. Each returns its figures; `output` prints
-//! them as a table, CSV or JSON.
+//! them as a table, CSV or JSON. The statements over an aggregate's rows are the stage's own: its
+//! `Aggregate::day_rows`, and the customer aggregate's `CustomerRead`s.
 
 use std::collections::BTreeSet;
 use std::sync::LazyLock;
@@ -8,17 +9,15 @@ use std::sync::LazyLock;
 use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use sqlx::Row;
-use stages::aggregates::customer_daily_stats::CustomerKey;
 use stages::core::days::purchase_days;
 use stages::core::sql_file;
-use stages::entities::customer_daily_stats as cds;
 use stages::entities::pipeline_run::{self, RunKind, RunStatus};
-use stages::{DayRange, Role, Stage};
+use stages::{CustomerRead, DayRange, Role, Stage, StoredRows};
 
 use crate::db::Db;
-use crate::plan::{Plan, PlannedStage};
+use crate::plan::{BuiltAggregate, CustomerAggregate, Plan, PlannedStage};
 
 /// The read commands' statements, in `pipeline/sql/queries.sql` (see `stages::core::sql_file`).
 static STATEMENTS: LazyLock<Vec<(&str, &str)>> =
@@ -37,13 +36,6 @@ fn bounds(range: Option<DayRange>) -> (NaiveDate, NaiveDate) {
         ),
         |r| (r.start, r.end),
     )
-}
-
-/// The name of the declared `customer_daily_stats` stage (for the commands that say how to compute).
-fn stats_stage(plan: &Plan) -> String {
-    plan.with_role(Role::Aggregate)
-        .find(|s| s.type_name == "customer_daily_stats")
-        .map_or_else(|| "customer_daily_stats".to_owned(), |s| s.name.clone())
 }
 
 /// Days of `start..=end` that `stage` never computed.
@@ -133,66 +125,97 @@ pub async fn stage_health(db: &Db, plan: &Plan, stage: &PlannedStage) -> Result<
     })
 }
 
-/// A day's stored rows and the day's totals: what `pipeline stats` shows.
+/// What the line above a day's rows says.
+#[derive(Debug)]
+pub enum DaySummary {
+    /// The customer aggregate's day: its customers, orders and revenue.
+    Customers {
+        /// Customers with a row on the day.
+        customers: i64,
+        /// Orders of the day.
+        orders: i64,
+        /// Total spent on the day.
+        revenue: Decimal,
+    },
+    /// Another aggregate's day: the rows the stage recorded for it.
+    Rows(i64),
+}
+
+impl DaySummary {
+    /// The day's rows.
+    fn rows(&self) -> i64 {
+        match self {
+            DaySummary::Customers { customers, .. } => *customers,
+            DaySummary::Rows(rows) => *rows,
+        }
+    }
+}
+
+/// A day's stored rows of an aggregate and the day's summary: what `pipeline stats` shows.
 #[derive(Debug)]
 pub struct DayStats {
     /// The day.
     pub date: NaiveDate,
-    /// Customers with a row on the day.
-    pub customers: i64,
-    /// Orders of the day.
-    pub orders: i64,
-    /// Total spent on the day.
-    pub revenue: Decimal,
-    /// The rows asked for, largest `total_spent` first.
-    pub rows: Vec<cds::Model>,
+    /// The aggregate stage's name.
+    pub stage: String,
+    /// The day's figures.
+    pub summary: DaySummary,
+    /// The rows asked for, in the stage's order (largest first).
+    pub rows: StoredRows,
     /// Whether the rows are only some of the day's (`--customer`, or a `--limit` below the count).
     pub partial: bool,
     /// The customer asked for, if any.
     pub customer: Option<String>,
 }
 
-/// `pipeline stats --date D`.
+/// `pipeline stats --date D [--stage NAME]`: the day's rows of `aggregate` (only `customer`'s, for
+/// the customer aggregate), at most `limit`.
 pub async fn stats(
     db: &Db,
-    plan: &Plan,
+    aggregate: &BuiltAggregate<'_>,
     date: NaiveDate,
     customer: Option<&str>,
     limit: Option<u64>,
 ) -> Result<DayStats> {
-    let stage = stats_stage(plan);
-    if missing_days(db, &stage, date, date).await? > 0 {
+    let stage = &aggregate.stage.name;
+    if missing_days(db, stage, date, date).await? > 0 {
         bail!(
             "{date} has not been computed yet; compute it with:\n  pipeline run --date {date} --stage {stage}"
         );
     }
-    let summary = sqlx::query(statement("day_totals"))
-        .bind(date)
-        .fetch_one(&db.pool)
-        .await?;
-    let (customers, orders, revenue): (i64, i64, Decimal) =
-        (summary.get(0), summary.get(1), summary.get(2));
-    let mut query = cds::Entity::find()
-        .filter(cds::Column::StatDate.eq(date))
-        .order_by_desc(cds::Column::TotalSpent)
-        .order_by_asc(cds::Column::CustomerUniqueId);
-    if let Some(customer) = customer {
-        query = query.filter(cds::Column::CustomerUniqueId.eq(customer));
-    }
-    if let Some(limit) = limit {
-        query = query.limit(limit);
-    }
-    let rows = query
-        .all(&db.orm)
+    let summary = match aggregate.aggregate.customer_reads() {
+        Some(reads) => {
+            let totals = sqlx::query(reads.statement(CustomerRead::DayTotals))
+                .bind(date)
+                .fetch_one(&db.pool)
+                .await?;
+            DaySummary::Customers {
+                customers: totals.get(0),
+                orders: totals.get(1),
+                revenue: totals.get(2),
+            }
+        }
+        None => DaySummary::Rows(
+            sqlx::query_scalar::<_, i64>(statement("computed_rows"))
+                .bind(stage)
+                .bind(date)
+                .fetch_optional(&db.pool)
+                .await?
+                .unwrap_or_default(),
+        ),
+    };
+    let mut conn = db.pool.acquire().await?;
+    let rows = aggregate
+        .aggregate
+        .day_rows(&mut conn, date, customer, limit)
         .await
-        .context("cannot read customer_daily_stats")?;
+        .with_context(|| format!("cannot read the rows of {stage}"))?;
     Ok(DayStats {
         date,
-        customers,
-        orders,
-        revenue,
+        stage: stage.clone(),
+        partial: customer.is_some() || limit.is_some_and(|l| (l as i64) < summary.rows()),
+        summary,
         rows,
-        partial: customer.is_some() || limit.is_some_and(|l| (l as i64) < customers),
         customer: customer.map(str::to_owned),
     })
 }
@@ -300,8 +323,8 @@ pub enum RankBy {
     Items,
 }
 
-async fn warn_if_incomplete(db: &Db, plan: &Plan, range: Option<DayRange>) -> Result<()> {
-    let stage = stats_stage(plan);
+/// Warns when days of `range` (the data's days when `None`) were never computed by `stage`.
+async fn warn_if_incomplete(db: &Db, stage: &str, range: Option<DayRange>) -> Result<()> {
     let (start, end) = match range {
         Some(r) => (r.start, r.end),
         None => match purchase_days(&mut *db.pool.acquire().await?).await? {
@@ -309,7 +332,7 @@ async fn warn_if_incomplete(db: &Db, plan: &Plan, range: Option<DayRange>) -> Re
             None => return Ok(()),
         },
     };
-    let missing = missing_days(db, &stage, start, end).await?;
+    let missing = missing_days(db, stage, start, end).await?;
     if missing > 0 {
         tracing::warn!(
             missing_days = missing,
@@ -340,37 +363,25 @@ pub struct TopCustomer {
     pub state: Option<String>,
 }
 
-/// What identifies a customer in the stored rows: the `customer_key` of the declared
-/// `customer_daily_stats` stage (its default, the person, when none is declared).
-fn stats_key(plan: &Plan) -> CustomerKey {
-    plan.with_role(Role::Aggregate)
-        .find(|s| s.type_name == "customer_daily_stats")
-        .and_then(|s| serde_json::to_value(s.config.as_ref()).ok())
-        .and_then(|options| serde_json::from_value(options.get("customer_key")?.clone()).ok())
-        .unwrap_or_default()
-}
-
-/// `pipeline top-customers`: the first `limit` customers by `by`, best first. A customer's place is
-/// that of their latest order, looked up by the key the rows are keyed by and by it alone: a
-/// person's id may equal another row's `customer_id`.
+/// `pipeline top-customers`: the first `limit` customers of `customer`'s rows by `by`, best first.
+/// A customer's place is that of their latest order, looked up by the key the rows are keyed by and
+/// by it alone (the stage picks the statement of its key): a person's id may equal another row's
+/// `customer_id`.
 pub async fn top_customers(
     db: &Db,
-    plan: &Plan,
+    customer: &CustomerAggregate<'_>,
     range: Option<DayRange>,
     by: RankBy,
     limit: u64,
 ) -> Result<Vec<TopCustomer>> {
-    warn_if_incomplete(db, plan, range).await?;
+    warn_if_incomplete(db, &customer.stage.name, range).await?;
     let (start, end) = bounds(range);
-    let name = match (by, stats_key(plan)) {
-        (RankBy::Spent, CustomerKey::CustomerUniqueId) => "top_by_spent_per_person",
-        (RankBy::Orders, CustomerKey::CustomerUniqueId) => "top_by_orders_per_person",
-        (RankBy::Items, CustomerKey::CustomerUniqueId) => "top_by_items_per_person",
-        (RankBy::Spent, CustomerKey::CustomerId) => "top_by_spent_per_customer_id",
-        (RankBy::Orders, CustomerKey::CustomerId) => "top_by_orders_per_customer_id",
-        (RankBy::Items, CustomerKey::CustomerId) => "top_by_items_per_customer_id",
+    let read = match by {
+        RankBy::Spent => CustomerRead::TopBySpent,
+        RankBy::Orders => CustomerRead::TopByOrders,
+        RankBy::Items => CustomerRead::TopByItems,
     };
-    let rows = sqlx::query(statement(name))
+    let rows = sqlx::query(customer.statement(read))
         .bind(start)
         .bind(end)
         .bind(limit as i64)
@@ -407,15 +418,19 @@ pub struct Repeaters {
     pub histogram: std::collections::BTreeMap<String, i64>,
 }
 
-/// Computes [`Repeaters`] from the stored daily rows.
-pub async fn repeater_figures(db: &Db, range: Option<DayRange>) -> Result<Repeaters> {
+/// Computes [`Repeaters`] from `customer`'s stored daily rows.
+pub async fn repeater_figures(
+    db: &Db,
+    customer: &CustomerAggregate<'_>,
+    range: Option<DayRange>,
+) -> Result<Repeaters> {
     let (start, end) = bounds(range);
-    let totals = sqlx::query(statement("repeater_totals"))
+    let totals = sqlx::query(customer.statement(CustomerRead::RepeaterTotals))
         .bind(start)
         .bind(end)
         .fetch_one(&db.pool)
         .await?;
-    let histogram_rows = sqlx::query(statement("repeater_histogram"))
+    let histogram_rows = sqlx::query(customer.statement(CustomerRead::RepeaterHistogram))
         .bind(start)
         .bind(end)
         .fetch_all(&db.pool)
@@ -438,10 +453,14 @@ pub async fn repeater_figures(db: &Db, range: Option<DayRange>) -> Result<Repeat
     })
 }
 
-/// `pipeline repeaters`.
-pub async fn repeaters(db: &Db, plan: &Plan, range: Option<DayRange>) -> Result<Repeaters> {
-    warn_if_incomplete(db, plan, range).await?;
-    repeater_figures(db, range).await
+/// `pipeline repeaters`, over `customer`'s rows.
+pub async fn repeaters(
+    db: &Db,
+    customer: &CustomerAggregate<'_>,
+    range: Option<DayRange>,
+) -> Result<Repeaters> {
+    warn_if_incomplete(db, &customer.stage.name, range).await?;
+    repeater_figures(db, customer, range).await
 }
 
 /// What `pipeline status` shows: each stage's last run, the state of each aggregate's days, and a

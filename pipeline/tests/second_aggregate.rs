@@ -176,3 +176,248 @@ async fn a_second_aggregate_runs_beside_the_first_and_stays_fresh() {
         );
     }
 }
+
+/// A pipeline of the stats fixture with the product aggregate, named `products`, beside the
+/// customer aggregate; or, with `customers` false, in its place.
+fn products_config(dir: &std::path::Path, customers: bool) -> String {
+    let config = write_config(dir, &common::fixture("stats"), "", "");
+    let declared = std::fs::read_to_string(&config).unwrap();
+    let products = "[[stages]]\nname = \"products\"\ntype = \"product_daily_stats\"\n";
+    let declared = if customers {
+        format!("{declared}\n{products}")
+    } else {
+        let customer =
+            "[[stages]]\nname = \"customer_daily_stats\"\ntype = \"customer_daily_stats\"\n";
+        assert!(declared.contains(customer));
+        declared.replace(customer, products)
+    };
+    std::fs::write(&config, declared).unwrap();
+    config.to_str().unwrap().to_owned()
+}
+
+/// `products` rows of `day` as CSV lines, largest `items_value` first, each value as `PostgreSQL`
+/// writes it: from the table, or, with `fresh`, from a fresh computation.
+async fn product_lines(db: &TestDb, day: &str, fresh: bool) -> Vec<String> {
+    let rows = if fresh {
+        format!("SELECT * FROM ({FRESH_PRODUCT_SQL}) f WHERE f.day = '{day}'")
+    } else {
+        format!("SELECT * FROM ({STORED_PRODUCT_SQL}) s WHERE s.stat_date = '{day}'")
+    };
+    let mut conn = db.connect().await;
+    let lines = sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT concat_ws(',', d, p, o, i, v, f, c) FROM ({rows}) r(d, p, o, i, v, f, c)
+          ORDER BY v DESC, p"
+    )))
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.ok();
+    lines
+}
+
+#[tokio::test]
+async fn stats_shows_the_rows_of_any_declared_aggregate() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = products_config(dir.path(), true);
+    let config = config.as_str();
+    db.ok(&["--config", config, "run"]);
+
+    // 2017-03-05 holds prices of 0.02 and 0.03 with no freight: money keeps two decimals.
+    for day in ["2017-03-01", "2017-03-03", "2017-03-05"] {
+        let csv = db.ok(&[
+            "--config", config, "stats", "--stage", "products", "--date", day, "--format", "csv",
+        ]);
+        let mut lines = csv.lines();
+        assert_eq!(
+            lines.next(),
+            Some(
+                "stat_date,product_id,orders_count,items_count,items_value,freight_value,customers_count"
+            )
+        );
+        let printed: Vec<&str> = lines.collect();
+        let stored = product_lines(&db, day, false).await;
+        assert!(!stored.is_empty(), "{day}: no product sold");
+        assert_eq!(
+            printed, stored,
+            "{day}: stats --stage products --format csv"
+        );
+        assert_eq!(product_lines(&db, day, true).await, stored, "{day}: fresh");
+    }
+    assert_eq!(
+        product_lines(&db, "2017-03-05", false).await,
+        [
+            "2017-03-05,p2,1,1,0.03,0.00,1",
+            "2017-03-05,p1,1,1,0.02,0.00,1"
+        ]
+    );
+
+    // JSON: one object per row, the columns in the table's order, money as strings, counts as numbers.
+    let printed: serde_json::Value = serde_json::from_str(&db.ok(&[
+        "--config",
+        config,
+        "stats",
+        "--stage",
+        "products",
+        "--date",
+        "2017-03-01",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    let expected: serde_json::Value = db
+        .scalar(
+            "SELECT json_agg(json_build_object(
+                    'stat_date', stat_date::text, 'product_id', product_id,
+                    'orders_count', orders_count, 'items_count', items_count,
+                    'items_value', items_value::text, 'freight_value', freight_value::text,
+                    'customers_count', customers_count) ORDER BY items_value DESC, product_id)
+               FROM product_daily_stats WHERE stat_date = '2017-03-01'",
+        )
+        .await;
+    assert_eq!(printed, expected);
+    assert_eq!(
+        printed[0],
+        serde_json::json!({"stat_date": "2017-03-01", "product_id": "p2", "orders_count": 2,
+                           "items_count": 2, "items_value": "53.33", "freight_value": "2.00",
+                           "customers_count": 2})
+    );
+
+    // A table with a summary line; --limit shows fewer.
+    let table = db.ok(&[
+        "--config",
+        config,
+        "stats",
+        "--stage",
+        "products",
+        "--date",
+        "2017-03-01",
+        "--limit",
+        "1",
+    ]);
+    assert!(
+        table.starts_with("2017-03-01: products: 3 rows (showing 1)\n"),
+        "{table}"
+    );
+    assert_eq!(table.matches("2017-03-01 ┆ p").count(), 1, "{table}");
+
+    // The customer aggregate named is the default one.
+    let default = db.ok(&[
+        "--config",
+        config,
+        "stats",
+        "--date",
+        "2017-03-01",
+        "--format",
+        "csv",
+    ]);
+    let named = db.ok(&[
+        "--config",
+        config,
+        "stats",
+        "--stage",
+        "customer_daily_stats",
+        "--date",
+        "2017-03-01",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(named, default);
+    assert!(default.starts_with("stat_date,customer_unique_id,"));
+
+    let refused = |args: &[&str], code: i32, message: &str| {
+        let mut all = vec!["--config", config, "stats"];
+        all.extend_from_slice(args);
+        let out = db.run(&all);
+        let stderr = common::text(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    };
+    let declared = "(declared aggregates: customer_daily_stats (customer_daily_stats), products (product_daily_stats))";
+    refused(
+        &["--stage", "nope", "--date", "2017-03-01"],
+        2,
+        &format!("stats --stage nope: no stage is named \"nope\" {declared}"),
+    );
+    refused(
+        &["--stage", "load", "--date", "2017-03-01"],
+        2,
+        &format!("stats --stage load: \"load\" is a load stage, not an aggregate {declared}"),
+    );
+    refused(
+        &[
+            "--stage",
+            "products",
+            "--date",
+            "2017-03-01",
+            "--customer",
+            "ua",
+        ],
+        2,
+        "--customer picks one customer's rows, and the rows of stage \"products\" (product_daily_stats) are not per customer",
+    );
+    // A day never computed, as for the customer aggregate.
+    refused(
+        &["--stage", "products", "--date", "2017-04-01"],
+        1,
+        "2017-04-01 has not been computed yet; compute it with:\n  pipeline run --date 2017-04-01 --stage products",
+    );
+}
+
+#[tokio::test]
+async fn the_customer_reads_ask_for_a_customer_aggregate() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = products_config(dir.path(), false);
+    let config = config.as_str();
+    // Refused before anything runs: nothing is migrated.
+    for command in [
+        &["top-customers"][..],
+        &["repeaters"],
+        &["report", "--format", "json"],
+        &["demo"],
+    ] {
+        let mut args = vec!["--config", config];
+        args.extend_from_slice(command);
+        let out = db.run(&args);
+        let stderr = common::text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "error: {} reads the rows of a customer aggregate (one row per customer and day), and {config} declares none; declare a stage of type customer_daily_stats (declared aggregates: products (product_daily_stats))",
+                command[0]
+            )),
+            "{command:?}: {stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{command:?}");
+    }
+    assert_eq!(
+        db.scalar::<i64>(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
+        )
+        .await,
+        0
+    );
+    db.ok(&["--config", config, "run"]);
+    let out = db.run(&["--config", config, "stats", "--date", "2017-03-01"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        common::text(&out.stderr)
+            .contains("stats without --stage shows the customer aggregate's rows, and"),
+        "{}",
+        common::text(&out.stderr)
+    );
+    let csv = db.ok(&[
+        "--config",
+        config,
+        "stats",
+        "--stage",
+        "products",
+        "--date",
+        "2017-03-01",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+}

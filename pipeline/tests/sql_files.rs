@@ -1,7 +1,8 @@
 //! The binary's SQL lives in `pipeline/sql/`, one file per module, each statement named: every file
 //! splits into statements, every statement a module names is in its file and every statement of a
 //! file is named by its module, and no query of the binary is a string literal or built with
-//! `format!`.
+//! `format!`. The statements it reads an aggregate's rows with are the stage's read file's
+//! (`stages/sql/reads/`), which splits the same way.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -39,29 +40,47 @@ fn code(path: &Path) -> String {
         .join("\n")
 }
 
+/// Panics unless the file at `path` holds statements, each named once, none empty or two.
+fn assert_named_statements(path: &Path) {
+    let found = statements(path);
+    assert!(!found.is_empty(), "{}: no statement", path.display());
+    let mut names = BTreeSet::new();
+    for (name, body) in found {
+        assert!(names.insert(name), "{}: {name} twice", path.display());
+        // A `;` outside a comment is a second statement, or the end of one with a comment
+        // after it (which then belongs to the statement).
+        let without_comments: String = body
+            .lines()
+            .map(|l| l.split("--").next().unwrap_or_default())
+            .collect();
+        assert!(
+            !without_comments.trim().is_empty() && !without_comments.contains(';'),
+            "{}: {name} is empty or holds a `;`: {body}",
+            path.display()
+        );
+    }
+}
+
 #[test]
 fn every_file_splits_into_named_statements() {
     let mut sql = Vec::new();
     files(&crate_dir().join("sql"), "sql", &mut sql);
     assert!(!sql.is_empty());
     for path in sql {
-        let found = statements(&path);
-        assert!(!found.is_empty(), "{}: no statement", path.display());
-        let mut names = BTreeSet::new();
-        for (name, body) in found {
-            assert!(names.insert(name), "{}: {name} twice", path.display());
-            // A `;` outside a comment is a second statement, or the end of one with a comment
-            // after it (which then belongs to the statement).
-            let without_comments: String = body
-                .lines()
-                .map(|l| l.split("--").next().unwrap_or_default())
-                .collect();
-            assert!(
-                !without_comments.trim().is_empty() && !without_comments.contains(';'),
-                "{}: {name} is empty or holds a `;`: {body}",
-                path.display()
-            );
-        }
+        assert_named_statements(&path);
+    }
+}
+
+/// The read commands' statements over an aggregate's rows are the stage's, in its read file
+/// (`stages/sql/reads/`): those files split the same way. That each statement the stage names is
+/// there, and no other, is the stages' own unit test.
+#[test]
+fn the_stages_read_files_split_into_named_statements_too() {
+    let mut sql = Vec::new();
+    files(&crate_dir().join("../stages/sql/reads"), "sql", &mut sql);
+    assert!(sql.len() >= 2, "{sql:?}");
+    for path in sql {
+        assert_named_statements(&path);
     }
 }
 

@@ -33,3 +33,4 @@ pub use crate::core::{
     ExtractCounts, ExtractError, Load, Problem, RefreshReport, Role, Source, Stage, StageConfig,
     StageContext, StageType, Staleness, Validate, registered_stage_types,
 };
+pub use crate::core::{CustomerRead, CustomerReads, StoredRows};

@@ -1,6 +1,7 @@
-//! The data behind every chart of `pipeline report`: all the report's queries run here (their SQL is
-//! `pipeline/sql/report.sql`), each series computed set-based from the stored tables over a range of
-//! days. Nothing here draws.
+//! The data behind every chart of `pipeline report`: all the report's queries run here, each series
+//! computed set-based from the stored tables over a range of days. The series of the customers'
+//! rows read the declared customer aggregate with its own statements (`stages::CustomerRead`); the
+//! pipeline's health is `pipeline/sql/report.sql`. Nothing here draws.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
@@ -11,11 +12,11 @@ use rust_decimal::Decimal;
 use serde::{Serialize, Serializer};
 use sqlx::PgConnection;
 use stages::core::sql_file;
-use stages::{DayRange, Role, Stage};
+use stages::{CustomerRead, DayRange, Role};
 
 use crate::db::Db;
 use crate::money::Money;
-use crate::plan::Plan;
+use crate::plan::{CustomerAggregate, Plan};
 
 /// The report's statements, in `pipeline/sql/report.sql` (see `stages::core::sql_file`).
 static STATEMENTS: LazyLock<Vec<(&str, &str)>> =
@@ -203,42 +204,48 @@ fn numeric_keys<S: Serializer>(map: &BTreeMap<i64, i64>, s: S) -> Result<S::Ok, 
     s.collect_map(map.iter().map(|(k, v)| (k.to_string(), v)))
 }
 
-/// The whole history: the first to the last purchase day of the loaded orders, or of the stored
-/// statistics when no orders are loaded. `None` when there is neither.
-pub async fn whole_history(db: &Db) -> Result<Option<DayRange>> {
+/// The whole history: the first to the last purchase day of the loaded orders, or of `customer`'s
+/// stored rows when no orders are loaded. `None` when there is neither.
+pub async fn whole_history(db: &Db, customer: &CustomerAggregate<'_>) -> Result<Option<DayRange>> {
     let mut conn = db.pool.acquire().await?;
     if let Some(days) = stages::core::days::purchase_days(&mut conn).await? {
         return Ok(Some(days));
     }
     let (start, end): (Option<NaiveDate>, Option<NaiveDate>) =
-        sqlx::query_as(statement("stats_days"))
+        sqlx::query_as(customer.statement(CustomerRead::StoredDays))
             .fetch_one(&mut *conn)
             .await?;
     Ok(start.zip(end).map(|(a, b)| DayRange::new(a, b)))
 }
 
-/// Reads every series of the report over `range`, all from one snapshot (a read-only repeatable
-/// read transaction), so that the charts agree with each other even while a load runs.
-pub async fn collect(db: &Db, plan: &Plan, range: DayRange) -> Result<(ReportData, Totals)> {
+/// Reads every series of the report over `range` (those of the customers from `customer`'s rows),
+/// all from one snapshot (a read-only repeatable read transaction), so that the charts agree with
+/// each other even while a load runs.
+pub async fn collect(
+    db: &Db,
+    plan: &Plan,
+    customer: &CustomerAggregate<'_>,
+    range: DayRange,
+) -> Result<(ReportData, Totals)> {
     let mut tx = db.pool.begin().await?;
     sqlx::query(statement("snapshot")).execute(&mut *tx).await?;
     let conn: &mut PgConnection = &mut tx;
-    let daily = daily(conn, range)
+    let daily = daily(conn, customer, range)
         .await
         .context("cannot read the daily series")?;
-    let cohorts = cohorts(conn, range)
+    let cohorts = cohorts(conn, customer, range)
         .await
         .context("cannot read the cohorts")?;
-    let (repeat_histogram, repeaters_by_days) = repeat_histogram(conn, range)
+    let (repeat_histogram, repeaters_by_days) = repeat_histogram(conn, customer, range)
         .await
         .context("cannot read the repeat-purchase histogram")?;
-    let days_between_orders = days_between_orders(conn, range)
+    let days_between_orders = days_between_orders(conn, customer, range)
         .await
         .context("cannot read the days between orders")?;
-    let order_values = order_values(conn, range)
+    let order_values = order_values(conn, customer, range)
         .await
         .context("cannot read the order values")?;
-    let health = health(conn, plan, range)
+    let health = health(conn, plan, customer, range)
         .await
         .context("cannot read the pipeline's health")?;
     let data_days = stages::core::days::purchase_days(conn)
@@ -271,12 +278,17 @@ pub async fn collect(db: &Db, plan: &Plan, range: DayRange) -> Result<(ReportDat
     ))
 }
 
-async fn daily(conn: &mut PgConnection, range: DayRange) -> Result<Vec<Daily>> {
-    let rows: Vec<(NaiveDate, i64, i64, i64, Decimal)> = sqlx::query_as(statement("daily"))
-        .bind(range.start)
-        .bind(range.end)
-        .fetch_all(&mut *conn)
-        .await?;
+async fn daily(
+    conn: &mut PgConnection,
+    customer: &CustomerAggregate<'_>,
+    range: DayRange,
+) -> Result<Vec<Daily>> {
+    let rows: Vec<(NaiveDate, i64, i64, i64, Decimal)> =
+        sqlx::query_as(customer.statement(CustomerRead::Daily))
+            .bind(range.start)
+            .bind(range.end)
+            .fetch_all(&mut *conn)
+            .await?;
     Ok(rows
         .into_iter()
         .map(|(date, orders, customers, new_customers, revenue)| Daily {
@@ -295,12 +307,17 @@ fn month_index(day: NaiveDate) -> i64 {
     i64::from(day.year()) * 12 + i64::from(day.month0())
 }
 
-async fn cohorts(conn: &mut PgConnection, range: DayRange) -> Result<Vec<Cohort>> {
-    let rows: Vec<(NaiveDate, NaiveDate, i64, i64)> = sqlx::query_as(statement("cohorts"))
-        .bind(range.start)
-        .bind(range.end)
-        .fetch_all(&mut *conn)
-        .await?;
+async fn cohorts(
+    conn: &mut PgConnection,
+    customer: &CustomerAggregate<'_>,
+    range: DayRange,
+) -> Result<Vec<Cohort>> {
+    let rows: Vec<(NaiveDate, NaiveDate, i64, i64)> =
+        sqlx::query_as(customer.statement(CustomerRead::Cohorts))
+            .bind(range.start)
+            .bind(range.end)
+            .fetch_all(&mut *conn)
+            .await?;
     let last = month_index(range.end);
     let mut out: Vec<Cohort> = Vec::new();
     for (cohort, month, first_days, active) in rows {
@@ -329,13 +346,15 @@ async fn cohorts(conn: &mut PgConnection, range: DayRange) -> Result<Vec<Cohort>
 /// more distinct days (both from one pass over the customers).
 async fn repeat_histogram(
     conn: &mut PgConnection,
+    customer: &CustomerAggregate<'_>,
     range: DayRange,
 ) -> Result<(BTreeMap<i64, i64>, i64)> {
-    let rows: Vec<(i64, i64, i64)> = sqlx::query_as(statement("repeat_histogram"))
-        .bind(range.start)
-        .bind(range.end)
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows: Vec<(i64, i64, i64)> =
+        sqlx::query_as(customer.statement(CustomerRead::RepeatHistogram))
+            .bind(range.start)
+            .bind(range.end)
+            .fetch_all(&mut *conn)
+            .await?;
     let by_days = rows.iter().map(|r| r.2).sum();
     Ok((rows.into_iter().map(|(o, n, _)| (o, n)).collect(), by_days))
 }
@@ -354,8 +373,12 @@ pub const GAP_BINS: [(i64, Option<i64>); 10] = [
     (366, None),
 ];
 
-async fn days_between_orders(conn: &mut PgConnection, range: DayRange) -> Result<Vec<Bin<i64>>> {
-    let rows: Vec<(i64, i64)> = sqlx::query_as(statement("days_between_orders"))
+async fn days_between_orders(
+    conn: &mut PgConnection,
+    customer: &CustomerAggregate<'_>,
+    range: DayRange,
+) -> Result<Vec<Bin<i64>>> {
+    let rows: Vec<(i64, i64)> = sqlx::query_as(customer.statement(CustomerRead::DaysBetweenOrders))
         .bind(range.start)
         .bind(range.end)
         .fetch_all(&mut *conn)
@@ -387,8 +410,12 @@ pub fn nice_width(cents: i64) -> i64 {
     }
 }
 
-async fn order_values(conn: &mut PgConnection, range: DayRange) -> Result<Vec<Bin<Money>>> {
-    let counts: Vec<(i64, i64)> = sqlx::query_as(statement("order_values"))
+async fn order_values(
+    conn: &mut PgConnection,
+    customer: &CustomerAggregate<'_>,
+    range: DayRange,
+) -> Result<Vec<Bin<Money>>> {
+    let counts: Vec<(i64, i64)> = sqlx::query_as(customer.statement(CustomerRead::OrderValues))
         .bind(range.start)
         .bind(range.end)
         .fetch_all(&mut *conn)
@@ -438,27 +465,22 @@ pub fn value_bins(counts: &[(i64, i64)]) -> Vec<Bin<Money>> {
 /// The state of every day of `range`: computed, missing or stale.
 ///
 /// The report decides a day's state as `pipeline status` does (see `stages::core::freshness`): a day is
-/// computed when the `customer_daily_stats` stage recorded it in `aggregate_days`, stale when its
-/// stored rows could differ from a fresh computation (other options, or a later change of its
-/// orders or of its people's earlier orders), and missing otherwise.
+/// computed when the customer aggregate recorded it in `aggregate_days`, stale when its stored rows
+/// could differ from a fresh computation (other options, or a later change of its orders or of its
+/// people's earlier orders), and missing otherwise.
 pub async fn day_states(
     conn: &mut PgConnection,
-    plan: &Plan,
+    customer: &CustomerAggregate<'_>,
     range: DayRange,
 ) -> Result<Vec<(NaiveDate, DayState)>> {
     let days = range.start.iter_days().take(range.len() as usize);
-    let stage = plan
-        .with_role(Role::Aggregate)
-        .find(|s| s.type_name == "customer_daily_stats");
-    let built = stage.map(|s| s.build(&plan.context())).transpose()?;
-    let (Some(stage), Some(Stage::Aggregate(aggregate))) = (stage, built) else {
-        return Ok(days.map(|d| (d, DayState::Missing)).collect());
-    };
+    let stage = customer.stage;
     let computed: BTreeSet<NaiveDate> = stages::core::freshness::computed_days(conn, &stage.name)
         .await?
         .into_iter()
         .collect();
-    let stale: BTreeSet<NaiveDate> = aggregate
+    let stale: BTreeSet<NaiveDate> = customer
+        .aggregate
         .stale(conn, &stage.name, &stage.fingerprint)
         .await?
         .days()
@@ -478,7 +500,12 @@ pub async fn day_states(
         .collect())
 }
 
-async fn health(conn: &mut PgConnection, plan: &Plan, range: DayRange) -> Result<Health> {
+async fn health(
+    conn: &mut PgConnection,
+    plan: &Plan,
+    customer: &CustomerAggregate<'_>,
+    range: DayRange,
+) -> Result<Health> {
     let load_types: Vec<String> = plan
         .with_role(Role::Load)
         .map(|s| s.type_name.clone())
@@ -506,7 +533,7 @@ async fn health(conn: &mut PgConnection, plan: &Plan, range: DayRange) -> Result
         .into_iter()
         .map(|(reason, count)| Reason { reason, count })
         .collect();
-    let days = day_states(conn, plan, range)
+    let days = day_states(conn, customer, range)
         .await?
         .into_iter()
         .map(|(date, state)| DayEntry { date, state })

@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use stages::DayRange;
 
 use crate::db::Db;
-use crate::plan::Plan;
+use crate::plan::{CustomerAggregate, Plan};
 use data::DayState;
 
 /// The most days a report covers (a century and a little more): a page of charts over more days
@@ -45,17 +45,19 @@ pub enum Written {
     },
 }
 
-/// `pipeline report`: writes the page or the JSON to `out`, or returns the JSON for stdout.
+/// `pipeline report`: writes the page or the JSON to `out`, or returns the JSON for stdout. The
+/// charts of the customers read `customer`'s rows.
 pub async fn report(
     db: &Db,
     plan: &Plan,
+    customer: &CustomerAggregate<'_>,
     range: Option<DayRange>,
     out: Option<&Path>,
     format: ReportFormat,
 ) -> Result<Written> {
     let range = match range {
         Some(range) => range,
-        None => data::whole_history(db).await?.context(
+        None => data::whole_history(db, customer).await?.context(
             "nothing to report: no orders are loaded and no statistics are stored (run `pipeline run` first)",
         )?,
     };
@@ -63,7 +65,7 @@ pub async fn report(
     if range.len() > MAX_DAYS {
         bail!("range {range} is longer than 100 years; pass a shorter --range");
     }
-    let (report, totals) = data::collect(db, plan, range).await?;
+    let (report, totals) = data::collect(db, plan, customer, range).await?;
     let missing = report
         .health
         .days
@@ -73,7 +75,8 @@ pub async fn report(
     if missing > 0 {
         tracing::warn!(
             missing_days = missing,
-            "{missing} day(s) of {range} are not computed; figures cover computed days only (pipeline run --range {range} --stage customer_daily_stats)"
+            "{missing} day(s) of {range} are not computed; figures cover computed days only (pipeline run --range {range} --stage {})",
+            customer.stage.name
         );
     }
     Ok(match format {

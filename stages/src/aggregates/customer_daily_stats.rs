@@ -16,6 +16,7 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use olist::ORDER_STATUSES;
 use serde::{Deserialize, Serialize};
+use sqlx::{Executor, SqlSafeStr, Statement};
 use sqlx::{PgConnection, Row};
 
 use crate::core::days::{MAX_CHUNK_DAYS, count_days, purchase_days};
@@ -23,6 +24,7 @@ use crate::core::{
     Aggregate, AggregateRun, BuildError, ChunkReport, DayRange, Problem, RefreshReport, Role,
     Stage, StageConfig, StageContext, Staleness, freshness, locks, sql_file,
 };
+use crate::core::{CustomerRead, CustomerReads, StoredRows};
 
 /// Which column identifies a customer.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]
@@ -277,6 +279,45 @@ impl CustomerDailyStats {
     }
 }
 
+/// The statements that read this stage's rows (`stats`, `top-customers`, `repeaters`, the report):
+/// hand-written, in a file of their own beside the computing ones.
+const READS_FILE: &str = "sql/reads/customer_daily_stats.sql";
+static READS: LazyLock<Vec<(&str, &str)>> =
+    LazyLock::new(|| sql_file::sections(include_str!("../../sql/reads/customer_daily_stats.sql")));
+
+fn read_statement(name: &str) -> &'static str {
+    sql_file::one(READS_FILE, &READS, name)
+}
+
+/// The name of `read`'s statement in [`READS_FILE`] when the rows are keyed by `key`: the rankings
+/// look a customer's place up by the key, the other reads are the same under both.
+fn read_name(read: CustomerRead, key: CustomerKey) -> &'static str {
+    let by_person = key == CustomerKey::CustomerUniqueId;
+    match read {
+        CustomerRead::DayTotals => "day_totals",
+        CustomerRead::TopBySpent if by_person => "top_by_spent_per_person",
+        CustomerRead::TopBySpent => "top_by_spent_per_customer_id",
+        CustomerRead::TopByOrders if by_person => "top_by_orders_per_person",
+        CustomerRead::TopByOrders => "top_by_orders_per_customer_id",
+        CustomerRead::TopByItems if by_person => "top_by_items_per_person",
+        CustomerRead::TopByItems => "top_by_items_per_customer_id",
+        CustomerRead::RepeaterTotals => "repeater_totals",
+        CustomerRead::RepeaterHistogram => "repeater_histogram",
+        CustomerRead::StoredDays => "stats_days",
+        CustomerRead::Daily => "daily",
+        CustomerRead::Cohorts => "cohorts",
+        CustomerRead::RepeatHistogram => "repeat_histogram",
+        CustomerRead::DaysBetweenOrders => "days_between_orders",
+        CustomerRead::OrderValues => "order_values",
+    }
+}
+
+impl CustomerReads for CustomerDailyStats {
+    fn statement(&self, read: CustomerRead) -> &'static str {
+        read_statement(read_name(read, self.config.customer_key))
+    }
+}
+
 #[async_trait]
 impl Aggregate for CustomerDailyStats {
     async fn data_days(&self, conn: &mut PgConnection) -> Result<Option<DayRange>, sqlx::Error> {
@@ -387,6 +428,30 @@ impl Aggregate for CustomerDailyStats {
             people: people as u64,
             rows,
         })
+    }
+
+    async fn day_rows(
+        &self,
+        conn: &mut PgConnection,
+        day: NaiveDate,
+        customer: Option<&str>,
+        limit: Option<u64>,
+    ) -> Result<StoredRows, sqlx::Error> {
+        let statement = conn
+            .prepare(read_statement("day_rows").into_sql_str())
+            .await?;
+        let rows = statement
+            .query()
+            .bind(day)
+            .bind(customer)
+            .bind(limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX)))
+            .fetch_all(&mut *conn)
+            .await?;
+        StoredRows::decode(statement.columns(), &rows)
+    }
+
+    fn customer_reads(&self) -> Option<&dyn CustomerReads> {
+        Some(self)
     }
 }
 
@@ -517,5 +582,62 @@ mod tests {
             toml::from_str("customer_key = \"customer_id\"").unwrap();
         assert_eq!(parsed.customer_key, CustomerKey::CustomerId);
         assert!(toml::from_str::<CustomerDailyStatsConfig>("customer_key = \"email\"").is_err());
+    }
+}
+
+/// The read statements: each is in the file under both keys, and the file holds no other.
+#[cfg(test)]
+mod read_tests {
+    use sea_orm::{IdenStatic, Iterable};
+
+    use super::*;
+    use crate::entities::customer_daily_stats::Column;
+
+    #[test]
+    fn every_read_has_its_statement_and_every_statement_is_read() {
+        let mut named = std::collections::BTreeSet::from(["day_rows"]);
+        for key in [CustomerKey::CustomerUniqueId, CustomerKey::CustomerId] {
+            let stage = CustomerDailyStats {
+                config: CustomerDailyStatsConfig {
+                    customer_key: key,
+                    ..Default::default()
+                },
+            };
+            for read in CustomerRead::ALL {
+                // Panics when the file lacks the statement.
+                assert!(!stage.statement(read).is_empty());
+                named.insert(read_name(read, key));
+            }
+        }
+        let in_file: std::collections::BTreeSet<&str> = READS.iter().map(|(n, _)| *n).collect();
+        assert_eq!(
+            in_file, named,
+            "{READS_FILE} holds statements no read names"
+        );
+        assert!(read_statement("day_rows").contains("customer_unique_id = $2"));
+        assert!(
+            CustomerDailyStats {
+                config: CustomerDailyStatsConfig::default()
+            }
+            .customer_reads()
+            .is_some()
+        );
+    }
+
+    /// `stats` shows every column of the table but `run_id` and `computed_at`, in the table's order.
+    #[test]
+    fn the_day_rows_are_every_column_but_the_run_s() {
+        let sql: String = read_statement("day_rows")
+            .lines()
+            .filter(|l| !l.starts_with("--"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let select = &sql[sql.find("SELECT").unwrap() + "SELECT".len()..sql.find("FROM").unwrap()];
+        let listed: Vec<&str> = select.split(',').map(str::trim).collect();
+        let expected: Vec<&str> = Column::iter()
+            .filter(|c| !matches!(c, Column::RunId | Column::ComputedAt))
+            .map(|c| c.as_str())
+            .collect();
+        assert_eq!(listed, expected);
     }
 }

@@ -7,18 +7,21 @@
 //! migration that creates its table.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use olist::ORDER_STATUSES;
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
+use sqlx::{Executor, SqlSafeStr, Statement};
 
 use crate::core::days::{MAX_CHUNK_DAYS, count_days, purchase_days};
 use crate::core::{
     Aggregate, AggregateRun, BuildError, ChunkReport, DayRange, Problem, RefreshReport, Role,
     Stage, StageConfig, StageContext, Staleness, freshness, locks, sql_file,
 };
+use crate::core::{StoredRows, sql_file};
 
 /// Options of the `product_daily_stats` stage.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -146,6 +149,15 @@ impl ProductDailyStats {
     }
 }
 
+/// The statements that read this stage's rows (`stats --stage`), hand-written.
+const READS_FILE: &str = "sql/reads/product_daily_stats.sql";
+static READS: LazyLock<Vec<(&str, &str)>> =
+    LazyLock::new(|| sql_file::sections(include_str!("../../sql/reads/product_daily_stats.sql")));
+
+fn read_statement(name: &str) -> &'static str {
+    sql_file::one(READS_FILE, &READS, name)
+}
+
 #[async_trait]
 impl Aggregate for ProductDailyStats {
     async fn data_days(&self, conn: &mut PgConnection) -> Result<Option<DayRange>, sqlx::Error> {
@@ -220,6 +232,30 @@ impl Aggregate for ProductDailyStats {
             rows,
         })
     }
+
+    /// A row is a product's, never a customer's: with `customer`, the columns alone.
+    async fn day_rows(
+        &self,
+        conn: &mut PgConnection,
+        day: NaiveDate,
+        customer: Option<&str>,
+        limit: Option<u64>,
+    ) -> Result<StoredRows, sqlx::Error> {
+        let statement = conn
+            .prepare(read_statement("day_rows").into_sql_str())
+            .await?;
+        let rows = if customer.is_some() {
+            Vec::new()
+        } else {
+            statement
+                .query()
+                .bind(day)
+                .bind(limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX)))
+                .fetch_all(&mut *conn)
+                .await?
+        };
+        StoredRows::decode(statement.columns(), &rows)
+    }
 }
 
 #[cfg(test)]
@@ -244,5 +280,31 @@ mod tests {
             "chunk_days: must be between 1 and 36500, got 0"
         );
         assert!(ProductDailyStatsConfig::default().check().is_empty());
+    }
+}
+
+/// The read statements: the file holds the one the stage reads, and it lists the table's columns
+/// but the run's.
+#[cfg(test)]
+mod read_tests {
+    use super::*;
+
+    #[test]
+    fn the_day_rows_statement_is_the_file_s_only_one() {
+        let names: Vec<&str> = READS.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, ["day_rows"]);
+        let sql: String = read_statement("day_rows")
+            .lines()
+            .filter(|l| !l.starts_with("--"))
+            .collect();
+        assert!(sql.starts_with("SELECT stat_date, product_id,"), "{sql}");
+        assert!(!sql.contains("run_id") && !sql.contains("computed_at"));
+        assert!(
+            ProductDailyStats {
+                config: ProductDailyStatsConfig::default()
+            }
+            .customer_reads()
+            .is_none()
+        );
     }
 }

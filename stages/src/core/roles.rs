@@ -15,6 +15,7 @@ use crate::core::digest::FileDigest;
 use crate::core::error::ExtractError;
 use crate::core::freshness;
 use crate::core::record::{RecordBatch, ValidatedBatch};
+use crate::core::stored_rows::StoredRows;
 
 /// An input file found and checked by [`Extract::open`].
 #[derive(Clone, Debug)]
@@ -235,4 +236,99 @@ pub trait Aggregate: Send + Sync {
         conn: &mut PgConnection,
         run: &AggregateRun<'_>,
     ) -> Result<RefreshReport, sqlx::Error>;
+    /// The stored rows of `day`, in the order the stage shows them (the largest first), at most
+    /// `limit` (all without one), with every column but those saying which run wrote a row: what
+    /// `pipeline stats` prints. `customer`: only that customer's rows, for an aggregate with
+    /// [`Aggregate::customer_reads`]; an aggregate not keyed by customer has no row of one, and
+    /// returns the columns alone. Reads only; its statement is in the stage's read file
+    /// (`stages/sql/reads/<type>.sql`).
+    async fn day_rows(
+        &self,
+        conn: &mut PgConnection,
+        day: NaiveDate,
+        customer: Option<&str>,
+        limit: Option<u64>,
+    ) -> Result<StoredRows, sqlx::Error>;
+    /// For an aggregate whose rows are one per customer and day with the columns of
+    /// `customer_daily_stats`: the statements that `top-customers`, `repeaters`, `stats` and the
+    /// report read its rows with. `None` (the default) for any other.
+    fn customer_reads(&self) -> Option<&dyn CustomerReads> {
+        None
+    }
+}
+
+/// A read of a customer aggregate's rows (one per customer and day, see
+/// [`Aggregate::customer_reads`]). The stage gives the statement; the caller binds the parameters
+/// and decodes the columns listed here, in this order. Days are `date`s, counts `bigint`, money
+/// `numeric`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CustomerRead {
+    /// `$1` a day: its customers, orders (any status) and revenue (`total_spent`); zeros when the
+    /// day has no row.
+    DayTotals,
+    /// `$1..=$2` days, `$3` a limit: the customers ranked by `total_spent` over the days, largest
+    /// first, ties by customer ascending: customer, orders, items, `total_spent`, first and last
+    /// day with an order, and the city and state of the customer's latest order (or NULLs).
+    TopBySpent,
+    /// As [`CustomerRead::TopBySpent`], ranked by orders.
+    TopByOrders,
+    /// As [`CustomerRead::TopBySpent`], ranked by items.
+    TopByItems,
+    /// `$1..=$2` days: the customers with a row, those with two or more orders, those with rows on
+    /// two or more days.
+    RepeaterTotals,
+    /// `$1..=$2` days: for each count of orders from two up (ascending), the customers with that many.
+    RepeaterHistogram,
+    /// No parameter: the first and last day with a row (NULLs when none).
+    StoredDays,
+    /// `$1..=$2` days: per day with rows (ascending), the day, its orders, customers, customers
+    /// whose first purchase day it is, and revenue.
+    Daily,
+    /// `$1..=$2` days: per month of a first purchase day in the range and month with rows
+    /// (ascending): the cohort's month, the month, the cohort's customers whose first day falls
+    /// in that month, and the cohort's customers with a row in that month.
+    Cohorts,
+    /// `$1..=$2` days: per count of orders (ascending), the customers with that many and of them
+    /// those with rows on two or more days.
+    RepeatHistogram,
+    /// `$1..=$2` days: per number of days since the previous purchase day (ascending), the rows.
+    DaysBetweenOrders,
+    /// `$1..=$2` days: per `avg_order_value` in cents (ascending), the rows.
+    OrderValues,
+}
+
+impl CustomerRead {
+    /// Every read, in declaration order (`read as usize` is its index).
+    pub const ALL: [CustomerRead; 12] = [
+        CustomerRead::DayTotals,
+        CustomerRead::TopBySpent,
+        CustomerRead::TopByOrders,
+        CustomerRead::TopByItems,
+        CustomerRead::RepeaterTotals,
+        CustomerRead::RepeaterHistogram,
+        CustomerRead::StoredDays,
+        CustomerRead::Daily,
+        CustomerRead::Cohorts,
+        CustomerRead::RepeatHistogram,
+        CustomerRead::DaysBetweenOrders,
+        CustomerRead::OrderValues,
+    ];
+}
+
+/// The statements of the [`CustomerRead`]s over a customer aggregate's rows.
+pub trait CustomerReads: Send + Sync {
+    /// The statement of `read` over this stage's table (static text from its read file).
+    fn statement(&self, read: CustomerRead) -> &'static str;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CustomerRead;
+
+    #[test]
+    fn every_customer_read_is_listed_once_at_its_index() {
+        for (index, read) in CustomerRead::ALL.iter().enumerate() {
+            assert_eq!(*read as usize, index, "{read:?}");
+        }
+    }
 }
