@@ -1,5 +1,5 @@
--- The statements of connecting and migrating (pipeline/src/db.rs), which reads them with
--- include_str! and splits them at each `-- name:` line (stages::sql_file).
+-- The statements of connecting and migrating (pipeline/src/db.rs), which declares them with
+-- `stages::statements!`.
 
 -- name: create_database_statement
 -- `CREATE DATABASE` for the name $1, quoted by PostgreSQL's own format('%I'): an identifier cannot

@@ -1,5 +1,5 @@
--- The statements of the ingest (pipeline/src/runner/ingest/), which reads them with include_str!
--- and splits them at each `-- name:` line (stages::sql_file).
+-- The statements of the ingest (pipeline/src/runner/ingest/), which declares them with
+-- `stages::statements!`.
 
 -- name: first_rejects
 -- The first rejected lines of the load's staging, for the message of a load aborted for too many.

@@ -1,5 +1,5 @@
--- The statements of the run ledger, `pipeline_runs` (pipeline/src/ledger.rs), which reads them with
--- include_str! and splits them at each `-- name:` line (stages::sql_file). Values are bind
+-- The statements of the run ledger, `pipeline_runs` (pipeline/src/ledger.rs), which declares them with
+-- `stages::statements!`. Values are bind
 -- parameters; $n are listed above each statement.
 
 -- name: lock_run

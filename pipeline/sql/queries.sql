@@ -1,5 +1,5 @@
--- The statements of the read commands (pipeline/src/queries.rs), which reads them with include_str!
--- and splits them at each `-- name:` line (stages::sql_file). Values are bind parameters; $n are
+-- The statements of the read commands (pipeline/src/queries.rs), which declares them with
+-- `stages::statements!`. Values are bind parameters; $n are
 -- listed under each name.
 --
 -- The statements over an aggregate's own rows are the stage's (stages/sql/reads/<type>.sql): the

@@ -1,5 +1,5 @@
--- The statements of `pipeline report` (pipeline/src/report/data.rs), which reads them with
--- include_str! and splits them at each `-- name:` line (stages::sql_file), in one read-only
+-- The statements of `pipeline report` (pipeline/src/report/data.rs), which declares them with
+-- `stages::statements!`, in one read-only
 -- snapshot: the pipeline's health. The charts of the customers' rows are computed set-based over
 -- the days $1..=$2 by the customer aggregate's reads (stages/sql/reads/customer_daily_stats.sql).
 

@@ -1,7 +1,6 @@
 //! Connecting to `PostgreSQL` (creating the database when missing) and applying migrations. Messages
 //! name host, port and database, never the password.
 
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -9,16 +8,16 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::{DatabaseConnection, SqlxPostgresConnector};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sqlx::{ConnectOptions, Connection, PgPool};
-use stages::core::sql_file;
 
 use crate::config::DatabaseConfig;
 
-/// The statements of connecting and migrating, in `pipeline/sql/db.sql` (see `stages::core::sql_file`).
-static STATEMENTS: LazyLock<Vec<(&str, &str)>> =
-    LazyLock::new(|| sql_file::sections(include_str!("../sql/db.sql")));
-
-fn statement(name: &str) -> &'static str {
-    sql_file::one("sql/db.sql", &STATEMENTS, name)
+stages::statements! {
+    /// This module's statements, in `pipeline/sql/db.sql`.
+    static SQL: Statements = "db.sql" {
+        create_database_statement,
+        lock_migrations,
+        unlock_migrations,
+    }
 }
 
 /// The database, through `SeaORM` and through the sqlx pool behind it (for COPY and bulk SQL).
@@ -161,7 +160,7 @@ async fn create_database(
     // An identifier cannot be a bind parameter, and CREATE DATABASE cannot run inside the DO
     // block that would let the server build it: PostgreSQL writes the statement, quoting the name
     // with its own format('%I'), and it runs as written.
-    let create: String = sqlx::query_scalar(statement("create_database_statement"))
+    let create: String = sqlx::query_scalar(SQL.create_database_statement)
         .bind(&name)
         .fetch_one(&mut conn)
         .await?;
@@ -192,7 +191,7 @@ pub async fn migrate(db: &Db) -> Result<Vec<String>> {
         .acquire()
         .await
         .context("cannot take a connection to migrate")?;
-    sqlx::query(statement("lock_migrations"))
+    sqlx::query(SQL.lock_migrations)
         .bind(stages::core::locks::MIGRATE_CLASS)
         .execute(&mut *lock)
         .await
@@ -209,7 +208,7 @@ pub async fn migrate(db: &Db) -> Result<Vec<String>> {
         Ok::<_, sea_orm::DbErr>(pending)
     }
     .await;
-    sqlx::query(statement("unlock_migrations"))
+    sqlx::query(SQL.unlock_migrations)
         .bind(stages::core::locks::MIGRATE_CLASS)
         .execute(&mut *lock)
         .await

@@ -4,8 +4,6 @@
 //! live run holds an advisory lock on its row's id, so a running row whose lock is free belongs to a
 //! process that died; it is closed as failed on the next start, saying what of it was kept.
 
-use std::sync::LazyLock;
-
 use anyhow::{Context, Result};
 use chrono::{NaiveDate, Utc};
 use sea_orm::{
@@ -15,17 +13,22 @@ use sqlx::Postgres;
 use sqlx::pool::PoolConnection;
 use stages::DayRange;
 use stages::core::locks::RUN_CLASS;
-use stages::core::sql_file;
 use stages::entities::pipeline_run::{self, RunKind, RunStatus};
 
 use crate::db::Db;
 
-/// The ledger's statements, in `pipeline/sql/ledger.sql` (see `stages::core::sql_file`).
-static STATEMENTS: LazyLock<Vec<(&str, &str)>> =
-    LazyLock::new(|| sql_file::sections(include_str!("../sql/ledger.sql")));
-
-fn statement(name: &str) -> &'static str {
-    sql_file::one("sql/ledger.sql", &STATEMENTS, name)
+stages::statements! {
+    /// This module's statements, in `pipeline/sql/ledger.sql`.
+    static SQL: Statements = "ledger.sql" {
+        lock_run,
+        succeed,
+        fail,
+        unlock_run,
+        kept_days,
+        running,
+        try_lock_run,
+        close_interrupted,
+    }
 }
 
 /// What a ledger row is about: the stage (or, for an invocation, the pipeline) and the days asked.
@@ -95,7 +98,7 @@ pub async fn open(db: &Db, subject: &RunSubject<'_>) -> Result<OpenRun> {
         .acquire()
         .await
         .context("cannot take a connection for the run")?;
-    sqlx::query(statement("lock_run"))
+    sqlx::query(SQL.lock_run)
         .bind(RUN_CLASS)
         .bind(lock_key(row.id))
         .execute(&mut *alive)
@@ -115,7 +118,7 @@ pub async fn succeed_in(
     id: i64,
     counts: &RunCounts,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(statement("succeed"))
+    sqlx::query(SQL.succeed)
         .bind(id)
         .bind(counts.read)
         .bind(counts.loaded)
@@ -145,7 +148,7 @@ impl OpenRun {
 
     /// Closes the run as failed with `error`, and `counts` of what it kept.
     pub async fn fail(mut self, error: &str, counts: &RunCounts) {
-        let result = sqlx::query(statement("fail"))
+        let result = sqlx::query(SQL.fail)
             .bind(self.id)
             .bind(error)
             .bind(RunStatus::Failed.as_str())
@@ -161,7 +164,7 @@ impl OpenRun {
     }
 
     async fn release(&mut self) {
-        sqlx::query(statement("unlock_run"))
+        sqlx::query(SQL.unlock_run)
             .bind(RUN_CLASS)
             .bind(lock_key(self.id))
             .execute(&mut *self.alive)
@@ -172,7 +175,7 @@ impl OpenRun {
 
 /// What an interrupted run kept: the days it committed (aggregates commit chunk by chunk), if any.
 async fn kept_by(conn: &mut sqlx::PgConnection, id: i64) -> Result<String, sqlx::Error> {
-    let days: Vec<NaiveDate> = sqlx::query_scalar(statement("kept_days"))
+    let days: Vec<NaiveDate> = sqlx::query_scalar(SQL.kept_days)
         .bind(id)
         .fetch_all(conn)
         .await?;
@@ -193,20 +196,20 @@ async fn kept_by(conn: &mut sqlx::PgConnection, id: i64) -> Result<String, sqlx:
 /// Closes the running rows of processes that died (their lock is free); returns their ids.
 pub async fn close_interrupted(db: &Db) -> Result<Vec<i64>> {
     let mut conn = db.pool.acquire().await?;
-    let running: Vec<i64> = sqlx::query_scalar(statement("running"))
+    let running: Vec<i64> = sqlx::query_scalar(SQL.running)
         .bind(RunStatus::Running.as_str())
         .fetch_all(&mut *conn)
         .await?;
     let mut closed = Vec::new();
     for id in running {
-        let free: bool = sqlx::query_scalar(statement("try_lock_run"))
+        let free: bool = sqlx::query_scalar(SQL.try_lock_run)
             .bind(RUN_CLASS)
             .bind(lock_key(id))
             .fetch_one(&mut *conn)
             .await?;
         if free {
             let kept = kept_by(&mut conn, id).await?;
-            sqlx::query(statement("close_interrupted"))
+            sqlx::query(SQL.close_interrupted)
                 .bind(id)
                 .bind(RunStatus::Failed.as_str())
                 .bind(format!(
@@ -215,7 +218,7 @@ pub async fn close_interrupted(db: &Db) -> Result<Vec<i64>> {
                 .bind(RunStatus::Running.as_str())
                 .execute(&mut *conn)
                 .await?;
-            sqlx::query(statement("unlock_run"))
+            sqlx::query(SQL.unlock_run)
                 .bind(RUN_CLASS)
                 .bind(lock_key(id))
                 .execute(&mut *conn)

@@ -72,3 +72,16 @@ fn init_logs(verbose: u8) {
         )
         .init();
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every file of `pipeline/sql/` holds exactly the statements its module declares
+    /// (`stages::statements!`), and every file is declared by a module.
+    #[test]
+    fn every_sql_file_holds_exactly_the_statements_its_module_reads() {
+        assert_eq!(
+            stages::core::sql_file::problems(env!("CARGO_MANIFEST_DIR")),
+            Vec::<String>::new()
+        );
+    }
+}

@@ -4,7 +4,6 @@
 //! `Aggregate::day_rows`, and the customer aggregate's `CustomerRead`s.
 
 use std::collections::BTreeSet;
-use std::sync::LazyLock;
 
 use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
@@ -12,19 +11,23 @@ use rust_decimal::Decimal;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use sqlx::Row;
 use stages::core::days::purchase_days;
-use stages::core::sql_file;
 use stages::entities::pipeline_run::{self, RunKind, RunStatus};
 use stages::{CustomerRead, DayRange, Role, Stage, StoredRows};
 
 use crate::db::Db;
 use crate::plan::{BuiltAggregate, CustomerAggregate, Plan, PlannedStage};
 
-/// The read commands' statements, in `pipeline/sql/queries.sql` (see `stages::core::sql_file`).
-static STATEMENTS: LazyLock<Vec<(&str, &str)>> =
-    LazyLock::new(|| sql_file::sections(include_str!("../sql/queries.sql")));
-
-fn statement(name: &str) -> &'static str {
-    sql_file::one("sql/queries.sql", &STATEMENTS, name)
+stages::statements! {
+    /// This module's statements, in `pipeline/sql/queries.sql`.
+    static SQL: Statements = "queries.sql" {
+        missing_days,
+        computed_since,
+        computed_rows,
+        current_load_runs,
+        latest_load_run,
+        rejected_count,
+        rejected_lines,
+    }
 }
 
 /// The days of `range`, or every day `PostgreSQL`'s `date` can hold in common with chrono.
@@ -40,7 +43,7 @@ fn bounds(range: Option<DayRange>) -> (NaiveDate, NaiveDate) {
 
 /// Days of `start..=end` that `stage` never computed.
 async fn missing_days(db: &Db, stage: &str, start: NaiveDate, end: NaiveDate) -> Result<i64> {
-    let missing: i64 = sqlx::query_scalar(statement("missing_days"))
+    let missing: i64 = sqlx::query_scalar(SQL.missing_days)
         .bind(stage)
         .bind(start)
         .bind(end)
@@ -107,7 +110,7 @@ pub async fn stage_health(db: &Db, plan: &Plan, stage: &PlannedStage) -> Result<
     }
     let mut failed = Vec::new();
     if let Some((days, at)) = crate::ledger::failed_days(db, &stage.name).await? {
-        let since: BTreeSet<NaiveDate> = sqlx::query_scalar(statement("computed_since"))
+        let since: BTreeSet<NaiveDate> = sqlx::query_scalar(SQL.computed_since)
             .bind(&stage.name)
             .bind(at)
             .fetch_all(&mut *conn)
@@ -196,7 +199,7 @@ pub async fn stats(
             }
         }
         None => DaySummary::Rows(
-            sqlx::query_scalar::<_, i64>(statement("computed_rows"))
+            sqlx::query_scalar::<_, i64>(SQL.computed_rows)
                 .bind(stage)
                 .bind(date)
                 .fetch_optional(&db.pool)
@@ -265,13 +268,13 @@ pub async fn rejects(
     let (runs, current) = if let Some(run) = run {
         (vec![run], false)
     } else {
-        let mut runs: Vec<i64> = sqlx::query_scalar(statement("current_load_runs"))
+        let mut runs: Vec<i64> = sqlx::query_scalar(SQL.current_load_runs)
             .fetch_all(&db.pool)
             .await?;
         if runs.is_empty() {
             let loads: Vec<String> = plan.with_role(Role::Load).map(|s| s.name.clone()).collect();
             runs.extend(
-                sqlx::query_scalar::<_, Option<i64>>(statement("latest_load_run"))
+                sqlx::query_scalar::<_, Option<i64>>(SQL.latest_load_run)
                     .bind(&loads)
                     .fetch_one(&db.pool)
                     .await?,
@@ -279,17 +282,16 @@ pub async fn rejects(
         }
         (runs, true)
     };
-    let total: i64 = sqlx::query_scalar(statement("rejected_count"))
+    let total: i64 = sqlx::query_scalar(SQL.rejected_count)
         .bind(&runs)
         .fetch_one(&db.pool)
         .await?;
-    let rows = sqlx::query_as::<_, (i64, String, String, i64, String, String, String)>(statement(
-        "rejected_lines",
-    ))
-    .bind(&runs)
-    .bind(limit.map_or(i64::MAX, |l| l.min(i64::MAX as u64) as i64))
-    .fetch_all(&db.pool)
-    .await?;
+    let rows =
+        sqlx::query_as::<_, (i64, String, String, i64, String, String, String)>(SQL.rejected_lines)
+            .bind(&runs)
+            .bind(limit.map_or(i64::MAX, |l| l.min(i64::MAX as u64) as i64))
+            .fetch_all(&db.pool)
+            .await?;
     Ok(Rejects {
         runs,
         current,

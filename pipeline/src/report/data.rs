@@ -4,26 +4,26 @@
 //! pipeline's health is `pipeline/sql/report.sql`. Nothing here draws.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::LazyLock;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Serialize, Serializer};
 use sqlx::PgConnection;
-use stages::core::sql_file;
 use stages::{CustomerRead, DayRange, Role};
 
 use crate::db::Db;
 use crate::money::Money;
 use crate::plan::{CustomerAggregate, Plan};
 
-/// The report's statements, in `pipeline/sql/report.sql` (see `stages::core::sql_file`).
-static STATEMENTS: LazyLock<Vec<(&str, &str)>> =
-    LazyLock::new(|| sql_file::sections(include_str!("../../sql/report.sql")));
-
-fn statement(name: &str) -> &'static str {
-    sql_file::one("sql/report.sql", &STATEMENTS, name)
+stages::statements! {
+    /// This module's statements, in `pipeline/sql/report.sql`.
+    static SQL: Statements = "report.sql" {
+        snapshot,
+        recent_loads,
+        rejected_by_reason,
+        recent_runs,
+    }
 }
 
 /// How many of the most recent loads the health section looks at.
@@ -228,7 +228,7 @@ pub async fn collect(
     range: DayRange,
 ) -> Result<(ReportData, Totals)> {
     let mut tx = db.pool.begin().await?;
-    sqlx::query(statement("snapshot")).execute(&mut *tx).await?;
+    sqlx::query(SQL.snapshot).execute(&mut *tx).await?;
     let conn: &mut PgConnection = &mut tx;
     let daily = daily(conn, customer, range)
         .await
@@ -511,7 +511,7 @@ async fn health(
         .map(|s| s.type_name.clone())
         .collect();
     let mut loads: Vec<Load> =
-        sqlx::query_as::<_, (i64, DateTime<Utc>, i64, i64)>(statement("recent_loads"))
+        sqlx::query_as::<_, (i64, DateTime<Utc>, i64, i64)>(SQL.recent_loads)
             .bind(&load_types)
             .bind(RECENT_LOADS)
             .fetch_all(&mut *conn)
@@ -526,7 +526,7 @@ async fn health(
             .collect();
     loads.reverse();
     let load_ids: Vec<i64> = loads.iter().map(|l| l.run_id).collect();
-    let rejected_by_reason = sqlx::query_as::<_, (String, i64)>(statement("rejected_by_reason"))
+    let rejected_by_reason = sqlx::query_as::<_, (String, i64)>(SQL.rejected_by_reason)
         .bind(&load_ids)
         .fetch_all(&mut *conn)
         .await?
@@ -538,22 +538,20 @@ async fn health(
         .into_iter()
         .map(|(date, state)| DayEntry { date, state })
         .collect();
-    let mut runs: Vec<RunEntry> = sqlx::query_as::<
-        _,
-        (i64, String, String, DateTime<Utc>, Option<f64>),
-    >(statement("recent_runs"))
-    .bind(RECENT_RUNS)
-    .fetch_all(&mut *conn)
-    .await?
-    .into_iter()
-    .map(|(run_id, stage, status, started_at, seconds)| RunEntry {
-        run_id,
-        stage,
-        status,
-        started_at,
-        seconds,
-    })
-    .collect();
+    let mut runs: Vec<RunEntry> =
+        sqlx::query_as::<_, (i64, String, String, DateTime<Utc>, Option<f64>)>(SQL.recent_runs)
+            .bind(RECENT_RUNS)
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .map(|(run_id, stage, status, started_at, seconds)| RunEntry {
+                run_id,
+                stage,
+                status,
+                started_at,
+                seconds,
+            })
+            .collect();
     runs.reverse();
     Ok(Health {
         loads,

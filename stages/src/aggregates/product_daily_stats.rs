@@ -7,7 +7,6 @@
 //! migration that creates its table.
 
 use std::collections::BTreeMap;
-use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
@@ -16,12 +15,12 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use sqlx::{Executor, SqlSafeStr, Statement};
 
+use crate::core::StoredRows;
 use crate::core::days::{MAX_CHUNK_DAYS, count_days, purchase_days};
 use crate::core::{
     Aggregate, AggregateRun, BuildError, ChunkReport, DayRange, Problem, RefreshReport, Role,
     Stage, StageConfig, StageContext, Staleness, freshness, locks, sql_file,
 };
-use crate::core::{StoredRows, sql_file};
 
 /// Options of the `product_daily_stats` stage.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -149,13 +148,9 @@ impl ProductDailyStats {
     }
 }
 
-/// The statements that read this stage's rows (`stats --stage`), hand-written.
-const READS_FILE: &str = "sql/reads/product_daily_stats.sql";
-static READS: LazyLock<Vec<(&str, &str)>> =
-    LazyLock::new(|| sql_file::sections(include_str!("../../sql/reads/product_daily_stats.sql")));
-
-fn read_statement(name: &str) -> &'static str {
-    sql_file::one(READS_FILE, &READS, name)
+sql_file::statements! {
+    /// The statements that read this stage's rows (`stats --stage`), hand-written.
+    static READS: Reads = "reads/product_daily_stats.sql" { day_rows }
 }
 
 #[async_trait]
@@ -241,9 +236,7 @@ impl Aggregate for ProductDailyStats {
         customer: Option<&str>,
         limit: Option<u64>,
     ) -> Result<StoredRows, sqlx::Error> {
-        let statement = conn
-            .prepare(read_statement("day_rows").into_sql_str())
-            .await?;
+        let statement = conn.prepare(READS.day_rows.into_sql_str()).await?;
         let rows = if customer.is_some() {
             Vec::new()
         } else {
@@ -283,17 +276,15 @@ mod tests {
     }
 }
 
-/// The read statements: the file holds the one the stage reads, and it lists the table's columns
-/// but the run's.
+/// The read statement lists the table's columns but the run's.
 #[cfg(test)]
 mod read_tests {
     use super::*;
 
     #[test]
-    fn the_day_rows_statement_is_the_file_s_only_one() {
-        let names: Vec<&str> = READS.iter().map(|(n, _)| *n).collect();
-        assert_eq!(names, ["day_rows"]);
-        let sql: String = read_statement("day_rows")
+    fn the_day_rows_statement_lists_the_table_s_columns_but_the_run_s() {
+        let sql: String = READS
+            .day_rows
             .lines()
             .filter(|l| !l.starts_with("--"))
             .collect();

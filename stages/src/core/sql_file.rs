@@ -8,6 +8,9 @@
 //! reads, fails this module's test. The load's per-table files, one shape for four tables, are read
 //! through [`SqlFile`] by `loaders::postgres_load::statements` and registered for the same test.
 
+use std::collections::BTreeSet;
+use std::path::Path;
+
 /// The `(name, statement)` pairs of a file: each statement runs from its `-- name: ` line to the
 /// next one, without the `--` lines that open it (its description), the trailing `;` and blank
 /// lines. Lines before the first name are the file's header. A name may repeat (a list of
@@ -63,11 +66,11 @@ pub struct SqlFile {
 }
 
 impl SqlFile {
-    /// The statements of `text`, the file at `path` under `stages/sql/`.
+    /// The statements of `text`, the file at `path` under the `sql/` folder of the crate `krate`.
     #[must_use]
-    pub fn new(path: &str, text: &'static str) -> Self {
+    pub fn new(krate: &str, path: &str, text: &'static str) -> Self {
         Self {
-            path: format!("stages/sql/{path}"),
+            path: format!("{krate}/sql/{path}"),
             named: sections(text),
         }
     }
@@ -98,18 +101,21 @@ impl SqlFile {
     }
 }
 
-/// Declares `static $static`, the statements named `$name...` of the file `stages/sql/$path`, read
-/// once on first use, each a `&'static str` field of the struct `$ty`:
+/// Declares `static $static`, the statements named `$name...` of the file `sql/$path` of the
+/// calling crate (`stages/sql/`, `pipeline/sql/`), read once on first use, each a `&'static str`
+/// field of the struct `$ty`:
 ///
 /// ```text
-/// statements! {
+/// stages::statements! {
 ///     static SQL: Statements = "core/locks.sql" { exclusive_load_lock, shared_load_lock }
 /// }
 /// sqlx::query(SQL.exclusive_load_lock)
 /// ```
 ///
-/// A name the file lacks or names twice panics on first use; the file is registered for this
-/// module's test, which reads every declared file and also fails on a statement no field reads.
+/// A name the file lacks or names twice panics on first use; under `cfg(test)` the file is
+/// registered for [`problems`], which the crate's test runs: it reads every declared file and also
+/// fails on a statement no field reads and on a file no code declares.
+#[macro_export]
 macro_rules! statements {
     (
         $(#[$meta:meta])*
@@ -126,7 +132,7 @@ macro_rules! statements {
         }
 
         static $static: ::std::sync::LazyLock<$ty> = ::std::sync::LazyLock::new(|| {
-            let file = $crate::core::sql_file::SqlFile::new($path, $ty::TEXT);
+            let file = $crate::core::sql_file::SqlFile::new(env!("CARGO_PKG_NAME"), $path, $ty::TEXT);
             $ty {
                 $($name: file.one(stringify!($name)),)+
             }
@@ -135,6 +141,7 @@ macro_rules! statements {
         #[cfg(test)]
         $crate::inventory::submit! {
             $crate::core::sql_file::Declared {
+                krate: env!("CARGO_MANIFEST_DIR"),
                 path: $path,
                 text: $ty::TEXT,
                 names: &[$(stringify!($name)),+],
@@ -145,12 +152,14 @@ macro_rules! statements {
         }
     };
 }
-pub(crate) use statements;
+pub use crate::statements;
 
-/// A file under `stages/sql/` that code reads, registered beside its reader for this module's test.
-#[cfg(test)]
+/// A file under a crate's `sql/` that code reads, registered beside its reader (by [`statements!`]
+/// in test builds) for [`problems`].
 pub struct Declared {
-    /// The path under `stages/sql/`.
+    /// The declaring crate's directory (`CARGO_MANIFEST_DIR`).
+    pub krate: &'static str,
+    /// The path under the crate's `sql/`.
     pub path: &'static str,
     /// The file's text, as the binary carries it.
     pub text: &'static str,
@@ -161,14 +170,61 @@ pub struct Declared {
     pub read: fn(),
 }
 
-#[cfg(test)]
 inventory::collect!(Declared);
+
+/// The `.sql` files under `dir`, as paths relative to `root`.
+fn sql_files(root: &Path, dir: &Path, out: &mut BTreeSet<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            sql_files(root, &path, out);
+        } else if path.extension().is_some_and(|e| e == "sql") {
+            let relative = path.strip_prefix(root).unwrap_or(&path);
+            out.insert(relative.to_string_lossy().replace('\\', "/"));
+        }
+    }
+}
+
+/// What is wrong with the SQL files of the crate at `crate_dir`, as its test build registered them:
+/// a statement a file holds but no code reads, a file declared twice, a file under `sql/` no code
+/// reads. Reading each declared file panics on a statement the code asks for that the file lacks
+/// or names twice. Run by each crate's test.
+#[must_use]
+pub fn problems(crate_dir: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut declared = BTreeSet::new();
+    for file in inventory::iter::<Declared>
+        .into_iter()
+        .filter(|f| f.krate == crate_dir)
+    {
+        (file.read)();
+        let asked: BTreeSet<&str> = file.names.iter().copied().collect();
+        let unread: Vec<&str> = sections(file.text)
+            .into_iter()
+            .map(|(name, _)| name)
+            .filter(|name| !asked.contains(name))
+            .collect();
+        if !unread.is_empty() {
+            out.push(format!("sql/{}: no code reads {unread:?}", file.path));
+        }
+        if !declared.insert(file.path.to_owned()) {
+            out.push(format!("sql/{} is declared twice", file.path));
+        }
+    }
+    let root = Path::new(crate_dir).join("sql");
+    let mut present = BTreeSet::new();
+    sql_files(&root, &root, &mut present);
+    for path in present.difference(&declared) {
+        out.push(format!("sql/{path}: no code reads it"));
+    }
+    out
+}
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeSet;
-    use std::path::Path;
-
     use super::*;
 
     #[test]
@@ -194,6 +250,7 @@ mod tests {
             ]
         );
         let file = SqlFile::new(
+            "stages",
             "t.sql",
             "-- name: a\nSELECT 1;\n-- name: l\nA;\n-- name: l\nB;\n",
         );
@@ -212,53 +269,18 @@ mod tests {
     #[test]
     #[should_panic(expected = "stages/sql/t.sql: `x` is named twice")]
     fn a_statement_named_twice_is_a_bug() {
-        let _ = SqlFile::new("t.sql", "-- name: x\nSELECT 1;\n-- name: x\nSELECT 2;\n").one("x");
-    }
-
-    /// The `.sql` files under `dir`, as paths relative to `root`.
-    fn sql_files(root: &Path, dir: &Path, out: &mut BTreeSet<String>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                sql_files(root, &path, out);
-            } else if path.extension().is_some_and(|e| e == "sql") {
-                let relative = path.strip_prefix(root).unwrap();
-                out.insert(relative.to_string_lossy().replace('\\', "/"));
-            }
-        }
+        let _ = SqlFile::new(
+            "stages",
+            "t.sql",
+            "-- name: x\nSELECT 1;\n-- name: x\nSELECT 2;\n",
+        )
+        .one("x");
     }
 
     /// Every file the code reads has every statement it asks for, once (lists aside), and nothing
     /// else; every file under `stages/sql/` is read by some code.
     #[test]
     fn every_file_holds_exactly_the_statements_its_code_reads() {
-        let mut declared = BTreeSet::new();
-        for file in inventory::iter::<Declared> {
-            (file.read)();
-            let asked: BTreeSet<&str> = file.names.iter().copied().collect();
-            let unread: Vec<&str> = sections(file.text)
-                .into_iter()
-                .map(|(name, _)| name)
-                .filter(|name| !asked.contains(name))
-                .collect();
-            assert!(
-                unread.is_empty(),
-                "stages/sql/{}: no code reads {unread:?}",
-                file.path
-            );
-            assert!(
-                declared.insert(file.path.to_owned()),
-                "stages/sql/{} is declared twice",
-                file.path
-            );
-        }
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("sql");
-        let mut present = BTreeSet::new();
-        sql_files(&root, &root, &mut present);
-        let unread: Vec<&String> = present.difference(&declared).collect();
-        assert!(
-            unread.is_empty(),
-            "no code reads {unread:?} (under stages/sql/)"
-        );
+        assert_eq!(problems(env!("CARGO_MANIFEST_DIR")), Vec::<String>::new());
     }
 }

@@ -2,14 +2,12 @@
 //! through extract → validate → `Load::stage` (bounded channels between them), its key and
 //! reference rules applied; then the share of rejected lines of each file is checked.
 
-use std::sync::LazyLock;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use stages::core::digest::FileDigest;
 use stages::core::loaded_files::LoadedFile;
 use stages::core::record::ValidatedBatch;
-use stages::core::sql_file;
 use stages::{DatasetAccount, Source};
 use tokio::sync::mpsc;
 
@@ -17,12 +15,11 @@ use super::Chain;
 use super::skip::{Decision, Skip, unchanged_account};
 use crate::runner::progress_bar;
 
-/// The ingest's statements, in `pipeline/sql/ingest.sql` (see `stages::core::sql_file`).
-static STATEMENTS: LazyLock<Vec<(&str, &str)>> =
-    LazyLock::new(|| sql_file::sections(include_str!("../../../sql/ingest.sql")));
-
-fn statement(name: &str) -> &'static str {
-    sql_file::one("sql/ingest.sql", &STATEMENTS, name)
+stages::statements! {
+    /// This module's statements, in `pipeline/sql/ingest.sql`.
+    static SQL: Statements = "ingest.sql" {
+        first_rejects,
+    }
 }
 
 /// Stages every source not unchanged (see [`Decision`]): the accounts of all of them, in order, and
@@ -175,9 +172,8 @@ pub(super) async fn check_reject_ratio(
 }
 
 async fn sample_reasons(conn: &mut sqlx::PgConnection) -> Result<Vec<String>, sqlx::Error> {
-    let rows: Vec<(String, i64, String)> = sqlx::query_as(statement("first_rejects"))
-        .fetch_all(conn)
-        .await?;
+    let rows: Vec<(String, i64, String)> =
+        sqlx::query_as(SQL.first_rejects).fetch_all(conn).await?;
     Ok(rows
         .into_iter()
         .map(|(f, l, r)| format!("{f} line {l}: {r}"))

@@ -85,7 +85,12 @@ const FILES: [(Dataset, &str, &str); 4] = [
 static PARSED: LazyLock<BTreeMap<Dataset, LoadStatements>> = LazyLock::new(|| {
     FILES
         .iter()
-        .map(|(dataset, path, text)| (*dataset, LoadStatements::read(&SqlFile::new(path, text))))
+        .map(|(dataset, path, text)| {
+            (
+                *dataset,
+                LoadStatements::read(&SqlFile::new("stages", path, text)),
+            )
+        })
         .collect()
 });
 
@@ -146,6 +151,7 @@ macro_rules! declare {
     ($($at:literal),+) => {
         $(inventory::submit! {
             crate::core::sql_file::Declared {
+                krate: env!("CARGO_MANIFEST_DIR"),
                 path: FILES[$at].1,
                 text: FILES[$at].2,
                 names: NAMES,
