@@ -875,8 +875,35 @@ fn aggregate_status_json(AggregateStatus { stage, health }: &AggregateStatus) ->
         "days_missing": ranges_json(&health.missing),
         "days_stale": ranges_json(&health.stale),
         "days_failed": ranges_json(&health.failed),
+        "row_keys": health.row_keys,
         "up_to_date": health.healthy(),
         "fix": health_fix(stage, health),
+    })
+}
+
+/// What `status` says of the keys a customer aggregate's rows hold, when they are not the person:
+/// under `customer_key = "customer_id"` the column `customer_unique_id` holds customer ids.
+fn row_key_line(stage: &str, keys: &[String]) -> Option<String> {
+    let others: Vec<&str> = keys
+        .iter()
+        .filter(|k| *k != "customer_id")
+        .map(String::as_str)
+        .collect();
+    if others.len() == keys.len() {
+        return None;
+    }
+    Some(if others.is_empty() {
+        format!(
+            "{stage}: rows keyed by customer_id: the column customer_unique_id holds customer ids, \
+             one per order (customer_key = \"customer_id\")"
+        )
+    } else {
+        format!(
+            "{stage}: rows keyed by customer_id on some days, by {} on others: the column \
+             customer_unique_id holds customer ids on the days computed with customer_key = \
+             \"customer_id\"",
+            others.join(", ")
+        )
     })
 }
 
@@ -910,6 +937,9 @@ fn health_lines(status: &Status) -> Vec<String> {
                 String::new()
             }
         ));
+        if let Some(line) = row_key_line(stage, &health.row_keys) {
+            lines.push(line);
+        }
         lines.push(match health_fix(stage, health) {
             Some(fix) => format!("{stage}: not up to date; to fix: {fix}"),
             None => format!("{stage}: up to date"),
@@ -933,6 +963,25 @@ fn failed_load_json(failed: &FailedLoad) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn status_says_when_the_customer_rows_hold_customer_ids() {
+        let keys = |k: &[&str]| k.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(row_key_line("s", &keys(&["customer_unique_id"])), None);
+        assert_eq!(row_key_line("s", &keys(&["product_id"])), None);
+        assert_eq!(row_key_line("s", &[]), None);
+        assert_eq!(
+            row_key_line("s", &keys(&["customer_id"])).unwrap(),
+            "s: rows keyed by customer_id: the column customer_unique_id holds customer ids, one per \
+             order (customer_key = \"customer_id\")"
+        );
+        assert_eq!(
+            row_key_line("s", &keys(&["customer_id", "customer_unique_id"])).unwrap(),
+            "s: rows keyed by customer_id on some days, by customer_unique_id on others: the column \
+             customer_unique_id holds customer ids on the days computed with customer_key = \
+             \"customer_id\""
+        );
+    }
 
     #[tokio::test]
     async fn csv_has_a_header_and_quotes_when_needed() {

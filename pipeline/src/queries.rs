@@ -65,6 +65,9 @@ pub struct StageHealth {
     pub stale: Vec<NaiveDate>,
     /// Days the stage's last run could not compute, not computed since.
     pub failed: Vec<NaiveDate>,
+    /// The keys its computed days' rows hold (`aggregate_days.row_key`), e.g. `customer_id` under
+    /// `customer_key = "customer_id"`.
+    pub row_keys: Vec<String>,
 }
 
 impl StageHealth {
@@ -119,12 +122,14 @@ pub async fn stage_health(db: &Db, plan: &Plan, stage: &PlannedStage) -> Result<
             .collect();
         failed = days.into_iter().filter(|d| !since.contains(d)).collect();
     }
+    let row_keys = stages::core::freshness::row_keys(&mut conn, &stage.name).await?;
     Ok(StageHealth {
         data_days,
         computed,
         missing,
         stale,
         failed,
+        row_keys,
     })
 }
 

@@ -599,6 +599,56 @@ async fn editing_the_stage_options_marks_days_stale_until_rerun() {
 }
 
 #[tokio::test]
+async fn the_key_the_rows_hold_is_recorded_and_said() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = stats_config(dir.path(), "");
+    db.ok(&["--config", &config, "run"]);
+    let keys = |status: &serde_json::Value| status["aggregates"][0]["row_keys"].clone();
+    assert_eq!(
+        keys(&db.status_json(&config)),
+        serde_json::json!(["customer_unique_id"])
+    );
+    let said = db.ok(&["--config", &config, "status"]);
+    assert!(!said.contains("rows keyed by"), "{said}");
+    let other_dir = tempfile::tempdir().unwrap();
+    let by_order = stats_config(other_dir.path(), "customer_key = \"customer_id\"");
+    db.ok(&["--config", &by_order, "run"]);
+    assert_eq!(
+        keys(&db.status_json(&by_order)),
+        serde_json::json!(["customer_id"])
+    );
+    let said = db.ok(&["--config", &by_order, "status"]);
+    assert!(
+        said.contains(
+            "customer_daily_stats: rows keyed by customer_id: the column customer_unique_id holds customer ids, one per order (customer_key = \"customer_id\")"
+        ),
+        "{said}"
+    );
+    let page = dir.path().join("report.html");
+    db.ok(&[
+        "--config",
+        &by_order,
+        "report",
+        "--out",
+        page.to_str().unwrap(),
+    ]);
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains("the rows are keyed by customer_id"),
+        "the report does not say which key its rows hold"
+    );
+    // Back to the person's key: every day is computed again, and status says nothing.
+    db.ok(&["--config", &config, "run"]);
+    assert_eq!(
+        keys(&db.status_json(&config)),
+        serde_json::json!(["customer_unique_id"])
+    );
+    let said = db.ok(&["--config", &config, "status"]);
+    assert!(!said.contains("rows keyed by"), "{said}");
+}
+
+#[tokio::test]
 async fn schedule_once_computes_the_previous_day() {
     let db = TestDb::new().await;
     let dir = copy_fixture("stats");

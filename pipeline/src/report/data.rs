@@ -198,6 +198,8 @@ pub struct Totals {
     pub repeaters_by_days: i64,
     /// The first and last purchase day of all loaded orders.
     pub data_days: Option<Range>,
+    /// The keys the customer aggregate's rows hold (`aggregate_days.row_key`).
+    pub row_keys: Vec<String>,
 }
 
 fn numeric_keys<S: Serializer>(map: &BTreeMap<i64, i64>, s: S) -> Result<S::Ok, S::Error> {
@@ -251,6 +253,7 @@ pub async fn collect(
     let data_days = stages::core::days::purchase_days(conn)
         .await?
         .map(Range::from);
+    let row_keys = stages::core::freshness::row_keys(conn, &customer.stage.name).await?;
     tx.commit().await?;
     let totals = Totals {
         customers: repeat_histogram.values().sum(),
@@ -263,6 +266,7 @@ pub async fn collect(
             .sum(),
         repeaters_by_days,
         data_days,
+        row_keys,
     };
     Ok((
         ReportData {

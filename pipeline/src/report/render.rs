@@ -1468,6 +1468,8 @@ struct Header {
     days: String,
     generated_at: String,
     data_days: String,
+    /// Said when the customer rows are not keyed by the person.
+    keyed_by: Option<String>,
     totals: Vec<(String, String)>,
 }
 
@@ -1491,6 +1493,11 @@ pub fn page(data: &ReportData, totals: &Totals, generated_at: &str) -> Result<St
             || "no orders loaded".to_owned(),
             |r| format!("{} to {}", r.start, r.end),
         ),
+        keyed_by: totals.row_keys.iter().any(|k| k == "customer_id").then(|| {
+            "the rows are keyed by customer_id (customer_key = \"customer_id\"): a customer \
+                 here is one order's customer record, not a person, so nobody repeats"
+                .to_owned()
+        }),
         totals: vec![
             ("customers".into(), thousands(totals.customers)),
             ("orders".into(), thousands(totals.orders)),

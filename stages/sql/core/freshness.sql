@@ -57,3 +57,8 @@ SELECT DISTINCT d.day
 -- name: computed_days
 -- Every computed day of stage $1.
 SELECT day FROM aggregate_days WHERE stage_name = $1 ORDER BY day;
+
+-- name: row_keys
+-- The keys the rows of stage $1 hold, over its computed days (days computed before the key was
+-- recorded have none).
+SELECT DISTINCT row_key FROM aggregate_days WHERE stage_name = $1 AND row_key IS NOT NULL ORDER BY 1;

@@ -31,6 +31,7 @@ sql_file::statements! {
         whole_stale_days,
         changed_days,
         computed_days,
+        row_keys,
     }
 }
 
@@ -155,6 +156,15 @@ pub async fn computed_days(
     stage: &str,
 ) -> Result<Vec<NaiveDate>, sqlx::Error> {
     sqlx::query_scalar(SQL.computed_days)
+        .bind(stage)
+        .fetch_all(conn)
+        .await
+}
+
+/// The keys the rows of `stage` hold ([`crate::Aggregate::row_key`]), over its computed days, in
+/// order; none for days computed before the key was recorded.
+pub async fn row_keys(conn: &mut PgConnection, stage: &str) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(SQL.row_keys)
         .bind(stage)
         .fetch_all(conn)
         .await
