@@ -216,6 +216,10 @@ async fn product_lines(db: &TestDb, day: &str, fresh: bool) -> Vec<String> {
 }
 
 #[tokio::test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one story: the rows in each format, then each refusal"
+)]
 async fn stats_shows_the_rows_of_any_declared_aggregate() {
     let db = TestDb::new().await;
     let dir = tempfile::tempdir().unwrap();

@@ -260,6 +260,10 @@ mod tests {
     /// in), the key's and the references' included. The staging table's types are compared with the
     /// migrated catalog by `pipeline/tests/schema.rs`.
     #[test]
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one check per statement of the file, in the file's order"
+    )]
     fn column_lists_are_the_datasets() {
         for dataset in Dataset::LOAD_ORDER {
             let sql = LoadStatements::of(dataset);
