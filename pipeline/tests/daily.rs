@@ -396,6 +396,59 @@ async fn random_edit_sequences_keep_every_computed_day_fresh() {
 }
 
 #[tokio::test]
+async fn order_changes_stay_as_small_as_what_is_still_stale() {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(20261206);
+    let db = TestDb::new().await;
+    let (dir, base) = generated(
+        &db,
+        &[
+            "--orders",
+            "250",
+            "--days",
+            "25",
+            "--start",
+            "2017-01-01",
+            "--seed",
+            "7",
+        ],
+    );
+    let config = write_config(dir.path(), &base, "", "");
+    let config = config.to_str().unwrap();
+    let mut shop = Shop::read(&base);
+    db.ok(&["--config", config, "run"]);
+    let count = || db.scalar::<i64>("SELECT count(*) FROM order_changes");
+    let mut history = Vec::new();
+    let mut largest_after_load = 0;
+    for step in 0..60 {
+        for _ in 0..rng.gen_range(1..3) {
+            history.push(random_edit(&mut shop, &mut rng));
+        }
+        shop.write(&base);
+        if step % 10 == 0 {
+            // A load alone records its changes; they stay until the days are computed again.
+            db.ok(&["--config", config, "run", "--stage", "load"]);
+            largest_after_load = largest_after_load.max(count().await);
+        }
+        db.ok(&["--config", config, "run"]);
+        history.push(format!("step {step}: run"));
+        // Every computed day has seen every change: only the latest is kept, for the high water.
+        assert!(
+            count().await <= 1,
+            "order_changes grows:\n  {}",
+            history.join("\n  ")
+        );
+        if step % 15 == 14 {
+            db.assert_fresh(&history.join("\n  ")).await;
+        }
+    }
+    assert!(
+        largest_after_load > 1,
+        "no load alone recorded changes, so the test shows nothing"
+    );
+    db.assert_fresh(&history.join("\n  ")).await;
+}
+
+#[tokio::test]
 async fn an_unchanged_file_is_not_read_again_and_a_changed_one_is() {
     let db = TestDb::new().await;
     let (dir, base) = generated(

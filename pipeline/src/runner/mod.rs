@@ -176,6 +176,7 @@ async fn run_stages(
         report.datasets = accounts;
         report.loaded = loaded;
     }
+    let mut computed_any = false;
     for stage in plan.with_role(Role::Aggregate).filter(|s| chosen(s)) {
         let (aggregate, error) =
             aggregate::run(db, &plan.context(), stage, options, invocation).await;
@@ -183,6 +184,14 @@ async fn run_stages(
         if let Some(error) = error {
             return Err(error);
         }
+        computed_any = true;
+    }
+    if computed_any {
+        // The changes every computed day reflects go, so that `order_changes` stays as small as
+        // what is still stale.
+        let mut conn = db.pool.acquire().await?;
+        let pruned = stages::core::freshness::prune_changes(&mut conn).await?;
+        tracing::info!(pruned, "order_changes pruned");
     }
     Ok(())
 }

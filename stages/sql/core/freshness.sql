@@ -54,6 +54,14 @@ SELECT DISTINCT d.day
    AND d.stage_name = $1 AND d.day = c.day AND d.changes_seen < c.id
  ORDER BY d.day;
 
+-- name: prune_changes
+-- Deletes the changes every computed day of every stage reflects already (no staleness test can
+-- need them again: a day computed later is computed whole), but the latest one, so that the high
+-- water mark never goes back.
+DELETE FROM order_changes
+ WHERE id <= (SELECT min(changes_seen) FROM aggregate_days)
+   AND id < (SELECT max(id) FROM order_changes);
+
 -- name: computed_days
 -- Every computed day of stage $1.
 SELECT day FROM aggregate_days WHERE stage_name = $1 ORDER BY day;

@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use sqlx::{PgConnection, Row};
+use sqlx::{Connection, PgConnection, Row};
 
 use crate::core::days::DayRange;
 use crate::core::roles::{AggregateRun, ChunkReport};
@@ -32,6 +32,7 @@ sql_file::statements! {
         changed_days,
         computed_days,
         row_keys,
+        prune_changes,
     }
 }
 
@@ -159,6 +160,21 @@ pub async fn computed_days(
         .bind(stage)
         .fetch_all(conn)
         .await
+}
+
+/// Deletes from `order_changes` what every computed day of every stage (of any configuration on
+/// this database) reflects already, keeping the latest change; returns how many went. Safe at any
+/// time: a change is needed only by a computed day that has not seen it, and a day computed later
+/// is computed whole. Under the shared load lock, so that no load's changes are half written.
+pub async fn prune_changes(conn: &mut PgConnection) -> Result<u64, sqlx::Error> {
+    let mut tx = conn.begin().await?;
+    crate::core::locks::shared_load_lock(&mut tx).await?;
+    let pruned = sqlx::query(SQL.prune_changes)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    tx.commit().await?;
+    Ok(pruned)
 }
 
 /// The keys the rows of `stage` hold ([`crate::Aggregate::row_key`]), over its computed days, in
