@@ -209,29 +209,6 @@ impl Dataset {
         self.name()
     }
 
-    /// The temporary table rows are staged in during a load.
-    #[must_use]
-    pub fn staging_table(self) -> &'static str {
-        match self {
-            Dataset::Customers => "staging_customers",
-            Dataset::Products => "staging_products",
-            Dataset::Orders => "staging_orders",
-            Dataset::OrderItems => "staging_order_items",
-        }
-    }
-
-    /// The temporary table listing the staged lines that differ from the stored rows (new keys or
-    /// other content) during a load into tables that hold rows.
-    #[must_use]
-    pub fn changed_table(self) -> &'static str {
-        match self {
-            Dataset::Customers => "staging_customers_changed",
-            Dataset::Products => "staging_products_changed",
-            Dataset::Orders => "staging_orders_changed",
-            Dataset::OrderItems => "staging_order_items_changed",
-        }
-    }
-
     /// Olist's file name for the dataset.
     #[must_use]
     pub fn default_file(self) -> &'static str {

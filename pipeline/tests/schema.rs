@@ -143,13 +143,13 @@ fn staging_tables(dataset: Dataset, columns: &[DatasetColumn]) -> [Table; 2] {
     staged.extend(columns.iter().map(|c| column(c.table, c.sql_type, NULL)));
     [
         Table {
-            name: dataset.staging_table().to_owned(),
+            name: staging::staging_table(dataset).to_owned(),
             declared_by: declared_by.clone(),
             columns: staged,
             ..Table::default()
         },
         Table {
-            name: dataset.changed_table().to_owned(),
+            name: staging::changed_table(dataset).to_owned(),
             declared_by,
             columns: vec![column("line_number", "bigint", NOT_NULL)],
             ..Table::default()

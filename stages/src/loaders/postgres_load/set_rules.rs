@@ -2,7 +2,7 @@
 //! statements are in `stages/sql/load/` (see [`super::statements`]):
 //!
 //! 0. into tables that hold rows, the staged lines that differ from their stored row (a new key or
-//!    other content) are listed in the dataset's `changed_table`; a line equal to its stored row
+//!    other content) are listed in the dataset's [`super::staging::changed_table`]; a line equal to its stored row
 //!    satisfies every reference (its referenced rows are stored, and loads never delete), so only
 //!    the listed lines are checked against references, and only they are merged;
 //! 1. references: a row whose referenced key is neither accepted in this load nor already in the

@@ -11,6 +11,29 @@ use crate::core::Source;
 /// Holds every rejected line of the load, with its dataset and (when readable) key.
 pub const REJECTS_TABLE: &str = "staging_rejects";
 
+/// The temporary table `dataset`'s rows are staged in during a load.
+#[must_use]
+pub fn staging_table(dataset: Dataset) -> &'static str {
+    match dataset {
+        Dataset::Customers => "staging_customers",
+        Dataset::Products => "staging_products",
+        Dataset::Orders => "staging_orders",
+        Dataset::OrderItems => "staging_order_items",
+    }
+}
+
+/// The temporary table listing the staged lines of `dataset` that differ from the stored rows (new
+/// keys or other content) during a load into tables that hold rows.
+#[must_use]
+pub fn changed_table(dataset: Dataset) -> &'static str {
+    match dataset {
+        Dataset::Customers => "staging_customers_changed",
+        Dataset::Products => "staging_products_changed",
+        Dataset::Orders => "staging_orders_changed",
+        Dataset::OrderItems => "staging_order_items_changed",
+    }
+}
+
 /// Creates the staging tables in the current transaction and records which file each dataset is read from.
 pub async fn create(conn: &mut PgConnection, sources: &[Source]) -> Result<(), sqlx::Error> {
     for dataset in Dataset::LOAD_ORDER {

@@ -178,10 +178,10 @@ mod tests {
                 sql.changed_reference_rules.len(),
                 dataset.references().len()
             );
-            assert!(
-                sql.copy_staging
-                    .starts_with(&format!("COPY {}", dataset.staging_table()))
-            );
+            assert!(sql.copy_staging.starts_with(&format!(
+                "COPY {}",
+                super::super::staging::staging_table(dataset)
+            )));
             assert!(!sql.copy_staging.ends_with(';'));
             assert_eq!(
                 sql.analyze_table.is_some(),
@@ -269,8 +269,8 @@ mod tests {
             let sql = LoadStatements::of(dataset);
             let (table, staging, changed) = (
                 dataset.table(),
-                dataset.staging_table(),
-                dataset.changed_table(),
+                super::super::staging::staging_table(dataset),
+                super::super::staging::changed_table(dataset),
             );
             let columns: Vec<&str> = dataset.columns().iter().map(|c| c.table).collect();
             let key = dataset.key();
@@ -383,7 +383,7 @@ mod tests {
                         format!("format('{column} \"%s\" is not in {target}', s.{column})"),
                         format!(
                             "NOT EXISTS (SELECT 1 FROM {} t WHERE t.{column} = s.{column} AND t.outcome IS NULL)",
-                            target.staging_table()
+                            super::super::staging::staging_table(target)
                         ),
                         format!(
                             "NOT EXISTS (SELECT 1 FROM {} t WHERE t.{column} = s.{column})",
