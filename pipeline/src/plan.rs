@@ -56,10 +56,13 @@ impl Plan {
     /// The declared aggregates, built (which does no I/O), in order: what the read commands read
     /// rows through.
     pub fn aggregates(&self) -> anyhow::Result<Vec<BuiltAggregate<'_>>> {
+        let context = self.context();
         self.with_role(Role::Aggregate)
-            .map(|stage| match stage.build(&self.context())? {
-                Stage::Aggregate(aggregate) => Ok(BuiltAggregate { stage, aggregate }),
-                _ => anyhow::bail!("stage \"{}\" is not an aggregate", stage.name),
+            .map(|stage| {
+                Ok(BuiltAggregate {
+                    stage,
+                    aggregate: stage.build_aggregate(&context)?,
+                })
             })
             .collect()
     }
@@ -105,6 +108,14 @@ impl PlannedStage {
             self.config.role()
         );
         Ok(stage)
+    }
+
+    /// Builds the stage, which must be an aggregate, for a run with `ctx`.
+    pub fn build_aggregate(&self, ctx: &StageContext) -> anyhow::Result<Box<dyn Aggregate>> {
+        match self.build(ctx)? {
+            Stage::Aggregate(aggregate) => Ok(aggregate),
+            _ => anyhow::bail!("stage \"{}\" is not an aggregate", self.name),
+        }
     }
 }
 

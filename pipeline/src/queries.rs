@@ -12,7 +12,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use sqlx::Row;
 use stages::core::days::purchase_days;
 use stages::entities::pipeline_run::{self, RunKind, RunStatus};
-use stages::{CustomerRead, DayRange, Role, Stage, StoredRows};
+use stages::{CustomerRead, DayRange, Role, StoredRows};
 
 use crate::db::Db;
 use crate::plan::{BuiltAggregate, CustomerAggregate, Plan, PlannedStage};
@@ -88,9 +88,7 @@ impl StageHealth {
 
 /// Reads the state of aggregate `stage`'s days. Changes nothing.
 pub async fn stage_health(db: &Db, plan: &Plan, stage: &PlannedStage) -> Result<StageHealth> {
-    let Stage::Aggregate(aggregate) = stage.build(&plan.context())? else {
-        bail!("stage \"{}\" is not an aggregate", stage.name);
-    };
+    let aggregate = stage.build_aggregate(&plan.context())?;
     let mut conn = db.pool.acquire().await?;
     let data_days = aggregate.data_days(&mut conn).await?;
     let computed: BTreeSet<NaiveDate> =

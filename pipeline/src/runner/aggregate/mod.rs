@@ -9,9 +9,9 @@ mod refresh;
 
 use std::time::Instant;
 
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 use stages::entities::pipeline_run::RunKind;
-use stages::{Aggregate, AggregateRun, Stage, StageContext};
+use stages::{AggregateRun, StageContext};
 
 use super::{AggregateReport, RunOptions, progress_bar};
 use crate::db::Db;
@@ -50,7 +50,7 @@ async fn run_into(
     report: &mut AggregateReport,
 ) -> Result<()> {
     let started = Instant::now();
-    let aggregate = build(stage, ctx)?;
+    let aggregate = stage.build_aggregate(ctx)?;
     // Which days: those asked (or, for a plain run, those due), and the stale ones.
     let chosen = choose::choose_days(db, aggregate.as_ref(), stage, options).await?;
     report.days_requested = chosen.asked;
@@ -108,12 +108,4 @@ async fn run_into(
     bar.finish_and_clear();
     report.seconds = started.elapsed().as_secs_f64();
     record::record_outcome(run, report, computed).await
-}
-
-/// Builds `stage`, which must be an aggregate.
-fn build(stage: &PlannedStage, ctx: &StageContext) -> Result<Box<dyn Aggregate>> {
-    match stage.build(ctx)? {
-        Stage::Aggregate(aggregate) => Ok(aggregate),
-        _ => Err(anyhow!("stage \"{}\" is not an aggregate", stage.name)),
-    }
 }
