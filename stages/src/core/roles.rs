@@ -67,7 +67,8 @@ pub trait Validate: Send + Sync {
     fn max_reject_ratio(&self) -> f64;
 }
 
-/// Accounting of one dataset in one load: every data line is exactly one of loaded, duplicate, rejected.
+/// Accounting of one dataset in one load: every data line is exactly one of loaded, duplicate,
+/// rejected or erased.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DatasetAccount {
     /// The dataset's name.
@@ -86,6 +87,13 @@ pub struct DatasetAccount {
     pub duplicate: u64,
     /// Lines rejected, each with a reason in `rejected_rows`.
     pub rejected: u64,
+    /// Lines of erased people (see `pipeline erase`), skipped without being kept anywhere.
+    #[serde(default)]
+    pub erased: u64,
+    /// Rows deleted from the table: with `deletes = "snapshot"`, those whose key is absent from the
+    /// file, and those whose referenced row was deleted (their dependents go with them).
+    #[serde(default)]
+    pub deleted: u64,
     /// Blank lines skipped.
     pub blank_lines: u64,
     /// BLAKE3 hash of the file's bytes as read (hex).
