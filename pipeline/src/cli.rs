@@ -64,6 +64,10 @@ pub enum Command {
         /// Read and load every file, even one whose content was loaded before under the same options.
         #[arg(long)]
         force_load: bool,
+        /// Let a snapshot load (`deletes = "snapshot"`) delete more than its `max_delete_ratio`
+        /// of a table, once you have checked the export is whole.
+        #[arg(long)]
+        allow_deletes: bool,
         /// Recompute every day of the data, not only those missing or stale (the explicit rebuild).
         #[arg(long, conflicts_with_all = ["date", "range"])]
         full_refresh: bool,
@@ -357,6 +361,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             skip_stale,
             format,
             force_load,
+            allow_deletes,
             full_refresh,
             ..
         } => {
@@ -365,6 +370,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 days: days_asked(*date, *range, *full_refresh),
                 stale: !skip_stale,
                 force_load: *force_load,
+                allow_deletes: *allow_deletes,
             };
             commands::run::run(&plan, stages, options, *format).await
         }

@@ -343,6 +343,10 @@ pub fn run_summary_line(report: &RunReport) -> String {
             read.iter().map(|a| a.rejected).sum::<u64>(),
             report.datasets.len() - read.len()
         ));
+        let deleted: u64 = report.datasets.iter().map(|a| a.deleted).sum();
+        if deleted > 0 {
+            parts.push(format!("{deleted} row{} deleted", plural(deleted)));
+        }
     }
     for aggregate in &report.aggregates {
         let mut days = aggregate.days_due.clone();
@@ -431,23 +435,30 @@ fn plural(n: u64) -> &'static str {
 }
 
 /// The files a run read, with their accounting (the files skipped as unchanged included).
+/// The `deleted` column shows only when the run deleted rows (a snapshot load).
 fn files_table(report: &RunReport) {
+    let deletes = report.datasets.iter().any(|a| a.deleted > 0);
+    let mut header = vec![
+        "dataset",
+        "file",
+        "read",
+        "loaded",
+        "inserted",
+        "updated",
+        "duplicate",
+        "rejected",
+    ];
+    if deletes {
+        header.push("deleted");
+    }
     let grid = Grid {
-        header: vec![
-            "dataset",
-            "file",
-            "read",
-            "loaded",
-            "inserted",
-            "updated",
-            "duplicate",
-            "rejected",
-        ],
+        numeric: (0..header.len()).map(|at| at >= 2).collect(),
+        header,
         rows: report
             .datasets
             .iter()
             .map(|a| {
-                vec![
+                let mut row = vec![
                     a.dataset.clone(),
                     a.file.clone(),
                     a.read.to_string(),
@@ -456,10 +467,13 @@ fn files_table(report: &RunReport) {
                     a.updated.to_string(),
                     a.duplicate.to_string(),
                     a.rejected.to_string(),
-                ]
+                ];
+                if deletes {
+                    row.push(a.deleted.to_string());
+                }
+                row
             })
             .collect(),
-        numeric: vec![false, false, true, true, true, true, true, true],
     };
     println!("{}", grid.to_table());
 }
@@ -834,9 +848,46 @@ fn stage_json(stage: &StageStatus) -> Value {
             "rows_loaded": r.rows_loaded,
             "rows_duplicate": r.rows_duplicate,
             "rows_rejected": r.rows_rejected,
+            "rows_deleted": deleted_rows(r).iter().map(|(_, n)| n).sum::<u64>(),
+            "deleted": deleted_rows(r)
+                .into_iter()
+                .map(|(table, n)| (table, Value::from(n)))
+                .collect::<serde_json::Map<String, Value>>(),
             "error": r.error,
         })),
     })
+}
+
+/// The rows a load run deleted, per table (its `details`, the files' accounts), in load order;
+/// tables without deletes left out.
+fn deleted_rows(run: &pipeline_run::Model) -> Vec<(String, u64)> {
+    let accounts: Vec<stages::DatasetAccount> = run
+        .details
+        .clone()
+        .and_then(|d| serde_json::from_value(d).ok())
+        .unwrap_or_default();
+    accounts
+        .into_iter()
+        .filter(|a| a.deleted > 0)
+        .map(|a| (a.dataset, a.deleted))
+        .collect()
+}
+
+/// What the last load of `stage` deleted, in one line, when it deleted anything.
+fn deletes_line(stage: &StageStatus) -> Option<String> {
+    let deleted = deleted_rows(stage.last_run.as_ref()?);
+    if deleted.is_empty() {
+        return None;
+    }
+    let parts: Vec<String> = deleted
+        .iter()
+        .map(|(table, n)| format!("{table} {n}"))
+        .collect();
+    Some(format!(
+        "{}: the last load deleted rows absent from the export: {}",
+        stage.name,
+        parts.join(", ")
+    ))
 }
 
 /// A stage and its last run, as a row of the table.
@@ -910,7 +961,7 @@ fn row_key_line(stage: &str, keys: &[String]) -> Option<String> {
 /// The lines under the table: the failed load's first (while the newest export is not loaded,
 /// fresh days are fresh only up to the previous one), then two per aggregate.
 fn health_lines(status: &Status) -> Vec<String> {
-    let mut lines = Vec::new();
+    let mut lines: Vec<String> = status.stages.iter().filter_map(deletes_line).collect();
     if let Some(failed) = &status.failed_load {
         lines.push(format!(
             "{}: {}; to fix: {}",

@@ -84,6 +84,7 @@ impl Plan {
                 .naive_local()
                 .with_nanosecond(0)
                 .unwrap_or_default(),
+            allow_deletes: false,
         }
     }
 }

@@ -636,3 +636,152 @@ async fn a_day_that_cannot_be_computed_fails_alone_and_names_itself() {
     db.ok(&["--config", config, "run", "--date", "2017-03-03"]);
     assert_eq!(db.status_check(config), Some(0));
 }
+
+/// The checksums of the four shop tables.
+async fn shop_tables(db: &TestDb) -> Vec<String> {
+    let mut sums = Vec::new();
+    for table in ["customers", "products", "orders", "order_items"] {
+        sums.push(db.checksum(&format!("SELECT * FROM {table}")).await);
+    }
+    sums
+}
+
+/// `write_config`'s pipeline with `deletes = "snapshot"` on the load.
+fn snapshot_config(dir: &std::path::Path, data: &std::path::Path) -> std::path::PathBuf {
+    let path = write_config(dir, data, "", "");
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "type = \"postgres_load\"\n",
+        "type = \"postgres_load\"\ndeletes = \"snapshot\"\n",
+    );
+    let snapshot = dir.join("snapshot.toml");
+    std::fs::write(&snapshot, text).unwrap();
+    snapshot
+}
+
+#[tokio::test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one replay: the exports day by day, a truncated one among them, and the checks of each run"
+)]
+async fn a_snapshot_replay_with_deletes_equals_a_fresh_load_of_every_export() {
+    let db = TestDb::new().await;
+    let (dir, base) = generated(
+        &db,
+        &[
+            "--orders",
+            "500",
+            "--days",
+            "30",
+            "--start",
+            "2017-01-01",
+            "--seed",
+            "13",
+        ],
+    );
+    let mut shop = Shop::read(&base);
+    make_repeaters(&mut shop, 8);
+    let edits = choose_edits(&shop);
+    // Besides the replay's late changes and its vanishing person: a repeat customer's first order
+    // is removed at the source (with its items) from a day on, so their later days change too.
+    let removed_from = d("2017-01-12");
+    let person_days = |person: &str| -> Vec<NaiveDate> {
+        shop.orders[1..]
+            .iter()
+            .filter(|o| shop.person_of(&o[1]).as_deref() == Some(person))
+            .map(|o| Shop::day_of(o))
+            .collect()
+    };
+    let removed = shop.orders[1..]
+        .iter()
+        .find(|o| {
+            let day = Shop::day_of(o);
+            let person = shop.person_of(&o[1]).unwrap();
+            day < removed_from - chrono::Days::new(3)
+                && person != edits.vanishing.0
+                && shop.items.iter().any(|i| i[0] == o[0])
+                && person_days(&person).iter().any(|later| *later > day)
+        })
+        .map(|o| o[0].clone())
+        .expect("an early order of a repeat customer");
+    let data = dir.path().join("daily");
+    let config = snapshot_config(dir.path(), &data);
+    let config = config.to_str().unwrap();
+    let plain = write_config(dir.path(), &data, "", "");
+    let plain = plain.to_str().unwrap();
+    let truncated_on = d("2017-01-16");
+    let mut deleted_seen = 0;
+    for k in 0..20 {
+        let day = d("2017-01-01") + chrono::Days::new(k);
+        let mut today = export(&shop, &edits, day);
+        if day >= removed_from {
+            today.orders.retain(|o| o[0] != removed);
+            today.items.retain(|i| i[0] != removed);
+        }
+        if day == truncated_on {
+            // The export stops half way through the orders file: the guard refuses it whole.
+            let mut cut = today.clone();
+            cut.orders.truncate(cut.orders.len() / 2);
+            cut.write(&data);
+            let before = db.data_checksum().await;
+            let out = db.run(&["--config", config, "run", "--date", &day.to_string()]);
+            let stderr = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{stderr}");
+            assert!(
+                stderr.contains("olist_orders_dataset.csv: would delete")
+                    && stderr.contains("rows of orders")
+                    && stderr.contains("--allow-deletes"),
+                "{stderr}"
+            );
+            assert_eq!(db.data_checksum().await, before, "the refused load wrote");
+        }
+        today.write(&data);
+        let out = db.ok(&[
+            "--config",
+            config,
+            "run",
+            "--date",
+            &day.to_string(),
+            "--format",
+            "json",
+        ]);
+        let record: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(record["status"], "succeeded", "{out}");
+        deleted_seen += record["datasets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["deleted"].as_u64().unwrap())
+            .sum::<u64>();
+        // The tables equal a first load of this export into an empty database.
+        let fresh = TestDb::new().await;
+        fresh.ok(&["--config", plain, "run", "--stage", "load"]);
+        assert_eq!(
+            shop_tables(&db).await,
+            shop_tables(&fresh).await,
+            "the tables after the export of {day} differ from a fresh load of it"
+        );
+        db.assert_fresh(&format!("after the export of {day}")).await;
+        let check = db.run(&["--config", config, "status", "--check"]);
+        assert_eq!(
+            check.status.code(),
+            Some(0),
+            "status --check after {day}:\n{}",
+            text(&check.stdout)
+        );
+    }
+    // The removed order (one order, its items) and the vanished person (a customer, an order, its
+    // items) were deleted; nothing of either is left.
+    assert!(deleted_seen >= 4, "only {deleted_seen} rows deleted");
+    let left: i64 = db
+        .scalar(&format!(
+            "SELECT (SELECT count(*) FROM orders WHERE order_id = '{removed}')
+                  + (SELECT count(*) FROM order_items WHERE order_id = '{removed}')
+                  + (SELECT count(*) FROM customer_daily_stats WHERE customer_unique_id = '{}')
+                  + (SELECT count(*) FROM customers WHERE customer_unique_id = '{}')",
+            edits.vanishing.0, edits.vanishing.0
+        ))
+        .await;
+    assert_eq!(left, 0);
+    let status = db.status_json(config);
+    assert!(status["stages"][2]["last_run"]["rows_deleted"].is_u64());
+}

@@ -22,6 +22,7 @@ pub async fn run(plan: &Plan, page: Option<&Path>) -> Result<()> {
         days: Days::Due,
         stale: true,
         force_load: false,
+        allow_deletes: false,
     };
     let report = runner::run(&db, plan, &[], options).await;
     output::run_report(&report);

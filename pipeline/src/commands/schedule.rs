@@ -68,6 +68,7 @@ impl DailyJob for PipelineJob {
             days: Days::Due,
             stale: true,
             force_load: false,
+            allow_deletes: false,
         };
         let report = runner::run(&db, &self.plan, &[], options).await;
         // A run that could not even open its ledger row did nothing to report.

@@ -41,6 +41,8 @@ pub struct RunOptions {
     pub stale: bool,
     /// Whether to read every file even when its content was loaded before (`--force-load`).
     pub force_load: bool,
+    /// Whether a load may delete more than its `max_delete_ratio` (`--allow-deletes`).
+    pub allow_deletes: bool,
 }
 
 /// Whether `error` comes from losing (or not getting) a connection to the database.
@@ -171,8 +173,14 @@ async fn run_stages(
         .collect();
     if ingest.iter().any(|s| chosen(s)) {
         let write = plan.with_role(Role::Load).any(chosen);
-        let (accounts, loaded) =
-            ingest::run(db, plan, write, options.force_load, invocation).await?;
+        let (accounts, loaded) = ingest::run(
+            db,
+            plan,
+            write,
+            (options.force_load, options.allow_deletes),
+            invocation,
+        )
+        .await?;
         report.datasets = accounts;
         report.loaded = loaded;
     }

@@ -21,6 +21,10 @@ CREATE TEMP TABLE staging_customers (
 -- name: create_changed
 CREATE TEMP TABLE staging_customers_changed (line_number bigint NOT NULL) ON COMMIT DROP;
 
+-- name: create_deleted
+-- The stored rows this load deletes (`deletes = "snapshot"`): their keys.
+CREATE TEMP TABLE staging_customers_deleted (customer_id text NOT NULL, PRIMARY KEY (customer_id)) ON COMMIT DROP;
+
 -- name: copy_staging
 COPY staging_customers (line_number, raw_line, customer_id, customer_unique_id, customer_zip_code_prefix, customer_city, customer_state) FROM STDIN;
 
@@ -55,6 +59,20 @@ INSERT INTO staging_rejects (dataset, source_file, line_number, raw_line, reason
 SELECT $1, (SELECT source_file FROM staging_files WHERE dataset = $1), line_number, raw_line, reason, customer_id
   FROM staging_customers WHERE outcome = 'rejected';
 
+-- name: list_deleted
+-- `deletes = "snapshot"`: the stored rows whose key no line of the file has (accepted,
+-- duplicate or rejected: a rejected line's key, when readable, keeps its row).
+INSERT INTO staging_customers_deleted (customer_id)
+SELECT t.customer_id FROM customers t
+ WHERE NOT EXISTS (SELECT 1 FROM staging_customers s WHERE s.customer_id = t.customer_id)
+   AND NOT EXISTS (SELECT 1 FROM staging_rejects r WHERE r.dataset = 'customers' AND r.key = t.customer_id);
+
+-- name: count_deleted
+SELECT count(*) FROM staging_customers_deleted;
+
+-- name: count_rows
+SELECT count(*) FROM customers;
+
 -- name: counts
 SELECT count(*) FILTER (WHERE outcome IS NULL), count(*) FILTER (WHERE outcome = 'duplicate'),
      (SELECT count(*) FROM staging_rejects WHERE dataset = $1),
@@ -79,6 +97,10 @@ INSERT INTO customers (customer_id, customer_unique_id, customer_zip_code_prefix
 SELECT customer_id, customer_unique_id, customer_zip_code_prefix, customer_city, customer_state FROM staging_customers s
  WHERE s.outcome IS NULL AND s.line_number IN (SELECT line_number FROM staging_customers_changed)
    AND NOT EXISTS (SELECT 1 FROM customers t WHERE t.customer_id = s.customer_id);
+
+-- name: delete_rows
+-- After every merge, children before parents.
+DELETE FROM customers t USING staging_customers_deleted d WHERE d.customer_id = t.customer_id;
 
 -- name: analyze_table
 ANALYZE customers (customer_id, customer_unique_id);

@@ -23,6 +23,10 @@ CREATE TEMP TABLE staging_order_items (
 -- name: create_changed
 CREATE TEMP TABLE staging_order_items_changed (line_number bigint NOT NULL) ON COMMIT DROP;
 
+-- name: create_deleted
+-- The stored rows this load deletes (`deletes = "snapshot"`): their keys.
+CREATE TEMP TABLE staging_order_items_deleted (order_id text NOT NULL, order_item_id integer NOT NULL, PRIMARY KEY (order_id, order_item_id)) ON COMMIT DROP;
+
 -- name: copy_staging
 COPY staging_order_items (line_number, raw_line, order_id, order_item_id, product_id, seller_id, shipping_limit_date, price, freight_value) FROM STDIN;
 
@@ -50,7 +54,7 @@ UPDATE staging_order_items s
           format('order_id "%s" is not in orders', s.order_id))
 WHERE s.outcome IS NULL
   AND NOT EXISTS (SELECT 1 FROM staging_orders t WHERE t.order_id = s.order_id AND t.outcome IS NULL)
-  AND NOT EXISTS (SELECT 1 FROM orders t WHERE t.order_id = s.order_id);
+  AND NOT EXISTS (SELECT 1 FROM orders t WHERE t.order_id = s.order_id AND NOT EXISTS (SELECT 1 FROM staging_orders_deleted d WHERE d.order_id = t.order_id));
 
 -- name: reference_rule
 UPDATE staging_order_items s
@@ -63,7 +67,7 @@ UPDATE staging_order_items s
           format('product_id "%s" is not in products', s.product_id))
 WHERE s.outcome IS NULL
   AND NOT EXISTS (SELECT 1 FROM staging_products t WHERE t.product_id = s.product_id AND t.outcome IS NULL)
-  AND NOT EXISTS (SELECT 1 FROM products t WHERE t.product_id = s.product_id);
+  AND NOT EXISTS (SELECT 1 FROM products t WHERE t.product_id = s.product_id AND NOT EXISTS (SELECT 1 FROM staging_products_deleted d WHERE d.product_id = t.product_id));
 
 -- name: changed_reference_rule
 UPDATE staging_order_items s
@@ -75,9 +79,10 @@ UPDATE staging_order_items s
             ORDER BY r.line_number LIMIT 1),
           format('order_id "%s" is not in orders', s.order_id))
 WHERE s.outcome IS NULL
-  AND s.line_number IN (SELECT line_number FROM staging_order_items_changed)
+  AND (s.line_number IN (SELECT line_number FROM staging_order_items_changed)
+       OR s.order_id IN (SELECT order_id FROM staging_orders_deleted))
   AND NOT EXISTS (SELECT 1 FROM staging_orders t WHERE t.order_id = s.order_id AND t.outcome IS NULL)
-  AND NOT EXISTS (SELECT 1 FROM orders t WHERE t.order_id = s.order_id);
+  AND NOT EXISTS (SELECT 1 FROM orders t WHERE t.order_id = s.order_id AND NOT EXISTS (SELECT 1 FROM staging_orders_deleted d WHERE d.order_id = t.order_id));
 
 -- name: changed_reference_rule
 UPDATE staging_order_items s
@@ -89,9 +94,10 @@ UPDATE staging_order_items s
             ORDER BY r.line_number LIMIT 1),
           format('product_id "%s" is not in products', s.product_id))
 WHERE s.outcome IS NULL
-  AND s.line_number IN (SELECT line_number FROM staging_order_items_changed)
+  AND (s.line_number IN (SELECT line_number FROM staging_order_items_changed)
+       OR s.product_id IN (SELECT product_id FROM staging_products_deleted))
   AND NOT EXISTS (SELECT 1 FROM staging_products t WHERE t.product_id = s.product_id AND t.outcome IS NULL)
-  AND NOT EXISTS (SELECT 1 FROM products t WHERE t.product_id = s.product_id);
+  AND NOT EXISTS (SELECT 1 FROM products t WHERE t.product_id = s.product_id AND NOT EXISTS (SELECT 1 FROM staging_products_deleted d WHERE d.product_id = t.product_id));
 
 -- name: key_rule
 UPDATE staging_order_items s
@@ -110,6 +116,38 @@ WHERE s.outcome IS NULL AND s.order_id = f.order_id AND s.order_item_id = f.orde
 INSERT INTO staging_rejects (dataset, source_file, line_number, raw_line, reason, key)
 SELECT $1, (SELECT source_file FROM staging_files WHERE dataset = $1), line_number, raw_line, reason, order_id
   FROM staging_order_items WHERE outcome = 'rejected';
+
+-- name: list_deleted
+-- `deletes = "snapshot"`: the stored rows whose key no line of the file has (accepted,
+-- duplicate or rejected: a rejected line's key, when readable, keeps its row).
+INSERT INTO staging_order_items_deleted (order_id, order_item_id)
+SELECT t.order_id, t.order_item_id FROM order_items t
+ WHERE NOT EXISTS (SELECT 1 FROM staging_order_items s WHERE s.order_id = t.order_id AND s.order_item_id = t.order_item_id)
+   AND NOT EXISTS (SELECT 1 FROM staging_rejects r WHERE r.dataset = 'order_items' AND r.key = t.order_id);
+
+-- name: cascade_rule
+-- The stored rows whose order_id is deleted go with it, unless an accepted line of this load
+-- gives their key another reference.
+INSERT INTO staging_order_items_deleted (order_id, order_item_id)
+SELECT t.order_id, t.order_item_id FROM order_items t
+  JOIN staging_orders_deleted d ON d.order_id = t.order_id
+ WHERE NOT EXISTS (SELECT 1 FROM staging_order_items s WHERE s.order_id = t.order_id AND s.order_item_id = t.order_item_id AND s.outcome IS NULL)
+ON CONFLICT DO NOTHING;
+
+-- name: cascade_rule
+-- The stored rows whose product_id is deleted go with it, unless an accepted line of this load
+-- gives their key another reference.
+INSERT INTO staging_order_items_deleted (order_id, order_item_id)
+SELECT t.order_id, t.order_item_id FROM order_items t
+  JOIN staging_products_deleted d ON d.product_id = t.product_id
+ WHERE NOT EXISTS (SELECT 1 FROM staging_order_items s WHERE s.order_id = t.order_id AND s.order_item_id = t.order_item_id AND s.outcome IS NULL)
+ON CONFLICT DO NOTHING;
+
+-- name: count_deleted
+SELECT count(*) FROM staging_order_items_deleted;
+
+-- name: count_rows
+SELECT count(*) FROM order_items;
 
 -- name: counts
 SELECT count(*) FILTER (WHERE outcome IS NULL), count(*) FILTER (WHERE outcome = 'duplicate'),
@@ -135,6 +173,10 @@ INSERT INTO order_items (order_id, order_item_id, product_id, seller_id, shippin
 SELECT order_id, order_item_id, product_id, seller_id, shipping_limit_date, price, freight_value FROM staging_order_items s
  WHERE s.outcome IS NULL AND s.line_number IN (SELECT line_number FROM staging_order_items_changed)
    AND NOT EXISTS (SELECT 1 FROM order_items t WHERE t.order_id = s.order_id AND t.order_item_id = s.order_item_id);
+
+-- name: delete_rows
+-- After every merge, children before parents.
+DELETE FROM order_items t USING staging_order_items_deleted d WHERE d.order_id = t.order_id AND d.order_item_id = t.order_item_id;
 
 -- name: analyze_table
 ANALYZE order_items (order_id, product_id);

@@ -24,6 +24,10 @@ CREATE TEMP TABLE staging_orders (
 -- name: create_changed
 CREATE TEMP TABLE staging_orders_changed (line_number bigint NOT NULL) ON COMMIT DROP;
 
+-- name: create_deleted
+-- The stored rows this load deletes (`deletes = "snapshot"`): their keys.
+CREATE TEMP TABLE staging_orders_deleted (order_id text NOT NULL, PRIMARY KEY (order_id)) ON COMMIT DROP;
+
 -- name: copy_staging
 COPY staging_orders (line_number, raw_line, order_id, customer_id, order_status, order_purchase_timestamp, order_approved_at, order_delivered_carrier_date, order_delivered_customer_date, order_estimated_delivery_date) FROM STDIN;
 
@@ -51,7 +55,7 @@ UPDATE staging_orders s
           format('customer_id "%s" is not in customers', s.customer_id))
 WHERE s.outcome IS NULL
   AND NOT EXISTS (SELECT 1 FROM staging_customers t WHERE t.customer_id = s.customer_id AND t.outcome IS NULL)
-  AND NOT EXISTS (SELECT 1 FROM customers t WHERE t.customer_id = s.customer_id);
+  AND NOT EXISTS (SELECT 1 FROM customers t WHERE t.customer_id = s.customer_id AND NOT EXISTS (SELECT 1 FROM staging_customers_deleted d WHERE d.customer_id = t.customer_id));
 
 -- name: changed_reference_rule
 UPDATE staging_orders s
@@ -63,9 +67,10 @@ UPDATE staging_orders s
             ORDER BY r.line_number LIMIT 1),
           format('customer_id "%s" is not in customers', s.customer_id))
 WHERE s.outcome IS NULL
-  AND s.line_number IN (SELECT line_number FROM staging_orders_changed)
+  AND (s.line_number IN (SELECT line_number FROM staging_orders_changed)
+       OR s.customer_id IN (SELECT customer_id FROM staging_customers_deleted))
   AND NOT EXISTS (SELECT 1 FROM staging_customers t WHERE t.customer_id = s.customer_id AND t.outcome IS NULL)
-  AND NOT EXISTS (SELECT 1 FROM customers t WHERE t.customer_id = s.customer_id);
+  AND NOT EXISTS (SELECT 1 FROM customers t WHERE t.customer_id = s.customer_id AND NOT EXISTS (SELECT 1 FROM staging_customers_deleted d WHERE d.customer_id = t.customer_id));
 
 -- name: key_rule
 UPDATE staging_orders s
@@ -84,6 +89,29 @@ WHERE s.outcome IS NULL AND s.order_id = f.order_id AND s.line_number > f.line_n
 INSERT INTO staging_rejects (dataset, source_file, line_number, raw_line, reason, key)
 SELECT $1, (SELECT source_file FROM staging_files WHERE dataset = $1), line_number, raw_line, reason, order_id
   FROM staging_orders WHERE outcome = 'rejected';
+
+-- name: list_deleted
+-- `deletes = "snapshot"`: the stored rows whose key no line of the file has (accepted,
+-- duplicate or rejected: a rejected line's key, when readable, keeps its row).
+INSERT INTO staging_orders_deleted (order_id)
+SELECT t.order_id FROM orders t
+ WHERE NOT EXISTS (SELECT 1 FROM staging_orders s WHERE s.order_id = t.order_id)
+   AND NOT EXISTS (SELECT 1 FROM staging_rejects r WHERE r.dataset = 'orders' AND r.key = t.order_id);
+
+-- name: cascade_rule
+-- The stored rows whose customer_id is deleted go with it, unless an accepted line of this load
+-- gives their key another reference.
+INSERT INTO staging_orders_deleted (order_id)
+SELECT t.order_id FROM orders t
+  JOIN staging_customers_deleted d ON d.customer_id = t.customer_id
+ WHERE NOT EXISTS (SELECT 1 FROM staging_orders s WHERE s.order_id = t.order_id AND s.outcome IS NULL)
+ON CONFLICT DO NOTHING;
+
+-- name: count_deleted
+SELECT count(*) FROM staging_orders_deleted;
+
+-- name: count_rows
+SELECT count(*) FROM orders;
 
 -- name: counts
 SELECT count(*) FILTER (WHERE outcome IS NULL), count(*) FILTER (WHERE outcome = 'duplicate'),
@@ -109,6 +137,10 @@ INSERT INTO orders (order_id, customer_id, order_status, order_purchase_timestam
 SELECT order_id, customer_id, order_status, order_purchase_timestamp, order_approved_at, order_delivered_carrier_date, order_delivered_customer_date, order_estimated_delivery_date FROM staging_orders s
  WHERE s.outcome IS NULL AND s.line_number IN (SELECT line_number FROM staging_orders_changed)
    AND NOT EXISTS (SELECT 1 FROM orders t WHERE t.order_id = s.order_id);
+
+-- name: delete_rows
+-- After every merge, children before parents.
+DELETE FROM orders t USING staging_orders_deleted d WHERE d.order_id = t.order_id;
 
 -- name: analyze_table
 ANALYZE orders (order_id, customer_id, order_status, order_purchase_timestamp);

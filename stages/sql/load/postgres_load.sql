@@ -24,6 +24,11 @@ COPY staging_rejects (dataset, source_file, line_number, raw_line, reason, key) 
 -- The planner's estimate of table $1's rows: -1 for a table never analysed.
 SELECT reltuples FROM pg_class WHERE oid = $1::regclass;
 
+-- name: unreadable_keys
+-- How many rejected lines of dataset $1 have no readable key: with any, the file cannot show
+-- which stored rows it lacks, and a snapshot load deletes none of them.
+SELECT count(*) FROM staging_rejects WHERE dataset = $1 AND key IS NULL;
+
 -- name: quarantine_rejects
 -- Keeps the load's rejected lines under run $1.
 INSERT INTO rejected_rows (run_id, dataset, source_file, line_number, raw_line, reason)
@@ -77,8 +82,9 @@ $$;
 
 -- name: list_changed_orders
 -- The orders whose statistics this load changes: new or changed orders, orders with new or
--- changed items, and orders of customers whose person (customer_unique_id) changed. Only the
--- changed lines (the set rules list them) can be any of these.
+-- changed items, orders of customers whose person (customer_unique_id) changed, and (with
+-- `deletes = "snapshot"`) deleted orders and orders with deleted items. Only the changed lines
+-- (the set rules list them) and the deleted rows can be any of these.
 CREATE TEMP TABLE changed_orders ON COMMIT DROP AS
 SELECT s.order_id
   FROM staging_orders s LEFT JOIN orders o ON o.order_id = s.order_id
@@ -98,7 +104,11 @@ SELECT o.order_id
   JOIN customers c ON c.customer_id = sc.customer_id
   JOIN orders o ON o.customer_id = c.customer_id
  WHERE sc.outcome IS NULL AND sc.line_number IN (SELECT line_number FROM staging_customers_changed)
-   AND sc.customer_unique_id IS DISTINCT FROM c.customer_unique_id;
+   AND sc.customer_unique_id IS DISTINCT FROM c.customer_unique_id
+UNION
+SELECT order_id FROM staging_orders_deleted
+UNION
+SELECT order_id FROM staging_order_items_deleted;
 
 -- name: count_changed_orders
 SELECT count(*) FROM changed_orders;

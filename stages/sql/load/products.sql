@@ -25,6 +25,10 @@ CREATE TEMP TABLE staging_products (
 -- name: create_changed
 CREATE TEMP TABLE staging_products_changed (line_number bigint NOT NULL) ON COMMIT DROP;
 
+-- name: create_deleted
+-- The stored rows this load deletes (`deletes = "snapshot"`): their keys.
+CREATE TEMP TABLE staging_products_deleted (product_id text NOT NULL, PRIMARY KEY (product_id)) ON COMMIT DROP;
+
 -- name: copy_staging
 COPY staging_products (line_number, raw_line, product_id, product_category_name, product_name_length, product_description_length, product_photos_qty, product_weight_g, product_length_cm, product_height_cm, product_width_cm) FROM STDIN;
 
@@ -59,6 +63,20 @@ INSERT INTO staging_rejects (dataset, source_file, line_number, raw_line, reason
 SELECT $1, (SELECT source_file FROM staging_files WHERE dataset = $1), line_number, raw_line, reason, product_id
   FROM staging_products WHERE outcome = 'rejected';
 
+-- name: list_deleted
+-- `deletes = "snapshot"`: the stored rows whose key no line of the file has (accepted,
+-- duplicate or rejected: a rejected line's key, when readable, keeps its row).
+INSERT INTO staging_products_deleted (product_id)
+SELECT t.product_id FROM products t
+ WHERE NOT EXISTS (SELECT 1 FROM staging_products s WHERE s.product_id = t.product_id)
+   AND NOT EXISTS (SELECT 1 FROM staging_rejects r WHERE r.dataset = 'products' AND r.key = t.product_id);
+
+-- name: count_deleted
+SELECT count(*) FROM staging_products_deleted;
+
+-- name: count_rows
+SELECT count(*) FROM products;
+
 -- name: counts
 SELECT count(*) FILTER (WHERE outcome IS NULL), count(*) FILTER (WHERE outcome = 'duplicate'),
      (SELECT count(*) FROM staging_rejects WHERE dataset = $1),
@@ -83,3 +101,7 @@ INSERT INTO products (product_id, product_category_name, product_name_length, pr
 SELECT product_id, product_category_name, product_name_length, product_description_length, product_photos_qty, product_weight_g, product_length_cm, product_height_cm, product_width_cm FROM staging_products s
  WHERE s.outcome IS NULL AND s.line_number IN (SELECT line_number FROM staging_products_changed)
    AND NOT EXISTS (SELECT 1 FROM products t WHERE t.product_id = s.product_id);
+
+-- name: delete_rows
+-- After every merge, children before parents.
+DELETE FROM products t USING staging_products_deleted d WHERE d.product_id = t.product_id;

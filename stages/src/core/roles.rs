@@ -94,6 +94,10 @@ pub struct DatasetAccount {
     /// file, and those whose referenced row was deleted (their dependents go with them).
     #[serde(default)]
     pub deleted: u64,
+    /// The rows the table held before this load, counted when it deletes rows (what the delete
+    /// guard compares `deleted` with).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table_rows: Option<u64>,
     /// Blank lines skipped.
     pub blank_lines: u64,
     /// BLAKE3 hash of the file's bytes as read (hex).
@@ -137,6 +141,24 @@ pub trait Load: Send + Sync {
         conn: &mut PgConnection,
         dataset: Dataset,
     ) -> Result<DatasetAccount, sqlx::Error>;
+    /// For a dataset whose file is not read (its table holds it already, see
+    /// `core::loaded_files`), called in its place in [`Dataset::LOAD_ORDER`] instead of
+    /// [`Load::stage`] and [`Load::settle`]: what the other datasets' changes make of its rows
+    /// (with `deletes = "snapshot"`, the rows whose referenced row goes), into `account`'s
+    /// `deleted` and `table_rows`.
+    async fn settle_unread(
+        &self,
+        _conn: &mut PgConnection,
+        _dataset: Dataset,
+        _account: &mut DatasetAccount,
+    ) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+    /// The largest share of a table's rows one load may delete, when this load deletes rows and
+    /// the operator did not allow more (`--allow-deletes`); `None` when no guard applies.
+    fn max_delete_ratio(&self) -> Option<f64> {
+        None
+    }
     /// Merges the accepted rows into the tables and quarantines the rejected lines under `run_id`,
     /// filling `inserted` and `updated` into the accounts.
     async fn merge(

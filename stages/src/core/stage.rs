@@ -128,6 +128,9 @@ pub struct StageContext {
     pub data_dir: PathBuf,
     /// When the run started (local wall clock, no time zone), the upper bound of event timestamps.
     pub run_time: NaiveDateTime,
+    /// Whether the operator allowed a load to delete more than its guard lets it
+    /// (`run --allow-deletes`).
+    pub allow_deletes: bool,
 }
 
 /// Every registered stage type, as `(type name, default configuration)`, sorted by name.

@@ -37,7 +37,13 @@ pub(super) async fn stage_files(
     let mut holds = Vec::new();
     for (source, (unchanged, seen)) in sources.iter().zip(decisions) {
         if let Some(prior) = unchanged {
-            accounts.push(unchanged_account(source, &prior));
+            let mut account = unchanged_account(source, &prior);
+            chain
+                .load
+                .settle_unread(tx, source.dataset, &mut account)
+                .await
+                .with_context(|| format!("cannot settle {}", source.file_name))?;
+            accounts.push(account);
             holds.push(prior);
             continue;
         }
@@ -171,6 +177,41 @@ pub(super) async fn check_reject_ratio(
     Ok(())
 }
 
+/// Fails when a load would delete a larger share of a table's rows than `max_delete_ratio` (the
+/// usual cause is a truncated export), naming the file, the table and the count. `None`: no guard
+/// applies (loads that never delete, or `--allow-deletes`).
+pub(super) fn check_delete_ratio(
+    accounts: &[DatasetAccount],
+    max_delete_ratio: Option<f64>,
+) -> Result<()> {
+    let Some(ratio) = max_delete_ratio else {
+        return Ok(());
+    };
+    let refused: Vec<String> = accounts
+        .iter()
+        .filter_map(|a| {
+            let rows = a.table_rows?;
+            (a.deleted as f64 > ratio * rows as f64).then(|| {
+                format!(
+                    "{}: would delete {} of the {} rows of {} ({:.1}%)",
+                    a.file,
+                    a.deleted,
+                    rows,
+                    a.dataset,
+                    100.0 * a.deleted as f64 / rows.max(1) as f64
+                )
+            })
+        })
+        .collect();
+    if !refused.is_empty() {
+        bail!(
+            "too many deletes, above max_delete_ratio {ratio}; nothing was written (is an export truncated?)\n  {}\n  once the files are checked, run again with --allow-deletes",
+            refused.join("\n  ")
+        );
+    }
+    Ok(())
+}
+
 async fn sample_reasons(conn: &mut sqlx::PgConnection) -> Result<Vec<String>, sqlx::Error> {
     let rows: Vec<(String, i64, String)> =
         sqlx::query_as(SQL.first_rejects).fetch_all(conn).await?;
@@ -178,4 +219,45 @@ async fn sample_reasons(conn: &mut sqlx::PgConnection) -> Result<Vec<String>, sq
         .into_iter()
         .map(|(f, l, r)| format!("{f} line {l}: {r}"))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(file: &str, deleted: u64, table_rows: Option<u64>) -> DatasetAccount {
+        DatasetAccount {
+            dataset: "orders".to_owned(),
+            file: file.to_owned(),
+            deleted,
+            table_rows,
+            ..DatasetAccount::default()
+        }
+    }
+
+    #[test]
+    fn the_delete_guard_refuses_past_its_ratio_and_names_file_table_and_count() {
+        // At the ratio passes, past it refuses.
+        assert!(check_delete_ratio(&[account("o.csv", 5, Some(100))], Some(0.05)).is_ok());
+        let refused = check_delete_ratio(
+            &[
+                account("c.csv", 1, Some(100)),
+                account("o.csv", 6, Some(100)),
+            ],
+            Some(0.05),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            refused.contains("o.csv: would delete 6 of the 100 rows of orders (6.0%)"),
+            "{refused}"
+        );
+        assert!(!refused.contains("c.csv"), "{refused}");
+        assert!(refused.contains("--allow-deletes"), "{refused}");
+        // No guard (never deleting, or allowed), or nothing deleted: nothing to refuse.
+        assert!(check_delete_ratio(&[account("o.csv", 60, Some(100))], None).is_ok());
+        assert!(check_delete_ratio(&[account("o.csv", 0, None)], Some(0.0)).is_ok());
+        // A ratio of 0 refuses any delete.
+        assert!(check_delete_ratio(&[account("o.csv", 1, Some(1_000_000))], Some(0.0)).is_err());
+    }
 }

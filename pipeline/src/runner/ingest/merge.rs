@@ -55,6 +55,16 @@ pub(super) async fn merge_and_commit(
     // before the commit. Without `skip` (`--force-load`) the records are written all the same,
     // with the options of this run, so that the next run may skip.
     for mut held in holds {
+        // A table whose file was not read but lost rows to a delete elsewhere (rows that referred
+        // to a deleted row) no longer holds that file: its record stays cleared, so the next run
+        // reads the file again.
+        if held.run_id != run_id
+            && accounts
+                .iter()
+                .any(|a| a.dataset == held.account.dataset && a.deleted > 0)
+        {
+            continue;
+        }
         if held.run_id == run_id
             && let Some(account) = accounts.iter().find(|a| a.dataset == held.account.dataset)
         {

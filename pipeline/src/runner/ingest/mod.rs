@@ -32,7 +32,7 @@ pub(super) async fn run(
     db: &Db,
     plan: &Plan,
     write: bool,
-    force_load: bool,
+    (force_load, allow_deletes): (bool, bool),
     invocation: i64,
 ) -> Result<(Vec<DatasetAccount>, bool)> {
     let extract_stage = plan
@@ -48,7 +48,10 @@ pub(super) async fn run(
         .next()
         .context("no load stage is declared")?;
     check_data_dir(&plan.data_dir)?;
-    let ctx = plan.context();
+    let ctx = stages::StageContext {
+        allow_deletes,
+        ..plan.context()
+    };
     let (Stage::Extract(extract), Stage::Validate(validate), Stage::Load(load)) = (
         extract_stage.build(&ctx)?,
         validate_stage.build(&ctx)?,
@@ -192,6 +195,8 @@ async fn in_transaction(
         (run_id, load_name),
     )
     .await?;
+    // Deletes first: a truncated parent file also makes its children's lines refer to nothing.
+    files::check_delete_ratio(&accounts, chain.load.max_delete_ratio())?;
     files::check_reject_ratio(&mut tx, &accounts, chain.validate.max_reject_ratio()).await?;
     let mut counts = line_counts(&accounts);
     if write {

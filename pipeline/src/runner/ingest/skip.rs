@@ -22,6 +22,8 @@ pub(super) fn unchanged_account(source: &Source, prior: &LoadedFile) -> DatasetA
     DatasetAccount {
         inserted: 0,
         updated: 0,
+        deleted: 0,
+        table_rows: None,
         file: source.file_name.clone(),
         unchanged_since: Some(prior.run_id),
         ..prior.account.clone()

@@ -2,8 +2,10 @@
 //! ([`staging`]), applies the key and reference rules there ([`set_rules`]), then merges the
 //! accepted rows into the tables (an update of changed rows and an insert of new keys per dataset),
 //! all in the caller's single transaction, so a failed load leaves the previous state as it was.
-//! Loading the same files again changes nothing; a newer export updates the rows that changed. Loads
-//! never delete rows.
+//! Loading the same files again changes nothing; a newer export updates the rows that changed. By
+//! default loads never delete rows; with `deletes = "snapshot"` each file is the table's whole truth:
+//! stored rows whose key no line of the file has are deleted, with the rows that refer to them, in
+//! the same transaction (see [`Deletes`]).
 
 pub mod set_rules;
 pub mod staging;
@@ -45,7 +47,23 @@ sql_file::statements! {
         record_states,
         first_changed_day,
         record_bulk_change,
+        unreadable_keys,
     }
+}
+
+/// What a load does with the stored rows its file no longer has.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Deletes {
+    /// Keep them: a file adds and updates rows (exports of changes, or of a window).
+    #[default]
+    Never,
+    /// Delete them: each file is a full export, the table's whole truth. A stored row is deleted
+    /// when no line of the file has its key (a rejected line whose key can be read keeps its row;
+    /// a rejected line whose key cannot be read keeps every row of the table), and so are the
+    /// stored rows that refer to a deleted row (an order's items, a customer's orders, a
+    /// product's items), unless an accepted line of the same load gives them another reference.
+    Snapshot,
 }
 
 /// Options of the `postgres_load` stage.
@@ -55,10 +73,22 @@ pub struct PostgresLoadConfig {
     /// How long the merge waits for a concurrent load or backfill to finish before failing, seconds.
     #[serde(default = "default_lock_timeout_secs")]
     pub lock_timeout_secs: u64,
+    /// What becomes of stored rows the file no longer has.
+    #[serde(default)]
+    pub deletes: Deletes,
+    /// With `deletes = "snapshot"`: a load that would delete more than this share of a table's
+    /// rows (a truncated export, the wrong file) refuses and writes nothing, unless the run is
+    /// given `--allow-deletes`.
+    #[serde(default = "default_max_delete_ratio")]
+    pub max_delete_ratio: f64,
 }
 
 fn default_lock_timeout_secs() -> u64 {
     600
+}
+
+fn default_max_delete_ratio() -> f64 {
+    0.05
 }
 
 /// The largest accepted `lock_timeout_secs`: `PostgreSQL`'s `lock_timeout` holds at most 2147483647 ms.
@@ -68,6 +98,8 @@ impl Default for PostgresLoadConfig {
     fn default() -> Self {
         Self {
             lock_timeout_secs: default_lock_timeout_secs(),
+            deletes: Deletes::default(),
+            max_delete_ratio: default_max_delete_ratio(),
         }
     }
 }
@@ -83,25 +115,39 @@ impl StageConfig for PostgresLoadConfig {
     }
 
     fn check(&self) -> Vec<Problem> {
-        if (1..=MAX_LOCK_TIMEOUT_SECS).contains(&self.lock_timeout_secs) {
-            Vec::new()
-        } else {
-            vec![Problem::new(
+        let mut problems = Vec::new();
+        if !(1..=MAX_LOCK_TIMEOUT_SECS).contains(&self.lock_timeout_secs) {
+            problems.push(Problem::new(
                 "lock_timeout_secs",
                 format!(
                     "must be between 1 and {MAX_LOCK_TIMEOUT_SECS} (PostgreSQL's largest lock_timeout), got {}",
                     self.lock_timeout_secs
                 ),
-            )]
+            ));
         }
+        if !(0.0..=1.0).contains(&self.max_delete_ratio) {
+            problems.push(Problem::new(
+                "max_delete_ratio",
+                format!(
+                    "must be between 0 and 1 (a share of a table's rows), got {}",
+                    self.max_delete_ratio
+                ),
+            ));
+        }
+        problems
     }
 
+    /// The guard's ratio changes no result: a load either passes it and loads what it would
+    /// have, or writes nothing.
     fn tuning_options(&self) -> &'static [&'static str] {
-        &["lock_timeout_secs"]
+        &["lock_timeout_secs", "max_delete_ratio"]
     }
 
-    fn build(&self, _: &StageContext) -> Result<Stage, BuildError> {
-        Ok(Stage::Load(Box::new(PostgresLoad::new(self.clone()))))
+    fn build(&self, ctx: &StageContext) -> Result<Stage, BuildError> {
+        Ok(Stage::Load(Box::new(PostgresLoad::new(
+            self.clone(),
+            ctx.allow_deletes,
+        ))))
     }
 }
 
@@ -112,6 +158,8 @@ pub struct PostgresLoad {
     config: PostgresLoadConfig,
     /// Whether the four tables were empty when this load took the load lock (set by `prepare`).
     first_load: AtomicBool,
+    /// Whether the operator allowed more deletes than `max_delete_ratio` (`--allow-deletes`).
+    allow_deletes: bool,
 }
 
 impl PostgresLoad {
@@ -125,13 +173,67 @@ impl PostgresLoad {
         Ok(())
     }
 
-    /// The stage with `config`.
+    /// The stage with `config`; `allow_deletes` lifts the delete guard.
     #[must_use]
-    pub fn new(config: PostgresLoadConfig) -> Self {
+    pub fn new(config: PostgresLoadConfig, allow_deletes: bool) -> Self {
         Self {
             config,
             first_load: AtomicBool::new(false),
+            allow_deletes,
         }
+    }
+
+    /// Whether this load deletes rows: a snapshot load into tables that hold rows.
+    fn deletes(&self) -> bool {
+        self.config.deletes == Deletes::Snapshot && !self.first_load.load(Ordering::Relaxed)
+    }
+
+    /// Lists the stored rows of `dataset` this load deletes (see [`Deletes::Snapshot`]): when its
+    /// file was `read`, those whose key the file lacks, then those whose referenced row goes.
+    /// Fills `deleted` and (when any) `table_rows` into `account`.
+    async fn list_deletes(
+        &self,
+        conn: &mut PgConnection,
+        dataset: Dataset,
+        read: bool,
+        account: &mut DatasetAccount,
+    ) -> Result<(), sqlx::Error> {
+        if !self.deletes() {
+            return Ok(());
+        }
+        let sql = LoadStatements::of(dataset);
+        if read {
+            let unreadable: i64 = sqlx::query_scalar(SQL.unreadable_keys)
+                .bind(dataset.name())
+                .fetch_one(&mut *conn)
+                .await?;
+            if unreadable == 0 {
+                sqlx::query(sql.list_deleted).execute(&mut *conn).await?;
+            } else {
+                tracing::warn!(
+                    file = %account.file,
+                    lines = unreadable,
+                    "rejected lines without a readable key: no row of {} is deleted for lacking from the file",
+                    dataset.table()
+                );
+            }
+        }
+        for rule in &sql.cascade_rules {
+            sqlx::query(*rule).execute(&mut *conn).await?;
+        }
+        let deleted: i64 = sqlx::query_scalar(sql.count_deleted)
+            .fetch_one(&mut *conn)
+            .await?;
+        account.deleted = deleted as u64;
+        account.table_rows = if deleted > 0 {
+            let rows: i64 = sqlx::query_scalar(sql.count_rows)
+                .fetch_one(&mut *conn)
+                .await?;
+            Some(rows as u64)
+        } else {
+            None
+        };
+        Ok(())
     }
 }
 
@@ -278,14 +380,30 @@ impl Load for PostgresLoad {
             .bind(dataset.name())
             .fetch_one(&mut *conn)
             .await?;
-        Ok(DatasetAccount {
+        let mut account = DatasetAccount {
             dataset: dataset.name().to_owned(),
             file: counts.get::<Option<String>, _>(3).unwrap_or_default(),
             loaded: counts.get::<i64, _>(0) as u64,
             duplicate: counts.get::<i64, _>(1) as u64,
             rejected: counts.get::<i64, _>(2) as u64,
             ..DatasetAccount::default()
-        })
+        };
+        self.list_deletes(conn, dataset, true, &mut account).await?;
+        Ok(account)
+    }
+
+    async fn settle_unread(
+        &self,
+        conn: &mut PgConnection,
+        dataset: Dataset,
+        account: &mut DatasetAccount,
+    ) -> Result<(), sqlx::Error> {
+        self.list_deletes(conn, dataset, false, account).await
+    }
+
+    fn max_delete_ratio(&self) -> Option<f64> {
+        (self.config.deletes == Deletes::Snapshot && !self.allow_deletes)
+            .then_some(self.config.max_delete_ratio)
     }
 
     async fn merge(
@@ -361,6 +479,21 @@ impl Load for PostgresLoad {
                 seconds = merged_at.elapsed().as_secs_f64(),
                 "merged"
             );
+        }
+        if self.deletes() {
+            // Children before parents: no row is left referring to a deleted one.
+            for dataset in Dataset::LOAD_ORDER.iter().rev() {
+                let deleted = sqlx::query(LoadStatements::of(*dataset).delete_rows)
+                    .execute(&mut *conn)
+                    .await?
+                    .rows_affected();
+                if let Some(account) = accounts.iter_mut().find(|a| a.dataset == dataset.name()) {
+                    account.deleted = deleted;
+                }
+                if deleted > 0 {
+                    tracing::info!(dataset = %dataset, deleted, "deleted");
+                }
+            }
         }
         if first_load {
             let rebuilt = std::time::Instant::now();
@@ -555,6 +688,7 @@ mod tests {
         for bad in [0, 2_147_484, u64::MAX] {
             let problems = PostgresLoadConfig {
                 lock_timeout_secs: bad,
+                ..PostgresLoadConfig::default()
             }
             .check();
             assert_eq!(

@@ -34,12 +34,25 @@ pub fn changed_table(dataset: Dataset) -> &'static str {
     }
 }
 
+/// The temporary table listing the keys of the stored rows of `dataset` this load deletes
+/// (`deletes = "snapshot"`; empty otherwise).
+#[must_use]
+pub fn deleted_table(dataset: Dataset) -> &'static str {
+    match dataset {
+        Dataset::Customers => "staging_customers_deleted",
+        Dataset::Products => "staging_products_deleted",
+        Dataset::Orders => "staging_orders_deleted",
+        Dataset::OrderItems => "staging_order_items_deleted",
+    }
+}
+
 /// Creates the staging tables in the current transaction and records which file each dataset is read from.
 pub async fn create(conn: &mut PgConnection, sources: &[Source]) -> Result<(), sqlx::Error> {
     for dataset in Dataset::LOAD_ORDER {
         let sql = LoadStatements::of(dataset);
         sqlx::query(sql.create_staging).execute(&mut *conn).await?;
         sqlx::query(sql.create_changed).execute(&mut *conn).await?;
+        sqlx::query(sql.create_deleted).execute(&mut *conn).await?;
     }
     sqlx::query(SQL.create_rejects).execute(&mut *conn).await?;
     sqlx::query(SQL.create_files).execute(&mut *conn).await?;

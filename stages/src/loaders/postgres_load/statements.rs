@@ -18,6 +18,8 @@ pub struct LoadStatements {
     pub create_staging: &'static str,
     /// `CREATE TEMP TABLE` of the changed-lines table.
     pub create_changed: &'static str,
+    /// `CREATE TEMP TABLE` of the deleted-keys table (`deletes = "snapshot"`).
+    pub create_deleted: &'static str,
     /// `COPY ... FROM STDIN` into the staging table.
     pub copy_staging: &'static str,
     /// `ANALYZE` of the staging table's joined columns.
@@ -34,6 +36,15 @@ pub struct LoadStatements {
     pub key_rule: &'static str,
     /// Copies the rejected rows into `staging_rejects`; `$1` is the dataset's name.
     pub keep_rejects: &'static str,
+    /// Lists the stored rows whose key no line of the file has (`deletes = "snapshot"`).
+    pub list_deleted: &'static str,
+    /// One rule per reference: the stored rows whose referenced row is deleted, unless an accepted
+    /// line gives their key another reference.
+    pub cascade_rules: Vec<&'static str>,
+    /// How many stored rows this load deletes.
+    pub count_deleted: &'static str,
+    /// How many rows the table holds.
+    pub count_rows: &'static str,
     /// Loaded, duplicate and rejected counts and the source file; `$1` is the dataset's name.
     pub counts: &'static str,
     /// Whether the table holds a row.
@@ -44,6 +55,8 @@ pub struct LoadStatements {
     pub merge_update: &'static str,
     /// Inserts the changed lines whose key is new.
     pub merge_insert: &'static str,
+    /// Deletes the listed rows (after every merge, children before parents).
+    pub delete_rows: &'static str,
     /// `ANALYZE` of the columns the aggregates read, after a big merge (none for tables they do
     /// not read).
     pub analyze_table: Option<&'static str>,
@@ -106,6 +119,7 @@ impl LoadStatements {
         Self {
             create_staging: file.one("create_staging"),
             create_changed: file.one("create_changed"),
+            create_deleted: file.one("create_deleted"),
             copy_staging: file.one("copy_staging"),
             analyze_staging: file.one("analyze_staging"),
             list_changed: file.one("list_changed"),
@@ -114,11 +128,16 @@ impl LoadStatements {
             changed_reference_rules: file.all("changed_reference_rule"),
             key_rule: file.one("key_rule"),
             keep_rejects: file.one("keep_rejects"),
+            list_deleted: file.one("list_deleted"),
+            cascade_rules: file.all("cascade_rule"),
+            count_deleted: file.one("count_deleted"),
+            count_rows: file.one("count_rows"),
             counts: file.one("counts"),
             any_row: file.one("any_row"),
             first_merge: file.one("first_merge"),
             merge_update: file.one("merge_update"),
             merge_insert: file.one("merge_insert"),
+            delete_rows: file.one("delete_rows"),
             analyze_table: file.optional("analyze_table"),
         }
     }
@@ -129,6 +148,7 @@ impl LoadStatements {
 const NAMES: &[&str] = &[
     "create_staging",
     "create_changed",
+    "create_deleted",
     "copy_staging",
     "analyze_staging",
     "list_changed",
@@ -137,11 +157,16 @@ const NAMES: &[&str] = &[
     "changed_reference_rule",
     "key_rule",
     "keep_rejects",
+    "list_deleted",
+    "cascade_rule",
+    "count_deleted",
+    "count_rows",
     "counts",
     "any_row",
     "first_merge",
     "merge_update",
     "merge_insert",
+    "delete_rows",
     "analyze_table",
 ];
 
@@ -385,16 +410,20 @@ mod tests {
                             "NOT EXISTS (SELECT 1 FROM {} t WHERE t.{column} = s.{column} AND t.outcome IS NULL)",
                             super::super::staging::staging_table(target)
                         ),
+                        // A stored row this load deletes is not there to refer to.
                         format!(
-                            "NOT EXISTS (SELECT 1 FROM {} t WHERE t.{column} = s.{column})",
-                            target.table()
+                            "NOT EXISTS (SELECT 1 FROM {} t WHERE t.{column} = s.{column} AND NOT EXISTS (SELECT 1 FROM {} d WHERE d.{column} = t.{column}))",
+                            target.table(),
+                            super::super::staging::deleted_table(target)
                         ),
                     ] {
                         assert!(rule.contains(&part), "{context}: {part}");
                     }
+                    // Over the changed lines, and the unchanged ones whose referenced row goes.
                     assert_eq!(
                         rule.contains(&format!(
-                            "AND s.line_number IN (SELECT line_number FROM {changed})"
+                            "AND (s.line_number IN (SELECT line_number FROM {changed})\n       OR s.{column} IN (SELECT {column} FROM {}))",
+                            super::super::staging::deleted_table(target)
                         )),
                         only_changed,
                         "{context}"
@@ -443,6 +472,58 @@ mod tests {
                     key[0]
                 )),
                 "{context}: keep_rejects"
+            );
+            // Deletes: the key's columns, the file's lines (staged or rejected) keep their rows,
+            // one cascade per reference.
+            let deleted = super::super::staging::deleted_table(dataset);
+            assert!(
+                sql.create_deleted
+                    .starts_with(&format!("CREATE TEMP TABLE {deleted} (")),
+                "{context}"
+            );
+            assert!(
+                sql.create_deleted
+                    .ends_with(&format!("PRIMARY KEY ({key_list})) ON COMMIT DROP")),
+                "{context}"
+            );
+            assert!(
+                sql.list_deleted.contains(&format!(
+                    "NOT EXISTS (SELECT 1 FROM {staging} s WHERE {})",
+                    same_key(dataset, "s", "t")
+                )),
+                "{context}: list_deleted"
+            );
+            assert!(
+                sql.list_deleted.contains(&format!(
+                    "r.dataset = '{}' AND r.key = t.{}",
+                    dataset.name(),
+                    key[0]
+                )),
+                "{context}: list_deleted"
+            );
+            assert_eq!(
+                sql.cascade_rules.len(),
+                dataset.references().len(),
+                "{context}"
+            );
+            for (rule, reference) in sql.cascade_rules.iter().zip(dataset.references()) {
+                let column = reference.column;
+                assert!(
+                    rule.contains(&format!(
+                        "JOIN {} d ON d.{column} = t.{column}",
+                        super::super::staging::deleted_table(reference.target)
+                    )),
+                    "{context}: cascade_rule"
+                );
+                assert!(rule.starts_with(&format!("INSERT INTO {deleted} ({key_list})")));
+            }
+            assert_eq!(
+                sql.delete_rows,
+                format!(
+                    "DELETE FROM {table} t USING {deleted} d WHERE {}",
+                    same_key(dataset, "d", "t")
+                ),
+                "{context}"
             );
             assert!(
                 sql.counts.ends_with(&format!("FROM {staging}")),
