@@ -700,4 +700,29 @@ mod tests {
         }
         assert!(PostgresLoadConfig::default().check().is_empty());
     }
+
+    #[test]
+    fn deletes_default_to_never_and_the_guard_applies_to_snapshots_unless_allowed() {
+        let config: PostgresLoadConfig = serde_json::from_str("{}").unwrap();
+        assert_eq!(config.deletes, Deletes::Never);
+        assert!((config.max_delete_ratio - 0.05).abs() < f64::EPSILON);
+        assert_eq!(PostgresLoad::new(config, false).max_delete_ratio(), None);
+        let snapshot: PostgresLoadConfig =
+            serde_json::from_str(r#"{"deletes": "snapshot", "max_delete_ratio": 0.2}"#).unwrap();
+        assert_eq!(
+            PostgresLoad::new(snapshot.clone(), false).max_delete_ratio(),
+            Some(0.2)
+        );
+        assert_eq!(PostgresLoad::new(snapshot, true).max_delete_ratio(), None);
+        for bad in [-0.1, 1.5, f64::NAN] {
+            let problems = PostgresLoadConfig {
+                max_delete_ratio: bad,
+                ..PostgresLoadConfig::default()
+            }
+            .check();
+            assert_eq!(problems.len(), 1, "{bad}");
+            assert_eq!(problems[0].key, "max_delete_ratio");
+        }
+        assert!(serde_json::from_str::<PostgresLoadConfig>(r#"{"deletes": "sometimes"}"#).is_err());
+    }
 }
