@@ -132,7 +132,10 @@ fn dataset_table(dataset: Dataset, columns: &[DatasetColumn]) -> Table {
 ///   primary key, unique index or foreign key: duplicates and dangling references must be staged
 ///   for the key and reference rules (SQL over the staging) to find them and name their lines.
 /// - `staging_<table>_changed` holds `line_number bigint NOT NULL` alone.
-fn staging_tables(dataset: Dataset, columns: &[DatasetColumn]) -> [Table; 2] {
+/// - `staging_<table>_deleted` holds the dataset's key columns, `NOT NULL`, with their types, and
+///   the key as its primary key (a row is listed once, whether its key left the file or its
+///   referenced row went).
+fn staging_tables(dataset: Dataset, columns: &[DatasetColumn]) -> [Table; 3] {
     let declared_by = format!("Dataset::{dataset:?} (staging)");
     let mut staged = vec![
         column("line_number", "bigint", NOT_NULL),
@@ -150,8 +153,22 @@ fn staging_tables(dataset: Dataset, columns: &[DatasetColumn]) -> [Table; 2] {
         },
         Table {
             name: staging::changed_table(dataset).to_owned(),
-            declared_by,
+            declared_by: declared_by.clone(),
             columns: vec![column("line_number", "bigint", NOT_NULL)],
+            ..Table::default()
+        },
+        Table {
+            name: staging::deleted_table(dataset).to_owned(),
+            declared_by,
+            columns: dataset
+                .key()
+                .iter()
+                .map(|k| {
+                    let c = columns.iter().find(|c| c.table == *k).unwrap();
+                    column(c.table, c.sql_type, NOT_NULL)
+                })
+                .collect(),
+            primary_key: strings(dataset.key()),
             ..Table::default()
         },
     ]
