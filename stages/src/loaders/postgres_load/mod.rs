@@ -5,6 +5,7 @@
 //! Loading the same files again changes nothing; a newer export updates the rows that changed. Loads
 //! never delete rows.
 
+pub mod erased;
 pub mod set_rules;
 pub mod staging;
 pub mod statements;
@@ -284,6 +285,7 @@ impl Load for PostgresLoad {
             loaded: counts.get::<i64, _>(0) as u64,
             duplicate: counts.get::<i64, _>(1) as u64,
             rejected: counts.get::<i64, _>(2) as u64,
+            erased: counts.get::<i64, _>(4) as u64,
             ..DatasetAccount::default()
         })
     }

@@ -34,7 +34,8 @@ pub struct LoadStatements {
     pub key_rule: &'static str,
     /// Copies the rejected rows into `staging_rejects`; `$1` is the dataset's name.
     pub keep_rejects: &'static str,
-    /// Loaded, duplicate and rejected counts and the source file; `$1` is the dataset's name.
+    /// Loaded, duplicate and rejected counts, the source file, and the erased count; `$1` is the
+    /// dataset's name.
     pub counts: &'static str,
     /// Whether the table holds a row.
     pub any_row: &'static str,
