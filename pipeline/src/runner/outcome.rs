@@ -86,6 +86,7 @@ impl RunReport {
                 "updated": a.updated,
                 "duplicate": a.duplicate,
                 "rejected": a.rejected,
+                "erased": a.erased,
                 "blank_lines": a.blank_lines,
             })).collect::<Vec<_>>(),
             "aggregates": self.aggregates.iter().map(AggregateReport::to_json).collect::<Vec<_>>(),
