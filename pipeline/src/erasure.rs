@@ -416,3 +416,45 @@ pub async fn last(db: &Db) -> Result<Option<ErasureSummary>> {
         people_erased: row.get(5),
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_key_names_its_kind_and_flag() {
+        let person = ErasureKey::Person("p1".into());
+        let customer = ErasureKey::CustomerId("c1".into());
+        assert_eq!(
+            (person.kind(), person.flag(), person.id()),
+            ("person", "--person", "p1")
+        );
+        assert_eq!(
+            (customer.kind(), customer.flag(), customer.id()),
+            ("customer_id", "--customer-id", "c1")
+        );
+    }
+
+    #[test]
+    fn the_report_keeps_the_tables_in_order_and_days_as_ranges() {
+        let day = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let report = EraseReport {
+            rows_removed: vec![("orders".into(), 2), ("customers".into(), 1)],
+            days_recomputed: [(
+                "products".to_owned(),
+                vec![day("2017-01-01"), day("2017-01-02"), day("2017-03-01")],
+            )]
+            .into(),
+            ..EraseReport::nothing(EraseStatus::Erased)
+        };
+        assert_eq!(report.rows_total(), 3);
+        assert_eq!(
+            report.rows_json().to_string(),
+            r#"{"orders":2,"customers":1}"#
+        );
+        assert_eq!(
+            report.days_json().to_string(),
+            r#"{"products":["2017-01-01..2017-01-02","2017-03-01"]}"#
+        );
+    }
+}
