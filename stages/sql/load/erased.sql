@@ -26,15 +26,24 @@ INSERT INTO staging_erased_rejects (dataset) SELECT dataset FROM dropped;
 
 -- name: erased_customers
 -- Customers of an erased person, or with an erased customer id; their customer ids are listed.
-WITH marked AS (
+-- (Hash joins against the short list: a correlated lookup per line costs three times as much.)
+WITH matched AS (
+    SELECT DISTINCT ON (line_number) line_number, erasure_id
+      FROM (SELECT s.line_number, e.erasure_id
+              FROM staging_customers s
+              JOIN erased_keys e ON e.kind = 'person' AND e.key_hash = erasure_hash(s.customer_unique_id)
+             WHERE s.outcome IS NULL
+            UNION ALL
+            SELECT s.line_number, e.erasure_id
+              FROM staging_customers s
+              JOIN erased_keys e ON e.kind = 'customer_id' AND e.key_hash = erasure_hash(s.customer_id)
+             WHERE s.outcome IS NULL) m
+     ORDER BY line_number, erasure_id
+),
+marked AS (
     UPDATE staging_customers s SET outcome = 'erased', reason = NULL
-      FROM (SELECT s2.line_number,
-                   coalesce((SELECT e.erasure_id FROM erased_keys e
-                              WHERE e.kind = 'person' AND e.key_hash = erasure_hash(s2.customer_unique_id)),
-                            (SELECT e.erasure_id FROM erased_keys e
-                              WHERE e.kind = 'customer_id' AND e.key_hash = erasure_hash(s2.customer_id))) AS erasure_id
-              FROM staging_customers s2 WHERE s2.outcome IS NULL) m
-     WHERE s.line_number = m.line_number AND m.erasure_id IS NOT NULL
+      FROM matched m
+     WHERE s.line_number = m.line_number AND s.outcome IS NULL
     RETURNING s.customer_id, m.erasure_id
 )
 INSERT INTO erased_keys (kind, key_hash, erasure_id)
@@ -44,15 +53,23 @@ ON CONFLICT (kind, key_hash) DO NOTHING;
 -- name: erased_orders
 -- Orders with an erased order id or customer id (the customers rule listed the customer ids of
 -- this load's erased customers); their order ids are listed.
-WITH marked AS (
+WITH matched AS (
+    SELECT DISTINCT ON (line_number) line_number, erasure_id
+      FROM (SELECT s.line_number, e.erasure_id
+              FROM staging_orders s
+              JOIN erased_keys e ON e.kind = 'order_id' AND e.key_hash = erasure_hash(s.order_id)
+             WHERE s.outcome IS NULL
+            UNION ALL
+            SELECT s.line_number, e.erasure_id
+              FROM staging_orders s
+              JOIN erased_keys e ON e.kind = 'customer_id' AND e.key_hash = erasure_hash(s.customer_id)
+             WHERE s.outcome IS NULL) m
+     ORDER BY line_number, erasure_id
+),
+marked AS (
     UPDATE staging_orders s SET outcome = 'erased', reason = NULL
-      FROM (SELECT s2.line_number,
-                   coalesce((SELECT e.erasure_id FROM erased_keys e
-                              WHERE e.kind = 'order_id' AND e.key_hash = erasure_hash(s2.order_id)),
-                            (SELECT e.erasure_id FROM erased_keys e
-                              WHERE e.kind = 'customer_id' AND e.key_hash = erasure_hash(s2.customer_id))) AS erasure_id
-              FROM staging_orders s2 WHERE s2.outcome IS NULL) m
-     WHERE s.line_number = m.line_number AND m.erasure_id IS NOT NULL
+      FROM matched m
+     WHERE s.line_number = m.line_number AND s.outcome IS NULL
     RETURNING s.order_id, m.erasure_id
 )
 INSERT INTO erased_keys (kind, key_hash, erasure_id)
@@ -63,4 +80,4 @@ ON CONFLICT (kind, key_hash) DO NOTHING;
 -- Items of an erased order (the orders rule listed the order ids of this load's erased orders).
 UPDATE staging_order_items s SET outcome = 'erased', reason = NULL
  WHERE s.outcome IS NULL
-   AND EXISTS (SELECT 1 FROM erased_keys e WHERE e.kind = 'order_id' AND e.key_hash = erasure_hash(s.order_id));
+   AND erasure_hash(s.order_id) IN (SELECT e.key_hash FROM erased_keys e WHERE e.kind = 'order_id');
