@@ -16,6 +16,7 @@ mod m20261130_000007_unlink_stats_rows_from_runs;
 mod m20261206_000008_track_loaded_files;
 mod m20261206_000009_reject_rule;
 mod m20261206_000010_record_row_keys;
+mod m20261206_000011_erasures;
 
 /// Every migration of the schema, oldest first.
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000008_track_loaded_files::Migration),
             Box::new(m20261206_000009_reject_rule::Migration),
             Box::new(m20261206_000010_record_row_keys::Migration),
+            Box::new(m20261206_000011_erasures::Migration),
         ]
     }
 }

@@ -11,6 +11,7 @@ use stages::DayRange;
 use crate::commands;
 use crate::commands::stats::StatsOptions;
 use crate::config::{self, FlagOverrides, ScheduleFlags};
+use crate::erasure::{EraseOptions, ErasureKey};
 use crate::error::UsageError;
 use crate::output::{Format, RecordFormat};
 use crate::plan::{self, Plan};
@@ -162,6 +163,26 @@ pub enum Command {
         /// stale or failed, and the last load did not fail (for cron jobs and monitoring probes).
         #[arg(long)]
         check: bool,
+    },
+    /// Erase a person on request (LGPD/GDPR): their rows in every table the pipeline writes, in one
+    /// transaction; an audit row and the hashes of their ids stay, and later loads skip their lines.
+    #[command(group = clap::ArgGroup::new("who").required(true).args(["person", "customer_id"]))]
+    Erase {
+        /// The person: a `customer_unique_id`.
+        #[arg(long, value_name = "ID")]
+        person: Option<String>,
+        /// One of the person's customer ids: the whole person (every customer id of theirs) is erased.
+        #[arg(long, value_name = "ID")]
+        customer_id: Option<String>,
+        /// Why, kept in the audit row (write no personal data in it).
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+        /// Say what would go (rows per table, days to recompute), and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Output: a table for people, or one JSON object.
+        #[arg(long, value_enum, default_value_t)]
+        format: RecordFormat,
     },
     /// Write an Olist-shaped dataset (same seed, same bytes).
     Generate {
@@ -410,11 +431,50 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Status { format, check } => {
             commands::status::run(&compile(&cli)?, *format, *check).await
         }
+        Command::Erase {
+            person,
+            customer_id,
+            reason,
+            dry_run,
+            format,
+        } => {
+            let options = erase_options(
+                person.as_ref(),
+                customer_id.as_ref(),
+                reason.as_ref(),
+                *dry_run,
+            )?;
+            commands::erase::run(&compile(&cli)?, &options, *format).await
+        }
         Command::Schedule { once, .. } => commands::schedule::run(compile(&cli)?, *once).await,
         Command::Demo { report, .. } => {
             commands::demo::run(&compile(&cli)?, report.as_deref()).await
         }
     }
+}
+
+/// `erase`'s options: `--person` or `--customer-id` (clap requires exactly one).
+fn erase_options(
+    person: Option<&String>,
+    customer_id: Option<&String>,
+    reason: Option<&String>,
+    dry_run: bool,
+) -> Result<EraseOptions> {
+    let key = match (person, customer_id) {
+        (Some(person), None) => ErasureKey::Person(person.clone()),
+        (None, Some(id)) => ErasureKey::CustomerId(id.clone()),
+        _ => {
+            return Err(UsageError(vec![
+                "erase takes one of --person ID and --customer-id ID".to_owned(),
+            ])
+            .into());
+        }
+    };
+    Ok(EraseOptions {
+        key,
+        reason: reason.cloned(),
+        dry_run,
+    })
 }
 
 /// The days `run` computes: `--date`, `--range`, every day with `--full-refresh`, else those due.

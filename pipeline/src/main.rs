@@ -6,6 +6,7 @@ mod commands;
 mod config;
 mod day_ranges;
 mod db;
+mod erasure;
 mod error;
 mod ledger;
 mod money;

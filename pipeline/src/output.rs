@@ -12,6 +12,7 @@ use stages::entities::pipeline_run;
 use stages::{DayRange, StageConfig};
 
 use crate::day_ranges::{ranges_json, ranges_text};
+use crate::erasure::{EraseReport, EraseStatus, ErasureSummary};
 use crate::money::money;
 use crate::plan::Plan;
 use crate::preflight::Checks;
@@ -434,9 +435,11 @@ fn plural(n: u64) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-/// The files a run read, with their accounting (the files skipped as unchanged included).
-/// The `deleted` column shows only when the run deleted rows (a snapshot load).
+/// The files a run read, with their accounting (the files skipped as unchanged included). The
+/// `erased` and `deleted` columns show only when the run skipped lines of erased people or deleted
+/// rows (a snapshot load).
 fn files_table(report: &RunReport) {
+    let erased = report.datasets.iter().any(|a| a.erased > 0);
     let deletes = report.datasets.iter().any(|a| a.deleted > 0);
     let mut header = vec![
         "dataset",
@@ -448,6 +451,9 @@ fn files_table(report: &RunReport) {
         "duplicate",
         "rejected",
     ];
+    if erased {
+        header.push("erased");
+    }
     if deletes {
         header.push("deleted");
     }
@@ -468,6 +474,9 @@ fn files_table(report: &RunReport) {
                     a.duplicate.to_string(),
                     a.rejected.to_string(),
                 ];
+                if erased {
+                    row.push(a.erased.to_string());
+                }
                 if deletes {
                     row.push(a.deleted.to_string());
                 }
@@ -805,6 +814,99 @@ pub async fn status(status: &Status, format: Format) -> Result<()> {
         for line in health_lines(status) {
             println!("{line}");
         }
+        if let Some(erasures) = &status.erasures {
+            println!("{}", erasure_line(erasures));
+        }
+    }
+    Ok(())
+}
+
+/// The status line of the erasures: how many people, and the latest (no personal data: counts, the
+/// time, the reason as given).
+fn erasure_line(last: &ErasureSummary) -> String {
+    format!(
+        "erasures: {} {} erased; the last at {} (erasure {}, run {}): {} row{} removed{}",
+        last.people_erased,
+        if last.people_erased == 1 {
+            "person"
+        } else {
+            "people"
+        },
+        last.erased_at.format("%Y-%m-%d %H:%M:%S"),
+        last.erasure_id,
+        last.run_id,
+        last.rows_total(),
+        plural(last.rows_total()),
+        last.reason
+            .as_deref()
+            .map_or_else(String::new, |r| format!(", reason: {r}"))
+    )
+}
+
+/// The erasures in `status --format json`.
+fn erasures_json(last: &ErasureSummary) -> Value {
+    json!({
+        "people_erased": last.people_erased,
+        "last": {
+            "erasure_id": last.erasure_id,
+            "run_id": last.run_id,
+            "erased_at": last.erased_at.to_rfc3339(),
+            "reason": last.reason,
+            "rows_removed": last.rows_removed,
+        },
+    })
+}
+
+/// `pipeline erase`: what went (or, in a dry run, would go), and the days recomputed.
+pub fn erase(report: &EraseReport, format: RecordFormat) -> Result<()> {
+    if format == RecordFormat::Json {
+        let value = json!({
+            "status": report.status,
+            "erasure_id": report.erasure_id,
+            "run_id": report.run_id,
+            "rows_removed": report.rows_json(),
+            "rows_total": report.rows_total(),
+            "days_recomputed": report.days_json(),
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
+    let rows: Vec<String> = report
+        .rows_removed
+        .iter()
+        .map(|(table, n)| format!("{table} {n}"))
+        .collect();
+    let days: Vec<String> = report
+        .days_recomputed
+        .iter()
+        .map(|(stage, days)| {
+            format!(
+                "{stage} {} day{} ({})",
+                days.len(),
+                plural(days.len() as u64),
+                ranges_text(days)
+            )
+        })
+        .collect();
+    let days = if days.is_empty() {
+        "none".to_owned()
+    } else {
+        days.join(", ")
+    };
+    match report.status {
+        EraseStatus::AlreadyErased => println!("already erased: nothing to do"),
+        EraseStatus::DryRun => println!(
+            "dry run, nothing was written: would remove {} rows ({}); would recompute: {days}",
+            report.rows_total(),
+            rows.join(", ")
+        ),
+        EraseStatus::Erased => println!(
+            "erased: {} rows removed ({}); recomputed: {days}; erasure {} (run {})",
+            report.rows_total(),
+            rows.join(", "),
+            report.erasure_id.unwrap_or_default(),
+            report.run_id.unwrap_or_default()
+        ),
     }
     Ok(())
 }
@@ -816,6 +918,7 @@ fn status_json(status: &Status) -> Value {
         "failed_load": status.failed_load.as_ref().map(failed_load_json),
         "stages": status.stages.iter().map(stage_json).collect::<Vec<_>>(),
         "aggregates": status.aggregates.iter().map(aggregate_status_json).collect::<Vec<_>>(),
+        "erasures": status.erasures.as_ref().map(erasures_json),
     })
 }
 

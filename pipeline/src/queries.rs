@@ -478,6 +478,8 @@ pub struct Status {
     pub aggregates: Vec<AggregateStatus>,
     /// The load stage's last finished run, when it failed.
     pub failed_load: Option<FailedLoad>,
+    /// The latest erasure (`pipeline erase`), if any.
+    pub erasures: Option<crate::erasure::ErasureSummary>,
 }
 
 /// A load whose last finished run failed, no load having succeeded since: the newest export is not
@@ -594,5 +596,6 @@ pub async fn status(db: &Db, plan: &Plan) -> Result<Status> {
         stages,
         aggregates,
         failed_load,
+        erasures: crate::erasure::last(db).await?,
     })
 }

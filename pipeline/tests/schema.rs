@@ -264,6 +264,37 @@ fn by_hand(
     }
 }
 
+/// The tables of `pipeline erase`: its audit rows and the hashes of the erased ids.
+fn erasure_tables() -> Vec<Table> {
+    vec![
+        by_hand(
+            "erasures",
+            &[
+                ("id", "bigint", NOT_NULL),
+                ("run_id", "bigint", NOT_NULL),
+                ("erased_at", "timestamptz", NOT_NULL),
+                ("key_kind", "text", NOT_NULL),
+                ("key_hash", "text", NOT_NULL),
+                ("reason", "text", NULL),
+                ("rows_removed", "jsonb", NOT_NULL),
+                ("days_recomputed", "jsonb", NOT_NULL),
+            ],
+            &["id"],
+            &[("run_id", "pipeline_runs", "id")],
+        ),
+        by_hand(
+            "erased_keys",
+            &[
+                ("kind", "text", NOT_NULL),
+                ("key_hash", "text", NOT_NULL),
+                ("erasure_id", "bigint", NOT_NULL),
+            ],
+            &["kind", "key_hash"],
+            &[("erasure_id", "erasures", "id")],
+        ),
+    ]
+}
+
 /// The tables that only hand-written SQL reads and writes, as that SQL expects them (the Rust types
 /// it decodes into, the columns it joins on). A migration that changes one fails here, and its
 /// author changes the SQL and this declaration together.
@@ -383,6 +414,7 @@ fn declared_tables(columns_of: &dyn Fn(Dataset) -> Vec<DatasetColumn>) -> Vec<Ta
     tables.push(entity_table::<customer_daily_stats::Entity>());
     tables.push(entity_table::<pipeline_run::Entity>());
     tables.extend(tables_by_hand());
+    tables.extend(erasure_tables());
     tables
 }
 

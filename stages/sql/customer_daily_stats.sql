@@ -10,6 +10,12 @@
 -- Deletes the rows of the days $1..=$2, before a computation writes them again.
 DELETE FROM customer_daily_stats WHERE stat_date BETWEEN $1 AND $2;
 
+-- name: erase_rows
+-- Deletes the rows whose customer key is one of $1 (an erased person and their customer ids);
+-- returns the rows deleted per day.
+WITH deleted AS (DELETE FROM customer_daily_stats WHERE customer_unique_id = ANY($1::text[]) RETURNING stat_date)
+SELECT stat_date, count(*)::bigint FROM deleted GROUP BY stat_date;
+
 -- name: create_refresh_pairs
 -- The (person, day) pairs a refresh recomputes.
 CREATE TEMP TABLE refresh_pairs (person text NOT NULL, day date NOT NULL) ON COMMIT DROP;

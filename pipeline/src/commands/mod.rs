@@ -3,6 +3,7 @@
 //! customer aggregate they read) is here.
 
 pub mod demo;
+pub mod erase;
 pub mod generate;
 pub mod migrate;
 pub mod rejects;

@@ -86,6 +86,7 @@ impl RunReport {
                 "updated": a.updated,
                 "duplicate": a.duplicate,
                 "rejected": a.rejected,
+                "erased": a.erased,
                 "deleted": a.deleted,
                 "blank_lines": a.blank_lines,
             })).collect::<Vec<_>>(),

@@ -80,7 +80,8 @@ SELECT count(*) FROM products;
 -- name: counts
 SELECT count(*) FILTER (WHERE outcome IS NULL), count(*) FILTER (WHERE outcome = 'duplicate'),
      (SELECT count(*) FROM staging_rejects WHERE dataset = $1),
-     (SELECT source_file FROM staging_files WHERE dataset = $1)
+     (SELECT source_file FROM staging_files WHERE dataset = $1),
+     count(*) FILTER (WHERE outcome = 'erased') + (SELECT count(*) FROM staging_erased_rejects WHERE dataset = $1)
 FROM staging_products;
 
 -- name: any_row

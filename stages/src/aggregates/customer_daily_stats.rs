@@ -22,7 +22,7 @@ use sqlx::{PgConnection, Row};
 use crate::core::days::{MAX_CHUNK_DAYS, count_days, purchase_days};
 use crate::core::{
     Aggregate, AggregateRun, BuildError, ChunkReport, DayRange, Problem, RefreshReport, Role,
-    Stage, StageConfig, StageContext, Staleness, freshness, locks, sql_file,
+    Stage, StageConfig, StageContext, Staleness, erasure, freshness, locks, sql_file,
 };
 use crate::core::{CustomerRead, CustomerReads, StoredRows};
 
@@ -151,6 +151,7 @@ sql_file::statements! {
     /// The statements of this stage, as static text (see [`crate::core::sql_file`]).
     static SQL: Statements = "customer_daily_stats.sql" {
         delete_days,
+        erase_rows,
         create_refresh_pairs,
         analyze_refresh_pairs,
         refresh_days,
@@ -440,6 +441,25 @@ impl Aggregate for CustomerDailyStats {
             days,
             people: people as u64,
             rows,
+        })
+    }
+
+    /// A row is one person's (or one customer id's) alone, computed from their own orders only: the
+    /// person's rows go, and no other row changes, so no day is recomputed.
+    async fn forget(
+        &self,
+        conn: &mut PgConnection,
+        stage_name: &str,
+        person: &erasure::Person,
+    ) -> Result<erasure::Forgotten, sqlx::Error> {
+        let deleted: Vec<(NaiveDate, i64)> = sqlx::query_as(SQL.erase_rows)
+            .bind(person.keys())
+            .fetch_all(&mut *conn)
+            .await?;
+        erasure::record_erased_rows(conn, stage_name, &deleted).await?;
+        Ok(erasure::Forgotten {
+            rows: deleted.iter().map(|(_, n)| *n).sum::<i64>() as u64,
+            recompute: Vec::new(),
         })
     }
 

@@ -11,6 +11,7 @@
 
 pub mod days;
 pub mod digest;
+pub mod erasure;
 pub mod error;
 pub mod freshness;
 pub mod loaded_files;

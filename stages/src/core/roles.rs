@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 
 use crate::core::days::DayRange;
 use crate::core::digest::FileDigest;
+use crate::core::erasure;
 use crate::core::error::ExtractError;
 use crate::core::freshness;
 use crate::core::record::{RecordBatch, ValidatedBatch};
@@ -279,6 +280,22 @@ pub trait Aggregate: Send + Sync {
         customer: Option<&str>,
         limit: Option<u64>,
     ) -> Result<StoredRows, sqlx::Error>;
+    /// Erasing `person` (`pipeline erase`), in the caller's transaction, which holds the exclusive
+    /// load lock and the locks of `person.days`, before the person's orders are deleted: deletes
+    /// the rows that hold the person's key, and returns the computed days to recompute whole once
+    /// the orders are gone (the days whose rows sum over the person with others). The default,
+    /// for rows that hold no person's key: nothing deleted, every computed day of `person.days`.
+    async fn forget(
+        &self,
+        conn: &mut PgConnection,
+        stage_name: &str,
+        person: &erasure::Person,
+    ) -> Result<erasure::Forgotten, sqlx::Error> {
+        Ok(erasure::Forgotten {
+            rows: 0,
+            recompute: erasure::computed_among(conn, stage_name, &person.days).await?,
+        })
+    }
     /// For an aggregate whose rows are one per customer and day with the columns of
     /// `customer_daily_stats`: the statements that `top-customers`, `repeaters`, `stats` and the
     /// report read its rows with. `None` (the default) for any other.

@@ -14,7 +14,7 @@ pub struct Model {
     pub id: i64,
     /// For a stage run, the invocation it belongs to.
     pub parent_run_id: Option<i64>,
-    /// `run`, `stage` or `day` (see the module doc).
+    /// `run`, `stage`, `erase` or `day` (see the module doc).
     #[sea_orm(column_type = "Text")]
     pub kind: String,
     /// The stage's name in `pipeline.toml`.
@@ -105,6 +105,8 @@ pub enum RunKind {
     Run,
     /// One stage of an invocation.
     Stage,
+    /// One `pipeline erase` (a person erased; its audit row is in `erasures`).
+    Erase,
 }
 
 impl RunKind {
@@ -114,6 +116,7 @@ impl RunKind {
         match self {
             RunKind::Run => "run",
             RunKind::Stage => "stage",
+            RunKind::Erase => "erase",
         }
     }
 }

@@ -122,14 +122,15 @@ async fn ingest_file(
     })?;
     account.read = counts.records;
     account.blank_lines = counts.blank_lines;
-    if account.loaded + account.duplicate + account.rejected != account.read {
+    if account.loaded + account.duplicate + account.rejected + account.erased != account.read {
         bail!(
-            "{}: accounting does not add up: {} read but {} loaded + {} duplicate + {} rejected; nothing was written",
+            "{}: accounting does not add up: {} read but {} loaded + {} duplicate + {} rejected + {} erased; nothing was written",
             source.file_name,
             account.read,
             account.loaded,
             account.duplicate,
-            account.rejected
+            account.rejected,
+            account.erased
         );
     }
     tracing::info!(
@@ -138,6 +139,7 @@ async fn ingest_file(
         accepted = account.loaded,
         duplicate = account.duplicate,
         rejected = account.rejected,
+        erased = account.erased,
         staged_seconds = staged_at,
         seconds = started.elapsed().as_secs_f64(),
         "validated"

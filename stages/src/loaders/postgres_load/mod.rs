@@ -7,6 +7,7 @@
 //! stored rows whose key no line of the file has are deleted, with the rows that refer to them, in
 //! the same transaction (see [`Deletes`]).
 
+pub mod erased;
 pub mod set_rules;
 pub mod staging;
 pub mod statements;
@@ -386,6 +387,7 @@ impl Load for PostgresLoad {
             loaded: counts.get::<i64, _>(0) as u64,
             duplicate: counts.get::<i64, _>(1) as u64,
             rejected: counts.get::<i64, _>(2) as u64,
+            erased: counts.get::<i64, _>(4) as u64,
             ..DatasetAccount::default()
         };
         self.list_deletes(conn, dataset, true, &mut account).await?;

@@ -1,15 +1,17 @@
 //! The set rules, as SQL over the staged rows of one dataset (see [`super::staging`]); the
 //! statements are in `stages/sql/load/` (see [`super::statements`]):
 //!
-//! 0. into tables that hold rows, the staged lines that differ from their stored row (a new key or
+//! 0. the erased rule ([`super::erased`]): the lines of people erased by `pipeline erase` are
+//!    marked `erased` before any other rule sees them;
+//! 1. into tables that hold rows, the staged lines that differ from their stored row (a new key or
 //!    other content) are listed in the dataset's [`super::staging::changed_table`]; a line equal to its stored row
 //!    satisfies every reference (its referenced rows are stored, and loads never delete), so only
 //!    the listed lines are checked against references, and only they are merged;
-//! 1. references: a row whose referenced key is neither accepted in this load nor already in the
+//! 2. references: a row whose referenced key is neither accepted in this load nor already in the
 //!    table is rejected, saying whether the referenced line was itself rejected;
-//! 2. keys: among the rows still accepted, the first line of each key wins; a later line with the
+//! 3. keys: among the rows still accepted, the first line of each key wins; a later line with the
 //!    same content is a duplicate (not loaded again), with other content it is rejected;
-//! 3. the rejected rows join the load's rejects, with their key, so that later datasets can say
+//! 4. the rejected rows join the load's rejects, with their key, so that later datasets can say
 //!    "refers to a rejected line".
 
 use olist::Dataset;
@@ -26,6 +28,7 @@ pub async fn apply(
     dataset: Dataset,
     compare: bool,
 ) -> Result<(), sqlx::Error> {
+    super::erased::apply(conn, dataset).await?;
     let sql = LoadStatements::of(dataset);
     // Temporary tables have no statistics until analysed, and these statements join them on the key
     // and reference columns and filter them on `outcome`; without statistics the planner guesses a

@@ -45,7 +45,8 @@ pub struct LoadStatements {
     pub count_deleted: &'static str,
     /// How many rows the table holds.
     pub count_rows: &'static str,
-    /// Loaded, duplicate and rejected counts and the source file; `$1` is the dataset's name.
+    /// Loaded, duplicate and rejected counts, the source file, and the erased count; `$1` is the
+    /// dataset's name.
     pub counts: &'static str,
     /// Whether the table holds a row.
     pub any_row: &'static str,
