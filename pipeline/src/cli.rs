@@ -375,25 +375,9 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Migrate => commands::migrate::run(&compile(&cli)?).await,
         Command::Validate { .. } => commands::validate::run(&compile(&cli)?).await,
-        Command::Run {
-            stages,
-            date,
-            range,
-            skip_stale,
-            format,
-            force_load,
-            allow_deletes,
-            full_refresh,
-            ..
-        } => {
-            let plan = compile(&cli)?;
-            let options = RunOptions {
-                days: days_asked(*date, *range, *full_refresh),
-                stale: !skip_stale,
-                force_load: *force_load,
-                allow_deletes: *allow_deletes,
-            };
-            commands::run::run(&plan, stages, options, *format).await
+        Command::Run { stages, format, .. } => {
+            let options = run_options(&cli.command);
+            commands::run::run(&compile(&cli)?, stages, options, *format).await
         }
         Command::Stats {
             stage,
@@ -450,6 +434,28 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Demo { report, .. } => {
             commands::demo::run(&compile(&cli)?, report.as_deref()).await
         }
+    }
+}
+
+/// `run`'s options from its flags (`command` is a [`Command::Run`]).
+fn run_options(command: &Command) -> RunOptions {
+    let Command::Run {
+        date,
+        range,
+        skip_stale,
+        force_load,
+        allow_deletes,
+        full_refresh,
+        ..
+    } = command
+    else {
+        unreachable!("run_options reads the flags of `run`")
+    };
+    RunOptions {
+        days: days_asked(*date, *range, *full_refresh),
+        stale: !skip_stale,
+        force_load: *force_load,
+        allow_deletes: *allow_deletes,
     }
 }
 
