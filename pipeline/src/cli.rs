@@ -227,6 +227,58 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         report: Option<PathBuf>,
     },
+    /// Serve a role of the Ballista cluster the `ballista` engine computes on (a build with the
+    /// cargo feature `ballista`).
+    Cluster {
+        /// The role.
+        #[command(subcommand)]
+        role: ClusterRole,
+    },
+}
+
+/// The roles of `pipeline cluster`. Ballista's services have no authentication: they listen on
+/// 127.0.0.1 unless `--bind` says otherwise.
+#[derive(Debug, Subcommand)]
+pub enum ClusterRole {
+    /// Serve the scheduler: it plans jobs and hands their tasks to the executors.
+    Scheduler {
+        /// Its gRPC port.
+        #[arg(long, default_value_t = 50050)]
+        port: u16,
+        /// The IP address to listen on.
+        #[arg(long, default_value = "127.0.0.1", value_name = "IP")]
+        bind: String,
+        /// The name executors and clients reach it by (default: the bind address).
+        #[arg(long, value_name = "HOST")]
+        external_host: Option<String>,
+    },
+    /// Serve an executor: it runs tasks and serves their shuffle files to the others.
+    Executor {
+        /// The scheduler to register with.
+        #[arg(long, value_name = "HOST:PORT")]
+        scheduler: String,
+        /// Its Flight port (shuffle data); its gRPC port is the next one.
+        #[arg(long, default_value_t = 50051)]
+        port: u16,
+        /// The IP address to listen on.
+        #[arg(long, default_value = "127.0.0.1", value_name = "IP")]
+        bind: String,
+        /// The name the other processes reach it by (default: the bind address).
+        #[arg(long, value_name = "HOST")]
+        external_host: Option<String>,
+        /// Where its shuffle files go (default: a temporary directory).
+        #[arg(long, value_name = "DIR")]
+        work_dir: Option<String>,
+        /// The memory of all its tasks together, MiB (beyond it, operators spill to disk).
+        #[arg(long, default_value_t = 2048, value_name = "MIB")]
+        memory_mb: u64,
+        /// Tasks it runs at once (default: the machine's cores).
+        #[arg(long, value_name = "N")]
+        vcores: Option<usize>,
+        /// How long the shuffle files of a job are kept once it finished, seconds.
+        #[arg(long, default_value_t = 3600, value_name = "SECS")]
+        shuffle_ttl_secs: u64,
+    },
 }
 
 /// The flag of the commands that read the input files.
@@ -433,6 +485,48 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Schedule { once, .. } => commands::schedule::run(compile(&cli)?, *once).await,
         Command::Demo { report, .. } => {
             commands::demo::run(&compile(&cli)?, report.as_deref()).await
+        }
+        Command::Cluster { role } => cluster(role).await,
+    }
+}
+
+/// `pipeline cluster ROLE`: the role served with its flags.
+async fn cluster(role: &ClusterRole) -> Result<()> {
+    use commands::cluster::{ExecutorOptions, SchedulerOptions};
+    match role {
+        ClusterRole::Scheduler {
+            port,
+            bind,
+            external_host,
+        } => {
+            commands::cluster::scheduler(&SchedulerOptions {
+                bind: bind.clone(),
+                port: *port,
+                external_host: external_host.clone(),
+            })
+            .await
+        }
+        ClusterRole::Executor {
+            scheduler,
+            port,
+            bind,
+            external_host,
+            work_dir,
+            memory_mb,
+            vcores,
+            shuffle_ttl_secs,
+        } => {
+            commands::cluster::executor(&ExecutorOptions {
+                scheduler: scheduler.clone(),
+                bind: bind.clone(),
+                port: *port,
+                external_host: external_host.clone(),
+                work_dir: work_dir.clone(),
+                memory_mb: *memory_mb,
+                vcores: *vcores,
+                shuffle_ttl_secs: *shuffle_ttl_secs,
+            })
+            .await
         }
     }
 }

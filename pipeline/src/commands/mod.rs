@@ -2,6 +2,7 @@
 //! plan, then calls the command's `run`. What two commands share (how they connect, the declared
 //! customer aggregate they read) is here.
 
+pub mod cluster;
 pub mod demo;
 pub mod erase;
 pub mod generate;
