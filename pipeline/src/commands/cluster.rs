@@ -175,6 +175,10 @@ pub async fn executor(options: &ExecutorOptions) -> Result<()> {
 
 /// Without the feature: says how to get a binary that has the roles.
 #[cfg(not(feature = "ballista"))]
+#[allow(
+    clippy::unused_async,
+    reason = "the signature of the role a build with the feature serves"
+)]
 pub async fn scheduler(options: &SchedulerOptions) -> Result<()> {
     socket(&options.bind, options.port)?;
     Err(not_built())
@@ -182,6 +186,10 @@ pub async fn scheduler(options: &SchedulerOptions) -> Result<()> {
 
 /// Without the feature: says how to get a binary that has the roles.
 #[cfg(not(feature = "ballista"))]
+#[allow(
+    clippy::unused_async,
+    reason = "the signature of the role a build with the feature serves"
+)]
 pub async fn executor(options: &ExecutorOptions) -> Result<()> {
     host_port("--scheduler", &options.scheduler)?;
     Err(not_built())
