@@ -15,7 +15,9 @@ For each dataset, in a fresh database `pipeline_bench`:
   3. one day: `pipeline run --date D --stage customer_daily_stats`, process start to exit;
   4. daily runs: plain `pipeline run` (what changed, nothing else) and `pipeline run --date LAST` (load of the whole export, then the last day and every
      stale day) on the unchanged export, and on an export where 0.1% of the orders changed (a
-     price of each of them, alternately raised and restored), each vs the load limit;
+     price of each of them, alternately raised and restored), each vs the load limit; with --quick,
+     also plain `run` under `deletes = "snapshot"` of an export without 0.1% of the orders
+     (deleted with their items, then back), vs the load limit;
   5. peak resident memory of the pipeline process (load and backfill);
   6. the first run: `pipeline run` on an empty database (load, then every day) vs the bulk limit:
      what pg_restore does (`\\copy` into tables without keys, then the keys, indexes and references,
@@ -234,6 +236,8 @@ def quick(binary, data, reps):
     res["daily_changed_vs_restore"] = res["daily_changed_s"] / res["restore_load_s"]
     res["plain_unchanged_vs_restore"] = res["plain_unchanged_s"] / res["restore_load_s"]
     res["plain_changed_vs_restore"] = res["plain_changed_s"] / res["restore_load_s"]
+    res.update(snapshot_daily(binary, data, reps, env))
+    res["snapshot_vs_restore"] = res["snapshot_s"] / res["restore_load_s"]
     print(f"\n== {data}: medians of {reps} (quick)")
     print(f"first run (load + days)   {res['first_run_s']:8.3f} s   pg_restore way + one statement "
           f"{res['first_run_limit_s']:8.3f} s   ratio " + verdict("first", res["first_run_vs_limit"], 1.5)
@@ -249,6 +253,9 @@ def quick(binary, data, reps):
     print(f"plain run, 0.1% changed   {res['plain_changed_s']:8.3f} s   pg_restore way {res['restore_load_s']:8.3f} s   ratio "
           + verdict("plain", res["plain_changed_vs_restore"], 0.6)
           + f"   ({res['plain_changed_days']:.0f} stale days recomputed, {res['plain_changed_rows']:.0f} rows, nothing else)")
+    print(f"snapshot, 0.1% removed    {res['snapshot_s']:8.3f} s   pg_restore way {res['restore_load_s']:8.3f} s   ratio "
+          f"{res['snapshot_vs_restore']:8.2f}   ({res['snapshot_removed_orders']} orders removed, "
+          f"{res['snapshot_deleted_rows']:.0f} rows deleted, then back)")
     return res
 
 
@@ -338,6 +345,68 @@ def daily(binary, data, reps, last, env):
             "daily_people_refreshed": median(people), "daily_peak_rss_mb": max(rss),
             "plain_unchanged_s": median(plain_unchanged), "plain_changed_s": median(plain_changed),
             "plain_changed_days": median(plain_days), "plain_changed_rows": median(plain_rows)}
+
+
+def removed_export(data, out):
+    """A copy of `data` in `out` without every 1000th order and its items (a full export after the
+    shop removed 0.1% of its orders); returns how many orders it removed."""
+    import csv
+    out.mkdir(parents=True, exist_ok=True)
+    for _, name, _ in FILES:
+        target = out / name
+        if target.exists() or target.is_symlink():
+            target.unlink()
+        if name not in ("olist_orders_dataset.csv", "olist_order_items_dataset.csv"):
+            target.symlink_to(data / name)
+    removed = set()
+    with open(data / "olist_orders_dataset.csv", newline="") as src, \
+            open(out / "olist_orders_dataset.csv", "w", newline="") as dst:
+        reader, writer = csv.reader(src), csv.writer(dst)
+        writer.writerow(next(reader))
+        for n, row in enumerate(reader, 1):
+            if n % 1000 == 0:
+                removed.add(row[0])
+            else:
+                writer.writerow(row)
+    with open(data / "olist_order_items_dataset.csv", newline="") as src, \
+            open(out / "olist_order_items_dataset.csv", "w", newline="") as dst:
+        reader, writer = csv.reader(src), csv.writer(dst)
+        writer.writerow(next(reader))
+        for row in reader:
+            if row[0] not in removed:
+                writer.writerow(row)
+    return len(removed)
+
+
+def snapshot_daily(binary, data, reps, env):
+    """Plain `run` under `deletes = "snapshot"`, alternately of an export without 0.1% of the orders
+    (they are deleted, with their items, and their people's days recomputed) and of the original
+    (they come back), vs the load limit measured before. The switch to the option (which reads
+    every file once) is not timed."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "snapshot.toml"
+        config.write_text((ROOT / "pipeline.toml").read_text().replace(
+            'type = "postgres_load"\n', 'type = "postgres_load"\ndeletes = "snapshot"\n'))
+        other = Path(tmp) / "removed"
+        removed = removed_export(data, other)
+        cfg = lambda d: ["--config", str(config), "--data-dir", str(d)]
+        subprocess.run([binary, *cfg(data), "run"], env=env, check=True, capture_output=True)
+        seconds, deleted = [], []
+        for i in range(reps):
+            source = other if i % 2 == 0 else data
+            start = time.perf_counter()
+            proc = subprocess.run([binary, *cfg(source), "run", "--format", "json"], env=env,
+                                  capture_output=True, text=True)
+            seconds.append(time.perf_counter() - start)
+            if proc.returncode != 0:
+                sys.exit(f"snapshot run failed:\n{proc.stderr}")
+            if source == other:
+                deleted.append(sum(d["deleted"] for d in json.loads(proc.stdout)["datasets"]))
+        if reps % 2 == 1:
+            subprocess.run([binary, *cfg(data), "run"], env=env, check=True, capture_output=True)
+    return {"snapshot_removed_orders": removed, "snapshot_deleted_rows": median(deleted),
+            "snapshot_s": median(seconds)}
 
 
 def verdict(name, value, target, higher_is_better=False):
