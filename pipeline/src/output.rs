@@ -987,7 +987,7 @@ fn deletes_line(stage: &StageStatus) -> Option<String> {
         .map(|(table, n)| format!("{table} {n}"))
         .collect();
     Some(format!(
-        "{}: the last load deleted rows absent from the export: {}",
+        "{}: the last load deleted rows (absent from the export, or referring to a deleted row): {}",
         stage.name,
         parts.join(", ")
     ))
