@@ -1119,6 +1119,69 @@ mod tests {
     use super::*;
 
     #[test]
+    fn status_names_what_the_last_load_deleted_per_table() {
+        let accounts = |deleted: [u64; 2]| {
+            serde_json::to_value(
+                ["orders", "order_items"]
+                    .iter()
+                    .zip(deleted)
+                    .map(|(dataset, deleted)| stages::DatasetAccount {
+                        dataset: (*dataset).to_owned(),
+                        deleted,
+                        ..stages::DatasetAccount::default()
+                    })
+                    .collect::<Vec<_>>(),
+            )
+            .unwrap()
+        };
+        let stage = |details: Option<Value>| StageStatus {
+            name: "load".to_owned(),
+            type_name: "postgres_load".to_owned(),
+            last_run: Some(pipeline_run::Model {
+                id: 3,
+                parent_run_id: None,
+                kind: "stage".to_owned(),
+                stage_name: "load".to_owned(),
+                stage_type: "postgres_load".to_owned(),
+                config_fingerprint: String::new(),
+                run_date: None,
+                range_start: None,
+                range_end: None,
+                status: "succeeded".to_owned(),
+                started_at: chrono::Utc::now().into(),
+                finished_at: None,
+                rows_read: 0,
+                rows_loaded: 0,
+                rows_duplicate: 0,
+                rows_rejected: 0,
+                details,
+                error: None,
+            }),
+        };
+        assert_eq!(
+            deletes_line(&stage(Some(accounts([2, 5])))).unwrap(),
+            "load: the last load deleted rows (absent from the export, or referring to a deleted \
+             row): orders 2, order_items 5"
+        );
+        assert_eq!(
+            deletes_line(&stage(Some(accounts([0, 1])))).unwrap(),
+            "load: the last load deleted rows (absent from the export, or referring to a deleted \
+             row): order_items 1"
+        );
+        let json = stage_json(&stage(Some(accounts([2, 5]))));
+        assert_eq!(json["last_run"]["rows_deleted"], 7);
+        assert_eq!(json["last_run"]["deleted"]["order_items"], 5);
+        for quiet in [
+            Some(accounts([0, 0])),
+            None,
+            Some(json!({"not": "accounts"})),
+        ] {
+            assert_eq!(deletes_line(&stage(quiet.clone())), None, "{quiet:?}");
+            assert_eq!(stage_json(&stage(quiet))["last_run"]["rows_deleted"], 0);
+        }
+    }
+
+    #[test]
     fn status_says_when_the_customer_rows_hold_customer_ids() {
         let keys = |k: &[&str]| k.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
         assert_eq!(row_key_line("s", &keys(&["customer_unique_id"])), None);
