@@ -251,6 +251,10 @@ pub enum ClusterRole {
         /// The name executors and clients reach it by (default: the bind address).
         #[arg(long, value_name = "HOST")]
         external_host: Option<String>,
+        /// How long an executor may stay silent before its tasks go to the others, seconds
+        /// (executors beat every 10 s).
+        #[arg(long, default_value_t = 30, value_name = "SECS")]
+        executor_timeout_secs: u64,
     },
     /// Serve an executor: it runs tasks and serves their shuffle files to the others.
     Executor {
@@ -498,11 +502,13 @@ async fn cluster(role: &ClusterRole) -> Result<()> {
             port,
             bind,
             external_host,
+            executor_timeout_secs,
         } => {
             commands::cluster::scheduler(&SchedulerOptions {
                 bind: bind.clone(),
                 port: *port,
                 external_host: external_host.clone(),
+                executor_timeout_secs: *executor_timeout_secs,
             })
             .await
         }

@@ -53,6 +53,8 @@ pub struct SchedulerOptions {
     pub port: u16,
     /// The name it advertises (default: the bind address).
     pub external_host: Option<String>,
+    /// How long an executor may miss heartbeats before its tasks are given to the others, seconds.
+    pub executor_timeout_secs: u64,
 }
 
 /// `HOST:PORT` split, or a usage error naming the flag.
@@ -95,9 +97,20 @@ mod roles {
     /// How often an executor looks for expired shuffle files, seconds.
     const CLEAN_UP_INTERVAL_SECS: u64 = 300;
 
+    /// How often an executor tells the scheduler it is alive, seconds (`--executor-timeout-secs`
+    /// must be longer).
+    pub const EXECUTOR_HEARTBEAT_SECS: u64 = 10;
+
     /// Serves the scheduler until the process is stopped.
     pub async fn scheduler(options: &SchedulerOptions) -> Result<()> {
         let address = socket(&options.bind, options.port)?;
+        if options.executor_timeout_secs <= EXECUTOR_HEARTBEAT_SECS {
+            return Err(crate::error::UsageError(vec![format!(
+                "--executor-timeout-secs {}: must be longer than the executors' heartbeat, {EXECUTOR_HEARTBEAT_SECS} s",
+                options.executor_timeout_secs
+            )])
+            .into());
+        }
         let mut config = SchedulerConfig::default()
             .with_hostname(
                 options
@@ -109,6 +122,11 @@ mod roles {
             // Shuffle files of a finished job are removed from the executors a minute after.
             .with_finished_job_data_clean_up_interval_seconds(60);
         config.bind_host.clone_from(&options.bind);
+        // A lost executor's tasks go to the others after this long (Ballista's default: 3 minutes
+        // of a stalled job); executors beat every EXECUTOR_HEARTBEAT_SECS.
+        config.executor_timeout_seconds = options.executor_timeout_secs;
+        config.no_executors_grace_period_seconds = options.executor_timeout_secs;
+        config.expire_dead_executor_interval_seconds = 5;
         let cluster = BallistaCluster::new_from_config(&config)
             .await
             .context("cannot set up the scheduler's state")?;
@@ -143,7 +161,7 @@ mod roles {
             memory_pool_size: Some(options.memory_mb * 1024 * 1024),
             job_data_ttl_seconds: options.shuffle_ttl_secs,
             job_data_clean_up_interval_seconds: CLEAN_UP_INTERVAL_SECS,
-            executor_heartbeat_interval_seconds: 10,
+            executor_heartbeat_interval_seconds: EXECUTOR_HEARTBEAT_SECS,
             print_thread_info: false,
             ..defaults
         };
