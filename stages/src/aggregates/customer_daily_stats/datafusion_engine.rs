@@ -20,6 +20,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use ::datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Decimal128Builder, RecordBatch, StringBuilder,
@@ -526,7 +527,12 @@ async fn copy_back(
     let mut copy = conn.copy_in_raw(copy_rows_in_sql()).await?;
     let mut per_day: BTreeMap<i32, i64> = BTreeMap::new();
     let mut text = String::new();
+    // Where the time goes: waiting for the engine's batches, or writing them to PostgreSQL.
+    let (mut computing, mut sending) = (Duration::ZERO, Duration::ZERO);
+    let mut started = Instant::now();
     while let Some(batch) = stream.next().await {
+        computing += started.elapsed();
+        started = Instant::now();
         let written = batch
             .map_err(engine_error)
             .and_then(|batch| copy_text(&batch, run_id, &mut text, &mut per_day));
@@ -536,8 +542,18 @@ async fn copy_back(
         }
         copy.send(text.as_bytes()).await?;
         text.clear();
+        sending += started.elapsed();
+        started = Instant::now();
     }
+    computing += started.elapsed();
+    started = Instant::now();
     copy.finish().await?;
+    sending += started.elapsed();
+    tracing::debug!(
+        computing_s = computing.as_secs_f64(),
+        sending_s = sending.as_secs_f64(),
+        "datafusion: the rows copied back"
+    );
     Ok(per_day
         .into_iter()
         .map(|(day, rows)| (date(day), rows))
