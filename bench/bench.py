@@ -2,7 +2,7 @@
 """Benchmarks of `pipeline`, each side by side with its limit in one run (medians of several
 repetitions, printed as ratios). Not part of the tests.
 
-    python3 bench/bench.py [DATASET_DIR ...] [--reps 5] [--naive-days 40] [--quick]
+    python3 bench/bench.py [DATASET_DIR ...] [--reps 5] [--naive-days 40] [--quick | --engine]
 
 Without directories it runs on datasets/sample and, when present, ../shared/datasets/olist-sample.
 For each dataset, in a fresh database `pipeline_bench`:
@@ -24,6 +24,11 @@ For each dataset, in a fresh database `pipeline_bench`:
      then ANALYZE) followed by the one statement of step 2;
   7. the report: `pipeline report` over the whole history (HTML), process start to exit, once the
      table's statistics are gathered (ANALYZE, as autovacuum does after a backfill).
+With --engine, only the backfill of each engine: the binary built with `--features datafusion`, the
+files loaded once into a database of its own (`pipeline_bench_engine`), then, alternating,
+`pipeline run --stage customer_daily_stats --full-refresh` with `engine = "datafusion"` and with
+`engine = "postgres"` vs the one statement of step 2 (bench/limit_stats.sql); the rows of each
+engine are compared with the statement's, and the peak resident memory of each is reported.
 Needs PostgreSQL (BENCH_ADMIN_URL, default postgres://postgres@127.0.0.1:5432/postgres) and psql.
 """
 import argparse
@@ -259,6 +264,63 @@ def quick(binary, data, reps):
     return res
 
 
+ENGINE_DB_URL = ADMIN.rsplit("/", 1)[0] + "/pipeline_bench_engine"
+STATS_COLUMNS = ("stat_date, customer_unique_id, orders_count, canceled_orders_count, items_count, distinct_products, "
+                 "distinct_sellers, items_value, freight_value, total_spent, avg_order_value, first_order_at, "
+                 "last_order_at, lifetime_orders, lifetime_spent, first_order_date, days_since_previous_order, "
+                 "is_repeat_customer")
+
+
+def engines(binary, data, reps):
+    """The backfill (`--full-refresh` of customer_daily_stats) of each engine vs the one statement,
+    alternating, on files loaded once."""
+    psql(ADMIN, "-c", "DROP DATABASE IF EXISTS pipeline_bench_engine WITH (FORCE)")
+    psql(ADMIN, "-c", "CREATE DATABASE pipeline_bench_engine")
+    env = dict(pipeline_env(), DATABASE_URL=ENGINE_DB_URL)
+    workdir = Path(tempfile.mkdtemp())
+    configs = {}
+    base = (ROOT / "pipeline.toml").read_text()
+    for engine in ("datafusion", "postgres"):
+        configs[engine] = workdir / f"{engine}.toml"
+        configs[engine].write_text(base.replace('type = "customer_daily_stats"\n',
+                                                f'type = "customer_daily_stats"\nengine = "{engine}"\n'))
+    cfg = lambda engine: ["--config", str(configs[engine]), "--data-dir", str(data)]
+    subprocess.run([binary, *cfg("postgres"), "run", "--stage", "load"], env=env, check=True, capture_output=True)
+    psql(ENGINE_DB_URL, "-c", "ANALYZE")
+    limit_sql = (ROOT / "bench/limit_stats.sql").read_text()
+    times = {"limit": [], "datafusion": [], "postgres": []}
+    rss = {"datafusion": [], "postgres": []}
+    differing = {}
+    for _ in range(reps):
+        start = time.perf_counter()
+        psql(ENGINE_DB_URL, input=limit_sql)
+        times["limit"].append(time.perf_counter() - start)
+        for engine in ("datafusion", "postgres"):
+            seconds, mb = timed([binary, *cfg(engine), "run", "--stage", "customer_daily_stats", "--full-refresh"], env)
+            times[engine].append(seconds)
+            rss[engine].append(mb)
+            differing[engine] = int(psql(ENGINE_DB_URL, "-At", "-c",
+                f"SELECT count(*) FROM ((SELECT {STATS_COLUMNS} FROM limit_stats EXCEPT SELECT {STATS_COLUMNS} "
+                f"FROM customer_daily_stats) UNION ALL (SELECT {STATS_COLUMNS} FROM customer_daily_stats "
+                f"EXCEPT SELECT {STATS_COLUMNS} FROM limit_stats)) d").strip())
+    res = {"dataset": str(data), "rows": int(psql(ENGINE_DB_URL, "-At", "-c",
+                                                  "SELECT count(*) FROM customer_daily_stats").strip()),
+           "limit_s": median(times["limit"])}
+    for engine in ("datafusion", "postgres"):
+        res[f"{engine}_s"] = median(times[engine])
+        res[f"{engine}_vs_limit"] = res[f"{engine}_s"] / res["limit_s"]
+        res[f"{engine}_peak_rss_mb"] = max(rss[engine])
+        res[f"{engine}_rows_differing_from_limit"] = differing[engine]
+    print(f"\n== {data}: {res['rows']} rows, medians of {reps}")
+    print(f"one statement             {res['limit_s']:8.3f} s")
+    for engine, target in (("datafusion", 0.8), ("postgres", TARGETS["backfill_vs_limit"])):
+        print(f"engine = \"{engine}\"{' ' * (10 - len(engine))}{res[f'{engine}_s']:8.3f} s   ratio "
+              + verdict(engine, res[f"{engine}_vs_limit"], target)
+              + f"   (peak RSS {res[f'{engine}_peak_rss_mb']:.0f} MB, "
+                f"{res[f'{engine}_rows_differing_from_limit']} rows differing from the statement's)")
+    return res
+
+
 def fresh():
     psql(ADMIN, "-c", f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
     psql(ADMIN, "-c", f"CREATE DATABASE {DB_NAME}")
@@ -424,8 +486,11 @@ def main():
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     parser.add_argument("--quick", action="store_true",
                         help="only the first run and the daily runs, each vs pg_restore's way (the issue's targets)")
+    parser.add_argument("--engine", action="store_true",
+                        help="only the backfill of each engine (postgres, datafusion) vs the one statement")
     args = parser.parse_args()
-    subprocess.run(["cargo", "build", "--release", "-q", "-p", "pipeline"], cwd=ROOT, check=True)
+    features = ["--features", "datafusion"] if args.engine else []
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "pipeline", *features], cwd=ROOT, check=True)
     datasets = args.datasets or [ROOT / "datasets/sample"]
     if not args.datasets:
         olist = ROOT.parent / "shared/datasets/olist-sample"
@@ -437,6 +502,9 @@ def main():
     for data in datasets:
         if not (data / "olist_orders_dataset.csv").exists():
             print(f"skipping {data}: no olist_orders_dataset.csv")
+            continue
+        if args.engine:
+            results.append(engines(args.binary, data.resolve(), args.reps))
             continue
         if args.quick:
             results.append(quick(args.binary, data.resolve(), args.reps))

@@ -490,3 +490,25 @@ candidates AS (
      WHERE o.order_purchase_timestamp >= x.day)
 SELECT DISTINCT k.person, k.day
   FROM candidates k JOIN aggregate_days d ON d.stage_name = $1 AND d.day = k.day AND d.changes_seen < k.id;
+
+-- name: copy_orders_out
+-- What `engine = "datafusion"` reads of the loaded tables, in the caller's transaction (the same
+-- snapshot and locks as the statements above): only the columns the statistics need, in
+-- PostgreSQL's binary COPY format (no text escapes, no DateStyle). Their order is the engine's
+-- table layout (stages/src/aggregates/customer_daily_stats/datafusion_engine.rs).
+COPY (SELECT order_id, customer_id, order_status, order_purchase_timestamp FROM orders) TO STDOUT (FORMAT binary);
+
+-- name: copy_customers_out
+COPY (SELECT customer_id, customer_unique_id FROM customers) TO STDOUT (FORMAT binary);
+
+-- name: copy_order_items_out
+COPY (SELECT order_id, product_id, seller_id, price, freight_value FROM order_items) TO STDOUT (FORMAT binary);
+
+-- name: copy_rows_in
+-- The rows another engine computed, back into the table in the caller's transaction (text
+-- format); `computed_at` takes its default, the transaction's time.
+COPY customer_daily_stats (
+    stat_date, customer_unique_id, orders_count, canceled_orders_count, items_count,
+    distinct_products, distinct_sellers, items_value, freight_value, total_spent, avg_order_value,
+    first_order_at, last_order_at, lifetime_orders, lifetime_spent, first_order_date,
+    days_since_previous_order, is_repeat_customer, run_id) FROM STDIN;

@@ -1,0 +1,779 @@
+//! `engine = "datafusion"`: the statistics computed in-process by `DataFusion`.
+//!
+//! Three steps, all inside the stage's transaction, which already holds the locks and no longer
+//! holds the rows being replaced:
+//!
+//! 1. [`Snapshot::copy_from`]: the columns the statistics need, read with binary `COPY ... TO
+//!    STDOUT` on the transaction's connection (so the engine sees exactly the rows the
+//!    `PostgreSQL` path would) and decoded into Arrow record batches. A snapshot is the one input
+//!    of the computation: another source (Parquet files an executor reads, for Ballista) makes the
+//!    same [`Snapshot`].
+//! 2. [`Snapshot::register`] and `datafusion/customer_daily_stats.sql`: the rows of the days.
+//! 3. [`copy_back`]: the result stream, batch by batch, into `COPY customer_daily_stats FROM
+//!    STDIN` (text format), counting rows per day. An error in any step fails the transaction, so
+//!    every day stays as it was.
+//!
+//! The changed people of a daily run ([`Scope::Pairs`]) are small work: copying every table out
+//! costs more than `PostgreSQL`'s statement over a few thousand people, so that scope stays in
+//! `PostgreSQL` ([`PostgresEngine`]).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ::datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Decimal128Builder, RecordBatch, StringBuilder,
+    TimestampMicrosecondBuilder,
+};
+use ::datafusion::arrow::compute::cast;
+use ::datafusion::arrow::datatypes::{
+    DataType, Date32Type, Decimal128Type, Field, Int32Type, Int64Type, Schema, SchemaRef, TimeUnit,
+    TimestampMicrosecondType,
+};
+use ::datafusion::datasource::MemTable;
+use ::datafusion::prelude::SessionContext;
+use ::datafusion::scalar::ScalarValue;
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate};
+use futures::StreamExt;
+use sqlx::PgConnection;
+
+use super::{
+    Computation, CustomerKey, InputTable, PostgresEngine, Scope, StatsEngine, copy_out_sql,
+    copy_rows_in_sql, datafusion_compute_sql,
+};
+
+/// Rows per decoded record batch.
+const BATCH_ROWS: usize = 64 * 1024;
+
+/// The engine of `engine = "datafusion"`.
+pub struct DataFusionEngine;
+
+#[async_trait]
+impl StatsEngine for DataFusionEngine {
+    async fn write_rows(
+        &self,
+        conn: &mut PgConnection,
+        computation: &Computation<'_>,
+    ) -> Result<Vec<(NaiveDate, i64)>, sqlx::Error> {
+        if computation.scope == Scope::Pairs {
+            return PostgresEngine.write_rows(conn, computation).await;
+        }
+        let snapshot = Snapshot::copy_from(conn, computation.key).await?;
+        tracing::debug!(
+            rows = snapshot.rows(),
+            bytes = snapshot.bytes(),
+            "datafusion: the tables copied out"
+        );
+        let ctx = SessionContext::new();
+        snapshot
+            .register(&ctx, computation.excluded_statuses)
+            .map_err(engine_error)?;
+        let days = [computation.days.start, computation.days.end]
+            .map(|day| ScalarValue::Date32(Some(days_since_epoch(day))));
+        let stream = ctx
+            .sql(datafusion_compute_sql(computation.key))
+            .await
+            .and_then(|frame| frame.with_param_values(days.to_vec()))
+            .map_err(engine_error)?
+            .execute_stream()
+            .await
+            .map_err(engine_error)?;
+        drop(snapshot);
+        copy_back(conn, stream, computation.run_id).await
+    }
+}
+
+/// A `DataFusion` failure as the stage's error type.
+fn engine_error(error: impl std::fmt::Display) -> sqlx::Error {
+    sqlx::Error::Protocol(format!("the datafusion engine: {error}"))
+}
+
+/// The loaded tables as the statistics read them: Arrow batches of the needed columns, named and
+/// typed as `PostgreSQL`'s (`customers` only when the key is the person).
+pub struct Snapshot {
+    /// Each table and its batches.
+    tables: Vec<(InputTable, Vec<RecordBatch>)>,
+}
+
+/// What a column holds, as `PostgreSQL` sends it and Arrow keeps it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// `text`: `Utf8`.
+    Text,
+    /// `timestamp` (without time zone): microseconds, `Timestamp(Microsecond)`.
+    Timestamp,
+    /// `numeric(12,2)`: `Decimal128(12, 2)`, exact.
+    Money,
+}
+
+/// The columns of `table` in the order of its `COPY` statement.
+fn layout(table: InputTable) -> &'static [(&'static str, Kind)] {
+    match table {
+        InputTable::Orders => &[
+            ("order_id", Kind::Text),
+            ("customer_id", Kind::Text),
+            ("order_status", Kind::Text),
+            ("order_purchase_timestamp", Kind::Timestamp),
+        ],
+        InputTable::Customers => &[
+            ("customer_id", Kind::Text),
+            ("customer_unique_id", Kind::Text),
+        ],
+        InputTable::OrderItems => &[
+            ("order_id", Kind::Text),
+            ("product_id", Kind::Text),
+            ("seller_id", Kind::Text),
+            ("price", Kind::Money),
+            ("freight_value", Kind::Money),
+        ],
+    }
+}
+
+/// The name `DataFusion`'s statement reads `table` under.
+fn table_name(table: InputTable) -> &'static str {
+    match table {
+        InputTable::Orders => "orders",
+        InputTable::Customers => "customers",
+        InputTable::OrderItems => "order_items",
+    }
+}
+
+fn schema(table: InputTable) -> SchemaRef {
+    let fields: Vec<Field> = layout(table)
+        .iter()
+        .map(|(name, kind)| {
+            let data_type = match kind {
+                Kind::Text => DataType::Utf8,
+                Kind::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
+                Kind::Money => DataType::Decimal128(12, 2),
+            };
+            Field::new(*name, data_type, false)
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+impl Snapshot {
+    /// Reads the tables the statistics under `key` need through `conn`, in its transaction.
+    pub async fn copy_from(conn: &mut PgConnection, key: CustomerKey) -> Result<Self, sqlx::Error> {
+        let mut tables = vec![InputTable::Orders, InputTable::OrderItems];
+        if key == CustomerKey::CustomerUniqueId {
+            tables.push(InputTable::Customers);
+        }
+        let mut out = Vec::new();
+        for table in tables {
+            let mut decoder = BinaryCopyDecoder::new(table);
+            let mut stream = conn.copy_out_raw(copy_out_sql(table)).await?;
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk?;
+                decoder.feed(&chunk)?;
+            }
+            drop(stream);
+            out.push((table, decoder.finish()?));
+        }
+        Ok(Self { tables: out })
+    }
+
+    /// The rows of every table.
+    #[must_use]
+    pub fn rows(&self) -> usize {
+        self.batches().map(RecordBatch::num_rows).sum()
+    }
+
+    /// The memory the batches hold.
+    #[must_use]
+    pub fn bytes(&self) -> usize {
+        self.batches().map(RecordBatch::get_array_memory_size).sum()
+    }
+
+    fn batches(&self) -> impl Iterator<Item = &RecordBatch> {
+        self.tables.iter().flat_map(|(_, batches)| batches)
+    }
+
+    /// Registers the tables, and `excluded_statuses (status)`, in `ctx`, each split into as many
+    /// partitions as `ctx` runs in parallel.
+    pub fn register(
+        &self,
+        ctx: &SessionContext,
+        excluded_statuses: &[String],
+    ) -> ::datafusion::error::Result<()> {
+        let partitions = ctx.copied_config().target_partitions().max(1);
+        for (table, batches) in &self.tables {
+            let mut split = vec![Vec::new(); partitions];
+            for (i, batch) in batches.iter().enumerate() {
+                split[i % partitions].push(batch.clone());
+            }
+            let provider = MemTable::try_new(schema(*table), split)?;
+            ctx.register_table(table_name(*table), Arc::new(provider))?;
+        }
+        let mut unique: Vec<&str> = excluded_statuses.iter().map(String::as_str).collect();
+        unique.sort_unstable();
+        unique.dedup();
+        let statuses = Arc::new(Schema::new(vec![Field::new(
+            "status",
+            DataType::Utf8,
+            false,
+        )]));
+        let column: ArrayRef = Arc::new(::datafusion::arrow::array::StringArray::from(unique));
+        let batch = RecordBatch::try_new(statuses.clone(), vec![column])?;
+        ctx.register_table(
+            "excluded_statuses",
+            Arc::new(MemTable::try_new(statuses, vec![vec![batch]])?),
+        )?;
+        Ok(())
+    }
+}
+
+/// Microseconds from 1970-01-01 to 2000-01-01, `PostgreSQL`'s epoch.
+const POSTGRES_EPOCH_MICROS: i64 = 946_684_800_000_000;
+
+/// The signature a binary `COPY` starts with.
+const COPY_SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
+
+/// Decodes `PostgreSQL`'s binary `COPY` output of one table ([`layout`]) into record batches, fed
+/// in chunks as they arrive (a row may span chunks).
+struct BinaryCopyDecoder {
+    table: InputTable,
+    pending: Vec<u8>,
+    header_read: bool,
+    ended: bool,
+    columns: Vec<ColumnBuilder>,
+    rows: usize,
+    batches: Vec<RecordBatch>,
+}
+
+enum ColumnBuilder {
+    Text(StringBuilder),
+    Timestamp(TimestampMicrosecondBuilder),
+    Money(Decimal128Builder),
+}
+
+fn copy_error(table: InputTable, what: &str) -> sqlx::Error {
+    sqlx::Error::Protocol(format!("binary COPY of {}: {what}", table_name(table)))
+}
+
+impl BinaryCopyDecoder {
+    fn new(table: InputTable) -> Self {
+        let mut decoder = Self {
+            table,
+            pending: Vec::new(),
+            header_read: false,
+            ended: false,
+            columns: Vec::new(),
+            rows: 0,
+            batches: Vec::new(),
+        };
+        decoder.columns = decoder.new_columns();
+        decoder
+    }
+
+    fn new_columns(&self) -> Vec<ColumnBuilder> {
+        layout(self.table)
+            .iter()
+            .map(|(_, kind)| match kind {
+                Kind::Text => ColumnBuilder::Text(StringBuilder::with_capacity(BATCH_ROWS, 0)),
+                Kind::Timestamp => {
+                    ColumnBuilder::Timestamp(TimestampMicrosecondBuilder::with_capacity(BATCH_ROWS))
+                }
+                Kind::Money => ColumnBuilder::Money(
+                    Decimal128Builder::with_capacity(BATCH_ROWS)
+                        .with_precision_and_scale(12, 2)
+                        .expect("12, 2 is a decimal type"),
+                ),
+            })
+            .collect()
+    }
+
+    /// Decodes every whole row of what arrived so far.
+    fn feed(&mut self, chunk: &[u8]) -> Result<(), sqlx::Error> {
+        self.pending.extend_from_slice(chunk);
+        let mut at = 0;
+        if !self.header_read {
+            // Signature, flags, then the header extension's length and the extension.
+            if self.pending.len() < COPY_SIGNATURE.len() + 8 {
+                return Ok(());
+            }
+            if !self.pending.starts_with(COPY_SIGNATURE) {
+                return Err(copy_error(self.table, "not a binary COPY"));
+            }
+            let extension = read_i32(&self.pending, COPY_SIGNATURE.len() + 4) as usize;
+            at = COPY_SIGNATURE.len() + 8 + extension;
+            if self.pending.len() < at {
+                return Ok(());
+            }
+            self.header_read = true;
+        }
+        while let Some(used) = self.row(at)? {
+            at += used;
+        }
+        self.pending.drain(..at);
+        Ok(())
+    }
+
+    /// Decodes the row at `at` if it is all there; returns its length.
+    fn row(&mut self, at: usize) -> Result<Option<usize>, sqlx::Error> {
+        let buf = &self.pending[at..];
+        if self.ended || buf.len() < 2 {
+            return Ok(None);
+        }
+        let fields = i16::from_be_bytes([buf[0], buf[1]]);
+        if fields == -1 {
+            self.ended = true;
+            return Ok(Some(2));
+        }
+        if fields as usize != self.columns.len() {
+            return Err(copy_error(self.table, "unexpected number of columns"));
+        }
+        // Find every field first: nothing is appended unless the whole row is there.
+        let mut spans = [(0usize, 0usize); 8];
+        let mut pos = 2;
+        for span in spans.iter_mut().take(self.columns.len()) {
+            if buf.len() < pos + 4 {
+                return Ok(None);
+            }
+            let len = read_i32(buf, pos);
+            if len < 0 {
+                return Err(copy_error(self.table, "unexpected NULL"));
+            }
+            pos += 4;
+            if buf.len() < pos + len as usize {
+                return Ok(None);
+            }
+            *span = (pos, len as usize);
+            pos += len as usize;
+        }
+        for (column, (start, len)) in self.columns.iter_mut().zip(spans) {
+            let value = &buf[start..start + len];
+            let table = self.table;
+            match column {
+                ColumnBuilder::Text(b) => {
+                    let text = std::str::from_utf8(value)
+                        .map_err(|_| copy_error(table, "text that is not UTF-8"))?;
+                    b.append_value(text);
+                }
+                ColumnBuilder::Timestamp(b) => {
+                    let micros = timestamp_micros(value)
+                        .ok_or_else(|| copy_error(table, "a bad timestamp"))?;
+                    b.append_value(micros);
+                }
+                ColumnBuilder::Money(b) => {
+                    let cents = numeric_cents(value).ok_or_else(|| {
+                        copy_error(table, "a numeric that is not exact at two decimals")
+                    })?;
+                    b.append_value(cents);
+                }
+            }
+        }
+        self.rows += 1;
+        if self.rows == BATCH_ROWS {
+            self.flush()?;
+        }
+        Ok(Some(pos))
+    }
+
+    fn flush(&mut self) -> Result<(), sqlx::Error> {
+        if self.rows == 0 {
+            return Ok(());
+        }
+        let fresh = self.new_columns();
+        let arrays: Vec<ArrayRef> = std::mem::replace(&mut self.columns, fresh)
+            .into_iter()
+            .map(|column| -> ArrayRef {
+                match column {
+                    ColumnBuilder::Text(mut b) => Arc::new(b.finish()),
+                    ColumnBuilder::Timestamp(mut b) => Arc::new(b.finish()),
+                    ColumnBuilder::Money(mut b) => Arc::new(b.finish()),
+                }
+            })
+            .collect();
+        let batch = RecordBatch::try_new(schema(self.table), arrays)
+            .map_err(|e| copy_error(self.table, &e.to_string()))?;
+        self.batches.push(batch);
+        self.rows = 0;
+        Ok(())
+    }
+
+    /// The batches, once the whole output arrived.
+    fn finish(mut self) -> Result<Vec<RecordBatch>, sqlx::Error> {
+        if !self.ended || !self.pending.is_empty() {
+            return Err(copy_error(self.table, "the output ended early"));
+        }
+        self.flush()?;
+        Ok(self.batches)
+    }
+}
+
+fn read_i32(buf: &[u8], at: usize) -> i32 {
+    i32::from_be_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]])
+}
+
+fn read_i16(buf: &[u8], at: usize) -> i16 {
+    i16::from_be_bytes([buf[at], buf[at + 1]])
+}
+
+/// A binary `timestamp` (microseconds since 2000-01-01) as microseconds since 1970-01-01; `None`
+/// for infinities and a wrong length.
+fn timestamp_micros(value: &[u8]) -> Option<i64> {
+    let micros = i64::from_be_bytes(value.try_into().ok()?);
+    if micros == i64::MAX || micros == i64::MIN {
+        return None;
+    }
+    micros.checked_add(POSTGRES_EPOCH_MICROS)
+}
+
+/// A binary `numeric` in hundredths (the unscaled value of a `Decimal128(_, 2)`); `None` for NaN,
+/// infinities, a value with more than two decimals or a malformed one.
+///
+/// The format: digit count, weight (the power of 10000 of the first digit), sign, display scale,
+/// then the base-10000 digits, each an `i16`.
+fn numeric_cents(value: &[u8]) -> Option<i128> {
+    if value.len() < 8 {
+        return None;
+    }
+    let digits = usize::try_from(read_i16(value, 0)).ok()?;
+    let weight = i32::from(read_i16(value, 2));
+    let sign = u16::from_be_bytes([value[4], value[5]]);
+    if value.len() != 8 + 2 * digits {
+        return None;
+    }
+    let mut unscaled: i128 = 0;
+    for i in 0..digits {
+        let digit = read_i16(value, 8 + 2 * i);
+        if !(0..10_000).contains(&digit) {
+            return None;
+        }
+        unscaled = unscaled
+            .checked_mul(10_000)?
+            .checked_add(i128::from(digit))?;
+    }
+    // unscaled * 10000^(weight - digits + 1) * 100, exactly.
+    let exponent = weight - digits as i32 + 1;
+    let cents = if exponent >= 0 {
+        unscaled
+            .checked_mul(10_000i128.checked_pow(exponent as u32)?)?
+            .checked_mul(100)?
+    } else {
+        let divisor = 10_000i128.checked_pow(exponent.unsigned_abs())?;
+        let hundredths = unscaled.checked_mul(100)?;
+        if hundredths % divisor != 0 {
+            return None;
+        }
+        hundredths / divisor
+    };
+    match sign {
+        0x0000 => Some(cents),
+        0x4000 => Some(-cents),
+        _ => None,
+    }
+}
+
+/// The columns of the statement's result, in the table's order, with the type each is written as.
+const RESULT_COLUMNS: [(&str, Written); 18] = [
+    ("stat_date", Written::Date),
+    ("customer_unique_id", Written::Text),
+    ("orders_count", Written::Int),
+    ("canceled_orders_count", Written::Int),
+    ("items_count", Written::Int),
+    ("distinct_products", Written::Int),
+    ("distinct_sellers", Written::Int),
+    ("items_value", Written::Money),
+    ("freight_value", Written::Money),
+    ("total_spent", Written::Money),
+    ("avg_order_value", Written::Money),
+    ("first_order_at", Written::Timestamp),
+    ("last_order_at", Written::Timestamp),
+    ("lifetime_orders", Written::Int),
+    ("lifetime_spent", Written::Money),
+    ("first_order_date", Written::Date),
+    ("days_since_previous_order", Written::SmallInt),
+    ("is_repeat_customer", Written::Bool),
+];
+
+/// How a result column is written as `COPY` text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Written {
+    Date,
+    Text,
+    Int,
+    SmallInt,
+    Money,
+    Timestamp,
+    Bool,
+}
+
+impl Written {
+    /// The Arrow type a column is cast to before it is written.
+    fn data_type(self) -> DataType {
+        match self {
+            Self::Date => DataType::Date32,
+            Self::Text => DataType::Utf8,
+            Self::Int => DataType::Int64,
+            Self::SmallInt => DataType::Int32,
+            Self::Money => DataType::Decimal128(38, 2),
+            Self::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
+            Self::Bool => DataType::Boolean,
+        }
+    }
+}
+
+/// Writes the result stream into `customer_daily_stats` with `run_id`; returns the rows per day.
+async fn copy_back(
+    conn: &mut PgConnection,
+    mut stream: ::datafusion::physical_plan::SendableRecordBatchStream,
+    run_id: i64,
+) -> Result<Vec<(NaiveDate, i64)>, sqlx::Error> {
+    let mut copy = conn.copy_in_raw(copy_rows_in_sql()).await?;
+    let mut per_day: BTreeMap<i32, i64> = BTreeMap::new();
+    let mut text = String::new();
+    // Where the time goes: waiting for the engine's batches, or writing them to PostgreSQL.
+    let (mut computing, mut sending) = (Duration::ZERO, Duration::ZERO);
+    let mut started = Instant::now();
+    while let Some(batch) = stream.next().await {
+        computing += started.elapsed();
+        started = Instant::now();
+        let written = batch
+            .map_err(engine_error)
+            .and_then(|batch| copy_text(&batch, run_id, &mut text, &mut per_day));
+        if let Err(error) = written {
+            copy.abort(error.to_string()).await.ok();
+            return Err(error);
+        }
+        copy.send(text.as_bytes()).await?;
+        text.clear();
+        sending += started.elapsed();
+        started = Instant::now();
+    }
+    computing += started.elapsed();
+    started = Instant::now();
+    copy.finish().await?;
+    sending += started.elapsed();
+    tracing::debug!(
+        computing_s = computing.as_secs_f64(),
+        sending_s = sending.as_secs_f64(),
+        "datafusion: the rows copied back"
+    );
+    Ok(per_day
+        .into_iter()
+        .map(|(day, rows)| (date(day), rows))
+        .collect())
+}
+
+/// Arrow's `Date32`, days since 1970-01-01 (chrono's default date), as a date.
+fn date(days_since_epoch: i32) -> NaiveDate {
+    NaiveDate::default() + chrono::TimeDelta::days(i64::from(days_since_epoch))
+}
+
+/// A date as Arrow's `Date32`.
+fn days_since_epoch(day: NaiveDate) -> i32 {
+    (day - NaiveDate::default()).num_days() as i32
+}
+
+/// Appends `batch`'s rows to `out` as `COPY` text lines (`run_id` last) and counts them per day.
+fn copy_text(
+    batch: &RecordBatch,
+    run_id: i64,
+    out: &mut String,
+    per_day: &mut BTreeMap<i32, i64>,
+) -> Result<(), sqlx::Error> {
+    let schema = batch.schema();
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    let expected: Vec<&str> = RESULT_COLUMNS.iter().map(|(name, _)| *name).collect();
+    if names != expected {
+        return Err(engine_error(format!(
+            "the statement returned the columns {names:?}, not {expected:?}"
+        )));
+    }
+    let columns: Vec<ArrayRef> = RESULT_COLUMNS
+        .iter()
+        .zip(batch.columns())
+        .map(|((_, written), column)| cast(column, &written.data_type()))
+        .collect::<Result<_, _>>()
+        .map_err(engine_error)?;
+    for row in 0..batch.num_rows() {
+        for (i, ((_, written), column)) in RESULT_COLUMNS.iter().zip(&columns).enumerate() {
+            if i > 0 {
+                out.push('\t');
+            }
+            write_value(*written, column, row, out);
+        }
+        let _ = writeln!(out, "\t{run_id}");
+        let day = columns[0].as_primitive::<Date32Type>().value(row);
+        *per_day.entry(day).or_default() += 1;
+    }
+    Ok(())
+}
+
+/// One value as `COPY` text: `\N` for NULL, text escaped.
+fn write_value(written: Written, column: &ArrayRef, row: usize, out: &mut String) {
+    if column.is_null(row) {
+        out.push_str("\\N");
+        return;
+    }
+    let _ = match written {
+        Written::Date => write!(
+            out,
+            "{}",
+            date(column.as_primitive::<Date32Type>().value(row))
+        ),
+        Written::Text => {
+            escape(column.as_string::<i32>().value(row), out);
+            Ok(())
+        }
+        Written::Int => write!(out, "{}", column.as_primitive::<Int64Type>().value(row)),
+        Written::SmallInt => write!(out, "{}", column.as_primitive::<Int32Type>().value(row)),
+        Written::Money => {
+            write_cents(column.as_primitive::<Decimal128Type>().value(row), out);
+            Ok(())
+        }
+        Written::Timestamp => {
+            let micros = column.as_primitive::<TimestampMicrosecondType>().value(row);
+            match DateTime::from_timestamp_micros(micros) {
+                Some(at) => write!(out, "{}", at.naive_utc().format("%Y-%m-%d %H:%M:%S%.6f")),
+                None => write!(out, "\\N"),
+            }
+        }
+        Written::Bool => {
+            out.push(if column.as_boolean().value(row) {
+                't'
+            } else {
+                'f'
+            });
+            Ok(())
+        }
+    };
+}
+
+/// Hundredths as a decimal with two places: `-1234` is `-12.34`.
+fn write_cents(cents: i128, out: &mut String) {
+    let sign = if cents < 0 { "-" } else { "" };
+    let abs = cents.unsigned_abs();
+    let _ = write!(out, "{sign}{}.{:02}", abs / 100, abs % 100);
+}
+
+/// Text as `COPY`'s text format wants it: backslash, tab, newline and carriage return escaped.
+fn escape(text: &str, out: &mut String) {
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A binary numeric: digits in base 10000, the first at `weight`.
+    fn numeric(weight: i16, negative: bool, scale: u16, digits: &[i16]) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend((digits.len() as i16).to_be_bytes());
+        out.extend(weight.to_be_bytes());
+        out.extend((if negative { 0x4000u16 } else { 0 }).to_be_bytes());
+        out.extend(scale.to_be_bytes());
+        for d in digits {
+            out.extend(d.to_be_bytes());
+        }
+        out
+    }
+
+    #[test]
+    fn numerics_become_exact_hundredths() {
+        assert_eq!(
+            numeric_cents(&numeric(0, false, 2, &[12, 3400])),
+            Some(1234)
+        );
+        assert_eq!(numeric_cents(&numeric(0, false, 2, &[])), Some(0));
+        // 0.0005 is not a whole cent.
+        assert_eq!(numeric_cents(&numeric(-1, false, 4, &[5])), None);
+        assert_eq!(numeric_cents(&numeric(-1, false, 2, &[100])), Some(1));
+        assert_eq!(
+            numeric_cents(&numeric(1, true, 2, &[1, 0, 5000])),
+            Some(-1_000_050)
+        );
+        assert_eq!(
+            numeric_cents(&numeric(1, false, 0, &[2])),
+            Some(20_000 * 100)
+        );
+        // Three decimals are not money: refused, never rounded.
+        assert_eq!(numeric_cents(&numeric(-1, false, 3, &[10])), None);
+        let mut nan = numeric(0, false, 0, &[]);
+        nan[4] = 0xC0;
+        assert_eq!(numeric_cents(&nan), None);
+        assert_eq!(numeric_cents(&[0, 1]), None);
+    }
+
+    #[test]
+    fn money_is_written_with_two_places() {
+        let mut out = String::new();
+        for cents in [0, 5, -5, 1234, -100_000, 1_000_000_000_000] {
+            write_cents(cents, &mut out);
+            out.push(' ');
+        }
+        assert_eq!(out, "0.00 0.05 -0.05 12.34 -1000.00 10000000000.00 ");
+    }
+
+    #[test]
+    fn copy_text_escapes() {
+        let mut out = String::new();
+        escape("a\tb\\c\nd\re", &mut out);
+        assert_eq!(out, "a\\tb\\\\c\\nd\\re");
+    }
+
+    #[test]
+    fn timestamps_move_to_the_unix_epoch() {
+        assert_eq!(
+            timestamp_micros(&0i64.to_be_bytes()),
+            Some(POSTGRES_EPOCH_MICROS)
+        );
+        assert_eq!(timestamp_micros(&i64::MAX.to_be_bytes()), None);
+        assert_eq!(timestamp_micros(&[0; 4]), None);
+        assert_eq!(date(0).to_string(), "1970-01-01");
+        assert_eq!(date(10_957).to_string(), "2000-01-01");
+        assert_eq!(days_since_epoch(date(-3)), -3);
+    }
+
+    /// A binary COPY of `orders`, fed one byte at a time: rows that span chunks decode whole.
+    #[test]
+    fn binary_copy_decodes_across_chunks() {
+        let mut copy = COPY_SIGNATURE.to_vec();
+        copy.extend(0i32.to_be_bytes());
+        copy.extend(0i32.to_be_bytes());
+        for (id, at) in [("o1", 0i64), ("o2", 86_400_000_000)] {
+            copy.extend(4i16.to_be_bytes());
+            for text in [id, "c\t1", "delivered"] {
+                copy.extend((text.len() as i32).to_be_bytes());
+                copy.extend(text.as_bytes());
+            }
+            copy.extend(8i32.to_be_bytes());
+            copy.extend(at.to_be_bytes());
+        }
+        copy.extend((-1i16).to_be_bytes());
+        let mut decoder = BinaryCopyDecoder::new(InputTable::Orders);
+        for byte in &copy {
+            decoder.feed(std::slice::from_ref(byte)).unwrap();
+        }
+        let batches = decoder.finish().unwrap();
+        assert_eq!(batches.len(), 1);
+        let batch = &batches[0];
+        assert_eq!(batch.num_rows(), 2);
+        assert_eq!(batch.column(0).as_string::<i32>().value(1), "o2");
+        assert_eq!(batch.column(1).as_string::<i32>().value(0), "c\t1");
+        assert_eq!(
+            batch
+                .column(3)
+                .as_primitive::<TimestampMicrosecondType>()
+                .value(1),
+            POSTGRES_EPOCH_MICROS + 86_400_000_000
+        );
+        // Cut short: an error, never a silently shorter table.
+        let mut decoder = BinaryCopyDecoder::new(InputTable::Orders);
+        decoder.feed(&copy[..copy.len() - 5]).unwrap();
+        assert!(decoder.finish().is_err());
+    }
+}
