@@ -326,15 +326,21 @@ def fresh():
     psql(ADMIN, "-c", f"CREATE DATABASE {DB_NAME}")
 
 
-def changed_export(data, out):
-    """A copy of `data` in `out` where the first item of every 1000th order costs 1.00 more."""
+def link_unchanged(data, out, rewritten):
+    """Makes `out` an export directory whose files link to `data`'s, except the `rewritten` ones
+    (removed, for the caller to write)."""
     out.mkdir(parents=True, exist_ok=True)
     for _, name, _ in FILES:
         target = out / name
         if target.exists() or target.is_symlink():
             target.unlink()
-        if name != "olist_order_items_dataset.csv":
+        if name not in rewritten:
             target.symlink_to(data / name)
+
+
+def changed_export(data, out):
+    """A copy of `data` in `out` where the first item of every 1000th order costs 1.00 more."""
+    link_unchanged(data, out, {"olist_order_items_dataset.csv"})
     orders = 0
     with open(data / "olist_order_items_dataset.csv", newline="") as src, \
             open(out / "olist_order_items_dataset.csv", "w", newline="") as dst:
@@ -413,13 +419,7 @@ def removed_export(data, out):
     """A copy of `data` in `out` without every 1000th order and its items (a full export after the
     shop removed 0.1% of its orders); returns how many orders it removed."""
     import csv
-    out.mkdir(parents=True, exist_ok=True)
-    for _, name, _ in FILES:
-        target = out / name
-        if target.exists() or target.is_symlink():
-            target.unlink()
-        if name not in ("olist_orders_dataset.csv", "olist_order_items_dataset.csv"):
-            target.symlink_to(data / name)
+    link_unchanged(data, out, {"olist_orders_dataset.csv", "olist_order_items_dataset.csv"})
     removed = set()
     with open(data / "olist_orders_dataset.csv", newline="") as src, \
             open(out / "olist_orders_dataset.csv", "w", newline="") as dst:

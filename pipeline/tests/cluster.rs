@@ -115,17 +115,19 @@ fn files_under(dir: &Path) -> usize {
     })
 }
 
+/// Under `root`: the two executors' work directories and the data's, created.
+fn directories(root: &Path) -> [std::path::PathBuf; 3] {
+    ["a", "b", "data"].map(|name| {
+        let dir = root.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    })
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_scheduler_and_two_executors_of_this_binary_run_a_shuffled_job() {
     let dir = tempfile::tempdir().unwrap();
-    let (work_a, work_b, data) = (
-        dir.path().join("a"),
-        dir.path().join("b"),
-        dir.path().join("data"),
-    );
-    for d in [&work_a, &work_b, &data] {
-        std::fs::create_dir_all(d).unwrap();
-    }
+    let [work_a, work_b, data] = directories(dir.path());
     // Four files, so that the scan has four partitions for two executors of one task slot each.
     let mut expected = vec![(0_i64, 0_i64); 97];
     for part in 0..4 {
@@ -188,14 +190,7 @@ async fn a_scheduler_and_two_executors_of_this_binary_run_a_shuffled_job() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_executor_killed_mid_job_leaves_the_job_finished_right_or_failed() {
     let dir = tempfile::tempdir().unwrap();
-    let (work_a, work_b, data) = (
-        dir.path().join("a"),
-        dir.path().join("b"),
-        dir.path().join("data"),
-    );
-    for d in [&work_a, &work_b, &data] {
-        std::fs::create_dir_all(d).unwrap();
-    }
+    let [work_a, work_b, data] = directories(dir.path());
     // Enough rows that the job runs for a while on one task slot per executor.
     let mut total = 0_i64;
     for part in 0..8 {

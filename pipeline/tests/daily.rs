@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use common::{Shop, TestDb, generated, random_edit, text, write_config};
+use common::{Shop, TestDb, generated, random_edit, snapshot_config, text, write_config};
 use rand::{Rng, SeedableRng};
 
 fn d(s: &str) -> NaiveDate {
@@ -637,27 +637,6 @@ async fn a_day_that_cannot_be_computed_fails_alone_and_names_itself() {
     assert_eq!(db.status_check(config), Some(0));
 }
 
-/// The checksums of the four shop tables.
-async fn shop_tables(db: &TestDb) -> Vec<String> {
-    let mut sums = Vec::new();
-    for table in ["customers", "products", "orders", "order_items"] {
-        sums.push(db.checksum(&format!("SELECT * FROM {table}")).await);
-    }
-    sums
-}
-
-/// `write_config`'s pipeline with `deletes = "snapshot"` on the load.
-fn snapshot_config(dir: &std::path::Path, data: &std::path::Path) -> std::path::PathBuf {
-    let path = write_config(dir, data, "", "");
-    let text = std::fs::read_to_string(&path).unwrap().replace(
-        "type = \"postgres_load\"\n",
-        "type = \"postgres_load\"\ndeletes = \"snapshot\"\n",
-    );
-    let snapshot = dir.join("snapshot.toml");
-    std::fs::write(&snapshot, text).unwrap();
-    snapshot
-}
-
 #[tokio::test]
 #[allow(
     clippy::too_many_lines,
@@ -704,10 +683,9 @@ async fn a_snapshot_replay_with_deletes_equals_a_fresh_load_of_every_export() {
         .map(|o| o[0].clone())
         .expect("an early order of a repeat customer");
     let data = dir.path().join("daily");
-    let config = snapshot_config(dir.path(), &data);
-    let config = config.to_str().unwrap();
     let plain = write_config(dir.path(), &data, "", "");
-    let plain = plain.to_str().unwrap();
+    let config = snapshot_config(&plain);
+    let (config, plain) = (config.to_str().unwrap(), plain.to_str().unwrap());
     let truncated_on = d("2017-01-16");
     let mut deleted_seen = 0;
     for k in 0..20 {
@@ -756,8 +734,8 @@ async fn a_snapshot_replay_with_deletes_equals_a_fresh_load_of_every_export() {
         let fresh = TestDb::new().await;
         fresh.ok(&["--config", plain, "run", "--stage", "load"]);
         assert_eq!(
-            shop_tables(&db).await,
-            shop_tables(&fresh).await,
+            db.shop_checksums().await,
+            fresh.shop_checksums().await,
             "the tables after the export of {day} differ from a fresh load of it"
         );
         db.assert_fresh(&format!("after the export of {day}")).await;

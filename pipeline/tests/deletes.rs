@@ -6,29 +6,14 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{Shop, TestDb, generated, text, write_config};
-
-/// The checksums of the four shop tables.
-async fn shop_tables(db: &TestDb) -> Vec<String> {
-    let mut sums = Vec::new();
-    for table in ["customers", "products", "orders", "order_items"] {
-        sums.push(db.checksum(&format!("SELECT * FROM {table}")).await);
-    }
-    sums
-}
+use common::{Shop, TestDb, generated, snapshot_config, text, write_config};
 
 /// A snapshot pipeline reading `data` (`snapshot.toml`) and the plain one (`pipeline.toml`).
 fn configs(dir: &Path, data: &Path) -> (PathBuf, PathBuf) {
     // A fresh load of an export whose items name a dropped product rejects those lines: more of
     // them than the default ratio allows in a small shop.
     let plain = write_config(dir, data, "max_reject_ratio = 0.5", "");
-    let text = std::fs::read_to_string(&plain).unwrap().replace(
-        "type = \"postgres_load\"\n",
-        "type = \"postgres_load\"\ndeletes = \"snapshot\"\n",
-    );
-    let snapshot = dir.join("snapshot.toml");
-    std::fs::write(&snapshot, text).unwrap();
-    (snapshot, plain)
+    (snapshot_config(&plain), plain)
 }
 
 /// Panics unless `db`'s tables equal a first load of the files in `data` under `plain`, and its
@@ -37,8 +22,8 @@ async fn assert_equals_a_fresh_load(db: &TestDb, plain: &str, case: &str) {
     let fresh = TestDb::new().await;
     fresh.ok(&["--config", plain, "run", "--stage", "load"]);
     assert_eq!(
-        shop_tables(db).await,
-        shop_tables(&fresh).await,
+        db.shop_checksums().await,
+        fresh.shop_checksums().await,
         "{case}: the tables differ from a fresh load"
     );
     db.assert_fresh(case).await;

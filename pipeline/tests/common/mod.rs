@@ -127,12 +127,18 @@ impl TestDb {
         .unwrap_or_default()
     }
 
+    /// The checksums of the four shop tables, in load order.
+    pub async fn shop_checksums(&self) -> Vec<String> {
+        let mut sums = Vec::new();
+        for table in ["customers", "products", "orders", "order_items"] {
+            sums.push(self.checksum(&format!("SELECT * FROM {table}")).await);
+        }
+        sums
+    }
+
     /// Checksum of every data table (without ledger columns).
     pub async fn data_checksum(&self) -> String {
-        let mut parts = Vec::new();
-        for table in ["customers", "products", "orders", "order_items"] {
-            parts.push(self.checksum(&format!("SELECT * FROM {table}")).await);
-        }
+        let mut parts = self.shop_checksums().await;
         parts.push(self.checksum(&stats_columns()).await);
         parts.join(",")
     }
@@ -209,6 +215,18 @@ pub fn write_config(
     )
     .unwrap();
     path
+}
+
+/// The pipeline at `config` with `deletes = "snapshot"` on its load, written beside it as
+/// `snapshot.toml`.
+pub fn snapshot_config(config: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(config).unwrap().replace(
+        "type = \"postgres_load\"\n",
+        "type = \"postgres_load\"\ndeletes = \"snapshot\"\n",
+    );
+    let snapshot = config.with_file_name("snapshot.toml");
+    std::fs::write(&snapshot, text).unwrap();
+    snapshot
 }
 
 /// Generates a shop with `options` (the flags after `--out`) into `data/` of a fresh temporary
