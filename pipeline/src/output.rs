@@ -937,6 +937,7 @@ fn days_of_run(run: Option<&pipeline_run::Model>) -> Option<String> {
 /// A stage and its last run, in JSON.
 fn stage_json(stage: &StageStatus) -> Value {
     let run = stage.last_run.as_ref();
+    let deleted = run.map(deleted_rows).unwrap_or_default();
     json!({
         "stage": stage.name,
         "type": stage.type_name,
@@ -951,10 +952,10 @@ fn stage_json(stage: &StageStatus) -> Value {
             "rows_loaded": r.rows_loaded,
             "rows_duplicate": r.rows_duplicate,
             "rows_rejected": r.rows_rejected,
-            "rows_deleted": deleted_rows(r).iter().map(|(_, n)| n).sum::<u64>(),
-            "deleted": deleted_rows(r)
-                .into_iter()
-                .map(|(table, n)| (table, Value::from(n)))
+            "rows_deleted": deleted.iter().map(|(_, n)| n).sum::<u64>(),
+            "deleted": deleted
+                .iter()
+                .map(|(table, n)| (table.clone(), Value::from(*n)))
                 .collect::<serde_json::Map<String, Value>>(),
             "error": r.error,
         })),
