@@ -24,11 +24,15 @@ For each dataset, in a fresh database `pipeline_bench`:
      then ANALYZE) followed by the one statement of step 2;
   7. the report: `pipeline report` over the whole history (HTML), process start to exit, once the
      table's statistics are gathered (ANALYZE, as autovacuum does after a backfill).
-With --engine, only the backfill of each engine: the binary built with `--features datafusion`, the
+With --engine, only the backfill of each engine: the binary built with `--features ballista`, the
 files loaded once into a database of its own (`pipeline_bench_engine`), then, alternating,
-`pipeline run --stage customer_daily_stats --full-refresh` with `engine = "datafusion"` and with
+`pipeline run --stage customer_daily_stats --full-refresh` with `engine = "datafusion"`, with
+`engine = "ballista"` (a scheduler and two executors of the same binary on this machine, one task
+slot each, their snapshot directory emptied before each repetition, since a backfill follows a load
+that changed the tables; one more repetition with the snapshot kept is reported apart) and with
 `engine = "postgres"` vs the one statement of step 2 (bench/limit_stats.sql); the rows of each
-engine are compared with the statement's, and the peak resident memory of each is reported.
+engine are compared with the statement's, and the peak resident memory of each is reported (the
+pipeline process's; for ballista, also each executor's).
 Needs PostgreSQL (BENCH_ADMIN_URL, default postgres://postgres@127.0.0.1:5432/postgres) and psql.
 """
 import argparse
@@ -271,53 +275,130 @@ STATS_COLUMNS = ("stat_date, customer_unique_id, orders_count, canceled_orders_c
                  "is_repeat_customer")
 
 
+ENGINES = ("datafusion", "ballista", "postgres")
+
+
+def free_port_pair():
+    """A port free now whose next one is free too (an executor takes both)."""
+    import socket
+    while True:
+        with socket.socket() as a:
+            a.bind(("127.0.0.1", 0))
+            port = a.getsockname()[1]
+            with socket.socket() as b:
+                try:
+                    b.bind(("127.0.0.1", port + 1))
+                    return port
+                except OSError:
+                    continue
+
+
+def wait_listening(port):
+    import socket
+    for _ in range(300):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    sys.exit(f"nothing listens on {port}")
+
+
+def start_cluster(binary, workdir):
+    """A scheduler and two executors of `binary` (one task slot, 2 GiB each); returns the scheduler's
+    address and the processes (each under GNU time, which reports its peak RSS on exit)."""
+    scheduler = free_port_pair()
+    procs = [subprocess.Popen([binary, "cluster", "scheduler", "--port", str(scheduler)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    wait_listening(scheduler)
+    for name in ("a", "b"):
+        port = free_port_pair()
+        (workdir / name).mkdir()
+        procs.append(subprocess.Popen(
+            ["/usr/bin/time", "-f", "%M", "-o", str(workdir / f"{name}.rss"), binary, "cluster", "executor",
+             "--scheduler", f"127.0.0.1:{scheduler}", "--port", str(port), "--vcores", "1",
+             "--memory-mb", "2048", "--work-dir", str(workdir / name)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+        wait_listening(port + 1)
+    return f"df://127.0.0.1:{scheduler}", procs
+
+
+def stop_cluster(procs, workdir):
+    """Stops the processes; returns the executors' peak RSS in MB."""
+    import signal
+    for proc in procs[1:]:
+        # To the executor and GNU time (its own group): time reports the executor's peak RSS.
+        os.killpg(proc.pid, signal.SIGTERM)
+    procs[0].kill()
+    for proc in procs:
+        proc.wait()
+    peaks = []
+    for name in ("a", "b"):
+        lines = (workdir / f"{name}.rss").read_text().strip().splitlines()
+        peaks.append(int(lines[-1]) / 1024 if lines and lines[-1].isdigit() else float("nan"))
+    return peaks
+
+
 def engines(binary, data, reps):
     """The backfill (`--full-refresh` of customer_daily_stats) of each engine vs the one statement,
     alternating, on files loaded once."""
+    import shutil
     psql(ADMIN, "-c", "DROP DATABASE IF EXISTS pipeline_bench_engine WITH (FORCE)")
     psql(ADMIN, "-c", "CREATE DATABASE pipeline_bench_engine")
     env = dict(pipeline_env(), DATABASE_URL=ENGINE_DB_URL)
     workdir = Path(tempfile.mkdtemp())
+    snapshots = workdir / "snapshots"
+    scheduler, cluster = start_cluster(binary, workdir)
     configs = {}
     base = (ROOT / "pipeline.toml").read_text()
-    for engine in ("datafusion", "postgres"):
+    for engine in ENGINES:
+        options = f'engine = "{engine}"\n'
+        if engine == "ballista":
+            options += f'scheduler = "{scheduler}"\nsnapshot_dir = "{snapshots}"\n'
         configs[engine] = workdir / f"{engine}.toml"
         configs[engine].write_text(base.replace('type = "customer_daily_stats"\n',
-                                                f'type = "customer_daily_stats"\nengine = "{engine}"\n'))
+                                                f'type = "customer_daily_stats"\n{options}'))
     cfg = lambda engine: ["--config", str(configs[engine]), "--data-dir", str(data)]
     subprocess.run([binary, *cfg("postgres"), "run", "--stage", "load"], env=env, check=True, capture_output=True)
     psql(ENGINE_DB_URL, "-c", "ANALYZE")
     limit_sql = (ROOT / "bench/limit_stats.sql").read_text()
-    times = {"limit": [], "datafusion": [], "postgres": []}
-    rss = {"datafusion": [], "postgres": []}
+    times = {"limit": [], **{engine: [] for engine in ENGINES}}
+    rss = {engine: [] for engine in ENGINES}
     differing = {}
+    refresh = ["run", "--stage", "customer_daily_stats", "--full-refresh"]
     for _ in range(reps):
         start = time.perf_counter()
         psql(ENGINE_DB_URL, input=limit_sql)
         times["limit"].append(time.perf_counter() - start)
-        for engine in ("datafusion", "postgres"):
-            seconds, mb = timed([binary, *cfg(engine), "run", "--stage", "customer_daily_stats", "--full-refresh"], env)
+        for engine in ENGINES:
+            shutil.rmtree(snapshots, ignore_errors=True)
+            seconds, mb = timed([binary, *cfg(engine), *refresh], env)
             times[engine].append(seconds)
             rss[engine].append(mb)
             differing[engine] = int(psql(ENGINE_DB_URL, "-At", "-c",
                 f"SELECT count(*) FROM ((SELECT {STATS_COLUMNS} FROM limit_stats EXCEPT SELECT {STATS_COLUMNS} "
                 f"FROM customer_daily_stats) UNION ALL (SELECT {STATS_COLUMNS} FROM customer_daily_stats "
                 f"EXCEPT SELECT {STATS_COLUMNS} FROM limit_stats)) d").strip())
+    # The snapshot kept from the run before: what a recomputation without a load in between costs.
+    warm_s, _ = timed([binary, *cfg("ballista"), *refresh], env)
+    executor_rss = stop_cluster(cluster, workdir)
     res = {"dataset": str(data), "rows": int(psql(ENGINE_DB_URL, "-At", "-c",
                                                   "SELECT count(*) FROM customer_daily_stats").strip()),
-           "limit_s": median(times["limit"])}
-    for engine in ("datafusion", "postgres"):
+           "limit_s": median(times["limit"]), "ballista_snapshot_kept_s": warm_s,
+           "ballista_executor_peak_rss_mb": max(executor_rss)}
+    for engine in ENGINES:
         res[f"{engine}_s"] = median(times[engine])
         res[f"{engine}_vs_limit"] = res[f"{engine}_s"] / res["limit_s"]
         res[f"{engine}_peak_rss_mb"] = max(rss[engine])
         res[f"{engine}_rows_differing_from_limit"] = differing[engine]
     print(f"\n== {data}: {res['rows']} rows, medians of {reps}")
     print(f"one statement             {res['limit_s']:8.3f} s")
-    for engine, target in (("datafusion", 0.8), ("postgres", TARGETS["backfill_vs_limit"])):
+    for engine, target in (("datafusion", 0.8), ("ballista", 0.8), ("postgres", TARGETS["backfill_vs_limit"])):
         print(f"engine = \"{engine}\"{' ' * (10 - len(engine))}{res[f'{engine}_s']:8.3f} s   ratio "
               + verdict(engine, res[f"{engine}_vs_limit"], target)
               + f"   (peak RSS {res[f'{engine}_peak_rss_mb']:.0f} MB, "
                 f"{res[f'{engine}_rows_differing_from_limit']} rows differing from the statement's)")
+    print(f"ballista, snapshot kept   {warm_s:8.3f} s   ratio {warm_s / res['limit_s']:8.2f}   "
+          f"(executors' peak RSS {res['ballista_executor_peak_rss_mb']:.0f} MB)")
     return res
 
 
@@ -487,9 +568,9 @@ def main():
     parser.add_argument("--quick", action="store_true",
                         help="only the first run and the daily runs, each vs pg_restore's way (the issue's targets)")
     parser.add_argument("--engine", action="store_true",
-                        help="only the backfill of each engine (postgres, datafusion) vs the one statement")
+                        help="only the backfill of each engine (postgres, datafusion, ballista) vs the one statement")
     args = parser.parse_args()
-    features = ["--features", "datafusion"] if args.engine else []
+    features = ["--features", "ballista"] if args.engine else []
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "pipeline", *features], cwd=ROOT, check=True)
     datasets = args.datasets or [ROOT / "datasets/sample"]
     if not args.datasets:

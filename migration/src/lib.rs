@@ -17,6 +17,7 @@ mod m20261206_000008_track_loaded_files;
 mod m20261206_000009_reject_rule;
 mod m20261206_000010_record_row_keys;
 mod m20261206_000011_erasures;
+mod m20261206_000012_table_versions;
 
 /// Every migration of the schema, oldest first.
 pub struct Migrator;
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000009_reject_rule::Migration),
             Box::new(m20261206_000010_record_row_keys::Migration),
             Box::new(m20261206_000011_erasures::Migration),
+            Box::new(m20261206_000012_table_versions::Migration),
         ]
     }
 }

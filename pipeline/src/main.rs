@@ -28,11 +28,25 @@ use clap::Parser;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+/// The stack of each runtime thread. `DataFusion` and Ballista plan and decode plans recursively:
+/// the statistics' plan overflowed tokio's default of 2 MiB in the scheduler of a debug build.
+const THREAD_STACK_BYTES: usize = 16 * 1024 * 1024;
+
+fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     init_logs(cli.verbose);
-    match cli::run(cli).await {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(THREAD_STACK_BYTES)
+        .build();
+    let runtime = match runtime {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(cli::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             // No message shows a password, whatever quoted it (a URL inside a driver's error).

@@ -1031,9 +1031,27 @@ fn aggregate_status_json(AggregateStatus { stage, health }: &AggregateStatus) ->
         "days_stale": ranges_json(&health.stale),
         "days_failed": ranges_json(&health.failed),
         "row_keys": health.row_keys,
+        "engines": health
+            .engines
+            .iter()
+            .map(|(engine, days)| (engine.clone(), json!(days)))
+            .collect::<serde_json::Map<String, Value>>(),
         "up_to_date": health.healthy(),
         "fix": health_fix(stage, health),
     })
+}
+
+/// What `status` says of the engines that computed a stage's days, unless `PostgreSQL` computed
+/// them all: `stage: days computed by ballista (690), postgres (8)`.
+fn engines_line(stage: &str, engines: &[(String, i64)]) -> Option<String> {
+    if engines.iter().all(|(engine, _)| engine == "postgres") {
+        return None;
+    }
+    let each: Vec<String> = engines
+        .iter()
+        .map(|(engine, days)| format!("{engine} ({days})"))
+        .collect();
+    Some(format!("{stage}: days computed by {}", each.join(", ")))
 }
 
 /// What `status` says of the keys a customer aggregate's rows hold, when they are not the person:
@@ -1093,6 +1111,9 @@ fn health_lines(status: &Status) -> Vec<String> {
             }
         ));
         if let Some(line) = row_key_line(stage, &health.row_keys) {
+            lines.push(line);
+        }
+        if let Some(line) = engines_line(stage, &health.engines) {
             lines.push(line);
         }
         lines.push(match health_fix(stage, health) {
@@ -1186,6 +1207,15 @@ mod tests {
     fn status_says_when_the_customer_rows_hold_customer_ids() {
         let keys = |k: &[&str]| k.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
         assert_eq!(row_key_line("s", &keys(&["customer_unique_id"])), None);
+        let engines = |pairs: &[(&str, i64)]| -> Vec<(String, i64)> {
+            pairs.iter().map(|(e, d)| ((*e).to_owned(), *d)).collect()
+        };
+        assert_eq!(engines_line("s", &engines(&[("postgres", 9)])), None);
+        assert_eq!(engines_line("s", &[]), None);
+        assert_eq!(
+            engines_line("s", &engines(&[("ballista", 690), ("postgres", 8)])).unwrap(),
+            "s: days computed by ballista (690), postgres (8)"
+        );
         assert_eq!(row_key_line("s", &keys(&["product_id"])), None);
         assert_eq!(row_key_line("s", &[]), None);
         assert_eq!(

@@ -68,6 +68,8 @@ pub struct StageHealth {
     /// The keys its computed days' rows hold (`aggregate_days.row_key`), e.g. `customer_id` under
     /// `customer_key = "customer_id"`.
     pub row_keys: Vec<String>,
+    /// What computed its days (`aggregate_days.engine`), with how many days each.
+    pub engines: Vec<(String, i64)>,
 }
 
 impl StageHealth {
@@ -121,6 +123,7 @@ pub async fn stage_health(db: &Db, plan: &Plan, stage: &PlannedStage) -> Result<
         failed = days.into_iter().filter(|d| !since.contains(d)).collect();
     }
     let row_keys = stages::core::freshness::row_keys(&mut conn, &stage.name).await?;
+    let engines = stages::core::freshness::engines(&mut conn, &stage.name).await?;
     Ok(StageHealth {
         data_days,
         computed,
@@ -128,6 +131,7 @@ pub async fn stage_health(db: &Db, plan: &Plan, stage: &PlannedStage) -> Result<
         stale,
         failed,
         row_keys,
+        engines,
     })
 }
 

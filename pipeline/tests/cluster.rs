@@ -3,131 +3,20 @@
 //! `ballista` only: `cargo test -p pipeline --features ballista --test cluster`.
 #![cfg(feature = "ballista")]
 
+mod common;
+
 use std::fmt::Write as _;
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ballista::datafusion::arrow::array::{Array, Int64Array};
 use ballista::datafusion::prelude::{CsvReadOptions, SessionContext};
 use ballista::prelude::SessionContextExt;
-
-/// A port free now, whose next port is free too (an executor takes both).
-fn free_port_pair() -> u16 {
-    loop {
-        let first = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = first.local_addr().unwrap().port();
-        if port < u16::MAX && TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
-            return port;
-        }
-    }
-}
-
-/// Waits until something listens on `port`.
-fn wait_listening(port: u16, what: &str) {
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "{what} does not listen on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// A scheduler and two executors; killed when dropped.
-struct Cluster {
-    scheduler_port: u16,
-    children: Vec<Child>,
-}
-
-impl Cluster {
-    fn start(work_dirs: [&Path; 2]) -> Self {
-        let binary = env!("CARGO_BIN_EXE_pipeline");
-        let scheduler_port = free_port_pair();
-        let mut children = vec![
-            Command::new(binary)
-                .args([
-                    "cluster",
-                    "scheduler",
-                    "--port",
-                    &scheduler_port.to_string(),
-                ])
-                .stdout(Stdio::null())
-                .spawn()
-                .unwrap(),
-        ];
-        wait_listening(scheduler_port, "the scheduler");
-        for dir in work_dirs {
-            let port = free_port_pair();
-            children.push(
-                Command::new(binary)
-                    .args([
-                        "cluster",
-                        "executor",
-                        "--scheduler",
-                        &format!("127.0.0.1:{scheduler_port}"),
-                        "--port",
-                        &port.to_string(),
-                        "--vcores",
-                        "1",
-                        "--memory-mb",
-                        "256",
-                        "--work-dir",
-                        dir.to_str().unwrap(),
-                    ])
-                    .stdout(Stdio::null())
-                    .spawn()
-                    .unwrap(),
-            );
-            wait_listening(port + 1, "an executor");
-        }
-        Self {
-            scheduler_port,
-            children,
-        }
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        for child in &mut self.children {
-            child.kill().ok();
-            child.wait().ok();
-        }
-    }
-}
-
-/// Every file under `dir`, recursively.
-fn files_under(dir: &Path) -> usize {
-    std::fs::read_dir(dir).map_or(0, |entries| {
-        entries
-            .flatten()
-            .map(|e| {
-                if e.path().is_dir() {
-                    files_under(&e.path())
-                } else {
-                    1
-                }
-            })
-            .sum()
-    })
-}
-
-/// Under `root`: the two executors' work directories and the data's, created.
-fn directories(root: &Path) -> [std::path::PathBuf; 3] {
-    ["a", "b", "data"].map(|name| {
-        let dir = root.join(name);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    })
-}
+use common::cluster::{Cluster, directories, files_under};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_scheduler_and_two_executors_of_this_binary_run_a_shuffled_job() {
     let dir = tempfile::tempdir().unwrap();
-    let [work_a, work_b, data] = directories(dir.path());
+    let [work_a, work_b, data] = directories(dir.path(), ["a", "b", "data"]);
     // Four files, so that the scan has four partitions for two executors of one task slot each.
     let mut expected = vec![(0_i64, 0_i64); 97];
     for part in 0..4 {
@@ -190,7 +79,7 @@ async fn a_scheduler_and_two_executors_of_this_binary_run_a_shuffled_job() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_executor_killed_mid_job_leaves_the_job_finished_right_or_failed() {
     let dir = tempfile::tempdir().unwrap();
-    let [work_a, work_b, data] = directories(dir.path());
+    let [work_a, work_b, data] = directories(dir.path(), ["a", "b", "data"]);
     // Enough rows that the job runs for a while on one task slot per executor.
     let mut total = 0_i64;
     for part in 0..8 {

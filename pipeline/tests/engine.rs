@@ -11,31 +11,12 @@ mod common;
 use std::path::Path;
 
 use chrono::NaiveDate;
-use common::{Shop, TestDb, generated, random_edit, repo, stats_columns, write_config};
+use common::Shop;
+use common::{
+    TestDb, add_edge_cases, assert_same_rows, generated, random_edit, repo, stored_rows,
+    write_config,
+};
 use rand::{Rng, SeedableRng};
-
-/// The stored rows, without the run's columns, as sorted text.
-async fn stored_rows(db: &TestDb) -> Vec<String> {
-    let mut conn = db.connect().await;
-    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT t::text FROM ({}) t ORDER BY 1",
-        stats_columns()
-    )))
-    .fetch_all(&mut conn)
-    .await
-    .unwrap()
-}
-
-/// Panics with the differing rows unless `a` and `b` are equal.
-fn assert_same_rows(a: &[String], b: &[String], case: &str) {
-    if a != b {
-        let only_a: Vec<&String> = a.iter().filter(|r| !b.contains(r)).take(10).collect();
-        let only_b: Vec<&String> = b.iter().filter(|r| !a.contains(r)).take(10).collect();
-        panic!(
-            "{case}: the engines differ\n  only datafusion: {only_a:#?}\n  only postgres: {only_b:#?}"
-        );
-    }
-}
 
 /// A config of the default stages over `data`, the statistics keyed by `key` and computed by
 /// `engine`.
@@ -71,32 +52,6 @@ async fn full_refresh(
     stored_rows(db).await
 }
 
-/// Makes sure the shop holds every edge case the engines must agree on.
-fn add_edge_cases(shop: &mut Shop) {
-    let orders = shop.orders.len();
-    // Canceled and unavailable orders, with their items (which count in no money).
-    shop.orders[1][2] = "canceled".into();
-    shop.orders[2][2] = "unavailable".into();
-    // A day with orders but no items: the order's items removed.
-    let bare = shop.orders[3][0].clone();
-    shop.items.retain(|item| item[0] != bare);
-    // Cents that do not divide evenly over the orders of a day (the average's rounding).
-    for item in shop.items.iter_mut().skip(1).take(40) {
-        item[5] = "10.01".into();
-        item[6] = "0.02".into();
-    }
-    // A person with many customer ids, on several days: five customers become one person.
-    let person = shop.person_of(&shop.orders[orders - 1][1]).unwrap();
-    for order in [4, orders / 3, orders / 2, orders - 2, orders - 3] {
-        let customer = shop.orders[order][1].clone();
-        for c in &mut shop.customers[1..] {
-            if c[0] == customer {
-                c[1] = person.clone();
-            }
-        }
-    }
-}
-
 #[tokio::test]
 async fn the_sample_gives_the_same_rows_under_both_engines_and_both_keys() {
     for key in ["customer_unique_id", "customer_id"] {
@@ -116,7 +71,7 @@ async fn the_sample_gives_the_same_rows_under_both_engines_and_both_keys() {
         let datafusion = config(dir.path(), &data, key, "datafusion");
         assert_eq!(db.status_check(&datafusion), Some(0), "{key}");
         let by_datafusion = full_refresh(&db, dir.path(), &data, key, "datafusion").await;
-        assert_same_rows(&by_datafusion, &by_postgres, key);
+        assert_same_rows(&by_datafusion, &by_postgres, "datafusion", key);
         db.assert_fresh_keyed_by(key, key).await;
         let computed_by: i64 = db
             .scalar("SELECT count(DISTINCT run_id) FROM customer_daily_stats")
@@ -156,7 +111,7 @@ async fn a_first_backfill_gives_the_same_rows_under_both_engines() {
         db.assert_fresh(engine).await;
         rows.push(stored_rows(db).await);
     }
-    assert_same_rows(&rows[0], &rows[1], "first backfill");
+    assert_same_rows(&rows[0], &rows[1], "datafusion", "first backfill");
 }
 
 /// Daily runs with late changes under `engine = "datafusion"`: days computed alone (a scope that
@@ -201,7 +156,12 @@ async fn daily_runs_with_late_changes_stay_fresh_and_agree_with_postgres() {
         db.assert_fresh_keyed_by(key, &history.join("\n  ")).await;
         let by_datafusion = full_refresh(&db, dir.path(), &data, key, "datafusion").await;
         let by_postgres = full_refresh(&db, dir.path(), &data, key, "postgres").await;
-        assert_same_rows(&by_datafusion, &by_postgres, &history.join("\n  "));
+        assert_same_rows(
+            &by_datafusion,
+            &by_postgres,
+            "datafusion",
+            &history.join("\n  "),
+        );
     }
 }
 

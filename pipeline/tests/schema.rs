@@ -264,6 +264,21 @@ fn by_hand(
     }
 }
 
+/// `table_versions`: the version of each shop table, which every statement writing it changes (a
+/// trigger), read by `engine = "ballista"` to reuse its snapshots.
+fn table_versions() -> Table {
+    by_hand(
+        "table_versions",
+        &[
+            ("table_name", "text", NOT_NULL),
+            ("version", "uuid", NOT_NULL),
+            ("changed_at", "timestamptz", NOT_NULL),
+        ],
+        &["table_name"],
+        &[],
+    )
+}
+
 /// The tables of `pipeline erase`: its audit rows and the hashes of the erased ids.
 fn erasure_tables() -> Vec<Table> {
     vec![
@@ -338,6 +353,7 @@ fn tables_by_hand() -> Vec<Table> {
                 ("changes_seen", "bigint", NOT_NULL),
                 ("rows", "bigint", NOT_NULL),
                 ("row_key", "text", NULL),
+                ("engine", "text", NULL),
             ],
             &["stage_name", "day"],
             &[("run_id", "pipeline_runs", "id")],
@@ -415,6 +431,7 @@ fn declared_tables(columns_of: &dyn Fn(Dataset) -> Vec<DatasetColumn>) -> Vec<Ta
     tables.push(entity_table::<pipeline_run::Entity>());
     tables.extend(tables_by_hand());
     tables.extend(erasure_tables());
+    tables.push(table_versions());
     tables
 }
 

@@ -504,6 +504,11 @@ COPY (SELECT customer_id, customer_unique_id FROM customers) TO STDOUT (FORMAT b
 -- name: copy_order_items_out
 COPY (SELECT order_id, product_id, seller_id, price, freight_value FROM order_items) TO STDOUT (FORMAT binary);
 
+-- name: table_version
+-- The version of the shop table $1 (`table_versions`): another one after every statement that
+-- wrote the table.
+SELECT version::text FROM table_versions WHERE table_name = $1;
+
 -- name: copy_rows_in
 -- The rows another engine computed, back into the table in the caller's transaction (text
 -- format); `computed_at` takes its default, the transaction's time.

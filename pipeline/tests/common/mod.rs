@@ -10,6 +10,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 
 pub mod chromium;
+#[cfg(feature = "ballista")]
+pub mod cluster;
+pub mod replay;
 
 /// The server tests create their databases on; `TEST_DATABASE_URL` overrides it.
 pub fn admin_url() -> String {
@@ -490,6 +493,56 @@ pub fn random_edit(shop: &mut Shop, rng: &mut impl rand::Rng) -> String {
             item[1] = next.to_string();
             shop.items.push(item);
             format!("item {next} added to {order}")
+        }
+    }
+}
+
+/// The stored rows, without the run's columns, as sorted text.
+pub async fn stored_rows(db: &TestDb) -> Vec<String> {
+    let mut conn = db.connect().await;
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT t::text FROM ({}) t ORDER BY 1",
+        stats_columns()
+    )))
+    .fetch_all(&mut conn)
+    .await
+    .unwrap()
+}
+
+/// Panics with the differing rows unless `a` (computed by `engine`) and `b` (by `PostgreSQL`) are
+/// equal.
+pub fn assert_same_rows(a: &[String], b: &[String], engine: &str, case: &str) {
+    if a != b {
+        let only_a: Vec<&String> = a.iter().filter(|r| !b.contains(r)).take(10).collect();
+        let only_b: Vec<&String> = b.iter().filter(|r| !a.contains(r)).take(10).collect();
+        panic!(
+            "{case}: the engines differ\n  only {engine}: {only_a:#?}\n  only postgres: {only_b:#?}"
+        );
+    }
+}
+
+/// Makes sure the shop holds every edge case the engines must agree on.
+pub fn add_edge_cases(shop: &mut Shop) {
+    let orders = shop.orders.len();
+    // Canceled and unavailable orders, with their items (which count in no money).
+    shop.orders[1][2] = "canceled".into();
+    shop.orders[2][2] = "unavailable".into();
+    // A day with orders but no items: the order's items removed.
+    let bare = shop.orders[3][0].clone();
+    shop.items.retain(|item| item[0] != bare);
+    // Cents that do not divide evenly over the orders of a day (the average's rounding).
+    for item in shop.items.iter_mut().skip(1).take(40) {
+        item[5] = "10.01".into();
+        item[6] = "0.02".into();
+    }
+    // A person with many customer ids, on several days: five customers become one person.
+    let person = shop.person_of(&shop.orders[orders - 1][1]).unwrap();
+    for order in [4, orders / 3, orders / 2, orders - 2, orders - 3] {
+        let customer = shop.orders[order][1].clone();
+        for c in &mut shop.customers[1..] {
+            if c[0] == customer {
+                c[1] = person.clone();
+            }
         }
     }
 }

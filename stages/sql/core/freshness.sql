@@ -7,18 +7,19 @@ SELECT coalesce(max(id), 0)::bigint FROM order_changes;
 
 -- name: record_days
 -- Records the days $5 with their rows $6 as computed by stage $1 with fingerprint $2 in run $3,
--- reflecting every change up to $4, its rows keyed by $7.
-INSERT INTO aggregate_days (stage_name, day, config_fingerprint, run_id, computed_at, changes_seen, rows, row_key)
-SELECT $1, d.day, $2, $3, clock_timestamp(), $4, d.rows, $7
+-- reflecting every change up to $4, its rows keyed by $7, computed by the engine $8.
+INSERT INTO aggregate_days (stage_name, day, config_fingerprint, run_id, computed_at, changes_seen, rows, row_key, engine)
+SELECT $1, d.day, $2, $3, clock_timestamp(), $4, d.rows, $7, $8
   FROM unnest($5::date[], $6::bigint[]) AS d (day, rows)
 ON CONFLICT (stage_name, day) DO UPDATE
    SET config_fingerprint = excluded.config_fingerprint, run_id = excluded.run_id,
        computed_at = excluded.computed_at, changes_seen = excluded.changes_seen, rows = excluded.rows,
-       row_key = excluded.row_key;
+       row_key = excluded.row_key, engine = excluded.engine;
 
 -- name: record_refreshed_rows
--- Adds to the days $3 of stage $1 the rows $4 a refresh in run $2 gained (or lost).
-UPDATE aggregate_days d SET rows = d.rows + r.delta, run_id = $2, computed_at = clock_timestamp()
+-- Adds to the days $3 of stage $1 the rows $4 a refresh in run $2 by the engine $5 gained (or
+-- lost): the day's engine is then the one that last wrote some of its rows.
+UPDATE aggregate_days d SET rows = d.rows + r.delta, run_id = $2, computed_at = clock_timestamp(), engine = $5
   FROM unnest($3::date[], $4::bigint[]) AS r (day, delta)
  WHERE d.stage_name = $1 AND d.day = r.day;
 
@@ -65,6 +66,12 @@ DELETE FROM order_changes
 -- name: computed_days
 -- Every computed day of stage $1.
 SELECT day FROM aggregate_days WHERE stage_name = $1 ORDER BY day;
+
+-- name: engines
+-- What computed the days of stage $1 (`aggregate_days.engine`, "unrecorded" for days computed
+-- before it was recorded), with how many days each.
+SELECT coalesce(engine, 'unrecorded'), count(*) FROM aggregate_days WHERE stage_name = $1
+ GROUP BY 1 ORDER BY 1;
 
 -- name: row_keys
 -- The keys the rows of stage $1 hold, over its computed days (days computed before the key was

@@ -7,15 +7,20 @@
 //! [`PostgresEngine`], the one the stage is built with, runs the statements of
 //! `stages/sql/customer_daily_stats.sql` in `PostgreSQL` itself; `DataFusionEngine` (the module
 //! `datafusion_engine`, built with the cargo feature `datafusion`) computes the same rows in-process from
-//! `stages/sql/datafusion/customer_daily_stats.sql` and copies them back. The option `engine` picks
-//! one; it is a tuning option, since every engine gives the same rows. Everything around the seam
+//! `stages/sql/datafusion/customer_daily_stats.sql` and copies them back; `BallistaEngine` (the
+//! module `ballista_engine`, the cargo feature `ballista`) runs that statement on a Ballista cluster
+//! over Parquet snapshots of the tables. The option `engine` picks one; it is a tuning option,
+//! since every engine gives the same rows. Everything around the seam
 //! stays the stage's: the locks, the deletion of the rows a computation replaces and the freshness
 //! records, so rows enter the table the same way whichever engine computed them.
 
+#[cfg(feature = "ballista")]
+mod ballista_engine;
 #[cfg(feature = "datafusion")]
 mod datafusion_engine;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
@@ -52,7 +57,8 @@ pub enum Engine {
     /// `DataFusion`, in-process: the tables copied out, the rows copied back. Needs a build with
     /// the cargo feature `datafusion`.
     Datafusion,
-    /// A Ballista cluster: not available yet.
+    /// A Ballista cluster (`scheduler`), reading Parquet snapshots of the tables under
+    /// `snapshot_dir`. Needs a build with the cargo feature `ballista`.
     Ballista,
 }
 
@@ -85,11 +91,18 @@ pub struct CustomerDailyStatsConfig {
     /// backfill a quarter more in two chunks than in one.
     #[serde(default = "default_chunk_days")]
     pub chunk_days: u32,
-    /// What computes the rows: `postgres` (the default) or `datafusion` (a build with the cargo
-    /// feature `datafusion`; faster for backfills). It changes how, never what: switching marks no
-    /// day stale.
+    /// What computes the rows: `postgres` (the default), `datafusion` (a build with the cargo
+    /// feature `datafusion`; faster for backfills) or `ballista` (the feature `ballista`; a
+    /// cluster). It changes how, never what: switching marks no day stale.
     #[serde(default)]
     pub engine: Engine,
+    /// `engine = "ballista"`: the cluster's scheduler, `df://HOST:PORT`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduler: Option<String>,
+    /// `engine = "ballista"`: where the Parquet snapshots of the tables go, a directory the
+    /// pipeline and every executor see at the same path (a shared volume).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_dir: Option<PathBuf>,
 }
 
 fn default_excluded_statuses() -> Vec<String> {
@@ -106,6 +119,8 @@ impl Default for CustomerDailyStatsConfig {
             excluded_statuses: default_excluded_statuses(),
             chunk_days: default_chunk_days(),
             engine: Engine::default(),
+            scheduler: None,
+            snapshot_dir: None,
         }
     }
 }
@@ -145,11 +160,12 @@ impl StageConfig for CustomerDailyStatsConfig {
         if let Some(message) = engine_problem(self.engine) {
             problems.push(Problem::new("engine", message));
         }
+        problems.extend(self.cluster_problems());
         problems
     }
 
     fn tuning_options(&self) -> &'static [&'static str] {
-        &["chunk_days", "engine"]
+        &["chunk_days", "engine", "scheduler", "snapshot_dir"]
     }
 
     fn writes(&self) -> Option<&'static str> {
@@ -159,9 +175,102 @@ impl StageConfig for CustomerDailyStatsConfig {
     fn build(&self, _: &StageContext) -> Result<Stage, BuildError> {
         Ok(Stage::Aggregate(Box::new(CustomerDailyStats {
             config: self.clone(),
-            engine: stats_engine(self.engine)?,
+            engine: self.stats_engine()?,
         })))
     }
+}
+
+impl CustomerDailyStatsConfig {
+    /// What is wrong with `scheduler` and `snapshot_dir`: both needed by `engine = "ballista"`,
+    /// read by no other engine.
+    fn cluster_problems(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        if self.engine == Engine::Ballista {
+            match &self.scheduler {
+                None => problems.push(Problem::new(
+                    "scheduler",
+                    "engine \"ballista\" needs the scheduler's address, e.g. scheduler = \"df://127.0.0.1:50050\"",
+                )),
+                Some(address) if scheduler_host_port(address).is_none() => {
+                    problems.push(Problem::new(
+                        "scheduler",
+                        format!("\"{address}\": expected df://HOST:PORT, e.g. df://127.0.0.1:50050"),
+                    ));
+                }
+                Some(_) => {}
+            }
+            if self
+                .snapshot_dir
+                .as_ref()
+                .is_none_or(|d| d.as_os_str().is_empty())
+            {
+                problems.push(Problem::new(
+                    "snapshot_dir",
+                    "engine \"ballista\" needs a directory the pipeline and every executor see at the same path, e.g. snapshot_dir = \"/srv/pipeline/snapshots\"",
+                ));
+            }
+        } else {
+            for (key, given) in [
+                ("scheduler", self.scheduler.is_some()),
+                ("snapshot_dir", self.snapshot_dir.is_some()),
+            ] {
+                if given {
+                    problems.push(Problem::new(
+                        key,
+                        format!(
+                            "only engine = \"ballista\" reads it (engine is \"{}\")",
+                            self.engine.name()
+                        ),
+                    ));
+                }
+            }
+        }
+        problems
+    }
+
+    /// The engine that computes the rows.
+    fn stats_engine(&self) -> Result<Box<dyn StatsEngine>, BuildError> {
+        if let Some(message) = engine_problem(self.engine) {
+            return Err(BuildError(message));
+        }
+        match self.engine {
+            Engine::Postgres => Ok(Box::new(PostgresEngine)),
+            #[cfg(feature = "datafusion")]
+            Engine::Datafusion => Ok(Box::new(datafusion_engine::DataFusionEngine)),
+            #[cfg(feature = "ballista")]
+            Engine::Ballista => {
+                let (Some(scheduler), Some(snapshot_dir)) = (&self.scheduler, &self.snapshot_dir)
+                else {
+                    return Err(BuildError(
+                        "engine \"ballista\" needs scheduler and snapshot_dir".to_owned(),
+                    ));
+                };
+                let (host, port) = scheduler_host_port(scheduler).ok_or_else(|| {
+                    BuildError(format!(
+                        "scheduler \"{scheduler}\": expected df://HOST:PORT"
+                    ))
+                })?;
+                Ok(Box::new(ballista_engine::BallistaEngine::new(
+                    host,
+                    port,
+                    snapshot_dir.clone(),
+                )))
+            }
+            #[allow(unreachable_patterns, reason = "the engines this build lacks")]
+            _ => Err(BuildError(format!(
+                "engine \"{}\" is not in this build",
+                self.engine.name()
+            ))),
+        }
+    }
+}
+
+/// The host and port of a scheduler address, `df://HOST:PORT` (the scheme may be left out).
+fn scheduler_host_port(address: &str) -> Option<(String, u16)> {
+    let rest = address.strip_prefix("df://").unwrap_or(address);
+    let (host, port) = rest.rsplit_once(':')?;
+    let port = port.parse::<u16>().ok().filter(|p| *p > 0)?;
+    (!host.is_empty() && !host.contains('/')).then(|| (host.to_owned(), port))
 }
 
 /// Why `engine` cannot run in this build, if it cannot.
@@ -169,25 +278,11 @@ fn engine_problem(engine: Engine) -> Option<String> {
     match engine {
         Engine::Postgres => None,
         Engine::Datafusion if cfg!(feature = "datafusion") => None,
-        Engine::Datafusion => {
-            Some("engine \"datafusion\" needs a build with the cargo feature datafusion".to_owned())
-        }
-        Engine::Ballista => Some(
-            "engine \"ballista\" is not available yet: use \"postgres\" or \"datafusion\""
-                .to_owned(),
-        ),
-    }
-}
-
-/// The engine that computes the rows.
-fn stats_engine(engine: Engine) -> Result<Box<dyn StatsEngine>, BuildError> {
-    #[cfg(feature = "datafusion")]
-    if engine == Engine::Datafusion {
-        return Ok(Box::new(datafusion_engine::DataFusionEngine));
-    }
-    match engine_problem(engine) {
-        Some(message) => Err(BuildError(message)),
-        None => Ok(Box::new(PostgresEngine)),
+        Engine::Ballista if cfg!(feature = "ballista") => None,
+        Engine::Datafusion | Engine::Ballista => Some(format!(
+            "engine \"{0}\" needs a build with the cargo feature {0}",
+            engine.name()
+        )),
     }
 }
 
@@ -237,6 +332,7 @@ sql_file::statements! {
         copy_orders_out,
         copy_customers_out,
         copy_order_items_out,
+        table_version,
         copy_rows_in,
     }
 }
@@ -280,6 +376,13 @@ pub fn copy_out_sql(table: InputTable) -> &'static str {
         InputTable::Customers => SQL.copy_customers_out,
         InputTable::OrderItems => SQL.copy_order_items_out,
     }
+}
+
+/// The version of a shop table (`table_versions`), as text: another one after every statement
+/// that wrote the table.
+#[must_use]
+pub fn table_version_sql() -> &'static str {
+    SQL.table_version
 }
 
 /// The `COPY customer_daily_stats (...) FROM STDIN` that takes another engine's rows back: every
@@ -351,6 +454,10 @@ pub struct Computation<'a> {
 /// `stages/sql/customer_daily_stats.sql` is their reference.
 #[async_trait]
 pub trait StatsEngine: Send + Sync {
+    /// The name recorded for the days it computes in `scope` (`aggregate_days.engine`): an engine
+    /// may leave small work to `PostgreSQL`.
+    fn name(&self, scope: Scope) -> &'static str;
+
     /// Computes and inserts the rows of `computation` through `conn`; returns how many rows it
     /// wrote per day (a day without rows may be absent).
     async fn write_rows(
@@ -366,6 +473,10 @@ pub struct PostgresEngine;
 
 #[async_trait]
 impl StatsEngine for PostgresEngine {
+    fn name(&self, _: Scope) -> &'static str {
+        freshness::POSTGRES
+    }
+
     async fn write_rows(
         &self,
         conn: &mut PgConnection,
@@ -494,7 +605,15 @@ impl Aggregate for CustomerDailyStats {
             .await?;
         let mut counts = BTreeMap::new();
         count_days(&written, 1, &mut counts);
-        freshness::record_chunk(conn, run, high_water, days, &counts).await
+        freshness::record_chunk(
+            conn,
+            run,
+            self.engine.name(scope),
+            high_water,
+            days,
+            &counts,
+        )
+        .await
     }
 
     async fn stale(
@@ -555,7 +674,15 @@ impl Aggregate for CustomerDailyStats {
         };
         let rows = count_days(&written, 1, &mut delta);
         let delta: Vec<(NaiveDate, i64)> = delta.into_iter().collect();
-        freshness::record_refresh(conn, run.stage_name, run.run_id, high_water, &delta).await?;
+        freshness::record_refresh(
+            conn,
+            run.stage_name,
+            run.run_id,
+            self.engine.name(Scope::Pairs),
+            high_water,
+            &delta,
+        )
+        .await?;
         Ok(RefreshReport {
             days,
             people: people as u64,
@@ -738,12 +865,6 @@ mod tests {
             engine,
             ..Default::default()
         };
-        let problems = engine(Engine::Ballista).check();
-        assert_eq!(problems[0].key, "engine");
-        assert_eq!(
-            problems[0].message,
-            "engine \"ballista\" is not available yet: use \"postgres\" or \"datafusion\""
-        );
         assert!(engine(Engine::Postgres).check().is_empty());
         let datafusion = engine(Engine::Datafusion).check();
         if cfg!(feature = "datafusion") {
@@ -752,6 +873,19 @@ mod tests {
             assert_eq!(
                 datafusion[0].message,
                 "engine \"datafusion\" needs a build with the cargo feature datafusion"
+            );
+        }
+        let ballista = CustomerDailyStatsConfig {
+            scheduler: Some("df://127.0.0.1:50050".to_owned()),
+            snapshot_dir: Some(PathBuf::from("/srv/snapshots")),
+            ..engine(Engine::Ballista)
+        };
+        if cfg!(feature = "ballista") {
+            assert!(ballista.check().is_empty());
+        } else {
+            assert_eq!(
+                ballista.check()[0].message,
+                "engine \"ballista\" needs a build with the cargo feature ballista"
             );
         }
         assert!(
@@ -763,6 +897,69 @@ mod tests {
         assert_eq!(parsed.engine, Engine::Datafusion);
         assert_eq!(parsed.engine.name(), "datafusion");
         assert!(toml::from_str::<CustomerDailyStatsConfig>("engine = \"duckdb\"").is_err());
+    }
+
+    #[test]
+    fn the_cluster_options_go_with_the_ballista_engine() {
+        let keys = |config: &CustomerDailyStatsConfig| -> Vec<(String, String)> {
+            config
+                .cluster_problems()
+                .into_iter()
+                .map(|p| (p.key, p.message))
+                .collect()
+        };
+        let ballista = CustomerDailyStatsConfig {
+            engine: Engine::Ballista,
+            ..Default::default()
+        };
+        let missing = keys(&ballista);
+        assert_eq!(missing.len(), 2, "{missing:?}");
+        assert_eq!(missing[0].0, "scheduler");
+        assert_eq!(missing[1].0, "snapshot_dir");
+        let bad = CustomerDailyStatsConfig {
+            scheduler: Some("http://host".to_owned()),
+            snapshot_dir: Some(PathBuf::from("/shared")),
+            ..ballista.clone()
+        };
+        assert_eq!(
+            keys(&bad),
+            [(
+                "scheduler".to_owned(),
+                "\"http://host\": expected df://HOST:PORT, e.g. df://127.0.0.1:50050".to_owned()
+            )]
+        );
+        let stray = CustomerDailyStatsConfig {
+            scheduler: Some("df://h:1".to_owned()),
+            ..Default::default()
+        };
+        assert_eq!(
+            keys(&stray),
+            [(
+                "scheduler".to_owned(),
+                "only engine = \"ballista\" reads it (engine is \"postgres\")".to_owned()
+            )]
+        );
+        assert_eq!(
+            scheduler_host_port("df://scheduler:50050"),
+            Some(("scheduler".to_owned(), 50050))
+        );
+        assert_eq!(
+            scheduler_host_port("10.0.0.7:1"),
+            Some(("10.0.0.7".to_owned(), 1))
+        );
+        for bad in [
+            "df://host",
+            "df://:50050",
+            "df://h:0",
+            "df://h:70000",
+            "df://a/b:1",
+        ] {
+            assert_eq!(scheduler_host_port(bad), None, "{bad}");
+        }
+        // Where the cluster is and where its snapshots go change how, never what.
+        for key in ["engine", "scheduler", "snapshot_dir"] {
+            assert!(ballista.tuning_options().contains(&key), "{key}");
+        }
     }
 
     #[test]

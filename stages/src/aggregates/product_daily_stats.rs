@@ -177,7 +177,7 @@ impl Aggregate for ProductDailyStats {
         locks::day_locks(conn, days.start, days.end).await?;
         let high_water = freshness::changes_high_water(conn).await?;
         let counts = self.replace(conn, days, None, run.run_id).await?;
-        freshness::record_chunk(conn, run, high_water, days, &counts).await
+        freshness::record_chunk(conn, run, freshness::POSTGRES, high_water, days, &counts).await
     }
 
     async fn stale(
@@ -201,7 +201,15 @@ impl Aggregate for ProductDailyStats {
         let high_water = freshness::changes_high_water(conn).await?;
         let days = freshness::changed_days(conn, run.stage_name).await?;
         let (Some(first), Some(last)) = (days.first(), days.last()) else {
-            freshness::record_refresh(conn, run.stage_name, run.run_id, high_water, &[]).await?;
+            freshness::record_refresh(
+                conn,
+                run.stage_name,
+                run.run_id,
+                freshness::POSTGRES,
+                high_water,
+                &[],
+            )
+            .await?;
             return Ok(RefreshReport::default());
         };
         locks::day_set_locks(conn, &days).await?;
@@ -220,7 +228,15 @@ impl Aggregate for ProductDailyStats {
             .iter()
             .map(|(day, n)| (*day, n - before.get(day).copied().unwrap_or_default()))
             .collect();
-        freshness::record_refresh(conn, run.stage_name, run.run_id, high_water, &delta).await?;
+        freshness::record_refresh(
+            conn,
+            run.stage_name,
+            run.run_id,
+            freshness::POSTGRES,
+            high_water,
+            &delta,
+        )
+        .await?;
         Ok(RefreshReport {
             days,
             people: 0,

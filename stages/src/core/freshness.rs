@@ -20,6 +20,9 @@ use crate::core::days::DayRange;
 use crate::core::roles::{AggregateRun, ChunkReport};
 use crate::core::sql_file;
 
+/// The name recorded for what `PostgreSQL` itself computed (see `aggregate_days.engine`).
+pub const POSTGRES: &str = "postgres";
+
 sql_file::statements! {
     /// This module's statements (see [`crate::core::sql_file`]).
     static SQL: Statements = "core/freshness.sql" {
@@ -32,6 +35,7 @@ sql_file::statements! {
         changed_days,
         computed_days,
         row_keys,
+        engines,
         prune_changes,
     }
 }
@@ -45,10 +49,11 @@ pub async fn changes_high_water(conn: &mut PgConnection) -> Result<i64, sqlx::Er
 }
 
 /// Records `days` (with their row counts) as computed by `run` (its stage, options fingerprint and
-/// row key), reflecting every change up to `changes_seen`.
+/// row key) on `engine`, reflecting every change up to `changes_seen`.
 pub async fn record_days(
     conn: &mut PgConnection,
     run: &AggregateRun<'_>,
+    engine: &str,
     changes_seen: i64,
     days: &[(NaiveDate, i64)],
 ) -> Result<(), sqlx::Error> {
@@ -61,16 +66,18 @@ pub async fn record_days(
         .bind(dates)
         .bind(rows)
         .bind(run.row_key)
+        .bind(engine)
         .execute(conn)
         .await?;
     Ok(())
 }
 
-/// Records every day of `days` as computed by `run`, reflecting every change up to `changes_seen`,
+/// Records every day of `days` as computed by `run` on `engine`, reflecting every change up to `changes_seen`,
 /// with the rows `written` per day (a day absent from it holds none); returns the chunk's report.
 pub async fn record_chunk(
     conn: &mut PgConnection,
     run: &AggregateRun<'_>,
+    engine: &str,
     changes_seen: i64,
     days: DayRange,
     written: &BTreeMap<NaiveDate, i64>,
@@ -81,7 +88,7 @@ pub async fn record_chunk(
         .take(days.len() as usize)
         .map(|d| (d, written.get(&d).copied().unwrap_or_default()))
         .collect();
-    record_days(conn, run, changes_seen, &counts).await?;
+    record_days(conn, run, engine, changes_seen, &counts).await?;
     Ok(ChunkReport {
         days: days.len(),
         rows: counts.iter().map(|(_, n)| *n).sum::<i64>() as u64,
@@ -90,11 +97,13 @@ pub async fn record_chunk(
 
 /// After a refresh that reflected every change up to `high_water` in each day it touched, marks the
 /// other days of `stage` as reflecting them too, except days a pending bulk change makes stale whole.
-/// `refreshed` are the days the refresh rewrote, with how many rows each gained (or lost).
+/// `refreshed` are the days the refresh rewrote on `engine`, with how many rows each gained (or
+/// lost).
 pub async fn record_refresh(
     conn: &mut PgConnection,
     stage: &str,
     run_id: i64,
+    engine: &str,
     high_water: i64,
     refreshed: &[(NaiveDate, i64)],
 ) -> Result<(), sqlx::Error> {
@@ -104,6 +113,7 @@ pub async fn record_refresh(
         .bind(run_id)
         .bind(dates)
         .bind(deltas)
+        .bind(engine)
         .execute(&mut *conn)
         .await?;
     sqlx::query(SQL.record_changes_seen)
@@ -181,6 +191,18 @@ pub async fn prune_changes(conn: &mut PgConnection) -> Result<u64, sqlx::Error> 
 /// order; none for days computed before the key was recorded.
 pub async fn row_keys(conn: &mut PgConnection, stage: &str) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar(SQL.row_keys)
+        .bind(stage)
+        .fetch_all(conn)
+        .await
+}
+
+/// What computed the days of `stage` (`aggregate_days.engine`: `postgres`, `datafusion`,
+/// `ballista`, or `unrecorded`), with how many days each, by name.
+pub async fn engines(
+    conn: &mut PgConnection,
+    stage: &str,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as(SQL.engines)
         .bind(stage)
         .fetch_all(conn)
         .await

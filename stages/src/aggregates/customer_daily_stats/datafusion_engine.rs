@@ -52,6 +52,14 @@ pub struct DataFusionEngine;
 
 #[async_trait]
 impl StatsEngine for DataFusionEngine {
+    fn name(&self, scope: Scope) -> &'static str {
+        if scope == Scope::Pairs {
+            PostgresEngine.name(scope)
+        } else {
+            "datafusion"
+        }
+    }
+
     async fn write_rows(
         &self,
         conn: &mut PgConnection,
@@ -81,7 +89,7 @@ impl StatsEngine for DataFusionEngine {
             .await
             .map_err(engine_error)?;
         drop(snapshot);
-        copy_back(conn, stream, computation.run_id).await
+        copy_back(conn, stream, computation.run_id, &|e| engine_error(e)).await
     }
 }
 
@@ -99,7 +107,7 @@ pub struct Snapshot {
 
 /// What a column holds, as `PostgreSQL` sends it and Arrow keeps it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
+pub(super) enum Kind {
     /// `text`: `Utf8`.
     Text,
     /// `timestamp` (without time zone): microseconds, `Timestamp(Microsecond)`.
@@ -132,7 +140,7 @@ fn layout(table: InputTable) -> &'static [(&'static str, Kind)] {
 }
 
 /// The name `DataFusion`'s statement reads `table` under.
-fn table_name(table: InputTable) -> &'static str {
+pub(super) fn table_name(table: InputTable) -> &'static str {
     match table {
         InputTable::Orders => "orders",
         InputTable::Customers => "customers",
@@ -140,7 +148,7 @@ fn table_name(table: InputTable) -> &'static str {
     }
 }
 
-fn schema(table: InputTable) -> SchemaRef {
+pub(super) fn schema(table: InputTable) -> SchemaRef {
     let fields: Vec<Field> = layout(table)
         .iter()
         .map(|(name, kind)| {
@@ -208,22 +216,37 @@ impl Snapshot {
             let provider = MemTable::try_new(schema(*table), split)?;
             ctx.register_table(table_name(*table), Arc::new(provider))?;
         }
-        let mut unique: Vec<&str> = excluded_statuses.iter().map(String::as_str).collect();
-        unique.sort_unstable();
-        unique.dedup();
-        let statuses = Arc::new(Schema::new(vec![Field::new(
-            "status",
-            DataType::Utf8,
-            false,
-        )]));
-        let column: ArrayRef = Arc::new(::datafusion::arrow::array::StringArray::from(unique));
-        let batch = RecordBatch::try_new(statuses.clone(), vec![column])?;
-        ctx.register_table(
-            "excluded_statuses",
-            Arc::new(MemTable::try_new(statuses, vec![vec![batch]])?),
-        )?;
-        Ok(())
+        register_excluded_statuses(ctx, excluded_statuses)
     }
+}
+
+/// Registers `excluded_statuses (status)` in `ctx`.
+fn register_excluded_statuses(
+    ctx: &SessionContext,
+    excluded_statuses: &[String],
+) -> ::datafusion::error::Result<()> {
+    let batch = excluded_statuses_batch(excluded_statuses)?;
+    ctx.register_table(
+        "excluded_statuses",
+        Arc::new(MemTable::try_new(batch.schema(), vec![vec![batch]])?),
+    )?;
+    Ok(())
+}
+
+/// The table `excluded_statuses (status)`: the statuses, each once.
+pub(super) fn excluded_statuses_batch(
+    excluded_statuses: &[String],
+) -> ::datafusion::error::Result<RecordBatch> {
+    let mut unique: Vec<&str> = excluded_statuses.iter().map(String::as_str).collect();
+    unique.sort_unstable();
+    unique.dedup();
+    let statuses = Arc::new(Schema::new(vec![Field::new(
+        "status",
+        DataType::Utf8,
+        false,
+    )]));
+    let column: ArrayRef = Arc::new(::datafusion::arrow::array::StringArray::from(unique));
+    Ok(RecordBatch::try_new(statuses, vec![column])?)
 }
 
 /// Microseconds from 1970-01-01 to 2000-01-01, `PostgreSQL`'s epoch.
@@ -234,7 +257,7 @@ const COPY_SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
 
 /// Decodes `PostgreSQL`'s binary `COPY` output of one table ([`layout`]) into record batches, fed
 /// in chunks as they arrive (a row may span chunks).
-struct BinaryCopyDecoder {
+pub(super) struct BinaryCopyDecoder {
     table: InputTable,
     pending: Vec<u8>,
     header_read: bool,
@@ -255,7 +278,7 @@ fn copy_error(table: InputTable, what: &str) -> sqlx::Error {
 }
 
 impl BinaryCopyDecoder {
-    fn new(table: InputTable) -> Self {
+    pub(super) fn new(table: InputTable) -> Self {
         let mut decoder = Self {
             table,
             pending: Vec::new(),
@@ -287,7 +310,7 @@ impl BinaryCopyDecoder {
     }
 
     /// Decodes every whole row of what arrived so far.
-    fn feed(&mut self, chunk: &[u8]) -> Result<(), sqlx::Error> {
+    pub(super) fn feed(&mut self, chunk: &[u8]) -> Result<(), sqlx::Error> {
         self.pending.extend_from_slice(chunk);
         let mut at = 0;
         if !self.header_read {
@@ -395,8 +418,13 @@ impl BinaryCopyDecoder {
         Ok(())
     }
 
+    /// The batches decoded so far, taken (so that a caller writing them out holds few at a time).
+    pub(super) fn take_batches(&mut self) -> Vec<RecordBatch> {
+        std::mem::take(&mut self.batches)
+    }
+
     /// The batches, once the whole output arrived.
-    fn finish(mut self) -> Result<Vec<RecordBatch>, sqlx::Error> {
+    pub(super) fn finish(mut self) -> Result<Vec<RecordBatch>, sqlx::Error> {
         if !self.ended || !self.pending.is_empty() {
             return Err(copy_error(self.table, "the output ended early"));
         }
@@ -518,11 +546,16 @@ impl Written {
     }
 }
 
+/// How an engine's failure becomes the stage's error, naming the engine.
+pub(super) type EngineError<'a> = &'a (dyn Fn(String) -> sqlx::Error + Sync);
+
 /// Writes the result stream into `customer_daily_stats` with `run_id`; returns the rows per day.
-async fn copy_back(
+/// The stream's failures go through `engine_error`.
+pub(super) async fn copy_back(
     conn: &mut PgConnection,
     mut stream: ::datafusion::physical_plan::SendableRecordBatchStream,
     run_id: i64,
+    engine_error: EngineError<'_>,
 ) -> Result<Vec<(NaiveDate, i64)>, sqlx::Error> {
     let mut copy = conn.copy_in_raw(copy_rows_in_sql()).await?;
     let mut per_day: BTreeMap<i32, i64> = BTreeMap::new();
@@ -534,8 +567,10 @@ async fn copy_back(
         computing += started.elapsed();
         started = Instant::now();
         let written = batch
-            .map_err(engine_error)
-            .and_then(|batch| copy_text(&batch, run_id, &mut text, &mut per_day));
+            .map_err(|e| engine_error(e.to_string()))
+            .and_then(|batch| {
+                copy_text(&batch, run_id, &mut text, &mut per_day).map_err(engine_error)
+            });
         if let Err(error) = written {
             copy.abort(error.to_string()).await.ok();
             return Err(error);
@@ -566,7 +601,7 @@ fn date(days_since_epoch: i32) -> NaiveDate {
 }
 
 /// A date as Arrow's `Date32`.
-fn days_since_epoch(day: NaiveDate) -> i32 {
+pub(super) fn days_since_epoch(day: NaiveDate) -> i32 {
     (day - NaiveDate::default()).num_days() as i32
 }
 
@@ -576,21 +611,21 @@ fn copy_text(
     run_id: i64,
     out: &mut String,
     per_day: &mut BTreeMap<i32, i64>,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), String> {
     let schema = batch.schema();
     let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
     let expected: Vec<&str> = RESULT_COLUMNS.iter().map(|(name, _)| *name).collect();
     if names != expected {
-        return Err(engine_error(format!(
+        return Err(format!(
             "the statement returned the columns {names:?}, not {expected:?}"
-        )));
+        ));
     }
     let columns: Vec<ArrayRef> = RESULT_COLUMNS
         .iter()
         .zip(batch.columns())
         .map(|((_, written), column)| cast(column, &written.data_type()))
         .collect::<Result<_, _>>()
-        .map_err(engine_error)?;
+        .map_err(|e| e.to_string())?;
     for row in 0..batch.num_rows() {
         for (i, ((_, written), column)) in RESULT_COLUMNS.iter().zip(&columns).enumerate() {
             if i > 0 {
