@@ -1093,7 +1093,7 @@ CLUSTER_DBS=(e2e_cluster_ballista e2e_cluster_postgres)
 cluster_backfill() {
     local db
     for db in "${CLUSTER_DBS[@]}"; do
-        psql_db -c "DROP DATABASE IF EXISTS $db" || return 1
+        psql_db -c 'SET client_min_messages TO warning' -c "DROP DATABASE IF EXISTS $db" || return 1
     done
     local url="postgres://$DB_USER:$DB_PASSWORD@db:5432"
     local jobs_before t0=$SECONDS
