@@ -5,10 +5,18 @@
 #     .env.example, without warnings, and keeps its services and health gate;
 #     it publishes no port by default, and docker-compose.db-port.yml (the
 #     opt-in) publishes the database on 127.0.0.1 only;
+#   * its profile `cluster` (docker/check-cluster-profile.py): a Ballista
+#     scheduler, two executors or more and a pipeline, none publishing a port,
+#     one image built with the build arg FEATURES=ballista, every role
+#     advertising its service name, a named volume at the same path in the
+#     pipeline and every executor, and the pipeline's configuration (shipped
+#     in the image) naming that scheduler and path and otherwise equal to
+#     pipeline.toml;
 #   * the Dockerfile is multi-stage, builds the way CI builds
-#     (cargo build --release --locked -p pipeline), uses a pinned toolchain
-#     image no older than the workspace's rust-version, and runs as a non-root
-#     USER.
+#     (cargo build --release --locked -p pipeline) with the cargo features of
+#     the build arg FEATURES, uses a pinned toolchain image no older than the
+#     workspace's rust-version, and runs as a non-root USER;
+#     docker/cluster-prebuilt.Dockerfile repeats its runtime stage.
 # Run from anywhere: bash docker/ci-check.sh. Exits non-zero on any problem.
 set -euo pipefail
 
@@ -68,11 +76,17 @@ check_compose() { # label, extra args...
 }
 : >"$tmp/empty.env"
 if check_compose "defaults only" --env-file "$tmp/empty.env"; then
-    services=$(docker-compose --project-directory . -f "$compose_file" --env-file "$tmp/empty.env" config --services | sort | tr '\n' ' ')
-    if [ "$services" = "db pipeline scheduler " ]; then
-        ok "services: $services"
+    # The services without a profile, and the profile `cluster`; "ok<TAB>..."
+    # or "fail<TAB>..." per check.
+    if ! python3 -c 'import tomllib, yaml' 2>/dev/null; then
+        fail "python3 (3.11 or later) with PyYAML is needed to check the profile cluster (Debian: python3-yaml)"
+    elif ! python3 docker/check-cluster-profile.py "$tmp/config.yml" >"$tmp/profile" 2>&1; then
+        fail "docker/check-cluster-profile.py failed:"
+        sed 's/^/      /' "$tmp/profile" >&2
     else
-        fail "expected services db, pipeline, scheduler; found: $services"
+        while IFS=$'\t' read -r outcome message; do
+            if [ "$outcome" = ok ]; then ok "$message"; else fail "$message"; fi
+        done <"$tmp/profile"
     fi
     healthy=$(grep -c 'condition: service_healthy' "$tmp/config.yml" || true)
     if [ "$healthy" -ge 2 ]; then
@@ -85,11 +99,12 @@ if check_compose "defaults only" --env-file "$tmp/empty.env"; then
     else
         fail "app services must use image: pipeline:latest"
     fi
-    # A published port clashes with a PostgreSQL already on the host's 5432.
+    # A published port clashes with a PostgreSQL already on the host's 5432
+    # (and the profile's would open Ballista to the network).
     if grep -qE '^[[:space:]]+ports:' "$tmp/config.yml"; then
         fail "$compose_file publishes a port by default; publish the database only in $db_port_file"
     else
-        ok "no port published by default"
+        ok "no port published by default, in any profile"
     fi
 fi
 if check_compose "with $db_port_file" --env-file "$tmp/empty.env" -f "$db_port_file"; then
@@ -129,12 +144,15 @@ dockerfile=Dockerfile
 [ -f "$dockerfile" ] || { echo "FAIL: $dockerfile not found" >&2; exit 1; }
 
 # One logical instruction per line: comments dropped, continuations joined.
-awk '
-    /^[[:space:]]*#/ { next }
-    { line = line $0 }
-    /\\[[:space:]]*$/ { sub(/\\[[:space:]]*$/, " ", line); next }
-    { if (line ~ /[^[:space:]]/) print line; line = "" }
-' "$dockerfile" >"$tmp/instructions"
+instructions() { # Dockerfile
+    awk '
+        /^[[:space:]]*#/ { next }
+        { line = line $0 }
+        /\\[[:space:]]*$/ { sub(/\\[[:space:]]*$/, " ", line); next }
+        { if (line ~ /[^[:space:]]/) print line; line = "" }
+    ' "$1"
+}
+instructions "$dockerfile" >"$tmp/instructions"
 
 stages=$(grep -ciE '^[[:space:]]*FROM[[:space:]]' "$tmp/instructions" || true)
 if [ "$stages" -ge 2 ] && grep -qiE '^[[:space:]]*COPY[[:space:]]+--from=' "$tmp/instructions"; then
@@ -149,6 +167,25 @@ if grep -iE '^[[:space:]]*RUN[[:space:]]' "$tmp/instructions" |
 else
     fail "Dockerfile must build with: cargo build --release --locked -p pipeline (as CI does)"
 fi
+
+# The cluster's image is the same file built with the build arg FEATURES=ballista
+# (docker-compose.yml's profile `cluster`): declared in the build stage, empty
+# by default, and given to every cargo build (the dependency layer's too).
+features_arg=$(awk 'toupper($1) == "FROM" { from++ } toupper($1) == "ARG" && $2 ~ /^FEATURES(=|$)/ { print from ":" $2; exit }' "$tmp/instructions")
+builds=$(grep -iE '^[[:space:]]*RUN[[:space:]]' "$tmp/instructions" | grep -oE 'cargo build' | wc -l)
+featured=$(grep -iE '^[[:space:]]*RUN[[:space:]]' "$tmp/instructions" |
+    grep -oE 'cargo build --release --locked -p pipeline --features "(\$FEATURES|\$\{FEATURES\})"' | wc -l)
+case "$features_arg" in
+1:FEATURES | 1:FEATURES= | '1:FEATURES=""')
+    if [ "$builds" -ge 1 ] && [ "$featured" -eq "$builds" ]; then
+        ok "Dockerfile: ARG FEATURES (empty by default) given to each of its $builds cargo builds"
+    else
+        fail "Dockerfile: $featured of $builds cargo builds take --features \"\$FEATURES\""
+    fi
+    ;;
+"") fail "Dockerfile: no ARG FEATURES (the cargo features, empty by default) in the build stage" ;;
+*) fail "Dockerfile: ARG FEATURES must be declared in the build stage, empty by default (found ${features_arg#*:} in stage ${features_arg%%:*})" ;;
+esac
 
 rust_image=$(grep -ioE '^[[:space:]]*FROM[[:space:]]+rust:[^[:space:]]+' "$tmp/instructions" | head -n1 | sed -E 's/.*rust://' || true)
 image_version=$(printf '%s' "$rust_image" | grep -oE '^[0-9]+\.[0-9]+(\.[0-9]+)?' || true)
@@ -167,6 +204,27 @@ case "$user" in
 root | 0 | root:* | 0:*) fail "Dockerfile's final USER is root ($user)" ;;
 *) ok "image runs as non-root user: $user" ;;
 esac
+
+# ---- docker/cluster-prebuilt.Dockerfile -------------------------------------
+# The cluster image around a prebuilt binary (docker/e2e.sh): one stage, the
+# Dockerfile's runtime stage instruction for instruction, except where the
+# binary comes from.
+prebuilt=docker/cluster-prebuilt.Dockerfile
+runtime_stage() { # Dockerfile: its last stage, the binary's COPY written alike
+    instructions "$1" |
+        awk 'toupper($1) == "FROM" { n = 0 } { line[++n] = $0 } END { for (i = 1; i <= n; i++) print line[i] }' |
+        sed -E 's#^COPY[[:space:]]+(--from=[^[:space:]]+[[:space:]]+)?[^[:space:]]+[[:space:]]+/usr/local/bin/pipeline$#COPY (the binary) /usr/local/bin/pipeline#'
+}
+if [ ! -f "$prebuilt" ]; then
+    fail "$prebuilt not found"
+elif [ "$(instructions "$prebuilt" | grep -ciE '^[[:space:]]*FROM[[:space:]]')" -ne 1 ]; then
+    fail "$prebuilt must be one stage (the runtime stage), building nothing"
+elif ! diff <(runtime_stage "$dockerfile") <(runtime_stage "$prebuilt") >"$tmp/runtime.diff"; then
+    fail "$prebuilt differs from the Dockerfile's runtime stage (< Dockerfile, > $prebuilt):"
+    sed 's/^/      /' "$tmp/runtime.diff" >&2
+else
+    ok "$prebuilt is the Dockerfile's runtime stage ($(runtime_stage "$dockerfile" | wc -l) instructions) around a prebuilt binary"
+fi
 
 if [ "$failures" -ne 0 ]; then
     echo "docker checks: $failures problem(s)" >&2

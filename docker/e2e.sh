@@ -24,9 +24,20 @@
 #    port) with its password login, docker run against an existing server,
 #    the data sets seen by the demo, the data surviving down/up, the
 #    scheduler's start and stop.
-# 5. Tears down with docker-compose down -v (always, also on failure), and
-#    stops the engine and the listener on 5432 if this script started them.
-#    Only the images stay.
+# 5. Runs the profile `cluster` on pipeline-cluster:latest made from a binary
+#    built on this machine with the cargo feature `ballista` (CI's test run
+#    leaves target/debug/pipeline so built; docker/cluster-prebuilt.Dockerfile
+#    wraps it, the stack is brought up with --no-build, so the feature is not
+#    built again in the image): the Ballista scheduler and both executors up
+#    and registered under their service names, no port published, the shared
+#    snapshot volume, then a backfill of the bundled sample on the cluster and
+#    the same with the postgres engine, each into a database of its own, whose
+#    customer_daily_stats agree in every row and column. Without such a
+#    binary these steps fail under CI (CI=true) and are skipped, in one line,
+#    elsewhere.
+# 6. Tears down with docker-compose --profile cluster down -v (always, also on
+#    failure), and stops the engine and the listener on 5432 if this script
+#    started them. Only the images stay.
 #
 # Prints each step's outcome and time, then "e2e: N passed, M failed"; exits 0
 # only if every step held. If the engine cannot start, says so in one line and
@@ -39,7 +50,9 @@
 # `compose ...` runs docker-compose on this project; `pipeline_run ARGS...`
 # runs the pipeline service once (`docker-compose run --rm -T pipeline ARGS`)
 # and leaves its output in $OUT; `expect_in_output WHAT REGEX` checks it;
-# `compose_db_port ...` is `compose` with docker-compose.db-port.yml added.
+# `compose_db_port ...` is `compose` with docker-compose.db-port.yml added;
+# `cluster ...` is `compose` with the profile cluster (its steps come after
+# "scheduler").
 # For example, after the "results" step:
 #
 #   status_check() { pipeline_run status --check || { show "$OUT"; return 1; }; }
@@ -50,7 +63,9 @@
 # `compose run --rm -T -v "$WORK/reports:/reports" pipeline ...`.
 #
 # Environment: E2E_KEEP_ENGINE=1 leaves a dockerd that this script started
-# running; E2E_REBUILD_STANDINS=1 rebuilds the stand-in images. DEBIAN_MIRROR
+# running; E2E_REBUILD_STANDINS=1 rebuilds the stand-in images;
+# E2E_CLUSTER_BINARY is the binary built with the feature `ballista` that the
+# cluster image wraps (default: target/debug/pipeline). DEBIAN_MIRROR
 # is the Debian archive that debootstrap fetches from and the stand-ins' apt
 # uses, DEBIAN_SECURITY_MIRROR their security archive; by default both are
 # read from this machine's own package sources (/etc/apt/sources.list and
@@ -594,8 +609,8 @@ PIPELINE_REPORTS=$WORK/reports
 EOF
     # The demo writes its report there as the image's user (uid 10001).
     as_root install -d -o 10001 -g 10001 "$WORK/reports"
-    # Leftovers of an interrupted earlier run.
-    compose down -v --remove-orphans >/dev/null 2>&1
+    # Leftovers of an interrupted earlier run, the profile cluster's included.
+    compose --profile cluster down -v --remove-orphans >/dev/null 2>&1
     log "compose project $PROJECT; when asked, the database is published on 127.0.0.1:$DB_PORT"
 }
 
@@ -632,10 +647,11 @@ db_up() {
 
 psql_db() { compose exec -T db psql -v ON_ERROR_STOP=1 -U "$DB_USER" -d "$DB_NAME" -Atq "$@"; }
 
-db_bindings() { # the db container's published ports: "5432/tcp=IP:PORT ..."
-    docker inspect -f '{{range $p, $b := .NetworkSettings.Ports}}{{range $b}}{{$p}}={{.HostIp}}:{{.HostPort}} {{end}}{{end}}' \
-        "$(container_of db)"
+# A container's published ports: "5432/tcp=IP:PORT ...", empty if none.
+bindings_of() {
+    docker inspect -f '{{range $p, $b := .NetworkSettings.Ports}}{{range $b}}{{$p}}={{.HostIp}}:{{.HostPort}} {{end}}{{end}}' "$1"
 }
+db_bindings() { bindings_of "$(container_of db)"; }
 
 # By default nothing is published: nothing to clash with the host's 5432.
 db_port_unpublished() {
@@ -907,26 +923,255 @@ scheduler() {
     fi
 }
 
+# ---- 5. the profile cluster ------------------------------------------------
+# The image pipeline-cluster:latest is made from a binary built here with the
+# feature ballista (CI's test run builds it), not from the Dockerfile: a cold
+# release build of the feature in the image takes 20 to 40 minutes.
+CLUSTER_BINARY=${E2E_CLUSTER_BINARY:-$REPO/target/debug/pipeline}
+CLUSTER_IMAGE=pipeline-cluster:latest
+cluster() { compose --profile cluster "$@"; }
+
+# Why the binary cannot make the cluster image, or nothing. A build without
+# the feature has the subcommand too, but its roles refuse to serve: asked to
+# serve with a heartbeat timeout too short to start (a usage error in a build
+# with the feature), it says so.
+cluster_binary_problem() {
+    if [ ! -x "$CLUSTER_BINARY" ]; then
+        echo "no binary at $CLUSTER_BINARY (cargo build -p pipeline --features ballista, or set E2E_CLUSTER_BINARY)"
+        return
+    fi
+    if ! "$CLUSTER_BINARY" cluster scheduler --help >/dev/null 2>&1; then
+        echo "$CLUSTER_BINARY cluster scheduler --help fails: not a pipeline with the cluster roles"
+        return
+    fi
+    if timeout 10 "$CLUSTER_BINARY" cluster scheduler --bind 127.0.0.1 --port 1 --executor-timeout-secs 1 2>&1 |
+        grep -q 'built without the cluster roles'; then
+        echo "$CLUSTER_BINARY was built without the feature ballista (cargo build -p pipeline --features ballista)"
+    fi
+}
+
+# Decided once, before the steps: without a usable binary the cluster steps
+# fail under CI (CI set, and not to "false"; the first step says why) and are
+# skipped, in one line, elsewhere.
+CLUSTER_PROBLEM=""
+cluster_steps_wanted() {
+    CLUSTER_PROBLEM=$(cluster_binary_problem)
+    [ -z "$CLUSTER_PROBLEM" ] && return 0
+    case "${CI:-}" in
+    "" | false) ;;
+    *) return 0 ;;
+    esac
+    echo "==> cluster steps skipped: $CLUSTER_PROBLEM (under CI=true they fail)"
+    summary+=("$(printf '%-6s %5s  %s' skip - "cluster: $CLUSTER_PROBLEM")")
+    return 1
+}
+
+# The build context: the prebuilt Dockerfile, the binary without its debug
+# sections (as the release profile's strip = debuginfo leaves it; function
+# names stay), the configurations and the bundled sample.
+cluster_image() {
+    if [ -n "$CLUSTER_PROBLEM" ]; then
+        say_fail "$CLUSTER_PROBLEM"
+        return 1
+    fi
+    local ctx=$WORK/cluster-ctx t0=$SECONDS old
+    old=$(image_id "$CLUSTER_IMAGE")
+    mkdir -p "$ctx/datasets"
+    cp "$REPO/docker/cluster-prebuilt.Dockerfile" "$ctx/Dockerfile"
+    cp "$REPO/pipeline.toml" "$REPO/pipeline.cluster.toml" "$ctx/"
+    cp -r "$REPO/datasets/sample" "$ctx/datasets/"
+    if ! objcopy --strip-debug "$CLUSTER_BINARY" "$ctx/pipeline" 2>"$WORK/strip.log"; then
+        log "objcopy --strip-debug failed ($(head -n 1 "$WORK/strip.log")); the binary goes in as it is"
+        cp "$CLUSTER_BINARY" "$ctx/pipeline"
+    fi
+    log "$CLUSTER_BINARY: $(($(stat -c %s "$CLUSTER_BINARY") / 1000000)) MB, $(($(stat -c %s "$ctx/pipeline") / 1000000)) MB without debug sections"
+    if ! docker build -t "$CLUSTER_IMAGE" "$ctx" >"$WORK/cluster-build.log" 2>&1; then
+        show <(tail -n 30 "$WORK/cluster-build.log")
+        return 1
+    fi
+    rm -rf "$ctx"
+    log "built $CLUSTER_IMAGE from docker/cluster-prebuilt.Dockerfile in $((SECONDS - t0)) s: $(image_mb "$CLUSTER_IMAGE") MB"
+    remove_replaced "$old"
+    # It runs on the image's glibc, as the image's non-root user.
+    local uid
+    uid=$(docker run --rm --entrypoint id "$CLUSTER_IMAGE" -u) &&
+        docker run --rm "$CLUSTER_IMAGE" --version >"$OUT" 2>&1 || {
+        show "$OUT"
+        say_fail "the binary does not run in $CLUSTER_IMAGE"
+        return 1
+    }
+    log "in the image: $(head -n 1 "$OUT"), uid $uid"
+    [ "$uid" != 0 ] || {
+        say_fail "$CLUSTER_IMAGE runs as root"
+        return 1
+    }
+}
+
+CLUSTER_ROLES=(ballista-scheduler executor-1 executor-2)
+cluster_up() {
+    cluster up -d --no-build "${CLUSTER_ROLES[@]}" >"$WORK/up.log" 2>&1 || {
+        show "$WORK/up.log"
+        return 1
+    }
+    # Each executor registers with the scheduler under its service name (the
+    # name the pipeline fetches results by); the scheduler logs the request,
+    # the executor the success.
+    local i service id registered="" scheduler_id
+    local -A ids=()
+    for service in "${CLUSTER_ROLES[@]}"; do
+        ids[$service]=$(container_of "$service")
+    done
+    scheduler_id=${ids[ballista-scheduler]}
+    for i in $(seq 1 90); do
+        registered=yes
+        for service in executor-1 executor-2; do
+            docker logs "${ids[$service]}" 2>&1 | grep -q 'Executor registration succeed' &&
+                docker logs "$scheduler_id" 2>&1 |
+                grep -q "Received register executor request for .*host: Some(\"$service\")" ||
+                registered=""
+        done
+        [ -n "$registered" ] && break
+        sleep 1
+    done
+    for service in "${CLUSTER_ROLES[@]}"; do
+        id=${ids[$service]}
+        if [ -z "$id" ] || [ "$(docker inspect -f '{{.State.Running}}' "$id")" != true ]; then
+            show <(cluster logs --no-color --tail 20 "$service")
+            say_fail "$service is not running"
+            return 1
+        fi
+        if [ -n "$(bindings_of "$id")" ]; then
+            say_fail "$service publishes $(bindings_of "$id"); Ballista has no authentication, it must publish nothing"
+            return 1
+        fi
+    done
+    if [ -z "$registered" ]; then
+        show <(cluster logs --no-color --tail 30 "${CLUSTER_ROLES[@]}")
+        say_fail "the executors did not register with the scheduler as executor-1 and executor-2 within 90 s"
+        return 1
+    fi
+    log "running: ${CLUSTER_ROLES[*]}, no port published; both executors registered (after ${i} s):"
+    docker logs "$scheduler_id" 2>&1 | grep -o 'Received register executor request for .*host: Some("[^"]*"), port: [0-9]*' |
+        sed -E 's/.*id: "([^"]*)".*host: Some\("([^"]*)"\), port: ([0-9]*)/\2:\3 (executor \1)/' | sed 's/^/      /'
+}
+
+# The volume is the same one at /snapshots in the pipeline service and in
+# every executor, and the pipeline's user can write there (it takes the
+# image's /snapshots, owned by uid 10001, when first mounted).
+snapshot_volume() {
+    local volume=${PROJECT}_snapshots service id where
+    for service in executor-1 executor-2; do
+        id=$(container_of "$service")
+        where=$(docker inspect -f "{{range .Mounts}}{{if eq .Name \"$volume\"}}{{.Destination}}{{end}}{{end}}" "$id")
+        if [ "$where" != /snapshots ]; then
+            say_fail "$service does not mount the volume $volume at /snapshots (found: ${where:-nothing})"
+            return 1
+        fi
+    done
+    cluster run --rm -T --no-deps --entrypoint sh pipeline-cluster -c \
+        'grep " /snapshots " /proc/self/mountinfo >/dev/null && touch /snapshots/.probe && rm /snapshots/.probe && id -u' \
+        >"$OUT" 2>&1 || {
+        show "$OUT"
+        say_fail "pipeline-cluster cannot write in /snapshots"
+        return 1
+    }
+    log "volume $volume at /snapshots in executor-1 and executor-2, writable by pipeline-cluster (uid $(tail -n 1 "$OUT"))"
+}
+
+# customer_daily_stats of a database, every column but the run that wrote
+# the row and when: one JSON object per row, sorted.
+stats_rows() { # database
+    compose exec -T db psql -v ON_ERROR_STOP=1 -U "$DB_USER" -d "$1" -Atq -c \
+        "select (to_jsonb(x) - 'run_id' - 'computed_at')::text from customer_daily_stats x order by 1"
+}
+
+# The same backfill of the bundled sample twice, each into a new database:
+# on the cluster (pipeline.cluster.toml), then with the postgres engine
+# (pipeline.toml, the same image); the two tables agree in every row and
+# column.
+CLUSTER_DBS=(e2e_cluster_ballista e2e_cluster_postgres)
+cluster_backfill() {
+    local db
+    for db in "${CLUSTER_DBS[@]}"; do
+        psql_db -c 'SET client_min_messages TO warning' -c "DROP DATABASE IF EXISTS $db" || return 1
+    done
+    local url="postgres://$DB_USER:$DB_PASSWORD@db:5432"
+    local jobs_before t0=$SECONDS
+    jobs_before=$(cluster logs --no-color ballista-scheduler 2>&1 | grep -c 'Job finished successfully')
+    cluster run --rm -T -e DATABASE_URL="$url/${CLUSTER_DBS[0]}" pipeline-cluster run >"$OUT" 2>&1 || {
+        show "$OUT"
+        say_fail "the backfill on the cluster exited non-zero"
+        return 1
+    }
+    expect_in_output "the days computed" '^customer_daily_stats: computed ' || {
+        show "$OUT"
+        return 1
+    }
+    log "on the cluster ($((SECONDS - t0)) s): $(grep -m 1 '^customer_daily_stats: computed ' "$OUT")"
+    local jobs
+    jobs=$(cluster logs --no-color ballista-scheduler 2>&1 | grep -c 'Job finished successfully')
+    if [ "$jobs" -le "$jobs_before" ]; then
+        say_fail "the scheduler finished no job during the backfill: the cluster did not compute it"
+        return 1
+    fi
+    log "the scheduler finished $((jobs - jobs_before)) job(s) meanwhile"
+    t0=$SECONDS
+    cluster run --rm -T --no-deps -e PIPELINE_CONFIG=/app/pipeline.toml -e DATABASE_URL="$url/${CLUSTER_DBS[1]}" \
+        pipeline-cluster run >"$OUT" 2>&1 || {
+        show "$OUT"
+        say_fail "the backfill with the postgres engine exited non-zero"
+        return 1
+    }
+    log "with the postgres engine ($((SECONDS - t0)) s): $(grep -m 1 '^customer_daily_stats: computed ' "$OUT")"
+    stats_rows "${CLUSTER_DBS[0]}" >"$WORK/stats-ballista" &&
+        stats_rows "${CLUSTER_DBS[1]}" >"$WORK/stats-postgres" || return 1
+    local rows
+    rows=$(wc -l <"$WORK/stats-postgres")
+    if [ "$rows" -eq 0 ]; then
+        say_fail "the postgres engine wrote no customer_daily_stats rows"
+        return 1
+    fi
+    if ! diff "$WORK/stats-postgres" "$WORK/stats-ballista" >"$WORK/stats.diff"; then
+        say_fail "customer_daily_stats differ (< postgres, > ballista; $(grep -c '^<' "$WORK/stats.diff") and $(grep -c '^>' "$WORK/stats.diff") rows):"
+        show <(head -n 20 "$WORK/stats.diff")
+        return 1
+    fi
+    log "customer_daily_stats: the same $rows rows, every column, from both engines"
+    for db in "${CLUSTER_DBS[@]}"; do
+        psql_db -c "DROP DATABASE IF EXISTS $db" || return 1
+    done
+}
+
+# ---- 6. teardown -----------------------------------------------------------
+# With the profile, so that its containers and volume go too.
 teardown() {
     [ -f "$WORK/e2e.env" ] || {
         log "no stack was started"
         return 0
     }
-    compose down -v --remove-orphans >"$WORK/down.log" 2>&1 || {
+    cluster down -v --remove-orphans >"$WORK/down.log" 2>&1 || {
         show "$WORK/down.log"
         return 1
     }
-    if docker volume ls -q | grep -qx "${PROJECT}_pgdata"; then
-        say_fail "the volume ${PROJECT}_pgdata is still there"
+    local volume left
+    for volume in pgdata snapshots; do
+        if docker volume ls -q | grep -qx "${PROJECT}_$volume"; then
+            say_fail "the volume ${PROJECT}_$volume is still there"
+            return 1
+        fi
+    done
+    left=$(docker ps -aq --filter "label=com.docker.compose.project=$PROJECT" | wc -l)
+    if [ "$left" -ne 0 ]; then
+        say_fail "$left container(s) of $PROJECT are still there"
         return 1
     fi
-    log "containers, network and volume removed"
+    log "containers, network and volumes (pgdata, snapshots) removed"
 }
 
 # ---- the end ---------------------------------------------------------------
 cleanup() {
     if [ -f "$WORK/e2e.env" ] && docker info >/dev/null 2>&1; then
-        compose down -v --remove-orphans >/dev/null 2>&1
+        cluster down -v --remove-orphans >/dev/null 2>&1
     fi
     if [ -n "$started_dockerd" ] && [ -z "${E2E_KEEP_ENGINE:-}" ]; then
         as_root kill "$started_dockerd" 2>/dev/null
@@ -970,8 +1215,14 @@ step "data sets: the bundled sample in the image and service" bundled_sample
 step "data sets: the mounted datasets/ and none" mounted_datasets
 step "volume: down then up keeps the data" down_up_keeps_data
 step "scheduler: starts, logs its next run, stops within its grace" scheduler
+if cluster_steps_wanted; then
+    step_needed "cluster image: pipeline-cluster:latest from the prebuilt binary" cluster_image
+    step_needed "cluster: scheduler and two executors up, registered, no port published" cluster_up
+    step "cluster: the snapshot volume at /snapshots in the pipeline and executors" snapshot_volume
+    step "cluster: a backfill on it equals the postgres engine's, every row and column" cluster_backfill
+fi
 aborted=""
-step "teardown: docker-compose down -v" teardown
+step "teardown: docker-compose --profile cluster down -v" teardown
 
 echo
 echo "docker end-to-end steps ($((SECONDS - T0)) s in all):"
