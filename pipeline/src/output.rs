@@ -308,8 +308,10 @@ pub fn run_report(report: &RunReport) {
     } else if report.datasets.iter().any(|a| a.rejected > 0) {
         println!("rejected lines and their reasons: `pipeline rejects`");
     }
-    for aggregate in &report.aggregates {
-        aggregate_lines(aggregate);
+    for (i, aggregate) in report.aggregates.iter().enumerate() {
+        // A failed run ends with the stage that failed: its days were due, not computed.
+        let stopped = report.error.is_some() && i + 1 == report.aggregates.len();
+        aggregate_lines(aggregate, stopped);
     }
     println!(
         "{} in {:.2}s (run {})",
@@ -488,7 +490,13 @@ fn files_table(report: &RunReport) {
 }
 
 /// What one aggregate computed: the days asked or due, the stale days, what was left and what failed.
-fn aggregate_lines(aggregate: &AggregateReport) {
+/// `stopped`: the run's error stopped this stage, so what it was to compute is not all computed.
+fn aggregate_lines(aggregate: &AggregateReport, stopped: bool) {
+    let computed = if stopped {
+        "stopped by the error below while computing"
+    } else {
+        "computed"
+    };
     let stage = &aggregate.stage;
     let people = if aggregate.people_refreshed > 0 {
         format!(
@@ -520,7 +528,7 @@ fn aggregate_lines(aggregate: &AggregateReport) {
     match (aggregate.days_requested, &aggregate.days_due[..], &stale) {
         (Some(days), _, _) => {
             println!(
-                "{stage}: computed {days} ({} day{}), {written}",
+                "{stage}: {computed} {days} ({} day{}), {written}",
                 days.len(),
                 plural(days.len())
             );
@@ -535,7 +543,7 @@ fn aggregate_lines(aggregate: &AggregateReport) {
         (None, [], None) => println!("{stage}: {written}"),
         (None, due, stale) => {
             println!(
-                "{stage}: computed {} day{} not computed before ({}), {written}",
+                "{stage}: {computed} {} day{} not computed before ({}), {written}",
                 due.len(),
                 plural(due.len() as u64),
                 ranges_text(due)
