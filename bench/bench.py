@@ -365,6 +365,7 @@ def engines(binary, data, reps):
     rss = {engine: [] for engine in ENGINES}
     differing = {}
     refresh = ["run", "--stage", "customer_daily_stats", "--full-refresh"]
+    shuffle_mb, snapshot_mb = [], []
     for _ in range(reps):
         start = time.perf_counter()
         psql(ENGINE_DB_URL, input=limit_sql)
@@ -372,6 +373,12 @@ def engines(binary, data, reps):
         for engine in ENGINES:
             shutil.rmtree(snapshots, ignore_errors=True)
             seconds, mb = timed([binary, *cfg(engine), *refresh], env)
+            if engine == "ballista":
+                # What the job shuffled (the executors remove a finished job's files a minute later),
+                # and what the snapshot holds.
+                shuffle_mb.append(sum(f.stat().st_size for name in ("a", "b")
+                                      for f in (workdir / name).rglob("*") if f.is_file()) / 1e6)
+                snapshot_mb.append(sum(f.stat().st_size for f in snapshots.rglob("*") if f.is_file()) / 1e6)
             times[engine].append(seconds)
             rss[engine].append(mb)
             differing[engine] = int(psql(ENGINE_DB_URL, "-At", "-c",
@@ -384,7 +391,8 @@ def engines(binary, data, reps):
     res = {"dataset": str(data), "rows": int(psql(ENGINE_DB_URL, "-At", "-c",
                                                   "SELECT count(*) FROM customer_daily_stats").strip()),
            "limit_s": median(times["limit"]), "ballista_snapshot_kept_s": warm_s,
-           "ballista_executor_peak_rss_mb": max(executor_rss)}
+           "ballista_executor_peak_rss_mb": max(executor_rss),
+           "ballista_shuffle_mb": max(shuffle_mb), "ballista_snapshot_mb": max(snapshot_mb)}
     for engine in ENGINES:
         res[f"{engine}_s"] = median(times[engine])
         res[f"{engine}_vs_limit"] = res[f"{engine}_s"] / res["limit_s"]
@@ -398,7 +406,8 @@ def engines(binary, data, reps):
               + f"   (peak RSS {res[f'{engine}_peak_rss_mb']:.0f} MB, "
                 f"{res[f'{engine}_rows_differing_from_limit']} rows differing from the statement's)")
     print(f"ballista, snapshot kept   {warm_s:8.3f} s   ratio {warm_s / res['limit_s']:8.2f}   "
-          f"(executors' peak RSS {res['ballista_executor_peak_rss_mb']:.0f} MB)")
+          f"(executors' peak RSS {res['ballista_executor_peak_rss_mb']:.0f} MB; shuffle files "
+          f"{res['ballista_shuffle_mb']:.0f} MB, snapshot {res['ballista_snapshot_mb']:.0f} MB)")
     return res
 
 

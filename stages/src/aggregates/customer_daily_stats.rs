@@ -103,7 +103,19 @@ pub struct CustomerDailyStatsConfig {
     /// pipeline and every executor see at the same path (a shared volume).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot_dir: Option<PathBuf>,
+    /// `engine = "ballista"`: the partitions each shuffle of the job has (its tasks per stage);
+    /// about the task slots of the cluster. Default [`DEFAULT_PARTITIONS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partitions: Option<u32>,
 }
+
+/// The partitions of a Ballista job's shuffles when `partitions` is not given: the statement has
+/// about forty stages, so each partition is forty tasks, each with a scheduling cost; a few
+/// partitions per executor keep a small job short and a large one parallel.
+pub const DEFAULT_PARTITIONS: u32 = 4;
+
+/// The most partitions `partitions` takes.
+const MAX_PARTITIONS: u32 = 4096;
 
 fn default_excluded_statuses() -> Vec<String> {
     vec!["canceled".to_owned(), "unavailable".to_owned()]
@@ -121,6 +133,7 @@ impl Default for CustomerDailyStatsConfig {
             engine: Engine::default(),
             scheduler: None,
             snapshot_dir: None,
+            partitions: None,
         }
     }
 }
@@ -165,7 +178,13 @@ impl StageConfig for CustomerDailyStatsConfig {
     }
 
     fn tuning_options(&self) -> &'static [&'static str] {
-        &["chunk_days", "engine", "scheduler", "snapshot_dir"]
+        &[
+            "chunk_days",
+            "engine",
+            "scheduler",
+            "snapshot_dir",
+            "partitions",
+        ]
     }
 
     fn writes(&self) -> Option<&'static str> {
@@ -209,10 +228,19 @@ impl CustomerDailyStatsConfig {
                     "engine \"ballista\" needs a directory the pipeline and every executor see at the same path, e.g. snapshot_dir = \"/srv/pipeline/snapshots\"",
                 ));
             }
+            if let Some(partitions) = self.partitions
+                && !(1..=MAX_PARTITIONS).contains(&partitions)
+            {
+                problems.push(Problem::new(
+                    "partitions",
+                    format!("must be between 1 and {MAX_PARTITIONS}, got {partitions}"),
+                ));
+            }
         } else {
             for (key, given) in [
                 ("scheduler", self.scheduler.is_some()),
                 ("snapshot_dir", self.snapshot_dir.is_some()),
+                ("partitions", self.partitions.is_some()),
             ] {
                 if given {
                     problems.push(Problem::new(
@@ -254,6 +282,7 @@ impl CustomerDailyStatsConfig {
                     host,
                     port,
                     snapshot_dir.clone(),
+                    self.partitions.unwrap_or(DEFAULT_PARTITIONS),
                 )))
             }
             #[allow(unreachable_patterns, reason = "the engines this build lacks")]
@@ -957,7 +986,12 @@ mod tests {
             assert_eq!(scheduler_host_port(bad), None, "{bad}");
         }
         // Where the cluster is and where its snapshots go change how, never what.
-        for key in ["engine", "scheduler", "snapshot_dir"] {
+        let zero = CustomerDailyStatsConfig {
+            partitions: Some(0),
+            ..bad.clone()
+        };
+        assert!(keys(&zero).iter().any(|(k, _)| k == "partitions"));
+        for key in ["engine", "scheduler", "snapshot_dir", "partitions"] {
             assert!(ballista.tuning_options().contains(&key), "{key}");
         }
     }
