@@ -159,21 +159,22 @@ def main(config_path):
             given or "none",
         )
 
-    # The shared volume: the pipeline writes snapshots, every executor reads them at the same path.
+    # The shared volume: the pipeline writes snapshots; the scheduler (which lists the files to plan
+    # the scans) and every executor read them at the same path.
     pipeline = pipelines[0]
     shared = None
     for volume, target, writable in mounts(cluster[pipeline], named_volumes):
         if writable and all(
             any(v == volume and t == target for v, t, _ in mounts(cluster[e], named_volumes))
-            for e in executors
+            for e in executors + [scheduler]
         ):
             shared = (volume, target)
             break
     report(
         shared is not None,
-        f"the named volume {shared[0]} at {shared[1]} in {pipeline} (writable) and every executor"
+        f"the named volume {shared[0]} at {shared[1]} in {pipeline} (writable), the scheduler and every executor"
         if shared
-        else f"no named volume mounted at one path in {pipeline} (writable) and every executor",
+        else f"no named volume mounted at one path in {pipeline} (writable), the scheduler and every executor",
     )
 
     # The pipeline's configuration: a file at the top level, shipped in the image, naming the

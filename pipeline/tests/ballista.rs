@@ -73,6 +73,22 @@ fn snapshot_versions(snapshots: &Path) -> Vec<(String, Vec<SystemTime>)> {
     out
 }
 
+/// `status` (text and JSON) says the cluster computed the `days`.
+fn assert_status_names_the_engine(db: &TestDb, config: &str, days: i64) {
+    let status = db.status_json(config);
+    assert_eq!(
+        status["aggregates"][0]["engines"],
+        serde_json::json!({ "ballista": days })
+    );
+    let text_status = db.ok(&["--config", config, "status"]);
+    assert!(
+        text_status.contains(&format!(
+            "customer_daily_stats: days computed by ballista ({days})"
+        )),
+        "{text_status}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_sample_and_a_history_with_late_changes_give_the_postgres_rows() {
     let root = tempfile::tempdir().unwrap();
@@ -111,19 +127,7 @@ async fn the_sample_and_a_history_with_late_changes_give_the_postgres_rows() {
         engines(&on_cluster).await,
         [("ballista".to_owned(), days[0].1)]
     );
-    let status = on_cluster.status_json(&ballista);
-    assert_eq!(
-        status["aggregates"][0]["engines"],
-        serde_json::json!({ "ballista": days[0].1 })
-    );
-    let text_status = on_cluster.ok(&["--config", &ballista, "status"]);
-    assert!(
-        text_status.contains(&format!(
-            "customer_daily_stats: days computed by ballista ({})",
-            days[0].1
-        )),
-        "{text_status}"
-    );
+    assert_status_names_the_engine(&on_cluster, &ballista, days[0].1);
     // The executors read the snapshot: both ran tasks.
     assert!(files_under(&work_a) > 0 && files_under(&work_b) > 0);
 

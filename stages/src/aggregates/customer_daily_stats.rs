@@ -100,7 +100,7 @@ pub struct CustomerDailyStatsConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduler: Option<String>,
     /// `engine = "ballista"`: where the Parquet snapshots of the tables go, a directory the
-    /// pipeline and every executor see at the same path (a shared volume).
+    /// pipeline, the scheduler and every executor see at the same path (a shared volume).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot_dir: Option<PathBuf>,
     /// `engine = "ballista"`: the partitions each shuffle of the job has (its tasks per stage);
@@ -225,7 +225,7 @@ impl CustomerDailyStatsConfig {
             {
                 problems.push(Problem::new(
                     "snapshot_dir",
-                    "engine \"ballista\" needs a directory the pipeline and every executor see at the same path, e.g. snapshot_dir = \"/srv/pipeline/snapshots\"",
+                    "engine \"ballista\" needs a directory the pipeline, the scheduler and every executor see at the same path, e.g. snapshot_dir = \"/srv/pipeline/snapshots\"",
                 ));
             }
             if let Some(partitions) = self.partitions

@@ -29,6 +29,7 @@ use ::datafusion::arrow::datatypes::SchemaRef;
 use ::datafusion::execution::SessionStateBuilder;
 use ::datafusion::parquet::arrow::ArrowWriter;
 use ::datafusion::parquet::file::properties::WriterProperties;
+use ::datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
 use ::datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use ::datafusion::scalar::ScalarValue;
 use async_trait::async_trait;
@@ -159,6 +160,36 @@ impl BallistaEngine {
         Ok(dir)
     }
 
+    /// Fails unless the cluster reads every row of every snapshot: the scheduler plans the scans
+    /// from the files it lists under `snapshot_dir`, so a scheduler or an executor that does not
+    /// see the directory (another machine, a volume not mounted) would compute from no rows, and
+    /// the days would be replaced by nothing. The rows the files' footers hold here are compared
+    /// with a count the cluster computes.
+    async fn check_cluster_sees(
+        &self,
+        ctx: &SessionContext,
+        snapshots: &[(&str, PathBuf)],
+    ) -> Result<(), sqlx::Error> {
+        for (name, dir) in snapshots {
+            let here = footer_rows(dir).map_err(|e| self.error(e))?;
+            let there = ctx
+                .table(*name)
+                .await
+                .map_err(|e| self.error(e))?
+                .count()
+                .await
+                .map_err(|e| self.error(e))?;
+            if there != here {
+                return Err(self.error(format!(
+                    "the cluster read {there} rows of {name} where the snapshot holds {here} ({}): \
+                     the scheduler and every executor must see snapshot_dir at the same path as the pipeline",
+                    dir.display()
+                )));
+            }
+        }
+        Ok(())
+    }
+
     fn io_error(&self, path: &Path, error: &std::io::Error) -> sqlx::Error {
         self.error(format!("snapshot_dir: {}: {error}", path.display()))
     }
@@ -240,6 +271,22 @@ impl BallistaEngine {
         }
         files.finish().map_err(|e| self.error(e))
     }
+}
+
+/// The rows of the Parquet files in `dir`, from their footers.
+fn footer_rows(dir: &Path) -> Result<usize, String> {
+    let mut rows = 0;
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for entry in entries {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        if path.extension().is_some_and(|e| e == "parquet") {
+            let file = File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let reader =
+                SerializedFileReader::new(file).map_err(|e| format!("{}: {e}", path.display()))?;
+            rows += usize::try_from(reader.metadata().file_metadata().num_rows()).unwrap_or(0);
+        }
+    }
+    Ok(rows)
 }
 
 /// Removes the other versions of a table's snapshot under `root`, and private directories that
@@ -376,6 +423,7 @@ impl StatsEngine for BallistaEngine {
                 .await
                 .map_err(|e| self.error(e))?;
         }
+        self.check_cluster_sees(&ctx, &snapshots).await?;
         let days = [computation.days.start, computation.days.end]
             .map(|day| ScalarValue::Date32(Some(days_since_epoch(day))));
         let stream = ctx
@@ -415,5 +463,14 @@ mod tests {
         let files = SnapshotFiles::new(dir.path(), schema(InputTable::Customers));
         assert_eq!(files.finish().unwrap(), 0);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        assert_eq!(footer_rows(dir.path()).unwrap(), 0);
+        let full = tempfile::tempdir().unwrap();
+        let batch =
+            excluded_statuses_batch(&["canceled".to_owned(), "unavailable".to_owned()]).unwrap();
+        let mut files = SnapshotFiles::new(full.path(), batch.schema());
+        files.write(&batch).unwrap();
+        files.write(&batch).unwrap();
+        assert_eq!(files.finish().unwrap(), 4);
+        assert_eq!(footer_rows(full.path()).unwrap(), 4);
     }
 }
