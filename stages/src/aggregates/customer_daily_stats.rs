@@ -386,6 +386,16 @@ pub fn datafusion_compute_sql(key: CustomerKey) -> &'static str {
     }
 }
 
+/// The loaded tables the statistics keyed by `key` read: the person needs `customers`.
+#[must_use]
+pub fn input_tables(key: CustomerKey) -> Vec<InputTable> {
+    let mut tables = vec![InputTable::Orders, InputTable::OrderItems];
+    if key == CustomerKey::CustomerUniqueId {
+        tables.push(InputTable::Customers);
+    }
+    tables
+}
+
 /// A loaded table another engine reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InputTable {
@@ -477,18 +487,20 @@ pub struct Computation<'a> {
     pub run_id: i64,
 }
 
-/// Computes a scope's rows of `customer_daily_stats` from the loaded tables and inserts them, in
-/// the caller's transaction, which already holds the locks and no longer holds the rows replaced.
+/// Computes whole days of `customer_daily_stats` from the loaded tables and inserts them, in the
+/// caller's transaction, which already holds the locks and no longer holds the rows replaced.
 /// Every engine gives the same rows: the columns' definitions are the README's, and
-/// `stages/sql/customer_daily_stats.sql` is their reference.
+/// `stages/sql/customer_daily_stats.sql` is their reference. The changed people of a daily run
+/// ([`Scope::Pairs`]) are the stage's to compute, in `PostgreSQL` whatever the engine: a few
+/// thousand rows that one indexed statement computes faster than any engine gets the tables.
 #[async_trait]
 pub trait StatsEngine: Send + Sync {
-    /// The name recorded for the days it computes in `scope` (`aggregate_days.engine`): an engine
-    /// may leave small work to `PostgreSQL`.
-    fn name(&self, scope: Scope) -> &'static str;
+    /// The name recorded for the days it computes (`aggregate_days.engine`).
+    fn name(&self) -> &'static str;
 
-    /// Computes and inserts the rows of `computation` through `conn`; returns how many rows it
-    /// wrote per day (a day without rows may be absent).
+    /// Computes and inserts the rows of `computation` ([`Scope::Days`] or
+    /// [`Scope::DaysFromStart`]) through `conn`; returns how many rows it wrote per day (a day
+    /// without rows may be absent).
     async fn write_rows(
         &self,
         conn: &mut PgConnection,
@@ -497,12 +509,12 @@ pub trait StatsEngine: Send + Sync {
 }
 
 /// The engine that runs the file's statement for the computation ([`compute_sql`]) in
-/// `PostgreSQL`: one set-based statement for any number of days or people.
+/// `PostgreSQL`: one set-based statement for any number of days or people (every scope).
 pub struct PostgresEngine;
 
 #[async_trait]
 impl StatsEngine for PostgresEngine {
-    fn name(&self, _: Scope) -> &'static str {
+    fn name(&self) -> &'static str {
         freshness::POSTGRES
     }
 
@@ -634,15 +646,7 @@ impl Aggregate for CustomerDailyStats {
             .await?;
         let mut counts = BTreeMap::new();
         count_days(&written, 1, &mut counts);
-        freshness::record_chunk(
-            conn,
-            run,
-            self.engine.name(scope),
-            high_water,
-            days,
-            &counts,
-        )
-        .await
+        freshness::record_chunk(conn, run, self.engine.name(), high_water, days, &counts).await
     }
 
     async fn stale(
@@ -695,7 +699,7 @@ impl Aggregate for CustomerDailyStats {
         let written = match (days.first(), days.last()) {
             (Some(first), Some(last)) => {
                 let span = DayRange::new(*first, *last);
-                self.engine
+                PostgresEngine
                     .write_rows(conn, &self.computation(Scope::Pairs, span, run.run_id))
                     .await?
             }
@@ -707,7 +711,7 @@ impl Aggregate for CustomerDailyStats {
             conn,
             run.stage_name,
             run.run_id,
-            self.engine.name(Scope::Pairs),
+            PostgresEngine.name(),
             high_water,
             &delta,
         )

@@ -17,8 +17,8 @@
 //! 3. The rows back into `PostgreSQL` through the in-process engine's `COPY`, in the stage's
 //!    transaction, so every day is replaced whole or not at all.
 //!
-//! Like the in-process engine, the changed people of a daily run ([`Scope::Pairs`]) stay in
-//! `PostgreSQL`: their few rows cost less there than one table copied out.
+//! Like the in-process engine, it computes whole days only: the changed people of a daily run are
+//! the stage's, in `PostgreSQL` (see [`StatsEngine`]).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -31,7 +31,6 @@ use ::datafusion::parquet::arrow::ArrowWriter;
 use ::datafusion::parquet::file::properties::WriterProperties;
 use ::datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
 use ::datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
-use ::datafusion::scalar::ScalarValue;
 use async_trait::async_trait;
 use ballista::prelude::{SessionConfigExt, SessionContextExt};
 use chrono::NaiveDate;
@@ -39,12 +38,9 @@ use futures::StreamExt;
 use sqlx::PgConnection;
 
 use super::datafusion_engine::{
-    BinaryCopyDecoder, copy_back, days_since_epoch, excluded_statuses_batch, schema, table_name,
+    BinaryCopyDecoder, copy_back, excluded_statuses_batch, execute, schema, table_name,
 };
-use super::{
-    Computation, CustomerKey, InputTable, PostgresEngine, Scope, StatsEngine, copy_out_sql,
-    datafusion_compute_sql, table_version_sql,
-};
+use super::{Computation, InputTable, StatsEngine, copy_out_sql, input_tables, table_version_sql};
 
 /// Rows per Parquet file of a snapshot: a table of N rows is N / this files, which executors read
 /// in parallel (and `DataFusion` splits a file by row groups too).
@@ -380,12 +376,8 @@ impl<'a> SnapshotFiles<'a> {
 
 #[async_trait]
 impl StatsEngine for BallistaEngine {
-    fn name(&self, scope: Scope) -> &'static str {
-        if scope == Scope::Pairs {
-            PostgresEngine.name(scope)
-        } else {
-            "ballista"
-        }
+    fn name(&self) -> &'static str {
+        "ballista"
     }
 
     async fn write_rows(
@@ -393,17 +385,10 @@ impl StatsEngine for BallistaEngine {
         conn: &mut PgConnection,
         computation: &Computation<'_>,
     ) -> Result<Vec<(NaiveDate, i64)>, sqlx::Error> {
-        if computation.scope == Scope::Pairs {
-            return PostgresEngine.write_rows(conn, computation).await;
-        }
         self.reach_scheduler().await?;
-        let mut tables = vec![InputTable::Orders, InputTable::OrderItems];
-        if computation.key == CustomerKey::CustomerUniqueId {
-            tables.push(InputTable::Customers);
-        }
         let started = std::time::Instant::now();
         let mut snapshots = Vec::new();
-        for table in tables {
+        for table in input_tables(computation.key) {
             snapshots.push((table_name(table), self.snapshot(conn, table).await?));
         }
         snapshots.push((
@@ -424,14 +409,7 @@ impl StatsEngine for BallistaEngine {
                 .map_err(|e| self.error(e))?;
         }
         self.check_cluster_sees(&ctx, &snapshots).await?;
-        let days = [computation.days.start, computation.days.end]
-            .map(|day| ScalarValue::Date32(Some(days_since_epoch(day))));
-        let stream = ctx
-            .sql(datafusion_compute_sql(computation.key))
-            .await
-            .and_then(|frame| frame.with_param_values(days.to_vec()))
-            .map_err(|e| self.error(e))?
-            .execute_stream()
+        let stream = execute(&ctx, computation)
             .await
             .map_err(|e| self.error(e))?;
         copy_back(conn, stream, computation.run_id, &|e| self.error(e)).await

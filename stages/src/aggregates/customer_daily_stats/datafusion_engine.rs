@@ -13,9 +13,9 @@
 //!    STDIN` (text format), counting rows per day. An error in any step fails the transaction, so
 //!    every day stays as it was.
 //!
-//! The changed people of a daily run ([`Scope::Pairs`]) are small work: copying every table out
-//! costs more than `PostgreSQL`'s statement over a few thousand people, so that scope stays in
-//! `PostgreSQL` ([`PostgresEngine`]).
+//! The engine computes whole days only: the changed people of a daily run are the stage's, in
+//! `PostgreSQL` (see [`StatsEngine`]), since copying every table out costs more than its statement
+//! over a few thousand people.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -40,8 +40,8 @@ use futures::StreamExt;
 use sqlx::PgConnection;
 
 use super::{
-    Computation, CustomerKey, InputTable, PostgresEngine, Scope, StatsEngine, copy_out_sql,
-    copy_rows_in_sql, datafusion_compute_sql,
+    Computation, CustomerKey, InputTable, StatsEngine, copy_out_sql, copy_rows_in_sql,
+    datafusion_compute_sql, input_tables,
 };
 
 /// Rows per decoded record batch.
@@ -52,12 +52,8 @@ pub struct DataFusionEngine;
 
 #[async_trait]
 impl StatsEngine for DataFusionEngine {
-    fn name(&self, scope: Scope) -> &'static str {
-        if scope == Scope::Pairs {
-            PostgresEngine.name(scope)
-        } else {
-            "datafusion"
-        }
+    fn name(&self) -> &'static str {
+        "datafusion"
     }
 
     async fn write_rows(
@@ -65,9 +61,6 @@ impl StatsEngine for DataFusionEngine {
         conn: &mut PgConnection,
         computation: &Computation<'_>,
     ) -> Result<Vec<(NaiveDate, i64)>, sqlx::Error> {
-        if computation.scope == Scope::Pairs {
-            return PostgresEngine.write_rows(conn, computation).await;
-        }
         let snapshot = Snapshot::copy_from(conn, computation.key).await?;
         tracing::debug!(
             rows = snapshot.rows(),
@@ -78,19 +71,25 @@ impl StatsEngine for DataFusionEngine {
         snapshot
             .register(&ctx, computation.excluded_statuses)
             .map_err(engine_error)?;
-        let days = [computation.days.start, computation.days.end]
-            .map(|day| ScalarValue::Date32(Some(days_since_epoch(day))));
-        let stream = ctx
-            .sql(datafusion_compute_sql(computation.key))
-            .await
-            .and_then(|frame| frame.with_param_values(days.to_vec()))
-            .map_err(engine_error)?
-            .execute_stream()
-            .await
-            .map_err(engine_error)?;
+        let stream = execute(&ctx, computation).await.map_err(engine_error)?;
         drop(snapshot);
         copy_back(conn, stream, computation.run_id, &|e| engine_error(e)).await
     }
+}
+
+/// Starts the statement of `computation`'s key over its days in `ctx`, whose tables are
+/// registered: in-process or on a cluster, the same statement and parameters.
+pub(super) async fn execute(
+    ctx: &SessionContext,
+    computation: &Computation<'_>,
+) -> ::datafusion::error::Result<::datafusion::physical_plan::SendableRecordBatchStream> {
+    let days = [computation.days.start, computation.days.end]
+        .map(|day| ScalarValue::Date32(Some(days_since_epoch(day))));
+    ctx.sql(datafusion_compute_sql(computation.key))
+        .await?
+        .with_param_values(days.to_vec())?
+        .execute_stream()
+        .await
 }
 
 /// A `DataFusion` failure as the stage's error type.
@@ -166,12 +165,8 @@ pub(super) fn schema(table: InputTable) -> SchemaRef {
 impl Snapshot {
     /// Reads the tables the statistics under `key` need through `conn`, in its transaction.
     pub async fn copy_from(conn: &mut PgConnection, key: CustomerKey) -> Result<Self, sqlx::Error> {
-        let mut tables = vec![InputTable::Orders, InputTable::OrderItems];
-        if key == CustomerKey::CustomerUniqueId {
-            tables.push(InputTable::Customers);
-        }
         let mut out = Vec::new();
-        for table in tables {
+        for table in input_tables(key) {
             let mut decoder = BinaryCopyDecoder::new(table);
             let mut stream = conn.copy_out_raw(copy_out_sql(table)).await?;
             while let Some(chunk) = stream.next().await {
@@ -601,7 +596,7 @@ fn date(days_since_epoch: i32) -> NaiveDate {
 }
 
 /// A date as Arrow's `Date32`.
-pub(super) fn days_since_epoch(day: NaiveDate) -> i32 {
+fn days_since_epoch(day: NaiveDate) -> i32 {
     (day - NaiveDate::default()).num_days() as i32
 }
 
