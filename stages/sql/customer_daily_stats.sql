@@ -10,6 +10,16 @@
 -- Deletes the rows of the days $1..=$2, before a computation writes them again.
 DELETE FROM customer_daily_stats WHERE stat_date BETWEEN $1 AND $2;
 
+-- name: rows_outside_days
+-- Whether the table holds a row of a day outside $1..=$2 (two probes of the key's first column):
+-- when it does not, a computation of those days replaces every row, and builds the keys once
+-- after writing (stages/src/core/keys.rs).
+SELECT EXISTS (SELECT 1 FROM customer_daily_stats WHERE stat_date < $1)
+    OR EXISTS (SELECT 1 FROM customer_daily_stats WHERE stat_date > $2);
+
+-- name: lock_for_rebuild
+LOCK TABLE customer_daily_stats IN ACCESS EXCLUSIVE MODE;
+
 -- name: erase_rows
 -- Deletes the rows whose customer key is one of $1 (an erased person and their customer ids);
 -- returns the rows deleted per day.

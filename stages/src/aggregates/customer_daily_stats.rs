@@ -32,7 +32,7 @@ use sqlx::{PgConnection, Row};
 use crate::core::days::{MAX_CHUNK_DAYS, count_days, purchase_days};
 use crate::core::{
     Aggregate, AggregateRun, BuildError, ChunkReport, DayRange, Problem, RefreshReport, Role,
-    Stage, StageConfig, StageContext, Staleness, erasure, freshness, locks, sql_file,
+    Stage, StageConfig, StageContext, Staleness, erasure, freshness, keys, locks, sql_file,
 };
 use crate::core::{CustomerRead, CustomerReads, StoredRows};
 
@@ -342,6 +342,8 @@ sql_file::statements! {
     /// The statements of this stage, as static text (see [`crate::core::sql_file`]).
     static SQL: Statements = "customer_daily_stats.sql" {
         delete_days,
+        rows_outside_days,
+        lock_for_rebuild,
         erase_rows,
         create_refresh_pairs,
         analyze_refresh_pairs,
@@ -538,6 +540,36 @@ impl StatsEngine for PostgresEngine {
     }
 }
 
+/// How long a computation that replaces every row waits for the table's exclusive lock before it
+/// writes the ordinary way instead: a reader in a long transaction must not queue every other
+/// reader behind the wait.
+const REBUILD_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Before a computation of `days`: when the table holds no row of another day, the computation
+/// replaces every row, so it drops the keys and the index ([`keys`]) to build them once after
+/// writing, as `pg_restore` does, and returns `true`. That takes the table's exclusive lock: readers
+/// wait for the commit (they see the old rows until then, as ever, and the new ones after). When
+/// another day's row is stored, or the lock is not had within [`REBUILD_LOCK_WAIT`], the keys stay
+/// and the rows go in through them.
+async fn rebuild_keys(conn: &mut PgConnection, days: DayRange) -> Result<bool, sqlx::Error> {
+    let outside: bool = sqlx::query_scalar(SQL.rows_outside_days)
+        .bind(days.start)
+        .bind(days.end)
+        .fetch_one(&mut *conn)
+        .await?;
+    if outside {
+        return Ok(false);
+    }
+    if !keys::try_lock(conn, SQL.lock_for_rebuild, REBUILD_LOCK_WAIT).await? {
+        tracing::info!(
+            "customer_daily_stats: a reader held the table, so the keys stay while the rows are written"
+        );
+        return Ok(false);
+    }
+    keys::drop_all(conn, &["customer_daily_stats"]).await?;
+    Ok(true)
+}
+
 impl CustomerDailyStats {
     /// The computation of `scope` over `days` under run `run_id`, with this stage's options.
     fn computation(&self, scope: Scope, days: DayRange, run_id: i64) -> Computation<'_> {
@@ -629,6 +661,7 @@ impl Aggregate for CustomerDailyStats {
         locks::shared_load_lock(conn).await?;
         locks::day_locks(conn, days.start, days.end).await?;
         let high_water = freshness::changes_high_water(conn).await?;
+        let rebuild = rebuild_keys(conn, days).await?;
         sqlx::query(SQL.delete_days)
             .bind(days.start)
             .bind(days.end)
@@ -644,6 +677,14 @@ impl Aggregate for CustomerDailyStats {
             .engine
             .write_rows(conn, &self.computation(scope, days, run.run_id))
             .await?;
+        if rebuild {
+            let started = std::time::Instant::now();
+            keys::restore(conn).await?;
+            tracing::debug!(
+                seconds = started.elapsed().as_secs_f64(),
+                "customer_daily_stats: the keys built"
+            );
+        }
         let mut counts = BTreeMap::new();
         count_days(&written, 1, &mut counts);
         freshness::record_chunk(conn, run, self.engine.name(), high_water, days, &counts).await

@@ -1,7 +1,7 @@
 //! The framework the stages are plugins of: the stage traits and their registry ([`stage`],
 //! [`roles`]), the errors they speak ([`error`]), the data passed between stages ([`record`]), and
 //! what several stages and the binary share: days ([`days`]), freshness of computed days
-//! ([`freshness`]), advisory locks ([`locks`]), static SQL files ([`sql_file`]), file digests
+//! ([`freshness`]), advisory locks ([`locks`]), keys dropped and built again around a bulk write ([`keys`]), static SQL files ([`sql_file`]), file digests
 //! ([`digest`]), what each table holds of the files ([`loaded_files`]), text made safe to show
 //! ([`text`]) and stored rows read for printing ([`stored_rows`]).
 //!
@@ -14,6 +14,7 @@ pub mod digest;
 pub mod erasure;
 pub mod error;
 pub mod freshness;
+pub mod keys;
 pub mod loaded_files;
 pub mod locks;
 pub mod record;

@@ -24,7 +24,7 @@ use crate::core::record::ValidatedBatch;
 use crate::core::{
     BuildError, DatasetAccount, Load, Problem, Role, Source, Stage, StageConfig, StageContext,
 };
-use crate::core::{locks, sql_file};
+use crate::core::{keys, locks, sql_file};
 use statements::LoadStatements;
 
 sql_file::statements! {
@@ -37,11 +37,6 @@ sql_file::statements! {
         copy_rejects,
         estimated_rows,
         quarantine_rejects,
-        create_load_keys,
-        record_keys,
-        drop_keys,
-        set_maintenance_work_mem,
-        restore_keys,
         list_changed_orders,
         count_changed_orders,
         estimated_orders,
@@ -514,12 +509,8 @@ impl Load for PostgresLoad {
     }
 }
 
-/// The keys, indexes and references of the four tables, as the catalog defines them (so the
-/// migrations stay their only definition), dropped for a first load and built again after it, in
-/// the load's transaction. `PostgreSQL` itself writes the statements (`pg_get_constraintdef`,
-/// `pg_get_indexdef`, names quoted by `format('%I')`) into the temporary table `load_keys`, and runs
-/// them from there: step 1 the primary keys and unique constraints, 2 the other indexes, 3 the
-/// references.
+/// A first load's keys: it loads the four tables as `pg_restore` does, without their keys, indexes
+/// and references ([`keys`]), built once at the end.
 struct Keys;
 
 impl Keys {
@@ -539,24 +530,12 @@ impl Keys {
     /// Records the definitions, then drops references, indexes and keys.
     async fn drop_all(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
         let tables: Vec<&str> = Dataset::LOAD_ORDER.iter().map(|d| d.table()).collect();
-        sqlx::query(SQL.create_load_keys)
-            .execute(&mut *conn)
-            .await?;
-        sqlx::query(SQL.record_keys)
-            .bind(&tables)
-            .execute(&mut *conn)
-            .await?;
-        sqlx::query(SQL.drop_keys).execute(&mut *conn).await?;
-        Ok(())
+        keys::drop_all(conn, &tables).await
     }
 
     /// Builds the keys and indexes, then the references.
     async fn restore(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-        sqlx::query(SQL.set_maintenance_work_mem)
-            .execute(&mut *conn)
-            .await?;
-        sqlx::query(SQL.restore_keys).execute(&mut *conn).await?;
-        Ok(())
+        keys::restore(conn).await
     }
 }
 
