@@ -900,7 +900,7 @@ mod tests {
         use sea_orm::{IdenStatic, Iterable};
         let by_person = datafusion_compute_sql(CustomerKey::CustomerUniqueId);
         let by_customer_id = datafusion_compute_sql(CustomerKey::CustomerId);
-        let definition = |sql: &'static str| &sql[sql.find("history_items AS (").unwrap()..];
+        let definition = |sql: &'static str| &sql[sql.find("item_sets AS (").unwrap()..];
         assert_eq!(definition(by_person), definition(by_customer_id));
         assert!(by_person.contains("SELECT c.customer_unique_id AS customer,"));
         assert!(by_customer_id.contains("SELECT o.customer_id AS customer,"));
