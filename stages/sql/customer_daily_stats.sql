@@ -520,10 +520,10 @@ COPY (SELECT order_id, product_id, seller_id, price, freight_value FROM order_it
 SELECT version::text FROM table_versions WHERE table_name = $1;
 
 -- name: copy_rows_in
--- The rows another engine computed, back into the table in the caller's transaction (text
+-- The rows another engine computed, back into the table in the caller's transaction (binary
 -- format); `computed_at` takes its default, the transaction's time.
 COPY customer_daily_stats (
     stat_date, customer_unique_id, orders_count, canceled_orders_count, items_count,
     distinct_products, distinct_sellers, items_value, freight_value, total_spent, avg_order_value,
     first_order_at, last_order_at, lifetime_orders, lifetime_spent, first_order_date,
-    days_since_previous_order, is_repeat_customer, run_id) FROM STDIN;
+    days_since_previous_order, is_repeat_customer, run_id) FROM STDIN (FORMAT binary);

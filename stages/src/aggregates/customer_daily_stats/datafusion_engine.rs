@@ -10,7 +10,7 @@
 //!    same [`Snapshot`].
 //! 2. [`Snapshot::register`] and `datafusion/customer_daily_stats.sql`: the rows of the days.
 //! 3. [`copy_back`]: the result stream, batch by batch, into `COPY customer_daily_stats FROM
-//!    STDIN` (text format), counting rows per day. An error in any step fails the transaction, so
+//!    STDIN` (binary format, as the tables came out), counting rows per day. An error in any step fails the transaction, so
 //!    every day stays as it was.
 //!
 //! The engine computes whole days only: the changed people of a daily run are the stage's, in
@@ -18,7 +18,6 @@
 //! over a few thousand people.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -35,7 +34,7 @@ use ::datafusion::datasource::MemTable;
 use ::datafusion::prelude::SessionContext;
 use ::datafusion::scalar::ScalarValue;
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDate};
+use chrono::NaiveDate;
 use futures::StreamExt;
 use sqlx::PgConnection;
 
@@ -514,7 +513,7 @@ const RESULT_COLUMNS: [(&str, Written); 18] = [
     ("is_repeat_customer", Written::Bool),
 ];
 
-/// How a result column is written as `COPY` text.
+/// How a result column is written in a binary `COPY`: the table's column type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Written {
     Date,
@@ -554,7 +553,7 @@ pub(super) async fn copy_back(
 ) -> Result<Vec<(NaiveDate, i64)>, sqlx::Error> {
     let mut copy = conn.copy_in_raw(copy_rows_in_sql()).await?;
     let mut per_day: BTreeMap<i32, i64> = BTreeMap::new();
-    let mut text = String::new();
+    let mut out = copy_header();
     // Where the time goes: waiting for the engine's batches, or writing them to PostgreSQL.
     let (mut computing, mut sending) = (Duration::ZERO, Duration::ZERO);
     let mut started = Instant::now();
@@ -564,17 +563,19 @@ pub(super) async fn copy_back(
         let written = batch
             .map_err(|e| engine_error(e.to_string()))
             .and_then(|batch| {
-                copy_text(&batch, run_id, &mut text, &mut per_day).map_err(engine_error)
+                copy_binary(&batch, run_id, &mut out, &mut per_day).map_err(engine_error)
             });
         if let Err(error) = written {
             copy.abort(error.to_string()).await.ok();
             return Err(error);
         }
-        copy.send(text.as_bytes()).await?;
-        text.clear();
+        copy.send(out.as_slice()).await?;
+        out.clear();
         sending += started.elapsed();
         started = Instant::now();
     }
+    out.extend_from_slice(&(-1i16).to_be_bytes());
+    copy.send(out.as_slice()).await?;
     computing += started.elapsed();
     started = Instant::now();
     copy.finish().await?;
@@ -600,11 +601,19 @@ fn days_since_epoch(day: NaiveDate) -> i32 {
     (day - NaiveDate::default()).num_days() as i32
 }
 
-/// Appends `batch`'s rows to `out` as `COPY` text lines (`run_id` last) and counts them per day.
-fn copy_text(
+/// The start of a binary `COPY`: the signature, no flags, no header extension.
+fn copy_header() -> Vec<u8> {
+    let mut out = COPY_SIGNATURE.to_vec();
+    out.extend_from_slice(&0i32.to_be_bytes());
+    out.extend_from_slice(&0i32.to_be_bytes());
+    out
+}
+
+/// Appends `batch`'s rows to `out` as binary `COPY` tuples (`run_id` last) and counts them per day.
+fn copy_binary(
     batch: &RecordBatch,
     run_id: i64,
-    out: &mut String,
+    out: &mut Vec<u8>,
     per_day: &mut BTreeMap<i32, i64>,
 ) -> Result<(), String> {
     let schema = batch.schema();
@@ -621,78 +630,114 @@ fn copy_text(
         .map(|((_, written), column)| cast(column, &written.data_type()))
         .collect::<Result<_, _>>()
         .map_err(|e| e.to_string())?;
+    let fields = i16::try_from(RESULT_COLUMNS.len() + 1).expect("19 columns");
     for row in 0..batch.num_rows() {
-        for (i, ((_, written), column)) in RESULT_COLUMNS.iter().zip(&columns).enumerate() {
-            if i > 0 {
-                out.push('\t');
-            }
-            write_value(*written, column, row, out);
+        out.extend_from_slice(&fields.to_be_bytes());
+        for ((name, written), column) in RESULT_COLUMNS.iter().zip(&columns) {
+            write_value(*written, column, row, out).map_err(|what| format!("{name}: {what}"))?;
         }
-        let _ = writeln!(out, "\t{run_id}");
+        field(out, &run_id.to_be_bytes());
         let day = columns[0].as_primitive::<Date32Type>().value(row);
         *per_day.entry(day).or_default() += 1;
     }
     Ok(())
 }
 
-/// One value as `COPY` text: `\N` for NULL, text escaped.
-fn write_value(written: Written, column: &ArrayRef, row: usize, out: &mut String) {
+/// Days from 1970-01-01 to 2000-01-01, `PostgreSQL`'s epoch.
+const POSTGRES_EPOCH_DAYS: i32 = 10_957;
+
+/// One value as a binary `COPY` field: its length, then `PostgreSQL`'s binary form of the
+/// column's type (`-1` alone for NULL).
+fn write_value(
+    written: Written,
+    column: &ArrayRef,
+    row: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), &'static str> {
     if column.is_null(row) {
-        out.push_str("\\N");
-        return;
+        out.extend_from_slice(&(-1i32).to_be_bytes());
+        return Ok(());
     }
-    let _ = match written {
-        Written::Date => write!(
-            out,
-            "{}",
-            date(column.as_primitive::<Date32Type>().value(row))
-        ),
-        Written::Text => {
-            escape(column.as_string::<i32>().value(row), out);
-            Ok(())
+    match written {
+        Written::Date => {
+            let days = column.as_primitive::<Date32Type>().value(row) - POSTGRES_EPOCH_DAYS;
+            field(out, &days.to_be_bytes());
         }
-        Written::Int => write!(out, "{}", column.as_primitive::<Int64Type>().value(row)),
-        Written::SmallInt => write!(out, "{}", column.as_primitive::<Int32Type>().value(row)),
+        Written::Text => field(out, column.as_string::<i32>().value(row).as_bytes()),
+        Written::Int => field(
+            out,
+            &column.as_primitive::<Int64Type>().value(row).to_be_bytes(),
+        ),
+        Written::SmallInt => field(
+            out,
+            &column.as_primitive::<Int32Type>().value(row).to_be_bytes(),
+        ),
         Written::Money => {
-            write_cents(column.as_primitive::<Decimal128Type>().value(row), out);
-            Ok(())
+            let cents = column.as_primitive::<Decimal128Type>().value(row);
+            field(out, &numeric_of_cents(cents));
         }
         Written::Timestamp => {
-            let micros = column.as_primitive::<TimestampMicrosecondType>().value(row);
-            match DateTime::from_timestamp_micros(micros) {
-                Some(at) => write!(out, "{}", at.naive_utc().format("%Y-%m-%d %H:%M:%S%.6f")),
-                None => write!(out, "\\N"),
-            }
+            let micros = column
+                .as_primitive::<TimestampMicrosecondType>()
+                .value(row)
+                .checked_sub(POSTGRES_EPOCH_MICROS)
+                .ok_or("a timestamp out of range")?;
+            field(out, &micros.to_be_bytes());
         }
-        Written::Bool => {
-            out.push(if column.as_boolean().value(row) {
-                't'
-            } else {
-                'f'
-            });
-            Ok(())
-        }
-    };
-}
-
-/// Hundredths as a decimal with two places: `-1234` is `-12.34`.
-fn write_cents(cents: i128, out: &mut String) {
-    let sign = if cents < 0 { "-" } else { "" };
-    let abs = cents.unsigned_abs();
-    let _ = write!(out, "{sign}{}.{:02}", abs / 100, abs % 100);
-}
-
-/// Text as `COPY`'s text format wants it: backslash, tab, newline and carriage return escaped.
-fn escape(text: &str, out: &mut String) {
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c => out.push(c),
-        }
+        Written::Bool => field(out, &[u8::from(column.as_boolean().value(row))]),
     }
+    Ok(())
+}
+
+/// A field's length, then its bytes.
+fn field(out: &mut Vec<u8>, bytes: &[u8]) {
+    let len = i32::try_from(bytes.len()).expect("a field under 2 GiB");
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(bytes);
+}
+
+/// Hundredths as a binary `numeric` with two decimals (the reverse of [`numeric_cents`]): the
+/// base-10000 digits without a zero digit at either end, the weight of the first, the sign, display
+/// scale 2.
+fn numeric_of_cents(cents: i128) -> Vec<u8> {
+    let abs = cents.unsigned_abs();
+    let mut whole = abs / 100;
+    let mut integer_digits = Vec::new();
+    while whole > 0 {
+        integer_digits.push((whole % 10_000) as i16);
+        whole /= 10_000;
+    }
+    let mut weight = i16::try_from(integer_digits.len()).expect("a few digits") - 1;
+    let mut digits: Vec<i16> = integer_digits.into_iter().rev().collect();
+    digits.push((abs % 100) as i16 * 100);
+    while digits.last() == Some(&0) {
+        digits.pop();
+    }
+    while digits.first() == Some(&0) {
+        digits.remove(0);
+        weight -= 1;
+    }
+    if digits.is_empty() {
+        weight = 0;
+    }
+    let sign: u16 = if cents < 0 && !digits.is_empty() {
+        0x4000
+    } else {
+        0
+    };
+    let mut out = Vec::with_capacity(8 + 2 * digits.len());
+    out.extend_from_slice(
+        &i16::try_from(digits.len())
+            .expect("a few digits")
+            .to_be_bytes(),
+    );
+    out.extend_from_slice(&weight.to_be_bytes());
+    out.extend_from_slice(&sign.to_be_bytes());
+    out.extend_from_slice(&2u16.to_be_bytes());
+    for digit in digits {
+        out.extend_from_slice(&digit.to_be_bytes());
+    }
+    out
 }
 
 #[cfg(test)]
@@ -739,20 +784,34 @@ mod tests {
     }
 
     #[test]
-    fn money_is_written_with_two_places() {
-        let mut out = String::new();
-        for cents in [0, 5, -5, 1234, -100_000, 1_000_000_000_000] {
-            write_cents(cents, &mut out);
-            out.push(' ');
+    fn money_is_written_as_the_numeric_it_was_read_as() {
+        for cents in [
+            0,
+            1,
+            5,
+            -5,
+            99,
+            100,
+            1234,
+            10_000,
+            -100_000,
+            1_000_000,
+            123_456_789,
+            1_000_000_000_000,
+            -999_999_999_999_999,
+        ] {
+            assert_eq!(
+                numeric_cents(&numeric_of_cents(cents)),
+                Some(cents),
+                "{cents}"
+            );
         }
-        assert_eq!(out, "0.00 0.05 -0.05 12.34 -1000.00 10000000000.00 ");
-    }
-
-    #[test]
-    fn copy_text_escapes() {
-        let mut out = String::new();
-        escape("a\tb\\c\nd\re", &mut out);
-        assert_eq!(out, "a\\tb\\\\c\\nd\\re");
+        // As PostgreSQL writes them: no zero digit at either end, scale 2.
+        assert_eq!(numeric_of_cents(0), numeric(0, false, 2, &[]));
+        assert_eq!(numeric_of_cents(1234), numeric(0, false, 2, &[12, 3400]));
+        assert_eq!(numeric_of_cents(5), numeric(-1, false, 2, &[500]));
+        assert_eq!(numeric_of_cents(-1_000_000), numeric(1, true, 2, &[1]));
+        assert_eq!(numeric_of_cents(100_000_000), numeric(1, false, 2, &[100]));
     }
 
     #[test]
