@@ -305,7 +305,7 @@ def wait_listening(port):
 
 def start_cluster(binary, workdir):
     """A scheduler and two executors of `binary` (one task slot, 2 GiB each); returns the scheduler's
-    address and the processes (each under GNU time, which reports its peak RSS on exit)."""
+    address and the processes."""
     scheduler = free_port_pair()
     procs = [subprocess.Popen([binary, "cluster", "scheduler", "--port", str(scheduler)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
@@ -314,7 +314,7 @@ def start_cluster(binary, workdir):
         port = free_port_pair()
         (workdir / name).mkdir()
         procs.append(subprocess.Popen(
-            ["/usr/bin/time", "-f", "%M", "-o", str(workdir / f"{name}.rss"), binary, "cluster", "executor",
+            [binary, "cluster", "executor",
              "--scheduler", f"127.0.0.1:{scheduler}", "--port", str(port), "--vcores", "1",
              "--memory-mb", "2048", "--work-dir", str(workdir / name)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
@@ -322,19 +322,23 @@ def start_cluster(binary, workdir):
     return f"df://127.0.0.1:{scheduler}", procs
 
 
+def peak_rss_mb(pid):
+    """A live process's peak resident memory (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def stop_cluster(procs, workdir):
-    """Stops the processes; returns the executors' peak RSS in MB."""
+    """Stops the processes; returns the executors' peak RSS in MB, read before they stop."""
     import signal
+    peaks = [peak_rss_mb(proc.pid) for proc in procs[1:]]
     for proc in procs[1:]:
-        # To the executor and GNU time (its own group): time reports the executor's peak RSS.
         os.killpg(proc.pid, signal.SIGTERM)
     procs[0].kill()
     for proc in procs:
         proc.wait()
-    peaks = []
-    for name in ("a", "b"):
-        lines = (workdir / f"{name}.rss").read_text().strip().splitlines()
-        peaks.append(int(lines[-1]) / 1024 if lines and lines[-1].isdigit() else float("nan"))
     return peaks
 
 
