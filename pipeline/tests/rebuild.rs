@@ -41,6 +41,23 @@ fn ids(indexes: &[(String, i64)]) -> Vec<i64> {
     indexes.iter().map(|(_, id)| *id).collect()
 }
 
+/// Asserts the indexes were built again since `before`: the migrated definitions (`migrated`) and
+/// primary key (`key`), each under another id. Returns them.
+async fn assert_rebuilt(
+    db: &TestDb,
+    migrated: &[(String, i64)],
+    key: &str,
+    before: &[(String, i64)],
+) -> Vec<(String, i64)> {
+    let now = indexes(db).await;
+    assert_eq!(definitions(&now), definitions(migrated));
+    assert_eq!(primary_key(db).await, key);
+    for id in ids(&now) {
+        assert!(!ids(before).contains(&id), "index {id} was not rebuilt");
+    }
+    now
+}
+
 #[tokio::test]
 async fn the_keys_are_built_once_when_every_row_is_replaced_and_kept_otherwise() {
     let db = TestDb::new().await;
@@ -51,12 +68,7 @@ async fn the_keys_are_built_once_when_every_row_is_replaced_and_kept_otherwise()
 
     // The first run replaces every row (there are none): the keys are built after the rows.
     db.ok(&["run"]);
-    let first = indexes(&db).await;
-    assert_eq!(definitions(&first), definitions(&migrated));
-    assert_eq!(primary_key(&db).await, key);
-    for id in ids(&first) {
-        assert!(!ids(&migrated).contains(&id), "index {id} was not rebuilt");
-    }
+    let first = assert_rebuilt(&db, &migrated, &key, &migrated).await;
     db.assert_fresh("after the first run").await;
 
     // One day among others: written through the keys.
@@ -66,12 +78,7 @@ async fn the_keys_are_built_once_when_every_row_is_replaced_and_kept_otherwise()
 
     // A full refresh replaces every row again: rebuilt again.
     db.ok(&["run", "--stage", "customer_daily_stats", "--full-refresh"]);
-    let refreshed = indexes(&db).await;
-    assert_eq!(definitions(&refreshed), definitions(&migrated));
-    assert_eq!(primary_key(&db).await, key);
-    for id in ids(&refreshed) {
-        assert!(!ids(&first).contains(&id), "index {id} was not rebuilt");
-    }
+    assert_rebuilt(&db, &migrated, &key, &first).await;
     db.assert_fresh("after the full refresh").await;
     // The key is a key: a row twice is refused.
     let mut conn = db.connect().await;

@@ -678,12 +678,7 @@ impl Aggregate for CustomerDailyStats {
             .write_rows(conn, &self.computation(scope, days, run.run_id))
             .await?;
         if rebuild {
-            let started = std::time::Instant::now();
             keys::restore(conn).await?;
-            tracing::debug!(
-                seconds = started.elapsed().as_secs_f64(),
-                "customer_daily_stats: the keys built"
-            );
         }
         let mut counts = BTreeMap::new();
         count_days(&written, 1, &mut counts);

@@ -10,8 +10,8 @@
 //!    same [`Snapshot`].
 //! 2. [`Snapshot::register`] and `datafusion/customer_daily_stats.sql`: the rows of the days.
 //! 3. [`copy_back`]: the result stream, batch by batch, into `COPY customer_daily_stats FROM
-//!    STDIN` (binary format, as the tables came out), counting rows per day. An error in any step fails the transaction, so
-//!    every day stays as it was.
+//!    STDIN` (binary format, as the tables came out), counting rows per day. An error in any step
+//!    fails the transaction, so every day stays as it was.
 //!
 //! The engine computes whole days only: the changed people of a daily run are the stage's, in
 //! `PostgreSQL` (see [`StatsEngine`]), since copying every table out costs more than its statement
@@ -710,12 +710,10 @@ fn numeric_of_cents(cents: i128) -> Vec<u8> {
     let mut weight = i16::try_from(integer_digits.len()).expect("a few digits") - 1;
     let mut digits: Vec<i16> = integer_digits.into_iter().rev().collect();
     digits.push((abs % 100) as i16 * 100);
+    // The first digit is never zero (a whole part's top group, or the fraction alone); trailing
+    // zero digits go.
     while digits.last() == Some(&0) {
         digits.pop();
-    }
-    while digits.first() == Some(&0) {
-        digits.remove(0);
-        weight -= 1;
     }
     if digits.is_empty() {
         weight = 0;

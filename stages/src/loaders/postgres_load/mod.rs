@@ -493,12 +493,7 @@ impl Load for PostgresLoad {
             }
         }
         if first_load {
-            let rebuilt = std::time::Instant::now();
-            Keys::restore(conn).await?;
-            tracing::info!(
-                seconds = rebuilt.elapsed().as_secs_f64(),
-                "built the keys, indexes and references"
-            );
+            keys::restore(conn).await?;
         }
         changes.after_merge(conn, run_id).await?;
         sqlx::query(SQL.quarantine_rejects)
@@ -531,11 +526,6 @@ impl Keys {
     async fn drop_all(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
         let tables: Vec<&str> = Dataset::LOAD_ORDER.iter().map(|d| d.table()).collect();
         keys::drop_all(conn, &tables).await
-    }
-
-    /// Builds the keys and indexes, then the references.
-    async fn restore(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-        keys::restore(conn).await
     }
 }
 
