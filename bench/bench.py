@@ -2,7 +2,7 @@
 """Benchmarks of `pipeline`, each side by side with its limit in one run (medians of several
 repetitions, printed as ratios). Not part of the tests.
 
-    python3 bench/bench.py [DATASET_DIR ...] [--reps 5] [--naive-days 40] [--quick | --engine]
+    python3 bench/bench.py [DATASET_DIR ...] [--reps 5] [--naive-days 40] [--quick | --engine [--engines LIST]]
 
 Without directories it runs on datasets/sample and, when present, ../shared/datasets/olist-sample.
 For each dataset, in a fresh database `pipeline_bench`:
@@ -32,7 +32,8 @@ slot each, their snapshot directory emptied before each repetition, since a back
 that changed the tables; one more repetition with the snapshot kept is reported apart) and with
 `engine = "postgres"` vs the one statement of step 2 (bench/limit_stats.sql); the rows of each
 engine are compared with the statement's, and the peak resident memory of each is reported (the
-pipeline process's; for ballista, also each executor's).
+pipeline process's; for ballista, also each executor's). `--engines datafusion,postgres` leaves
+the cluster out (and builds with `--features datafusion`, not the longer `ballista` build).
 Needs PostgreSQL (BENCH_ADMIN_URL, default postgres://postgres@127.0.0.1:5432/postgres) and psql.
 """
 import argparse
@@ -342,19 +343,20 @@ def stop_cluster(procs, workdir):
     return peaks
 
 
-def engines(binary, data, reps):
-    """The backfill (`--full-refresh` of customer_daily_stats) of each engine vs the one statement,
-    alternating, on files loaded once."""
+def engines(binary, data, reps, chosen=ENGINES):
+    """The backfill (`--full-refresh` of customer_daily_stats) of each engine in `chosen` vs the one
+    statement, alternating, on files loaded once."""
     import shutil
     psql(ADMIN, "-c", "DROP DATABASE IF EXISTS pipeline_bench_engine WITH (FORCE)")
     psql(ADMIN, "-c", "CREATE DATABASE pipeline_bench_engine")
     env = dict(pipeline_env(), DATABASE_URL=ENGINE_DB_URL)
     workdir = Path(tempfile.mkdtemp())
     snapshots = workdir / "snapshots"
-    scheduler, cluster = start_cluster(binary, workdir)
+    ballista = "ballista" in chosen
+    scheduler, cluster = start_cluster(binary, workdir) if ballista else (None, None)
     configs = {}
     base = (ROOT / "pipeline.toml").read_text()
-    for engine in ENGINES:
+    for engine in {*chosen, "postgres"}:
         options = f'engine = "{engine}"\n'
         if engine == "ballista":
             options += f'scheduler = "{scheduler}"\nsnapshot_dir = "{snapshots}"\n'
@@ -365,8 +367,8 @@ def engines(binary, data, reps):
     subprocess.run([binary, *cfg("postgres"), "run", "--stage", "load"], env=env, check=True, capture_output=True)
     psql(ENGINE_DB_URL, "-c", "ANALYZE")
     limit_sql = (ROOT / "bench/limit_stats.sql").read_text()
-    times = {"limit": [], **{engine: [] for engine in ENGINES}}
-    rss = {engine: [] for engine in ENGINES}
+    times = {"limit": [], **{engine: [] for engine in chosen}}
+    rss = {engine: [] for engine in chosen}
     differing = {}
     refresh = ["run", "--stage", "customer_daily_stats", "--full-refresh"]
     shuffle_mb, snapshot_mb = [], []
@@ -374,7 +376,7 @@ def engines(binary, data, reps):
         start = time.perf_counter()
         psql(ENGINE_DB_URL, input=limit_sql)
         times["limit"].append(time.perf_counter() - start)
-        for engine in ENGINES:
+        for engine in chosen:
             shutil.rmtree(snapshots, ignore_errors=True)
             seconds, mb = timed([binary, *cfg(engine), *refresh], env)
             if engine == "ballista":
@@ -389,15 +391,16 @@ def engines(binary, data, reps):
                 f"SELECT count(*) FROM ((SELECT {STATS_COLUMNS} FROM limit_stats EXCEPT SELECT {STATS_COLUMNS} "
                 f"FROM customer_daily_stats) UNION ALL (SELECT {STATS_COLUMNS} FROM customer_daily_stats "
                 f"EXCEPT SELECT {STATS_COLUMNS} FROM limit_stats)) d").strip())
-    # The snapshot kept from the run before: what a recomputation without a load in between costs.
-    warm_s, _ = timed([binary, *cfg("ballista"), *refresh], env)
-    executor_rss = stop_cluster(cluster, workdir)
     res = {"dataset": str(data), "rows": int(psql(ENGINE_DB_URL, "-At", "-c",
                                                   "SELECT count(*) FROM customer_daily_stats").strip()),
-           "limit_s": median(times["limit"]), "ballista_snapshot_kept_s": warm_s,
-           "ballista_executor_peak_rss_mb": max(executor_rss),
-           "ballista_shuffle_mb": max(shuffle_mb), "ballista_snapshot_mb": max(snapshot_mb)}
-    for engine in ENGINES:
+           "limit_s": median(times["limit"])}
+    if ballista:
+        # The snapshot kept from the run before: what a recomputation without a load in between costs.
+        warm_s, _ = timed([binary, *cfg("ballista"), *refresh], env)
+        executor_rss = stop_cluster(cluster, workdir)
+        res.update({"ballista_snapshot_kept_s": warm_s, "ballista_executor_peak_rss_mb": max(executor_rss),
+                    "ballista_shuffle_mb": max(shuffle_mb), "ballista_snapshot_mb": max(snapshot_mb)})
+    for engine in chosen:
         res[f"{engine}_s"] = median(times[engine])
         res[f"{engine}_vs_limit"] = res[f"{engine}_s"] / res["limit_s"]
         res[f"{engine}_peak_rss_mb"] = max(rss[engine])
@@ -405,13 +408,16 @@ def engines(binary, data, reps):
     print(f"\n== {data}: {res['rows']} rows, medians of {reps}")
     print(f"one statement             {res['limit_s']:8.3f} s")
     for engine, target in (("datafusion", 0.8), ("ballista", 0.8), ("postgres", TARGETS["backfill_vs_limit"])):
+        if engine not in chosen:
+            continue
         print(f"engine = \"{engine}\"{' ' * (10 - len(engine))}{res[f'{engine}_s']:8.3f} s   ratio "
               + verdict(engine, res[f"{engine}_vs_limit"], target)
               + f"   (peak RSS {res[f'{engine}_peak_rss_mb']:.0f} MB, "
                 f"{res[f'{engine}_rows_differing_from_limit']} rows differing from the statement's)")
-    print(f"ballista, snapshot kept   {warm_s:8.3f} s   ratio {warm_s / res['limit_s']:8.2f}   "
-          f"(executors' peak RSS {res['ballista_executor_peak_rss_mb']:.0f} MB; shuffle files "
-          f"{res['ballista_shuffle_mb']:.0f} MB, snapshot {res['ballista_snapshot_mb']:.0f} MB)")
+    if ballista:
+        print(f"ballista, snapshot kept   {warm_s:8.3f} s   ratio {warm_s / res['limit_s']:8.2f}   "
+              f"(executors' peak RSS {res['ballista_executor_peak_rss_mb']:.0f} MB; shuffle files "
+              f"{res['ballista_shuffle_mb']:.0f} MB, snapshot {res['ballista_snapshot_mb']:.0f} MB)")
     return res
 
 
@@ -582,8 +588,13 @@ def main():
                         help="only the first run and the daily runs, each vs pg_restore's way (the issue's targets)")
     parser.add_argument("--engine", action="store_true",
                         help="only the backfill of each engine (postgres, datafusion, ballista) vs the one statement")
+    parser.add_argument("--engines", default=",".join(ENGINES),
+                        help="with --engine, which engines (comma-separated; default all three)")
     args = parser.parse_args()
-    features = ["--features", "ballista"] if args.engine else []
+    chosen = tuple(e for e in ENGINES if e in args.engines.split(","))
+    if args.engine and not chosen:
+        sys.exit(f"--engines: none of {', '.join(ENGINES)}")
+    features = ["--features", "ballista" if "ballista" in chosen else "datafusion"] if args.engine else []
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "pipeline", *features], cwd=ROOT, check=True)
     datasets = args.datasets or [ROOT / "datasets/sample"]
     if not args.datasets:
@@ -598,7 +609,7 @@ def main():
             print(f"skipping {data}: no olist_orders_dataset.csv")
             continue
         if args.engine:
-            results.append(engines(args.binary, data.resolve(), args.reps))
+            results.append(engines(args.binary, data.resolve(), args.reps, chosen))
             continue
         if args.quick:
             results.append(quick(args.binary, data.resolve(), args.reps))

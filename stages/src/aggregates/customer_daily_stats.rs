@@ -18,6 +18,8 @@
 mod ballista_engine;
 #[cfg(feature = "datafusion")]
 mod datafusion_engine;
+#[cfg(feature = "datafusion")]
+mod interned;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -907,6 +909,7 @@ mod tests {
             assert!(
                 select.contains(&format!("AS {column}"))
                     || select.contains(&format!("l.{column},"))
+                    || select.contains(&format!("f.{column},"))
                     || select.contains(&format!("l.{column}\n")),
                 "{column}"
             );

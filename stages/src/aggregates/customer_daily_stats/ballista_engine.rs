@@ -412,7 +412,7 @@ impl StatsEngine for BallistaEngine {
         let stream = execute(&ctx, computation)
             .await
             .map_err(|e| self.error(e))?;
-        copy_back(conn, stream, computation.run_id, &|e| self.error(e)).await
+        copy_back(conn, stream, computation.run_id, None, &|e| self.error(e)).await
     }
 }
 

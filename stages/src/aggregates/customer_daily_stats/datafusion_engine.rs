@@ -22,13 +22,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ::datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Decimal128Builder, RecordBatch, StringBuilder,
-    TimestampMicrosecondBuilder,
+    Array, ArrayRef, AsArray, Decimal128Builder, RecordBatch, StringArray, StringBuilder,
+    TimestampMicrosecondBuilder, UInt32Builder,
 };
 use ::datafusion::arrow::compute::cast;
 use ::datafusion::arrow::datatypes::{
     DataType, Date32Type, Decimal128Type, Field, Int32Type, Int64Type, Schema, SchemaRef, TimeUnit,
-    TimestampMicrosecondType,
+    TimestampMicrosecondType, UInt32Type,
 };
 use ::datafusion::datasource::MemTable;
 use ::datafusion::prelude::SessionContext;
@@ -38,6 +38,7 @@ use chrono::NaiveDate;
 use futures::StreamExt;
 use sqlx::PgConnection;
 
+use super::interned::{Domain, Ids, Interner};
 use super::{
     Computation, CustomerKey, InputTable, StatsEngine, copy_out_sql, copy_rows_in_sql,
     datafusion_compute_sql, input_tables,
@@ -71,8 +72,16 @@ impl StatsEngine for DataFusionEngine {
             .register(&ctx, computation.excluded_statuses)
             .map_err(engine_error)?;
         let stream = execute(&ctx, computation).await.map_err(engine_error)?;
-        drop(snapshot);
-        copy_back(conn, stream, computation.run_id, &|e| engine_error(e)).await
+        let Snapshot { tables, ids } = snapshot;
+        drop(tables);
+        let keys = ids.values(match computation.key {
+            CustomerKey::CustomerUniqueId => Domain::Person,
+            CustomerKey::CustomerId => Domain::Customer,
+        });
+        copy_back(conn, stream, computation.run_id, Some(keys), &|e| {
+            engine_error(e)
+        })
+        .await
     }
 }
 
@@ -96,11 +105,14 @@ fn engine_error(error: impl std::fmt::Display) -> sqlx::Error {
     sqlx::Error::Protocol(format!("the datafusion engine: {error}"))
 }
 
-/// The loaded tables as the statistics read them: Arrow batches of the needed columns, named and
-/// typed as `PostgreSQL`'s (`customers` only when the key is the person).
+/// The loaded tables as the statistics read them: Arrow batches of the needed columns, named as
+/// `PostgreSQL`'s and typed as `PostgreSQL`'s except the identifiers, which are numbered
+/// ([`super::interned`]; `customers` only when the key is the person).
 pub struct Snapshot {
     /// Each table and its batches.
     tables: Vec<(InputTable, Vec<RecordBatch>)>,
+    /// The identifiers behind the numbers.
+    ids: Ids,
 }
 
 /// What a column holds, as `PostgreSQL` sends it and Arrow keeps it.
@@ -108,6 +120,8 @@ pub struct Snapshot {
 pub(super) enum Kind {
     /// `text`: `Utf8`.
     Text,
+    /// `text` identifying a row of `Domain`: `Utf8`, or `UInt32` when numbered.
+    Key(Domain),
     /// `timestamp` (without time zone): microseconds, `Timestamp(Microsecond)`.
     Timestamp,
     /// `numeric(12,2)`: `Decimal128(12, 2)`, exact.
@@ -118,19 +132,19 @@ pub(super) enum Kind {
 fn layout(table: InputTable) -> &'static [(&'static str, Kind)] {
     match table {
         InputTable::Orders => &[
-            ("order_id", Kind::Text),
-            ("customer_id", Kind::Text),
+            ("order_id", Kind::Key(Domain::Order)),
+            ("customer_id", Kind::Key(Domain::Customer)),
             ("order_status", Kind::Text),
             ("order_purchase_timestamp", Kind::Timestamp),
         ],
         InputTable::Customers => &[
-            ("customer_id", Kind::Text),
-            ("customer_unique_id", Kind::Text),
+            ("customer_id", Kind::Key(Domain::Customer)),
+            ("customer_unique_id", Kind::Key(Domain::Person)),
         ],
         InputTable::OrderItems => &[
-            ("order_id", Kind::Text),
-            ("product_id", Kind::Text),
-            ("seller_id", Kind::Text),
+            ("order_id", Kind::Key(Domain::Order)),
+            ("product_id", Kind::Key(Domain::Product)),
+            ("seller_id", Kind::Key(Domain::Seller)),
             ("price", Kind::Money),
             ("freight_value", Kind::Money),
         ],
@@ -146,12 +160,23 @@ pub(super) fn table_name(table: InputTable) -> &'static str {
     }
 }
 
+/// The Arrow schema of `table`, identifiers as text (the Parquet snapshots of `engine = "ballista"`).
 pub(super) fn schema(table: InputTable) -> SchemaRef {
+    schema_with_keys(table, &DataType::Utf8)
+}
+
+/// The Arrow schema of `table` with numbered identifiers.
+fn numbered_schema(table: InputTable) -> SchemaRef {
+    schema_with_keys(table, &DataType::UInt32)
+}
+
+fn schema_with_keys(table: InputTable, keys: &DataType) -> SchemaRef {
     let fields: Vec<Field> = layout(table)
         .iter()
         .map(|(name, kind)| {
             let data_type = match kind {
                 Kind::Text => DataType::Utf8,
+                Kind::Key(_) => keys.clone(),
                 Kind::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
                 Kind::Money => DataType::Decimal128(12, 2),
             };
@@ -165,17 +190,20 @@ impl Snapshot {
     /// Reads the tables the statistics under `key` need through `conn`, in its transaction.
     pub async fn copy_from(conn: &mut PgConnection, key: CustomerKey) -> Result<Self, sqlx::Error> {
         let mut out = Vec::new();
+        let mut ids = Ids::default();
         for table in input_tables(key) {
-            let mut decoder = BinaryCopyDecoder::new(table);
+            let mut decoder = BinaryCopyDecoder::numbering(table, ids);
             let mut stream = conn.copy_out_raw(copy_out_sql(table)).await?;
             while let Some(chunk) = stream.next().await {
                 let chunk = chunk?;
                 decoder.feed(&chunk)?;
             }
             drop(stream);
-            out.push((table, decoder.finish()?));
+            let (batches, numbered) = decoder.finish_numbered()?;
+            ids = numbered;
+            out.push((table, batches));
         }
-        Ok(Self { tables: out })
+        Ok(Self { tables: out, ids })
     }
 
     /// The rows of every table.
@@ -207,7 +235,7 @@ impl Snapshot {
             for (i, batch) in batches.iter().enumerate() {
                 split[i % partitions].push(batch.clone());
             }
-            let provider = MemTable::try_new(schema(*table), split)?;
+            let provider = MemTable::try_new(numbered_schema(*table), split)?;
             ctx.register_table(table_name(*table), Arc::new(provider))?;
         }
         register_excluded_statuses(ctx, excluded_statuses)
@@ -250,9 +278,10 @@ const POSTGRES_EPOCH_MICROS: i64 = 946_684_800_000_000;
 const COPY_SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
 
 /// Decodes `PostgreSQL`'s binary `COPY` output of one table ([`layout`]) into record batches, fed
-/// in chunks as they arrive (a row may span chunks).
+/// in chunks as they arrive (a row may span chunks); identifiers as text, or numbered in `ids`.
 pub(super) struct BinaryCopyDecoder {
     table: InputTable,
+    ids: Option<Ids>,
     pending: Vec<u8>,
     header_read: bool,
     ended: bool,
@@ -263,6 +292,7 @@ pub(super) struct BinaryCopyDecoder {
 
 enum ColumnBuilder {
     Text(StringBuilder),
+    Number(UInt32Builder, Domain),
     Timestamp(TimestampMicrosecondBuilder),
     Money(Decimal128Builder),
 }
@@ -272,9 +302,21 @@ fn copy_error(table: InputTable, what: &str) -> sqlx::Error {
 }
 
 impl BinaryCopyDecoder {
+    /// A decoder of `table` with its identifiers as text.
+    #[cfg(any(test, feature = "ballista"))]
     pub(super) fn new(table: InputTable) -> Self {
+        Self::with_ids(table, None)
+    }
+
+    /// A decoder of `table` numbering its identifiers in `ids` (see [`Self::finish_numbered`]).
+    pub(super) fn numbering(table: InputTable, ids: Ids) -> Self {
+        Self::with_ids(table, Some(ids))
+    }
+
+    fn with_ids(table: InputTable, ids: Option<Ids>) -> Self {
         let mut decoder = Self {
             table,
+            ids,
             pending: Vec::new(),
             header_read: false,
             ended: false,
@@ -287,10 +329,16 @@ impl BinaryCopyDecoder {
     }
 
     fn new_columns(&self) -> Vec<ColumnBuilder> {
+        let numbered = self.ids.is_some();
         layout(self.table)
             .iter()
             .map(|(_, kind)| match kind {
-                Kind::Text => ColumnBuilder::Text(StringBuilder::with_capacity(BATCH_ROWS, 0)),
+                Kind::Key(domain) if numbered => {
+                    ColumnBuilder::Number(UInt32Builder::with_capacity(BATCH_ROWS), *domain)
+                }
+                Kind::Text | Kind::Key(_) => {
+                    ColumnBuilder::Text(StringBuilder::with_capacity(BATCH_ROWS, 0))
+                }
                 Kind::Timestamp => {
                     ColumnBuilder::Timestamp(TimestampMicrosecondBuilder::with_capacity(BATCH_ROWS))
                 }
@@ -370,6 +418,17 @@ impl BinaryCopyDecoder {
                         .map_err(|_| copy_error(table, "text that is not UTF-8"))?;
                     b.append_value(text);
                 }
+                ColumnBuilder::Number(b, domain) => {
+                    let ids = self
+                        .ids
+                        .as_mut()
+                        .expect("numbered columns come with their ids");
+                    let number = ids
+                        .domain(*domain)
+                        .number(value)
+                        .map_err(|what| copy_error(table, what))?;
+                    b.append_value(number);
+                }
                 ColumnBuilder::Timestamp(b) => {
                     let micros = timestamp_micros(value)
                         .ok_or_else(|| copy_error(table, "a bad timestamp"))?;
@@ -400,30 +459,43 @@ impl BinaryCopyDecoder {
             .map(|column| -> ArrayRef {
                 match column {
                     ColumnBuilder::Text(mut b) => Arc::new(b.finish()),
+                    ColumnBuilder::Number(mut b, _) => Arc::new(b.finish()),
                     ColumnBuilder::Timestamp(mut b) => Arc::new(b.finish()),
                     ColumnBuilder::Money(mut b) => Arc::new(b.finish()),
                 }
             })
             .collect();
-        let batch = RecordBatch::try_new(schema(self.table), arrays)
+        let schema = if self.ids.is_some() {
+            numbered_schema(self.table)
+        } else {
+            schema(self.table)
+        };
+        let batch = RecordBatch::try_new(schema, arrays)
             .map_err(|e| copy_error(self.table, &e.to_string()))?;
         self.batches.push(batch);
         self.rows = 0;
         Ok(())
     }
 
+    #[cfg(feature = "ballista")]
     /// The batches decoded so far, taken (so that a caller writing them out holds few at a time).
     pub(super) fn take_batches(&mut self) -> Vec<RecordBatch> {
         std::mem::take(&mut self.batches)
     }
 
     /// The batches, once the whole output arrived.
-    pub(super) fn finish(mut self) -> Result<Vec<RecordBatch>, sqlx::Error> {
+    #[cfg(any(test, feature = "ballista"))]
+    pub(super) fn finish(self) -> Result<Vec<RecordBatch>, sqlx::Error> {
+        self.finish_numbered().map(|(batches, _)| batches)
+    }
+
+    /// The batches and the identifiers they number, once the whole output arrived.
+    pub(super) fn finish_numbered(mut self) -> Result<(Vec<RecordBatch>, Ids), sqlx::Error> {
         if !self.ended || !self.pending.is_empty() {
             return Err(copy_error(self.table, "the output ended early"));
         }
         self.flush()?;
-        Ok(self.batches)
+        Ok((self.batches, self.ids.unwrap_or_default()))
     }
 }
 
@@ -544,11 +616,13 @@ impl Written {
 pub(super) type EngineError<'a> = &'a (dyn Fn(String) -> sqlx::Error + Sync);
 
 /// Writes the result stream into `customer_daily_stats` with `run_id`; returns the rows per day.
-/// The stream's failures go through `engine_error`.
+/// A numbered key column is written as the text `keys` holds for it. The stream's failures go
+/// through `engine_error`.
 pub(super) async fn copy_back(
     conn: &mut PgConnection,
     mut stream: ::datafusion::physical_plan::SendableRecordBatchStream,
     run_id: i64,
+    keys: Option<&Interner>,
     engine_error: EngineError<'_>,
 ) -> Result<Vec<(NaiveDate, i64)>, sqlx::Error> {
     let mut copy = conn.copy_in_raw(copy_rows_in_sql()).await?;
@@ -563,7 +637,7 @@ pub(super) async fn copy_back(
         let written = batch
             .map_err(|e| engine_error(e.to_string()))
             .and_then(|batch| {
-                copy_binary(&batch, run_id, &mut out, &mut per_day).map_err(engine_error)
+                copy_binary(&batch, run_id, keys, &mut out, &mut per_day).map_err(engine_error)
             });
         if let Err(error) = written {
             copy.abort(error.to_string()).await.ok();
@@ -613,6 +687,7 @@ fn copy_header() -> Vec<u8> {
 fn copy_binary(
     batch: &RecordBatch,
     run_id: i64,
+    keys: Option<&Interner>,
     out: &mut Vec<u8>,
     per_day: &mut BTreeMap<i32, i64>,
 ) -> Result<(), String> {
@@ -627,9 +702,11 @@ fn copy_binary(
     let columns: Vec<ArrayRef> = RESULT_COLUMNS
         .iter()
         .zip(batch.columns())
-        .map(|((_, written), column)| cast(column, &written.data_type()))
-        .collect::<Result<_, _>>()
-        .map_err(|e| e.to_string())?;
+        .map(|((_, written), column)| match (keys, column.data_type()) {
+            (Some(keys), DataType::UInt32) => key_text(keys, column),
+            _ => cast(column, &written.data_type()).map_err(|e| e.to_string()),
+        })
+        .collect::<Result<_, _>>()?;
     let fields = i16::try_from(RESULT_COLUMNS.len() + 1).expect("19 columns");
     for row in 0..batch.num_rows() {
         out.extend_from_slice(&fields.to_be_bytes());
@@ -641,6 +718,20 @@ fn copy_binary(
         *per_day.entry(day).or_default() += 1;
     }
     Ok(())
+}
+
+/// A column of numbered identifiers as their text.
+fn key_text(keys: &Interner, column: &ArrayRef) -> Result<ArrayRef, String> {
+    let text: StringArray = column
+        .as_primitive::<UInt32Type>()
+        .iter()
+        .map(|number| {
+            number
+                .map(|n| keys.value(n).ok_or("a key number without its identifier"))
+                .transpose()
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Arc::new(text))
 }
 
 /// Days from 1970-01-01 to 2000-01-01, `PostgreSQL`'s epoch.
@@ -862,5 +953,33 @@ mod tests {
         let mut decoder = BinaryCopyDecoder::new(InputTable::Orders);
         decoder.feed(&copy[..copy.len() - 5]).unwrap();
         assert!(decoder.finish().is_err());
+
+        // Numbered: the identifiers by their domain's numbers, the status as text.
+        let mut ids = Ids::default();
+        ids.domain(Domain::Order).number(b"o2").unwrap();
+        let mut decoder = BinaryCopyDecoder::numbering(InputTable::Orders, ids);
+        decoder.feed(&copy).unwrap();
+        let (batches, ids) = decoder.finish_numbered().unwrap();
+        let batch = &batches[0];
+        assert_eq!(batch.schema(), numbered_schema(InputTable::Orders));
+        let orders: Vec<u32> = batch
+            .column(0)
+            .as_primitive::<UInt32Type>()
+            .values()
+            .to_vec();
+        assert_eq!(orders, [1, 0]);
+        let customers: Vec<u32> = batch
+            .column(1)
+            .as_primitive::<UInt32Type>()
+            .values()
+            .to_vec();
+        assert_eq!(customers, [0, 0]);
+        assert_eq!(ids.values(Domain::Order).value(1), Some("o1"));
+        assert_eq!(ids.values(Domain::Customer).value(0), Some("c\t1"));
+        assert_eq!(batch.column(2).as_string::<i32>().value(0), "delivered");
+        let text = key_text(ids.values(Domain::Order), batch.column(0)).unwrap();
+        assert_eq!(text.as_string::<i32>().value(0), "o1");
+        let unknown: ArrayRef = Arc::new(::datafusion::arrow::array::UInt32Array::from(vec![7]));
+        assert!(key_text(ids.values(Domain::Order), &unknown).is_err());
     }
 }
