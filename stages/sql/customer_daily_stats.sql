@@ -11,11 +11,12 @@
 DELETE FROM customer_daily_stats WHERE stat_date BETWEEN $1 AND $2;
 
 -- name: rows_outside_days
--- Whether the table holds a row of a day outside $1..=$2 (two probes of the key's first column):
--- when it does not, a computation of those days replaces every row, and builds the keys once
--- after writing (stages/src/core/keys.rs).
-SELECT EXISTS (SELECT 1 FROM customer_daily_stats WHERE stat_date < $1)
-    OR EXISTS (SELECT 1 FROM customer_daily_stats WHERE stat_date > $2);
+-- Whether the table holds a row of a day outside $1..=$2: when it does not, a computation of those
+-- days replaces every row, and builds the keys once after writing (stages/src/core/keys.rs). The
+-- least and the greatest day are one probe at each end of the key, whatever the planner knows of
+-- the table; two `EXISTS (... WHERE stat_date < $1)` were planned as scans of the whole table
+-- right after a full refresh, before its statistics were gathered (1.6 s at 1M rows).
+SELECT coalesce(min(stat_date) < $1 OR max(stat_date) > $2, false) FROM customer_daily_stats;
 
 -- name: lock_for_rebuild
 LOCK TABLE customer_daily_stats IN ACCESS EXCLUSIVE MODE;
