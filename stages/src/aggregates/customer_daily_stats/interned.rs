@@ -34,8 +34,9 @@ pub(super) struct Interner {
     text: String,
     /// Where each value ends in `text` (its start is where the one before ends).
     ends: Vec<usize>,
-    /// The numbers, found by the hash of their value.
-    numbers: HashTable<u32>,
+    /// The numbers, found by the hash of their value, each with that hash (so that growing the
+    /// table reads no value again).
+    numbers: HashTable<(u64, u32)>,
     hasher: DefaultHashBuilder,
 }
 
@@ -47,10 +48,9 @@ impl Interner {
     pub(super) fn number(&mut self, value: &[u8]) -> Result<u32, &'static str> {
         let hash = self.hasher.hash_one(value);
         let (text, ends) = (&self.text, &self.ends);
-        if let Some(&number) = self
-            .numbers
-            .find(hash, |&n| slice(text, ends, n).as_bytes() == value)
-        {
+        if let Some(&(_, number)) = self.numbers.find(hash, |&(h, n)| {
+            h == hash && slice(text, ends, n).as_bytes() == value
+        }) {
             return Ok(number);
         }
         let value = std::str::from_utf8(value).map_err(|_| "text that is not UTF-8")?;
@@ -58,10 +58,8 @@ impl Interner {
             u32::try_from(self.ends.len()).map_err(|_| "more than 2^32 distinct identifiers")?;
         self.text.push_str(value);
         self.ends.push(self.text.len());
-        let (text, ends, hasher) = (&self.text, &self.ends, &self.hasher);
-        self.numbers.insert_unique(hash, number, |&n| {
-            hasher.hash_one(slice(text, ends, n).as_bytes())
-        });
+        self.numbers
+            .insert_unique(hash, (hash, number), |&(h, _)| h);
         Ok(number)
     }
 
