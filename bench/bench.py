@@ -65,6 +65,10 @@ FILES = [
     ("order_items", "olist_order_items_dataset.csv",
      "order_id, order_item_id, product_id, seller_id, shipping_limit_date, price, freight_value"),
 ]
+# --quick's targets (the speed issue): the first run at most 1.25 of the bulk limit on generated
+# data (1.5 on the Olist sample), a daily run of an export with 0.1% of past orders changed at
+# most 0.2 of the bulk load, peak RSS under 150 MB.
+QUICK_TARGETS = {"first_run": 1.25, "first_run_olist": 1.5, "changed": 0.2, "peak_rss_mb": 150.0}
 TARGETS = {"first_run_vs_limit": 1.5, "load_vs_copy": 1.5, "backfill_vs_limit": 2.0, "naive_vs_backfill": 20.0, "one_day_ms": 150.0,
            "peak_rss_mb": 200.0, "daily_unchanged_vs_copy": 0.5, "daily_changed_vs_copy": 0.6, "report_s": 5.0}
 
@@ -249,20 +253,21 @@ def quick(binary, data, reps):
     res["plain_changed_vs_restore"] = res["plain_changed_s"] / res["restore_load_s"]
     res.update(snapshot_daily(binary, data, reps, env))
     res["snapshot_vs_restore"] = res["snapshot_s"] / res["restore_load_s"]
+    first_target = QUICK_TARGETS["first_run_olist" if "olist" in Path(data).name else "first_run"]
     print(f"\n== {data}: medians of {reps} (quick)")
     print(f"first run (load + days)   {res['first_run_s']:8.3f} s   pg_restore way + one statement "
-          f"{res['first_run_limit_s']:8.3f} s   ratio " + verdict("first", res["first_run_vs_limit"], 1.5)
-          + f"   (peak RSS {res['first_run_rss_mb']:.0f} MB)")
+          f"{res['first_run_limit_s']:8.3f} s   ratio " + verdict("first", res["first_run_vs_limit"], first_target)
+          + f"   (peak RSS {res['first_run_rss_mb']:.0f} MB, target < {QUICK_TARGETS['peak_rss_mb']:.0f})")
     print(f"daily run, unchanged      {res['daily_unchanged_s']:8.3f} s   pg_restore way {res['restore_load_s']:8.3f} s   ratio "
           + verdict("daily", res["daily_unchanged_vs_restore"], 0.5))
     print(f"daily run, 0.1% changed   {res['daily_changed_s']:8.3f} s   pg_restore way {res['restore_load_s']:8.3f} s   ratio "
-          + verdict("daily", res["daily_changed_vs_restore"], 0.6)
+          + verdict("daily", res["daily_changed_vs_restore"], QUICK_TARGETS["changed"])
           + f"   ({res['daily_changed_orders']} orders changed: {res['daily_stale_days']:.0f} stale days, "
             f"{res['daily_people_refreshed']:.0f} people recomputed)")
     print(f"plain run, unchanged      {res['plain_unchanged_s']:8.3f} s   pg_restore way {res['restore_load_s']:8.3f} s   ratio "
           + verdict("plain", res["plain_unchanged_vs_restore"], 0.02))
     print(f"plain run, 0.1% changed   {res['plain_changed_s']:8.3f} s   pg_restore way {res['restore_load_s']:8.3f} s   ratio "
-          + verdict("plain", res["plain_changed_vs_restore"], 0.6)
+          + verdict("plain", res["plain_changed_vs_restore"], QUICK_TARGETS["changed"])
           + f"   ({res['plain_changed_days']:.0f} stale days recomputed, {res['plain_changed_rows']:.0f} rows, nothing else)")
     print(f"snapshot, 0.1% removed    {res['snapshot_s']:8.3f} s   pg_restore way {res['restore_load_s']:8.3f} s   ratio "
           f"{res['snapshot_vs_restore']:8.2f}   ({res['snapshot_removed_orders']} orders removed, "
