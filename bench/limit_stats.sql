@@ -3,8 +3,9 @@
 -- canceled and unavailable), written independently of the stage's SQL. bench.py also checks that its
 -- rows equal the stage's.
 -- It writes the rows as pg_restore would, the strongest way PostgreSQL has: `CREATE TABLE AS` into a
--- new table (logged, the columns typed as customer_daily_stats's), then the same primary key and
--- index, built once over the rows with the maintenance memory the pipeline's key builds get.
+-- new table (logged, the columns typed as customer_daily_stats's, the key in its "C" collation),
+-- then the same primary key and index, built once over the rows with the maintenance memory the
+-- pipeline's key builds get.
 DROP TABLE IF EXISTS limit_stats;
 SET maintenance_work_mem = '256MB';
 CREATE TABLE limit_stats AS
@@ -23,7 +24,7 @@ WITH o AS (
            min(ts) AS first_at, max(ts) AS last_at
       FROM o GROUP BY customer, day
 )
-SELECT d.day AS stat_date, d.customer AS customer_unique_id, d.orders::bigint AS orders_count,
+SELECT d.day AS stat_date, d.customer COLLATE "C" AS customer_unique_id, d.orders::bigint AS orders_count,
        d.canceled::bigint AS canceled_orders_count, coalesce(i.items, 0)::bigint AS items_count,
        coalesce(i.products, 0)::bigint AS distinct_products, coalesce(i.sellers, 0)::bigint AS distinct_sellers,
        coalesce(i.items_value, 0)::numeric(28,2) AS items_value, coalesce(i.freight, 0)::numeric(28,2) AS freight_value,

@@ -18,6 +18,7 @@ mod m20261206_000009_reject_rule;
 mod m20261206_000010_record_row_keys;
 mod m20261206_000011_erasures;
 mod m20261206_000012_table_versions;
+mod m20261207_000013_customer_keys_in_byte_order;
 
 /// Every migration of the schema, oldest first.
 pub struct Migrator;
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000010_record_row_keys::Migration),
             Box::new(m20261206_000011_erasures::Migration),
             Box::new(m20261206_000012_table_versions::Migration),
+            Box::new(m20261207_000013_customer_keys_in_byte_order::Migration),
         ]
     }
 }

@@ -41,6 +41,8 @@ struct Column {
     /// As `format_type` spells it: `timestamp without time zone`, `numeric(12,2)`.
     sql_type: String,
     not_null: bool,
+    /// The column's collation where it is not its type's (`C`); `None` for the type's own.
+    collation: Option<String>,
 }
 
 /// A foreign key: `columns` refer to `referenced` of `table`.
@@ -80,6 +82,7 @@ fn column(name: &str, sql_type: &str, not_null: bool) -> Column {
         name: name.to_owned(),
         sql_type: spelled(sql_type),
         not_null,
+        collation: None,
     }
 }
 
@@ -210,6 +213,7 @@ fn entity_table<E: EntityTrait>() -> Table {
                 name: c.as_str().to_owned(),
                 sql_type: catalog_type(c.def().get_column_type()),
                 not_null: !c.def().is_null(),
+                collation: None,
             })
             .collect(),
         primary_key: E::PrimaryKey::iter()
@@ -427,7 +431,15 @@ fn declared_tables(columns_of: &dyn Fn(Dataset) -> Vec<DatasetColumn>) -> Vec<Ta
         tables.push(dataset_table(dataset, &columns));
         tables.extend(staging_tables(dataset, &columns));
     }
-    tables.push(entity_table::<customer_daily_stats::Entity>());
+    let mut stats = entity_table::<customer_daily_stats::Entity>();
+    // `SeaORM`'s column types carry no collation: the key's byte order (migration 000013) is
+    // declared here.
+    for column in &mut stats.columns {
+        if column.name == "customer_unique_id" {
+            column.collation = Some("C".to_owned());
+        }
+    }
+    tables.push(stats);
     tables.push(entity_table::<pipeline_run::Entity>());
     tables.extend(tables_by_hand());
     tables.extend(erasure_tables());
@@ -435,10 +447,14 @@ fn declared_tables(columns_of: &dyn Fn(Dataset) -> Vec<DatasetColumn>) -> Vec<Ta
     tables
 }
 
-/// Every column of the tables of the current schema and of this session's temporary tables.
+/// Every column of the tables of the current schema and of this session's temporary tables, with its
+/// collation where it is not its type's.
 const COLUMNS_SQL: &str = "
-SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull
+SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+       CASE WHEN a.attcollation <> t.typcollation THEN k.collname::text END
   FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
+  JOIN pg_type t ON t.oid = a.atttypid
+  LEFT JOIN pg_collation k ON k.oid = a.attcollation
  WHERE c.relkind IN ('r', 'p')
    AND c.relnamespace IN (to_regnamespace(current_schema())::oid, pg_my_temp_schema())
    AND a.attnum > 0 AND NOT a.attisdropped
@@ -482,7 +498,7 @@ fn table_named<'a>(tables: &'a mut [Table], name: &str) -> &'a mut Table {
 /// The tables of the current schema and this session's temporary tables (the staging), as the
 /// catalog holds them.
 async fn read_catalog(conn: &mut PgConnection) -> Vec<Table> {
-    let columns: Vec<(String, String, String, bool)> = sqlx::query_as(COLUMNS_SQL)
+    let columns: Vec<(String, String, String, bool, Option<String>)> = sqlx::query_as(COLUMNS_SQL)
         .fetch_all(&mut *conn)
         .await
         .unwrap();
@@ -495,7 +511,7 @@ async fn read_catalog(conn: &mut PgConnection) -> Vec<Table> {
         .await
         .unwrap();
     let mut tables: Vec<Table> = Vec::new();
-    for (table, name, sql_type, not_null) in columns {
+    for (table, name, sql_type, not_null, collation) in columns {
         if tables.last().is_none_or(|t| t.name != table) {
             tables.push(Table {
                 name: table,
@@ -508,6 +524,7 @@ async fn read_catalog(conn: &mut PgConnection) -> Vec<Table> {
             name,
             sql_type,
             not_null,
+            collation,
         });
     }
     for (name, kind, columns, referenced_table, referenced) in keys {
@@ -563,6 +580,15 @@ fn differences(declared: &[Table], catalog: &[Table]) -> Vec<String> {
                     "{place}: nullability: {by} declares {}, the catalog has {}",
                     nullability(column.not_null),
                     nullability(stored.not_null)
+                ));
+            }
+            if column.collation != stored.collation {
+                let collation =
+                    |c: &Option<String>| c.clone().unwrap_or_else(|| "its type's".to_owned());
+                out.push(format!(
+                    "{place}: collation: {by} declares {}, the catalog has {}",
+                    collation(&column.collation),
+                    collation(&stored.collation)
                 ));
             }
         }
@@ -729,6 +755,18 @@ async fn a_declaration_changed_in_one_place_is_reported_with_table_column_and_bo
         }),
         [format!(
             "customer_daily_stats.lifetime_spent: type: {entity} declares numeric(14,2), the catalog has numeric(28,2)"
+        )]
+    );
+    assert_eq!(
+        one_change("customer_daily_stats", &|t| {
+            let column = t
+                .columns
+                .iter_mut()
+                .find(|c| c.name == "customer_unique_id");
+            column.unwrap().collation = None;
+        }),
+        [format!(
+            "customer_daily_stats.customer_unique_id: collation: {entity} declares its type's, the catalog has C"
         )]
     );
     assert_eq!(

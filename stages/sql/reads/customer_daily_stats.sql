@@ -9,6 +9,8 @@
 -- one per order and per key of the stored rows (`person`: `customer_unique_id`; `customer_id`),
 -- since an `ORDER BY` or a column cannot be a bind parameter; the stage picks the one of its
 -- `customer_key`. Each customer's place is that of their latest order, looked up by that key alone.
+-- The stored key is in the "C" collation, the shop tables' in the database's: the look-up compares
+-- in the latter (COLLATE "default"), the one the customers' indexes are built in.
 -- $1..=$2 the range, $3 the limit.
 
 -- name: day_rows
@@ -39,7 +41,7 @@ SELECT r.customer_unique_id, r.orders, r.items, r.total_spent, r.first_order_dat
   FROM ranked r
   LEFT JOIN LATERAL (
        SELECT c.customer_city, c.customer_state FROM customers c JOIN orders o ON o.customer_id = c.customer_id
-        WHERE c.customer_unique_id = r.customer_unique_id
+        WHERE c.customer_unique_id = r.customer_unique_id COLLATE "default"
         ORDER BY o.order_purchase_timestamp DESC, o.order_id LIMIT 1) place ON true
  ORDER BY total_spent DESC, r.customer_unique_id;
 
@@ -54,7 +56,7 @@ SELECT r.customer_unique_id, r.orders, r.items, r.total_spent, r.first_order_dat
   FROM ranked r
   LEFT JOIN LATERAL (
        SELECT c.customer_city, c.customer_state FROM customers c JOIN orders o ON o.customer_id = c.customer_id
-        WHERE c.customer_unique_id = r.customer_unique_id
+        WHERE c.customer_unique_id = r.customer_unique_id COLLATE "default"
         ORDER BY o.order_purchase_timestamp DESC, o.order_id LIMIT 1) place ON true
  ORDER BY orders DESC, r.customer_unique_id;
 
@@ -69,7 +71,7 @@ SELECT r.customer_unique_id, r.orders, r.items, r.total_spent, r.first_order_dat
   FROM ranked r
   LEFT JOIN LATERAL (
        SELECT c.customer_city, c.customer_state FROM customers c JOIN orders o ON o.customer_id = c.customer_id
-        WHERE c.customer_unique_id = r.customer_unique_id
+        WHERE c.customer_unique_id = r.customer_unique_id COLLATE "default"
         ORDER BY o.order_purchase_timestamp DESC, o.order_id LIMIT 1) place ON true
  ORDER BY items DESC, r.customer_unique_id;
 
@@ -84,7 +86,7 @@ SELECT r.customer_unique_id, r.orders, r.items, r.total_spent, r.first_order_dat
   FROM ranked r
   LEFT JOIN LATERAL (
        SELECT c.customer_city, c.customer_state FROM customers c JOIN orders o ON o.customer_id = c.customer_id
-        WHERE c.customer_id = r.customer_unique_id
+        WHERE c.customer_id = r.customer_unique_id COLLATE "default"
         ORDER BY o.order_purchase_timestamp DESC, o.order_id LIMIT 1) place ON true
  ORDER BY total_spent DESC, r.customer_unique_id;
 
@@ -99,7 +101,7 @@ SELECT r.customer_unique_id, r.orders, r.items, r.total_spent, r.first_order_dat
   FROM ranked r
   LEFT JOIN LATERAL (
        SELECT c.customer_city, c.customer_state FROM customers c JOIN orders o ON o.customer_id = c.customer_id
-        WHERE c.customer_id = r.customer_unique_id
+        WHERE c.customer_id = r.customer_unique_id COLLATE "default"
         ORDER BY o.order_purchase_timestamp DESC, o.order_id LIMIT 1) place ON true
  ORDER BY orders DESC, r.customer_unique_id;
 
@@ -114,7 +116,7 @@ SELECT r.customer_unique_id, r.orders, r.items, r.total_spent, r.first_order_dat
   FROM ranked r
   LEFT JOIN LATERAL (
        SELECT c.customer_city, c.customer_state FROM customers c JOIN orders o ON o.customer_id = c.customer_id
-        WHERE c.customer_id = r.customer_unique_id
+        WHERE c.customer_id = r.customer_unique_id COLLATE "default"
         ORDER BY o.order_purchase_timestamp DESC, o.order_id LIMIT 1) place ON true
  ORDER BY items DESC, r.customer_unique_id;
 

@@ -1,0 +1,1 @@
+ALTER TABLE customer_daily_stats ALTER COLUMN customer_unique_id TYPE text COLLATE "default";
