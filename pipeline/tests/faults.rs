@@ -229,7 +229,8 @@ async fn killing_a_stale_recompute_then_rerunning_restores_every_day() {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(20261130);
     let mut killed = 0;
     // Rounds until three recomputes were killed (at most 12): a recompute that ended before its
-    // kill (the timing above may come from a busier moment) makes its own time the new range.
+    // kill (the timing above may come from a busier moment) narrows the range to the wait it was
+    // given, which it outlasted.
     for round in 0..12 {
         if killed >= 3 {
             break;
