@@ -3,10 +3,11 @@
 //! carries the files' text as it is (`include_str!`), so what runs is what the files say.
 //!
 //! One way to read them: a module declares the statements it runs with [`statements!`] (the file
-//! and the names, once), and reads each as a field (`SQL.changes_high_water`), so a name the code
-//! uses is checked by the compiler, and a statement the file lacks or names twice, or one nobody
-//! reads, fails this module's test. The load's per-table files, one shape for four tables, are read
-//! through [`SqlFile`] by `loaders::postgres_load::statements` and registered for the same test.
+//! and the names, once), and reads each as a field (`SQL.changes_high_water`). The statements are
+//! cut out of the files at compile time ([`statement`], a `const fn`): a name the file lacks or
+//! names twice fails the build, and nothing is parsed when the program runs. A statement nobody
+//! reads fails this module's test. The load's per-table files, one shape for four tables, are cut
+//! the same way by `loaders::postgres_load::statements` and registered for the same test.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -42,68 +43,235 @@ pub fn sections(text: &'static str) -> Vec<(&'static str, &'static str)> {
     out
 }
 
-/// The one statement named `name` in `file`'s sections. The files are part of the binary and
-/// checked by the tests, so a missing statement is a bug, not an input error.
-#[must_use]
-pub fn one(file: &str, named: &[(&'static str, &'static str)], name: &str) -> &'static str {
-    let mut found = named
-        .iter()
-        .filter(|(n, _)| *n == name)
-        .map(|(_, sql)| *sql);
-    let sql = found
-        .next()
-        .unwrap_or_else(|| panic!("{file} has no statement `{name}`"));
-    assert!(found.next().is_none(), "{file}: `{name}` is named twice");
-    sql
+/// A file's statements as [`sections`] cuts them, found in a constant (at compile time): one pass
+/// over the text, then look-ups by name. At most [`Self::MAX`] statements a file.
+#[derive(Debug, Clone, Copy)]
+pub struct Sections {
+    text: &'static str,
+    /// Each statement's name and text, as byte ranges of `text`.
+    spans: [((usize, usize), (usize, usize)); Sections::MAX],
+    count: usize,
 }
 
-/// One file's named statements ([`sections`]).
-#[derive(Debug)]
-pub struct SqlFile {
-    /// The file's path, for messages: `stages/sql/...`.
-    path: String,
-    named: Vec<(&'static str, &'static str)>,
-}
+impl Sections {
+    /// The most statements a file holds.
+    pub const MAX: usize = 64;
 
-impl SqlFile {
-    /// The statements of `text`, the file at `path` under the `sql/` folder of the crate `krate`.
+    /// Finds the statements of `text`: each runs from its `-- name: ` line to the next one.
+    ///
+    /// # Panics
+    /// When `text` holds more than [`Self::MAX`] statements.
     #[must_use]
-    pub fn new(krate: &str, path: &str, text: &'static str) -> Self {
-        Self {
-            path: format!("{krate}/sql/{path}"),
-            named: sections(text),
+    pub const fn of(text: &'static str) -> Self {
+        let bytes = text.as_bytes();
+        let mark = b"-- name: ";
+        let mut spans = [((0, 0), (0, 0)); Self::MAX];
+        let mut count = 0;
+        let mut at = 0;
+        while at < bytes.len() {
+            let end = line_end(bytes, at);
+            if starts_with_at(bytes, at, mark) {
+                assert!(count < Self::MAX, "an SQL file holds too many statements");
+                if count > 0 {
+                    // The previous statement ends where this name line starts.
+                    let previous = spans[count - 1];
+                    spans[count - 1] = (previous.0, body(bytes, (previous.1).0, at));
+                }
+                spans[count] = (trimmed(bytes, at + mark.len(), end), (end, end));
+                count += 1;
+            }
+            at = end + 1;
+        }
+        if count > 0 {
+            let last = spans[count - 1];
+            spans[count - 1] = (last.0, body(bytes, (last.1).0, bytes.len()));
+        }
+        Self { text, spans, count }
+    }
+
+    /// The `n`th (from 0) statement named `name`, if the file has that many.
+    #[must_use]
+    pub const fn nth(&self, name: &str, n: usize) -> Option<&'static str> {
+        let bytes = self.text.as_bytes();
+        let mut seen = 0;
+        let mut i = 0;
+        while i < self.count {
+            let ((ns, ne), (bs, be)) = self.spans[i];
+            if same(bytes, ns, ne, name.as_bytes()) {
+                if seen == n {
+                    return Some(slice(self.text, bs, be));
+                }
+                seen += 1;
+            }
+            i += 1;
+        }
+        None
+    }
+
+    /// The statement named `name`, which the file must hold exactly once.
+    ///
+    /// # Panics
+    /// When the file has no statement `name`, or more than one.
+    #[must_use]
+    pub const fn one(&self, name: &str) -> &'static str {
+        match self.optional(name) {
+            Some(found) => found,
+            None => panic!("an SQL file lacks a statement its reader names"),
         }
     }
 
-    /// The statement named `name`, which must be there exactly once ([`one`]).
+    /// The statement named `name` when the file has one, at most once.
+    ///
+    /// # Panics
+    /// When the file names it more than once.
     #[must_use]
-    pub fn one(&self, name: &str) -> &'static str {
-        one(&self.path, &self.named, name)
+    pub const fn optional(&self, name: &str) -> Option<&'static str> {
+        assert!(
+            self.nth(name, 1).is_none(),
+            "an SQL file names a statement twice"
+        );
+        self.nth(name, 0)
     }
 
     /// Every statement named `name`, in the file's order (a list; possibly none).
+    ///
+    /// # Panics
+    /// When the file holds more than [`StatementList::MAX`] of them.
     #[must_use]
-    pub fn all(&self, name: &str) -> Vec<&'static str> {
-        self.named
-            .iter()
-            .filter(|(n, _)| *n == name)
-            .map(|(_, sql)| *sql)
-            .collect()
+    pub const fn list(&self, name: &str) -> StatementList {
+        let mut items = [None; StatementList::MAX];
+        let mut i = 0;
+        while i < StatementList::MAX {
+            items[i] = self.nth(name, i);
+            i += 1;
+        }
+        assert!(
+            self.nth(name, StatementList::MAX).is_none(),
+            "an SQL file holds more statements of one name than a list takes"
+        );
+        StatementList { items }
+    }
+}
+
+/// Every statement of one name in a file, in the file's order (a list; possibly none), cut at
+/// compile time ([`Sections::list`]): at most [`StatementList::MAX`].
+#[derive(Debug, Clone, Copy)]
+pub struct StatementList {
+    items: [Option<&'static str>; StatementList::MAX],
+}
+
+impl StatementList {
+    /// The most statements a list holds.
+    pub const MAX: usize = 4;
+
+    /// The statements, in the file's order.
+    pub fn iter(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.items.iter().map_while(|s| *s)
     }
 
-    /// The statement named `name` when the file has one (at most once, as [`one`]).
+    /// How many there are.
     #[must_use]
-    pub fn optional(&self, name: &str) -> Option<&'static str> {
-        self.named
-            .iter()
-            .any(|(n, _)| *n == name)
-            .then(|| self.one(name))
+    pub fn len(&self) -> usize {
+        self.iter().count()
+    }
+
+    /// Whether there are none.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.items[0].is_none()
+    }
+}
+
+impl std::ops::Index<usize> for StatementList {
+    type Output = &'static str;
+
+    fn index(&self, at: usize) -> &Self::Output {
+        self.items[at]
+            .as_ref()
+            .unwrap_or_else(|| panic!("a list of {} statements has no #{at}", self.len()))
+    }
+}
+
+impl<'a> IntoIterator for &'a StatementList {
+    type Item = &'a &'static str;
+    type IntoIter = std::iter::Flatten<std::slice::Iter<'a, Option<&'static str>>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        // The statements come first, then only `None`.
+        self.items.iter().flatten()
+    }
+}
+
+/// The index of the `\n` that ends the line starting at `at` (or the text's length).
+const fn line_end(bytes: &[u8], at: usize) -> usize {
+    let mut i = at;
+    while i < bytes.len() && bytes[i] != b'\n' {
+        i += 1;
+    }
+    i
+}
+
+const fn starts_with_at(bytes: &[u8], at: usize, prefix: &[u8]) -> bool {
+    if at + prefix.len() > bytes.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < prefix.len() {
+        if bytes[at + i] != prefix[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+const fn same(bytes: &[u8], start: usize, end: usize, other: &[u8]) -> bool {
+    end - start == other.len() && starts_with_at(bytes, start, other)
+}
+
+/// `start..end` without the whitespace at both ends.
+const fn trimmed(bytes: &[u8], start: usize, end: usize) -> (usize, usize) {
+    let (mut s, mut e) = (start, end);
+    while s < e && bytes[s].is_ascii_whitespace() {
+        s += 1;
+    }
+    while e > s && bytes[e - 1].is_ascii_whitespace() {
+        e -= 1;
+    }
+    (s, e)
+}
+
+/// A statement's text in `start..end` (from its name line's end to the next name line): without
+/// the `--` lines that open it (its description), the whitespace around it and the trailing `;`.
+const fn body(bytes: &[u8], start: usize, end: usize) -> (usize, usize) {
+    let mut s = start;
+    while s < end && bytes[s] == b'\n' {
+        s += 1;
+    }
+    while s + 1 < end && bytes[s] == b'-' && bytes[s + 1] == b'-' {
+        let line = line_end(bytes, s);
+        s = if line < end { line + 1 } else { end };
+    }
+    let (s, mut e) = trimmed(bytes, s, end);
+    while e > s && bytes[e - 1] == b';' {
+        e -= 1;
+    }
+    trimmed(bytes, s, e)
+}
+
+/// `text[start..end]`, in a constant; the ends are at ASCII bytes, so on character boundaries.
+const fn slice(text: &'static str, start: usize, end: usize) -> &'static str {
+    let (_, rest) = text.as_bytes().split_at(start);
+    let (cut, _) = rest.split_at(end - start);
+    match std::str::from_utf8(cut) {
+        Ok(cut) => cut,
+        Err(_) => panic!("an SQL file is cut inside a character"),
     }
 }
 
 /// Declares `static $static`, the statements named `$name...` of the file `sql/$path` of the
-/// calling crate (`stages/sql/`, `pipeline/sql/`), read once on first use, each a `&'static str`
-/// field of the struct `$ty`:
+/// calling crate (`stages/sql/`, `pipeline/sql/`), each a `&'static str` field of the struct `$ty`,
+/// cut out of the file at compile time ([`statement`]):
 ///
 /// ```text
 /// stages::statements! {
@@ -112,9 +280,26 @@ impl SqlFile {
 /// sqlx::query(SQL.exclusive_load_lock)
 /// ```
 ///
-/// A name the file lacks or names twice panics on first use; under `cfg(test)` the file is
-/// registered for [`problems`], which the crate's test runs: it reads every declared file and also
-/// fails on a statement no field reads and on a file no code declares.
+/// A name the file lacks or names twice fails the build:
+///
+/// ```compile_fail
+/// stages::statements! {
+///     static SQL: Statements = "core/locks.sql" { no_such_statement }
+/// }
+/// ```
+///
+/// where the names it has build:
+///
+/// ```
+/// stages::statements! {
+///     static SQL: Statements = "core/locks.sql" { exclusive_load_lock }
+/// }
+/// assert!(SQL.exclusive_load_lock.starts_with("SELECT"));
+/// ```
+///
+/// Under `cfg(test)` the file is registered
+/// for [`problems`], which the crate's test runs: it fails on a statement no field reads and on a
+/// file no code declares.
 #[macro_export]
 macro_rules! statements {
     (
@@ -131,12 +316,13 @@ macro_rules! statements {
                 include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/sql/", $path));
         }
 
-        static $static: ::std::sync::LazyLock<$ty> = ::std::sync::LazyLock::new(|| {
-            let file = $crate::core::sql_file::SqlFile::new(env!("CARGO_PKG_NAME"), $path, $ty::TEXT);
+        static $static: $ty = {
+            const SECTIONS: $crate::core::sql_file::Sections =
+                $crate::core::sql_file::Sections::of($ty::TEXT);
             $ty {
-                $($name: file.one(stringify!($name)),)+
+                $($name: SECTIONS.one(stringify!($name)),)+
             }
-        });
+        };
 
         #[cfg(test)]
         $crate::inventory::submit! {
@@ -145,9 +331,6 @@ macro_rules! statements {
                 path: $path,
                 text: $ty::TEXT,
                 names: &[$(stringify!($name)),+],
-                read: || {
-                    ::std::sync::LazyLock::force(&$static);
-                },
             }
         }
     };
@@ -165,9 +348,6 @@ pub struct Declared {
     pub text: &'static str,
     /// Every statement name the reader asks for.
     pub names: &'static [&'static str],
-    /// Reads the file as the code does: panics when a statement asked for is missing or named
-    /// twice.
-    pub read: fn(),
 }
 
 inventory::collect!(Declared);
@@ -190,8 +370,8 @@ fn sql_files(root: &Path, dir: &Path, out: &mut BTreeSet<String>) {
 
 /// What is wrong with the SQL files of the crate at `crate_dir`, as its test build registered them:
 /// a statement a file holds but no code reads, a file declared twice, a file under `sql/` no code
-/// reads. Reading each declared file panics on a statement the code asks for that the file lacks
-/// or names twice. Run by each crate's test.
+/// reads (a statement the code asks for that the file lacks or names twice fails the build). Run
+/// by each crate's test.
 #[must_use]
 pub fn problems(crate_dir: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -200,7 +380,6 @@ pub fn problems(crate_dir: &str) -> Vec<String> {
         .into_iter()
         .filter(|f| f.krate == crate_dir)
     {
-        (file.read)();
         let asked: BTreeSet<&str> = file.names.iter().copied().collect();
         let unread: Vec<&str> = sections(file.text)
             .into_iter()
@@ -234,47 +413,73 @@ mod tests {
         assert!(sections("no statements").is_empty());
         let written = "-- test, written from here.\n\n-- name: x\nSELECT 'a;b';\n";
         assert_eq!(sections(written), vec![("x", "SELECT 'a;b'")]);
-        assert_eq!(one("t.sql", &sections(written), "x"), "SELECT 'a;b'");
+        assert_eq!(Sections::of(written).one("x"), "SELECT 'a;b'");
     }
 
     #[test]
     fn a_statement_s_description_is_not_its_text() {
-        let parsed = sections(
-            "-- name: a\n-- What a does,\n-- in two lines.\nSELECT 1\n  -- kept: inside the statement\n  , 2;\n\n-- name: b\n--\nSELECT 3;\n",
-        );
-        assert_eq!(
-            parsed,
-            vec![
-                ("a", "SELECT 1\n  -- kept: inside the statement\n  , 2"),
-                ("b", "SELECT 3")
-            ]
-        );
-        let file = SqlFile::new(
-            "stages",
-            "t.sql",
-            "-- name: a\nSELECT 1;\n-- name: l\nA;\n-- name: l\nB;\n",
-        );
-        assert_eq!(file.all("l"), ["A", "B"]);
-        assert!(file.all("m").is_empty());
-        assert_eq!(file.optional("a"), Some("SELECT 1"));
-        assert_eq!(file.optional("m"), None);
+        let text = "-- name: a\n-- What a does,\n-- in two lines.\nSELECT 1\n  -- kept: inside the statement\n  , 2;\n\n-- name: b\n--\nSELECT 3;\n";
+        let inside = "SELECT 1\n  -- kept: inside the statement\n  , 2";
+        assert_eq!(sections(text), vec![("a", inside), ("b", "SELECT 3")]);
+        assert_eq!(Sections::of(text).one("a"), inside);
+        assert_eq!(Sections::of(text).one("b"), "SELECT 3");
     }
 
     #[test]
-    #[should_panic(expected = "t.sql has no statement `y`")]
+    fn lists_and_optional_statements_are_cut_in_the_file_s_order() {
+        const TEXT: &str = "-- name: a\nSELECT 1;\n-- name: l\nA;\n-- name: l\nB;\n";
+        // In a constant, as the code uses them.
+        const FILE: Sections = Sections::of(TEXT);
+        const LIST: StatementList = FILE.list("l");
+        assert_eq!(LIST.iter().collect::<Vec<_>>(), ["A", "B"]);
+        assert_eq!(LIST.len(), 2);
+        assert!(FILE.list("m").is_empty());
+        assert_eq!(FILE.optional("a"), Some("SELECT 1"));
+        assert_eq!(FILE.optional("m"), None);
+        assert_eq!(FILE.nth("l", 1), Some("B"));
+        assert_eq!(FILE.nth("l", 2), None);
+    }
+
+    #[test]
+    #[should_panic(expected = "an SQL file lacks a statement its reader names")]
     fn a_missing_statement_is_a_bug() {
-        let _ = one("t.sql", &[("x", "SELECT 1")], "y");
+        let _ = Sections::of("-- name: x\nSELECT 1;\n").one("y");
     }
 
     #[test]
-    #[should_panic(expected = "stages/sql/t.sql: `x` is named twice")]
+    #[should_panic(expected = "an SQL file names a statement twice")]
     fn a_statement_named_twice_is_a_bug() {
-        let _ = SqlFile::new(
-            "stages",
-            "t.sql",
-            "-- name: x\nSELECT 1;\n-- name: x\nSELECT 2;\n",
-        )
-        .one("x");
+        let _ = Sections::of("-- name: x\nSELECT 1;\n-- name: x\nSELECT 2;\n").one("x");
+    }
+
+    #[test]
+    #[should_panic(expected = "more statements of one name than a list takes")]
+    fn a_list_longer_than_its_room_is_a_bug() {
+        let _ = Sections::of("-- name: l\nA;\n".repeat(5).leak()).list("l");
+    }
+
+    /// The compile-time cut gives what [`sections`] gives, statement by statement, for every file
+    /// the crate reads.
+    #[test]
+    fn the_compile_time_cut_matches_the_sections_of_every_file() {
+        let files: Vec<&Declared> = inventory::iter::<Declared>
+            .into_iter()
+            .filter(|f| f.krate == env!("CARGO_MANIFEST_DIR"))
+            .collect();
+        assert!(files.len() > 10, "{} files", files.len());
+        for file in files {
+            let mut seen = std::collections::BTreeMap::<&str, usize>::new();
+            for (name, body) in sections(file.text) {
+                let n = seen.entry(name).or_default();
+                assert_eq!(
+                    Sections::of(file.text).nth(name, *n),
+                    Some(body),
+                    "sql/{}: `{name}` #{n}",
+                    file.path
+                );
+                *n += 1;
+            }
+        }
     }
 
     /// Every file the code reads has every statement it asks for, once (lists aside), and nothing

@@ -4,12 +4,9 @@
 //! diffed and `EXPLAIN`ed as they are. The table and column names in them are [`olist`]'s, which
 //! this module's tests check list by list.
 
-use std::collections::BTreeMap;
-use std::sync::LazyLock;
-
 use olist::Dataset;
 
-use crate::core::sql_file::SqlFile;
+use crate::core::sql_file::{Sections, StatementList};
 
 /// The statements of one dataset's load, in the order a load runs them.
 #[derive(Debug)]
@@ -29,9 +26,9 @@ pub struct LoadStatements {
     /// `ANALYZE` of the changed-lines table.
     pub analyze_changed: &'static str,
     /// One rule per reference, over every staged line (a first load).
-    pub reference_rules: Vec<&'static str>,
+    pub reference_rules: StatementList,
     /// One rule per reference, over the changed lines only.
-    pub changed_reference_rules: Vec<&'static str>,
+    pub changed_reference_rules: StatementList,
     /// The key rule (duplicates and conflicts); always over every staged line.
     pub key_rule: &'static str,
     /// Copies the rejected rows into `staging_rejects`; `$1` is the dataset's name.
@@ -40,7 +37,7 @@ pub struct LoadStatements {
     pub list_deleted: &'static str,
     /// One rule per reference: the stored rows whose referenced row is deleted, unless an accepted
     /// line gives their key another reference.
-    pub cascade_rules: Vec<&'static str>,
+    pub cascade_rules: StatementList,
     /// How many stored rows this load deletes.
     pub count_deleted: &'static str,
     /// How many rows the table holds.
@@ -96,27 +93,28 @@ const FILES: [(Dataset, &str, &str); 4] = [
     ),
 ];
 
-static PARSED: LazyLock<BTreeMap<Dataset, LoadStatements>> = LazyLock::new(|| {
-    FILES
-        .iter()
-        .map(|(dataset, path, text)| {
-            (
-                *dataset,
-                LoadStatements::read(&SqlFile::new("stages", path, text)),
-            )
-        })
-        .collect()
-});
+/// Each dataset's statements, cut out of its file at compile time.
+static PARSED: [LoadStatements; 4] = [
+    LoadStatements::read(FILES[0].2),
+    LoadStatements::read(FILES[1].2),
+    LoadStatements::read(FILES[2].2),
+    LoadStatements::read(FILES[3].2),
+];
 
 impl LoadStatements {
     /// The statements of `dataset`.
     #[must_use]
     pub fn of(dataset: Dataset) -> &'static LoadStatements {
-        &PARSED[&dataset]
+        let mut at = 0;
+        while FILES[at].0 != dataset {
+            at += 1;
+        }
+        &PARSED[at]
     }
 
-    /// Reads the named statements of one file.
-    fn read(file: &SqlFile) -> Self {
+    /// Cuts the named statements out of one file's text.
+    const fn read(text: &'static str) -> Self {
+        let file = Sections::of(text);
         Self {
             create_staging: file.one("create_staging"),
             create_changed: file.one("create_changed"),
@@ -125,12 +123,12 @@ impl LoadStatements {
             analyze_staging: file.one("analyze_staging"),
             list_changed: file.one("list_changed"),
             analyze_changed: file.one("analyze_changed"),
-            reference_rules: file.all("reference_rule"),
-            changed_reference_rules: file.all("changed_reference_rule"),
+            reference_rules: file.list("reference_rule"),
+            changed_reference_rules: file.list("changed_reference_rule"),
             key_rule: file.one("key_rule"),
             keep_rejects: file.one("keep_rejects"),
             list_deleted: file.one("list_deleted"),
-            cascade_rules: file.all("cascade_rule"),
+            cascade_rules: file.list("cascade_rule"),
             count_deleted: file.one("count_deleted"),
             count_rows: file.one("count_rows"),
             counts: file.one("counts"),
@@ -181,9 +179,6 @@ macro_rules! declare {
                 path: FILES[$at].1,
                 text: FILES[$at].2,
                 names: NAMES,
-                read: || {
-                    LazyLock::force(&PARSED);
-                },
             }
         })+
     };
