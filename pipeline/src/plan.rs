@@ -21,6 +21,8 @@ pub struct PlannedStage {
     pub name: String,
     /// Its `type` tag.
     pub type_name: String,
+    /// Its role, as its type declares it (read once here).
+    pub role: Role,
     /// Its options.
     pub config: Box<dyn StageConfig>,
     /// SHA-256 of its type and options (hex, first 16 characters).
@@ -45,7 +47,7 @@ pub struct Plan {
 impl Plan {
     /// The stages with `role`.
     pub fn with_role(&self, role: Role) -> impl Iterator<Item = &PlannedStage> {
-        self.stages.iter().filter(move |s| s.config.role() == role)
+        self.stages.iter().filter(move |s| s.role == role)
     }
 
     /// The stage named `name`.
@@ -103,10 +105,10 @@ impl PlannedStage {
             Stage::Aggregate(_) => Role::Aggregate,
         };
         anyhow::ensure!(
-            role == self.config.role(),
+            role == self.role,
             "stage \"{}\" declares the {} role but built a {role} stage",
             self.name,
-            self.config.role()
+            self.role
         );
         Ok(stage)
     }
@@ -277,6 +279,7 @@ fn compile_stage(
                 index,
                 name,
                 type_name,
+                role: config.role(),
                 config,
                 fingerprint,
             })
@@ -393,9 +396,8 @@ fn strip_position(message: &str) -> String {
 /// The shape rules: at most one extract, validate and load; the three come together, in that order;
 /// aggregates come after the load.
 fn check_shape(file: &str, stages: &[PlannedStage], problems: &mut Vec<String>) {
-    let position = |role: Role| -> Vec<&PlannedStage> {
-        stages.iter().filter(|s| s.config.role() == role).collect()
-    };
+    let position =
+        |role: Role| -> Vec<&PlannedStage> { stages.iter().filter(|s| s.role == role).collect() };
     for role in [Role::Extract, Role::Validate, Role::Load] {
         let found = position(role);
         if found.len() > 1 {

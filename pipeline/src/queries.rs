@@ -570,7 +570,7 @@ pub async fn status(db: &Db, plan: &Plan) -> Result<Status> {
     let ingest = plan
         .stages
         .iter()
-        .filter(|s| matches!(s.config.role(), Role::Validate | Role::Load))
+        .filter(|s| matches!(s.role, Role::Validate | Role::Load))
         .filter_map(|s| own(&s.name))
         .max_by_key(|r| r.id);
     let stages = plan
@@ -579,7 +579,7 @@ pub async fn status(db: &Db, plan: &Plan) -> Result<Status> {
         .map(|stage| StageStatus {
             name: stage.name.clone(),
             type_name: stage.type_name.clone(),
-            last_run: match stage.config.role() {
+            last_run: match stage.role {
                 Role::Extract | Role::Validate => ingest.clone(),
                 _ => own(&stage.name),
             },

@@ -72,7 +72,7 @@ fn aggregate_to_show<'p>(
                 usage(match plan.stage(name) {
                     Some(other) => format!(
                         "stats --stage {name}: \"{name}\" is a {} stage, not an aggregate (declared aggregates: {})",
-                        other.config.role(),
+                        other.role,
                         declared_aggregates(plan)
                     ),
                     None => format!(

@@ -169,7 +169,7 @@ async fn run_stages(
     let ingest: Vec<&PlannedStage> = plan
         .stages
         .iter()
-        .filter(|s| s.config.role() != Role::Aggregate)
+        .filter(|s| s.role != Role::Aggregate)
         .collect();
     if ingest.iter().any(|s| chosen(s)) {
         let write = plan.with_role(Role::Load).any(chosen);

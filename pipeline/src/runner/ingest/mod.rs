@@ -139,7 +139,7 @@ fn ingest_fingerprint(plan: &Plan) -> String {
     combined_fingerprint(
         plan.stages
             .iter()
-            .filter(|s| s.config.role() != Role::Aggregate)
+            .filter(|s| s.role != Role::Aggregate)
             .map(|s| (s.type_name.as_str(), s.fingerprint.as_str())),
     )
 }
