@@ -45,21 +45,17 @@ pub struct CsvExtractConfig {
     pub max_line_bytes: usize,
 }
 
-/// The file name of each dataset.
+/// The file name of each dataset; a name not given is Olist's ([`Dataset::default_file`]).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct FileNames {
     /// The customers file.
-    #[serde(default = "default_customers_file")]
     pub customers: String,
     /// The products file.
-    #[serde(default = "default_products_file")]
     pub products: String,
     /// The orders file.
-    #[serde(default = "default_orders_file")]
     pub orders: String,
     /// The order items file.
-    #[serde(default = "default_order_items_file")]
     pub order_items: String,
 }
 
@@ -75,26 +71,13 @@ pub const MAX_BATCH_SIZE: usize = 1_000_000;
 /// The largest accepted `max_line_bytes` (256 MiB): the kept part of a long line is stored as one
 /// text value.
 pub const MAX_LINE_BYTES_LIMIT: usize = 256 * 1024 * 1024;
-fn default_customers_file() -> String {
-    Dataset::Customers.default_file().to_owned()
-}
-fn default_products_file() -> String {
-    Dataset::Products.default_file().to_owned()
-}
-fn default_orders_file() -> String {
-    Dataset::Orders.default_file().to_owned()
-}
-fn default_order_items_file() -> String {
-    Dataset::OrderItems.default_file().to_owned()
-}
-
 impl Default for FileNames {
     fn default() -> Self {
         Self {
-            customers: default_customers_file(),
-            products: default_products_file(),
-            orders: default_orders_file(),
-            order_items: default_order_items_file(),
+            customers: Dataset::Customers.default_file().to_owned(),
+            products: Dataset::Products.default_file().to_owned(),
+            orders: Dataset::Orders.default_file().to_owned(),
+            order_items: Dataset::OrderItems.default_file().to_owned(),
         }
     }
 }
