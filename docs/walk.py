@@ -3,20 +3,25 @@
 Run by `docs/walk.sh`, inside gdb, on a debug build of the binary. Every function of the
 project's crates (`pipeline`, `stages`, `olist`, `migration`) gets a breakpoint; each hit is
 attributed to its caller, the nearest frame above it that is the project's own, and the program
-stops at the first call of the statistics statement's builder (`compute_sql`). The rules, the same
-as the hand count's in ARCHITECTURE.md:
+stops at the first call of the statistics statement's builder (`compute_sql`). The rules
+(ARCHITECTURE.md, "From main() to the statistics SQL, measured"):
 
-- a call is one of the project's functions called by one of the project's functions; closures,
-  async blocks and async fn bodies belong to the function they are written in (a closure the
-  project hands elsewhere and that calls back counts as a call from where it runs);
+- a call is one of the project's hand-written functions called by another; closures, async
+  blocks and async fn bodies belong to the function they are written in (a closure the project
+  hands elsewhere and that calls back counts as a call from where it runs); code a derive or an
+  attribute generated (its first line is the attribute) is not the project's hand-written code;
 - between the two, only the standard library's glue (futures, boxes, iterators, lazy statics,
-  `Fn` shims) may stand; a call made by another crate's code (serde, sqlx, clap, derived code
-  run by them) is not counted;
-- a pair of caller and callee counts once, at its first call (a loop counts its first iteration);
+  `Fn` shims) may stand; a call made by another crate's code (serde, sqlx, clap, or generated
+  code they run) is not counted;
+- a pair of caller and callee counts once, at its first call (a loop counts its first
+  iteration); a breakpoint hit MAX_HITS times is removed (the pairs of a per-line loop are seen
+  long before);
+- the calls are listed depth first from `main`, each callee's own calls right after it (the run's
+  tasks interleave in time, a reader does not);
 - a module change is a call whose callee's module differs from the previous call's.
 
-Writes the calls in order to the file named by WALK_OUT, one `caller -> callee` per line, then
-the counts.
+Writes the calls in that order to the file named by WALK_OUT, one `caller -> callee` per line (`*`
+marks a module change, `**` one between crates), then the counts.
 """
 
 import bisect
