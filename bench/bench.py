@@ -14,8 +14,10 @@ For each dataset, in a fresh database `pipeline_bench`:
      way; timed on --naive-days days spread over the history and extrapolated to every day);
   3. one day: `pipeline run --date D --stage customer_daily_stats`, process start to exit;
   4. daily runs: plain `pipeline run` (what changed, nothing else) and `pipeline run --date LAST` (load of the whole export, then the last day and every
-     stale day) on the unchanged export, and on an export where 0.1% of the orders changed (a
-     price of each of them, alternately raised and restored), each vs the load limit; with --quick,
+     stale day) on the unchanged export, and on an export where 0.1% of the orders changed (across
+     three files, by bench/change_export.py: half of them canceled, half with an item's price
+     corrected, and a tenth as many customer ids moved to another person; alternately changed and
+     restored), each vs the load limit; with --quick,
      also plain `run` under `deletes = "snapshot"` of an export without 0.1% of the orders
      (deleted with their items, then back), vs the load limit;
   5. peak resident memory of the pipeline process (load and backfill);
@@ -48,6 +50,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from change_export import change_export
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN = os.environ.get("BENCH_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
@@ -447,28 +451,6 @@ def link_unchanged(data, out, rewritten):
             target.symlink_to(data / name)
 
 
-def changed_export(data, out):
-    """A copy of `data` in `out` where the first item of every 1000th order costs 1.00 more."""
-    link_unchanged(data, out, {"olist_order_items_dataset.csv"})
-    orders = 0
-    with open(data / "olist_order_items_dataset.csv", newline="") as src, \
-            open(out / "olist_order_items_dataset.csv", "w", newline="") as dst:
-        import csv
-        reader, writer = csv.reader(src), csv.writer(dst)
-        writer.writerow(next(reader))
-        seen = 0
-        last_order = None
-        for row in reader:
-            if row[0] != last_order:
-                last_order = row[0]
-                seen += 1
-                if seen % 1000 == 0:
-                    row[5] = f"{float(row[5]) + 1.0:.2f}"
-                    orders += 1
-            writer.writerow(row)
-    return orders
-
-
 def daily(binary, data, reps, last, env):
     """`run --date LAST` of the unchanged export, then alternately of the changed and the original
     export (each a daily run where 0.1% of the orders changed), vs the load limit measured before."""
@@ -478,7 +460,8 @@ def daily(binary, data, reps, last, env):
     unchanged, changed, rss, stale_days, people = [], [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         other = Path(tmp) / "changed"
-        changed_orders = changed_export(data, other)
+        changes = change_export(data, other)
+        changed_orders = sum(changes.values())
         for _ in range(reps):
             seconds, mb = timed([binary, *cfg(data), "run", "--date", day], env)
             unchanged.append(seconds)
