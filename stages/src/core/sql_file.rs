@@ -4,7 +4,7 @@
 //!
 //! One way to read them: a module declares the statements it runs with [`statements!`] (the file
 //! and the names, once), and reads each as a field (`SQL.changes_high_water`). The statements are
-//! cut out of the files at compile time ([`statement`], a `const fn`): a name the file lacks or
+//! cut out of the files at compile time ([`Sections`], `const fn`s): a name the file lacks or
 //! names twice fails the build, and nothing is parsed when the program runs. A statement nobody
 //! reads fails this module's test. The load's per-table files, one shape for four tables, are cut
 //! the same way by `loaders::postgres_load::statements` and registered for the same test.
@@ -12,39 +12,21 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-/// The `(name, statement)` pairs of a file: each statement runs from its `-- name: ` line to the
-/// next one, without the `--` lines that open it (its description), the trailing `;` and blank
-/// lines. Lines before the first name are the file's header. A name may repeat (a list of
-/// statements).
+/// The `(name, statement)` pairs of a file, in its order, as [`Sections`] cuts them: each statement
+/// runs from its `-- name: ` line to the next one, without the `--` lines that open it (its
+/// description), the trailing `;` and blank lines. Lines before the first name are the file's
+/// header. A name may repeat (a list of statements).
 #[must_use]
 pub fn sections(text: &'static str) -> Vec<(&'static str, &'static str)> {
-    const MARK: &str = "-- name: ";
-    const NEXT: &str = "\n-- name: ";
-    let mut out = Vec::new();
-    let Some(first) = text.find(MARK) else {
-        return out;
-    };
-    let mut rest = &text[first..];
-    while let Some(after_mark) = rest.strip_prefix(MARK) {
-        let name_end = after_mark.find('\n').unwrap_or(after_mark.len());
-        let name = after_mark[..name_end].trim();
-        let body_and_rest = &after_mark[name_end..];
-        let body_end = body_and_rest
-            .find(NEXT)
-            .map_or(body_and_rest.len(), |at| at + 1);
-        let mut body = body_and_rest[..body_end].trim_start_matches('\n');
-        while body.starts_with("--") {
-            body = body.split_once('\n').map_or("", |(_, after)| after);
-        }
-        let body = body.trim().trim_end_matches(';').trim_end();
-        out.push((name, body));
-        rest = &body_and_rest[body_end..];
-    }
-    out
+    let file = Sections::of(text);
+    file.spans[..file.count]
+        .iter()
+        .map(|&((ns, ne), (bs, be))| (slice(text, ns, ne), slice(text, bs, be)))
+        .collect()
 }
 
-/// A file's statements as [`sections`] cuts them, found in a constant (at compile time): one pass
-/// over the text, then look-ups by name. At most [`Self::MAX`] statements a file.
+/// A file's statements, found in a constant (at compile time): one pass over the text, then
+/// look-ups by name. At most [`Self::MAX`] statements a file.
 #[derive(Debug, Clone, Copy)]
 pub struct Sections {
     text: &'static str,
@@ -166,7 +148,7 @@ impl StatementList {
 
     /// The statements, in the file's order.
     pub fn iter(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.items.iter().map_while(|s| *s)
+        self.into_iter().copied()
     }
 
     /// How many there are.
@@ -271,7 +253,7 @@ const fn slice(text: &'static str, start: usize, end: usize) -> &'static str {
 
 /// Declares `static $static`, the statements named `$name...` of the file `sql/$path` of the
 /// calling crate (`stages/sql/`, `pipeline/sql/`), each a `&'static str` field of the struct `$ty`,
-/// cut out of the file at compile time ([`statement`]):
+/// cut out of the file at compile time ([`Sections`]):
 ///
 /// ```text
 /// stages::statements! {
@@ -456,30 +438,6 @@ mod tests {
     #[should_panic(expected = "more statements of one name than a list takes")]
     fn a_list_longer_than_its_room_is_a_bug() {
         let _ = Sections::of("-- name: l\nA;\n".repeat(5).leak()).list("l");
-    }
-
-    /// The compile-time cut gives what [`sections`] gives, statement by statement, for every file
-    /// the crate reads.
-    #[test]
-    fn the_compile_time_cut_matches_the_sections_of_every_file() {
-        let files: Vec<&Declared> = inventory::iter::<Declared>
-            .into_iter()
-            .filter(|f| f.krate == env!("CARGO_MANIFEST_DIR"))
-            .collect();
-        assert!(files.len() > 10, "{} files", files.len());
-        for file in files {
-            let mut seen = std::collections::BTreeMap::<&str, usize>::new();
-            for (name, body) in sections(file.text) {
-                let n = seen.entry(name).or_default();
-                assert_eq!(
-                    Sections::of(file.text).nth(name, *n),
-                    Some(body),
-                    "sql/{}: `{name}` #{n}",
-                    file.path
-                );
-                *n += 1;
-            }
-        }
     }
 
     /// Every file the code reads has every statement it asks for, once (lists aside), and nothing
