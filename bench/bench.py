@@ -51,7 +51,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from change_export import change_export
+from change_export import change_export, link_unchanged
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN = os.environ.get("BENCH_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
@@ -437,18 +437,6 @@ def engines(binary, data, reps, chosen=ENGINES):
 def fresh():
     psql(ADMIN, "-c", f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
     psql(ADMIN, "-c", f"CREATE DATABASE {DB_NAME}")
-
-
-def link_unchanged(data, out, rewritten):
-    """Makes `out` an export directory whose files link to `data`'s, except the `rewritten` ones
-    (removed, for the caller to write)."""
-    out.mkdir(parents=True, exist_ok=True)
-    for _, name, _ in FILES:
-        target = out / name
-        if target.exists() or target.is_symlink():
-            target.unlink()
-        if name not in rewritten:
-            target.symlink_to(data / name)
 
 
 def daily(binary, data, reps, last, env):

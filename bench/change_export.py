@@ -24,6 +24,18 @@ PRODUCTS = "olist_products_dataset.csv"
 REMAP_DISTANCE = 5000
 
 
+def link_unchanged(data, out, rewritten):
+    """Makes `out` an export directory whose files link to `data`'s, except the `rewritten` ones
+    (removed, for the caller to write)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name in (CUSTOMERS, PRODUCTS, ORDERS, ITEMS):
+        target = out / name
+        if target.exists() or target.is_symlink():
+            target.unlink()
+        if name not in rewritten:
+            target.symlink_to((data / name).resolve())
+
+
 def picked(position, every):
     """Whether the `position`th (from 1) line of a kind is one of every `every`th, from the middle
     of the first interval."""
@@ -51,17 +63,9 @@ def rewrite(src, dst, change):
 def change_export(data, out, share=0.001):
     """Writes the changed export of `data` into `out`; returns the counts of each kind of change."""
     data, out = Path(data), Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    link_unchanged(data, out, {CUSTOMERS, ORDERS, ITEMS})
     every = round(2 / share)  # a cancellation, and a price correction, every `every` orders
     remap_every = round(10 / share)
-
-    def link(name):
-        target = out / name
-        if target.exists() or target.is_symlink():
-            target.unlink()
-        target.symlink_to((data / name).resolve())
-
-    link(PRODUCTS)
     position = [0]
 
     def cancel(row):
@@ -95,10 +99,6 @@ def change_export(data, out, share=0.001):
                 return True
         return False
 
-    for name in (CUSTOMERS, ORDERS, ITEMS):
-        target = out / name
-        if target.exists() or target.is_symlink():
-            target.unlink()
     counts = {
         "canceled": rewrite(data / ORDERS, out / ORDERS, cancel),
         "prices": rewrite(data / ITEMS, out / ITEMS, correct_price),

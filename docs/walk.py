@@ -47,7 +47,6 @@ GLUE = (
     "std::sync::once",
     "std::sys::sync::once",
     "std::sync::poison::once",
-    "core::ops::function::FnOnce",
     "tracing::instrument",
 )
 STOP = "customer_daily_stats::compute_sql"
