@@ -1,3 +1,8 @@
+-- The four shop datasets (Olist layout), typed, with their keys, references and the indexes the
+-- per-day aggregate reads through. Column names are the CSV's, except Olist's misspelt
+-- `product_name_lenght` / `product_description_lenght`, which become `product_name_length` /
+-- `product_description_length`.
+
 CREATE TABLE customers (
     customer_id text PRIMARY KEY,
     customer_unique_id text NOT NULL,

@@ -1,3 +1,6 @@
+-- The run ledger (`pipeline_runs`), the quarantine of bad input lines (`rejected_rows`) and the
+-- record of which purchase days each load changed (`order_day_changes`, for staleness).
+
 CREATE TABLE pipeline_runs (
     id bigserial PRIMARY KEY,
     parent_run_id bigint REFERENCES pipeline_runs (id),

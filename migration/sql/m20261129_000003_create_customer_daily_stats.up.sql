@@ -1,3 +1,6 @@
+-- `customer_daily_stats`: one row per (day, customer) with at least one order that day. Its column
+-- names are a public interface (analysts query them), see the README for each definition.
+
 CREATE TABLE customer_daily_stats (
     stat_date date NOT NULL,
     customer_unique_id text NOT NULL,

@@ -1,3 +1,17 @@
+-- Daily operation: what each load changed, and what each aggregate day reflects.
+--
+-- - `order_changes`: one row per state of an order that a load changed (the state before and the state
+--   after: the order's customer, that customer's person and the purchase day), so that an aggregate can
+--   recompute exactly the people and days a load touched. A row with a NULL customer stands for "every
+--   customer from this day on" (a load that changed a large part of the history).
+-- - `aggregate_days`: for each aggregate stage and each day it computed, the options fingerprint, the
+--   run, the row count and `changes_seen`: every change with an id up to it is reflected in the day.
+-- - `pipeline_runs.kind`: `run` (one `pipeline run` invocation), `stage` (one stage of it) or `day`
+--   (the per-day rows of earlier versions, kept as history).
+--
+-- Replaces `order_day_changes`, whose day-level record could not say which later days of a person a
+-- change made stale.
+
 ALTER TABLE pipeline_runs ADD COLUMN kind text NOT NULL DEFAULT 'stage' CHECK (kind IN ('run', 'stage', 'day'));
 
 UPDATE pipeline_runs SET kind = 'day' WHERE parent_run_id IS NOT NULL;

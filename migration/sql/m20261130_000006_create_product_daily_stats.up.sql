@@ -1,3 +1,6 @@
+-- Creates `product_daily_stats`, the table of the `product_daily_stats` aggregate stage: per day and
+-- product, what was sold.
+
 CREATE TABLE product_daily_stats (
     stat_date date NOT NULL,
     product_id text NOT NULL,

@@ -1,3 +1,11 @@
+-- `reject_rule(reason)`: the rule a rejected line broke, its reason with the values masked, so that
+-- the lines rejected by one rule group together. One definition for `pipeline rejects` and the
+-- report's chart of rejected lines.
+--
+-- A quoted value (its own `"` and `\` escaped as `\"`, `\\`) becomes `"…"`; an unquoted timestamp
+-- `<timestamp>` and a date `<date>`, so that the shape of the rule stays readable; any other number
+-- `N`.
+
 CREATE FUNCTION reject_rule(reason text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN regexp_replace(

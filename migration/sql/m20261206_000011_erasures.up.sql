@@ -1,5 +1,9 @@
--- `pipeline erase`: the audit of each erasure and the list of erased keys that later loads skip.
--- Neither table holds an id: only SHA-256 hashes of ids (`erasure_hash`), and counts.
+-- `pipeline erase` (a person's right to be forgotten): `erasures`, one audit row per erasure (when,
+-- which kind of key was given and its hash, the reason, the rows removed per table, the days
+-- recomputed), and `erased_keys`, the hashes of the erased person's ids (the person, each customer
+-- id, each order id) that later loads skip. `erasure_hash(id)` is the one definition of the hash:
+-- SHA-256 of the id's UTF-8 bytes, in hex. No id is stored, only its hash. The ledger gains the
+-- kind `erase` (one row per erasure).
 
 ALTER TABLE pipeline_runs DROP CONSTRAINT pipeline_runs_kind_check;
 ALTER TABLE pipeline_runs ADD CONSTRAINT pipeline_runs_kind_check CHECK (kind IN ('run', 'stage', 'day', 'erase'));
