@@ -79,14 +79,14 @@ pub async fn open(db: &Db, subject: &RunSubject<'_>) -> Result<OpenRun> {
     };
     let row = pipeline_run::ActiveModel {
         parent_run_id: Set(subject.parent),
-        kind: Set(subject.kind.as_str().to_owned()),
+        kind: Set(subject.kind),
         stage_name: Set(subject.name.to_owned()),
         stage_type: Set(subject.type_name.to_owned()),
         config_fingerprint: Set(subject.fingerprint.to_owned()),
         run_date: Set(run_date),
         range_start: Set(range.map(|r: (NaiveDate, NaiveDate)| r.0)),
         range_end: Set(range.map(|r| r.1)),
-        status: Set(RunStatus::Running.as_str().to_owned()),
+        status: Set(RunStatus::Running),
         started_at: Set(Utc::now().fixed_offset()),
         ..Default::default()
     }
@@ -125,7 +125,7 @@ pub async fn succeed_in(
         .bind(counts.duplicate)
         .bind(counts.rejected)
         .bind(counts.details.clone())
-        .bind(RunStatus::Succeeded.as_str())
+        .bind(RunStatus::Succeeded)
         .execute(conn)
         .await?;
     Ok(())
@@ -151,10 +151,10 @@ impl OpenRun {
         let result = sqlx::query(SQL.fail)
             .bind(self.id)
             .bind(error)
-            .bind(RunStatus::Failed.as_str())
+            .bind(RunStatus::Failed)
             .bind(counts.loaded)
             .bind(counts.details.clone())
-            .bind(RunStatus::Running.as_str())
+            .bind(RunStatus::Running)
             .execute(&mut *self.alive)
             .await;
         if let Err(e) = result {
@@ -197,7 +197,7 @@ async fn kept_by(conn: &mut sqlx::PgConnection, id: i64) -> Result<String, sqlx:
 pub async fn close_interrupted(db: &Db) -> Result<Vec<i64>> {
     let mut conn = db.pool.acquire().await?;
     let running: Vec<i64> = sqlx::query_scalar(SQL.running)
-        .bind(RunStatus::Running.as_str())
+        .bind(RunStatus::Running)
         .fetch_all(&mut *conn)
         .await?;
     let mut closed = Vec::new();
@@ -211,11 +211,11 @@ pub async fn close_interrupted(db: &Db) -> Result<Vec<i64>> {
             let kept = kept_by(&mut conn, id).await?;
             sqlx::query(SQL.close_interrupted)
                 .bind(id)
-                .bind(RunStatus::Failed.as_str())
+                .bind(RunStatus::Failed)
                 .bind(format!(
                     "interrupted: the process ended before the run finished; {kept}"
                 ))
-                .bind(RunStatus::Running.as_str())
+                .bind(RunStatus::Running)
                 .execute(&mut *conn)
                 .await?;
             sqlx::query(SQL.unlock_run)
@@ -233,7 +233,7 @@ pub async fn close_interrupted(db: &Db) -> Result<Vec<i64>> {
 /// The last run of each stage name.
 pub async fn last_runs(db: &Db) -> Result<Vec<pipeline_run::Model>> {
     let rows = pipeline_run::Entity::find()
-        .filter(pipeline_run::Column::Kind.eq(RunKind::Stage.as_str()))
+        .filter(pipeline_run::Column::Kind.eq(RunKind::Stage))
         .order_by_desc(pipeline_run::Column::Id)
         .all(&db.orm)
         .await?;
@@ -251,14 +251,14 @@ pub async fn failed_days(
     stage: &str,
 ) -> Result<Option<(Vec<NaiveDate>, chrono::DateTime<chrono::FixedOffset>)>> {
     let last = pipeline_run::Entity::find()
-        .filter(pipeline_run::Column::Kind.eq(RunKind::Stage.as_str()))
+        .filter(pipeline_run::Column::Kind.eq(RunKind::Stage))
         .filter(pipeline_run::Column::StageName.eq(stage))
-        .filter(pipeline_run::Column::Status.ne(RunStatus::Running.as_str()))
+        .filter(pipeline_run::Column::Status.ne(RunStatus::Running))
         .order_by_desc(pipeline_run::Column::Id)
         .one(&db.orm)
         .await?;
     let Some(last) = last else { return Ok(None) };
-    if RunStatus::parse(&last.status) != Some(RunStatus::Failed) {
+    if last.status != RunStatus::Failed {
         return Ok(None);
     }
     let days: Vec<NaiveDate> = last

@@ -1008,7 +1008,7 @@ fn stage_row(stage: &StageStatus) -> Vec<String> {
     vec![
         stage.name.clone(),
         stage.type_name.clone(),
-        run.map_or_else(|| "never run".to_owned(), |r| r.status.clone()),
+        run.map_or_else(|| "never run".to_owned(), |r| r.status.as_str().to_owned()),
         run.map(|r| r.started_at.format("%Y-%m-%d %H:%M:%S").to_string())
             .unwrap_or_default(),
         days_of_run(run).unwrap_or_default(),
@@ -1170,14 +1170,14 @@ mod tests {
             last_run: Some(pipeline_run::Model {
                 id: 3,
                 parent_run_id: None,
-                kind: "stage".to_owned(),
+                kind: stages::entities::pipeline_run::RunKind::Stage,
                 stage_name: "load".to_owned(),
                 stage_type: "postgres_load".to_owned(),
                 config_fingerprint: String::new(),
                 run_date: None,
                 range_start: None,
                 range_end: None,
-                status: "succeeded".to_owned(),
+                status: stages::entities::pipeline_run::RunStatus::Succeeded,
                 started_at: chrono::Utc::now().into(),
                 finished_at: None,
                 rows_read: 0,

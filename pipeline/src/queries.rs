@@ -546,15 +546,15 @@ impl Status {
 /// the failure before it stands until a load succeeds.
 async fn failed_load(db: &Db, stage: &str) -> Result<Option<FailedLoad>> {
     let last = pipeline_run::Entity::find()
-        .filter(pipeline_run::Column::Kind.eq(RunKind::Stage.as_str()))
+        .filter(pipeline_run::Column::Kind.eq(RunKind::Stage))
         .filter(pipeline_run::Column::StageName.eq(stage))
-        .filter(pipeline_run::Column::Status.ne(RunStatus::Running.as_str()))
+        .filter(pipeline_run::Column::Status.ne(RunStatus::Running))
         .order_by_desc(pipeline_run::Column::Id)
         .one(&db.orm)
         .await
         .context("cannot read the last load from pipeline_runs")?;
     Ok(last
-        .filter(|run| RunStatus::parse(&run.status) == Some(RunStatus::Failed))
+        .filter(|run| run.status == RunStatus::Failed)
         .map(|run| FailedLoad {
             stage: stage.to_owned(),
             run,

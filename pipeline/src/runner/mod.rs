@@ -108,10 +108,7 @@ pub async fn run(db: &Db, plan: &Plan, selected: &[String], options: RunOptions)
         Days::Range(range) => Some(range),
         Days::All | Days::Due => None,
     };
-    let mut report = RunReport {
-        status: RunStatus::Failed.as_str(),
-        ..RunReport::default()
-    };
+    let mut report = RunReport::default();
     let invocation = match ledger::open(
         db,
         &RunSubject {
@@ -138,10 +135,10 @@ pub async fn run(db: &Db, plan: &Plan, selected: &[String], options: RunOptions)
     let counts = ingest::line_counts(&report.datasets);
     match result {
         Ok(()) => {
-            report.status = RunStatus::Succeeded.as_str();
+            report.status = RunStatus::Succeeded;
             let details = Some(report.to_json());
             if let Err(e) = invocation.succeed(&RunCounts { details, ..counts }).await {
-                report.status = RunStatus::Failed.as_str();
+                report.status = RunStatus::Failed;
                 report.error = Some(format!("{e:#}"));
             }
         }

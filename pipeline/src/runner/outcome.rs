@@ -2,6 +2,7 @@
 //! `run --format json`, per dataset and per aggregate.
 
 use chrono::NaiveDate;
+use stages::entities::pipeline_run::RunStatus;
 use stages::{DatasetAccount, DayRange};
 
 use crate::day_ranges::ranges_json;
@@ -12,7 +13,7 @@ pub struct RunReport {
     /// The ledger id of the invocation (`pipeline_runs.id`, `kind = 'run'`).
     pub run_id: i64,
     /// `succeeded` or `failed`.
-    pub status: &'static str,
+    pub status: RunStatus,
     /// Per-dataset accounting of the ingest, if it ran.
     pub datasets: Vec<DatasetAccount>,
     /// Whether the ingest wrote (false for a validate-only run or no ingest).

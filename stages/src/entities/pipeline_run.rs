@@ -15,8 +15,7 @@ pub struct Model {
     /// For a stage run, the invocation it belongs to.
     pub parent_run_id: Option<i64>,
     /// `run`, `stage`, `erase` or `day` (see the module doc).
-    #[sea_orm(column_type = "Text")]
-    pub kind: String,
+    pub kind: RunKind,
     /// The stage's name in `pipeline.toml`.
     #[sea_orm(column_type = "Text")]
     pub stage_name: String,
@@ -32,9 +31,8 @@ pub struct Model {
     pub range_start: Option<Date>,
     /// Last day of a range run.
     pub range_end: Option<Date>,
-    /// `running`, `succeeded` or `failed` (see [`RunStatus`]).
-    #[sea_orm(column_type = "Text")]
-    pub status: String,
+    /// `running`, `succeeded` or `failed`.
+    pub status: RunStatus,
     /// Start.
     pub started_at: DateTimeWithTimeZone,
     /// End.
@@ -66,8 +64,13 @@ pub enum Relation {
 
 impl ActiveModelBehavior for ActiveModel {}
 
-/// The status of a ledger row. The database holds it as text, checked by a constraint.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+/// The status of a ledger row. The database holds it as text, checked by a constraint; the enum is
+/// bound as that text, in `SeaORM`'s filters as in the ledger's statements. The default is `Failed`:
+/// what a run reports until it is known to have succeeded.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, EnumIter, DeriveActiveEnum, serde::Serialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "Text", rename_all = "lowercase")]
 #[serde(rename_all = "lowercase")]
 pub enum RunStatus {
     /// Opened and not closed: in progress, or its process died (closed as failed on the next start).
@@ -75,6 +78,7 @@ pub enum RunStatus {
     /// Finished; everything it wrote committed.
     Succeeded,
     /// Finished with an error; see `error` for what it kept.
+    #[default]
     Failed,
 }
 
@@ -88,18 +92,12 @@ impl RunStatus {
             RunStatus::Failed => "failed",
         }
     }
-
-    /// The status stored as `text`, if it is one.
-    #[must_use]
-    pub fn parse(text: &str) -> Option<Self> {
-        [RunStatus::Running, RunStatus::Succeeded, RunStatus::Failed]
-            .into_iter()
-            .find(|s| s.as_str() == text)
-    }
 }
 
-/// The kind of a ledger row.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The kind of a ledger row, held and bound as text like [`RunStatus`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum, serde::Serialize)]
+#[sea_orm(rs_type = "String", db_type = "Text", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
 pub enum RunKind {
     /// One invocation of `pipeline run` (or of a scheduled day).
     Run,
@@ -107,6 +105,8 @@ pub enum RunKind {
     Stage,
     /// One `pipeline erase` (a person erased; its audit row is in `erasures`).
     Erase,
+    /// A computed day, as earlier versions recorded it (history; nothing writes it now).
+    Day,
 }
 
 impl RunKind {
@@ -117,19 +117,55 @@ impl RunKind {
             RunKind::Run => "run",
             RunKind::Stage => "stage",
             RunKind::Erase => "erase",
+            RunKind::Day => "day",
         }
     }
 }
 
+/// Binds a status or a kind in a statement of `sqlx` as its text.
+macro_rules! bind_as_text {
+    ($($t:ty),*) => {$(
+        impl sqlx::Type<sqlx::Postgres> for $t {
+            fn type_info() -> sqlx::postgres::PgTypeInfo {
+                <&str as sqlx::Type<sqlx::Postgres>>::type_info()
+            }
+        }
+
+        impl sqlx::Encode<'_, sqlx::Postgres> for $t {
+            fn encode_by_ref(
+                &self,
+                buf: &mut sqlx::postgres::PgArgumentBuffer,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <&str as sqlx::Encode<sqlx::Postgres>>::encode(self.as_str(), buf)
+            }
+        }
+    )*};
+}
+
+bind_as_text!(RunStatus, RunKind);
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sea_orm::{ActiveEnum, Iterable};
 
+    /// The text `SeaORM` stores and reads is the text the ledger's statements bind.
     #[test]
-    fn statuses_round_trip_through_their_text() {
-        for status in [RunStatus::Running, RunStatus::Succeeded, RunStatus::Failed] {
-            assert_eq!(RunStatus::parse(status.as_str()), Some(status));
+    fn orm_and_statements_agree_on_the_text() {
+        for status in RunStatus::iter() {
+            assert_eq!(status.to_value(), status.as_str());
+            assert_eq!(
+                RunStatus::try_from_value(&status.as_str().to_owned()).unwrap(),
+                status
+            );
         }
-        assert_eq!(RunStatus::parse("done"), None);
+        for kind in RunKind::iter() {
+            assert_eq!(kind.to_value(), kind.as_str());
+            assert_eq!(
+                RunKind::try_from_value(&kind.as_str().to_owned()).unwrap(),
+                kind
+            );
+        }
+        assert!(RunStatus::try_from_value(&"done".to_owned()).is_err());
     }
 }
