@@ -2,9 +2,9 @@
 -- load's own temporary tables, the quarantine, the keys of a first load, and the changes the
 -- aggregates read. Each table's own statements are in `<table>.sql` beside this file.
 
--- name: set_lock_timeout
--- The transaction's lock_timeout: $1 is a duration (`600s`).
-SELECT set_config('lock_timeout', $1, true);
+-- name: tune_transaction
+-- The transaction's lock_timeout and work_mem: $1 is a duration (`600s`), $2 a size (`256MB`).
+SELECT set_config('lock_timeout', $1, true), set_config('work_mem', $2, true);
 
 -- name: create_rejects
 -- Every rejected line of the load, with its dataset and (when readable) key.

@@ -30,7 +30,7 @@ use statements::LoadStatements;
 sql_file::statements! {
     /// The load's statements that are not per table (each table's are [`LoadStatements`]).
     static SQL: Statements = "load/postgres_load.sql" {
-        set_lock_timeout,
+        tune_transaction,
         create_rejects,
         create_files,
         record_file,
@@ -77,6 +77,10 @@ pub struct PostgresLoadConfig {
     /// given `--allow-deletes`.
     #[serde(default = "default_max_delete_ratio")]
     pub max_delete_ratio: f64,
+    /// `PostgreSQL`'s `work_mem` for the load's transaction, in MiB: the memory each sort and hash
+    /// of its rules may take before it spills to disk (the key rule groups every line of a file).
+    #[serde(default = "default_work_mem_mb")]
+    pub work_mem_mb: u32,
 }
 
 fn default_lock_timeout_secs() -> u64 {
@@ -87,6 +91,13 @@ fn default_max_delete_ratio() -> f64 {
     0.05
 }
 
+fn default_work_mem_mb() -> u32 {
+    256
+}
+
+/// The largest accepted `work_mem_mb`: `PostgreSQL`'s `work_mem` holds at most 2147483647 kB.
+pub const MAX_WORK_MEM_MB: u32 = 2_097_151;
+
 /// The largest accepted `lock_timeout_secs`: `PostgreSQL`'s `lock_timeout` holds at most 2147483647 ms.
 pub const MAX_LOCK_TIMEOUT_SECS: u64 = 2_147_483;
 
@@ -96,6 +107,7 @@ impl Default for PostgresLoadConfig {
             lock_timeout_secs: default_lock_timeout_secs(),
             deletes: Deletes::default(),
             max_delete_ratio: default_max_delete_ratio(),
+            work_mem_mb: default_work_mem_mb(),
         }
     }
 }
@@ -121,6 +133,15 @@ impl StageConfig for PostgresLoadConfig {
                 ),
             ));
         }
+        if !(1..=MAX_WORK_MEM_MB).contains(&self.work_mem_mb) {
+            problems.push(Problem::new(
+                "work_mem_mb",
+                format!(
+                    "must be between 1 and {MAX_WORK_MEM_MB} (PostgreSQL's largest work_mem), got {}",
+                    self.work_mem_mb
+                ),
+            ));
+        }
         if !(0.0..=1.0).contains(&self.max_delete_ratio) {
             problems.push(Problem::new(
                 "max_delete_ratio",
@@ -136,7 +157,7 @@ impl StageConfig for PostgresLoadConfig {
     /// The guard's ratio changes no result: a load either passes it and loads what it would
     /// have, or writes nothing.
     fn tuning_options(&self) -> &'static [&'static str] {
-        &["lock_timeout_secs", "max_delete_ratio"]
+        &["lock_timeout_secs", "max_delete_ratio", "work_mem_mb"]
     }
 
     fn build(&self, ctx: &StageContext) -> Result<Stage, BuildError> {
@@ -161,9 +182,11 @@ pub struct PostgresLoad {
 impl PostgresLoad {
     /// Sets the transaction's `lock_timeout` to the configured seconds (a bound value, no SQL text
     /// built from it).
-    async fn set_lock_timeout(&self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-        sqlx::query(SQL.set_lock_timeout)
+    /// Sets the transaction's `lock_timeout` and `work_mem` from the options.
+    async fn tune_transaction(&self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        sqlx::query(SQL.tune_transaction)
             .bind(format!("{}s", self.config.lock_timeout_secs))
+            .bind(format!("{}MB", self.config.work_mem_mb))
             .execute(conn)
             .await?;
         Ok(())
@@ -296,7 +319,7 @@ fn encode_rejections(out: &mut Vec<u8>, source: &Source, batch: &ValidatedBatch)
 #[async_trait]
 impl Load for PostgresLoad {
     async fn lock(&self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-        self.set_lock_timeout(conn).await?;
+        self.tune_transaction(conn).await?;
         locks::exclusive_load_lock(conn).await
     }
 
@@ -308,7 +331,7 @@ impl Load for PostgresLoad {
         // The load lock is taken before anything reads the tables: a first load drops and builds
         // keys (an exclusive table lock), which would deadlock with another load that read the
         // tables first (its reference rules) and then waited for the load lock.
-        self.set_lock_timeout(conn).await?;
+        self.tune_transaction(conn).await?;
         locks::exclusive_load_lock(conn).await?;
         self.first_load
             .store(Keys::all_tables_empty(conn).await?, Ordering::Relaxed);
@@ -409,7 +432,7 @@ impl Load for PostgresLoad {
         run_id: i64,
         accounts: &mut [DatasetAccount],
     ) -> Result<(), sqlx::Error> {
-        self.set_lock_timeout(conn).await?;
+        self.tune_transaction(conn).await?;
         locks::exclusive_load_lock(conn).await?;
         let started = std::time::Instant::now();
         // Into empty tables, load as pg_restore does: without keys, indexes and references, which
@@ -670,6 +693,26 @@ mod tests {
             );
         }
         assert!(PostgresLoadConfig::default().check().is_empty());
+    }
+
+    #[test]
+    fn work_mem_is_bounded_by_postgres() {
+        for bad in [0, 2_097_152, u32::MAX] {
+            let problems = PostgresLoadConfig {
+                work_mem_mb: bad,
+                ..PostgresLoadConfig::default()
+            }
+            .check();
+            assert_eq!(problems.len(), 1);
+            assert_eq!(problems[0].key, "work_mem_mb");
+            assert_eq!(
+                problems[0].message,
+                format!("must be between 1 and 2097151 (PostgreSQL's largest work_mem), got {bad}")
+            );
+        }
+        let parsed: PostgresLoadConfig = toml::from_str("work_mem_mb = 64").unwrap();
+        assert_eq!(parsed.work_mem_mb, 64);
+        assert!(parsed.check().is_empty());
     }
 
     #[test]
