@@ -163,15 +163,12 @@ impl StageConfig for CustomerDailyStatsConfig {
                 ));
             }
         }
-        if !(1..=MAX_CHUNK_DAYS).contains(&self.chunk_days) {
-            problems.push(Problem::new(
-                "chunk_days",
-                format!(
-                    "must be between 1 and {MAX_CHUNK_DAYS}, got {}",
-                    self.chunk_days
-                ),
-            ));
-        }
+        problems.extend(Problem::outside(
+            "chunk_days",
+            self.chunk_days,
+            1..=MAX_CHUNK_DAYS,
+            None,
+        ));
         if let Some(message) = engine_problem(self.engine) {
             problems.push(Problem::new("engine", message));
         }
@@ -230,12 +227,12 @@ impl CustomerDailyStatsConfig {
                     "engine \"ballista\" needs a directory the pipeline, the scheduler and every executor see at the same path, e.g. snapshot_dir = \"/srv/pipeline/snapshots\"",
                 ));
             }
-            if let Some(partitions) = self.partitions
-                && !(1..=MAX_PARTITIONS).contains(&partitions)
-            {
-                problems.push(Problem::new(
+            if let Some(partitions) = self.partitions {
+                problems.extend(Problem::outside(
                     "partitions",
-                    format!("must be between 1 and {MAX_PARTITIONS}, got {partitions}"),
+                    partitions,
+                    1..=MAX_PARTITIONS,
+                    None,
                 ));
             }
         } else {

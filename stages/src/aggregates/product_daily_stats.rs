@@ -75,13 +75,12 @@ impl StageConfig for ProductDailyStatsConfig {
                 )
             })
             .collect();
-        let max = MAX_CHUNK_DAYS;
-        if !(1..=max).contains(&self.chunk_days) {
-            problems.push(Problem::new(
-                "chunk_days",
-                format!("must be between 1 and {max}, got {}", self.chunk_days),
-            ));
-        }
+        problems.extend(Problem::outside(
+            "chunk_days",
+            self.chunk_days,
+            1..=MAX_CHUNK_DAYS,
+            None,
+        ));
         problems
     }
 

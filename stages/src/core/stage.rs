@@ -2,7 +2,8 @@
 //! [`StageConfig`], picked by its `type` tag), the registry of stage types, and the runtime object
 //! [`StageConfig::build`] makes from a [`StageContext`].
 
-use std::fmt::Debug;
+use std::fmt::{Debug, Display};
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 
 use chrono::NaiveDateTime;
@@ -51,6 +52,29 @@ impl Problem {
             key: key.into(),
             message: message.into(),
         }
+    }
+
+    /// The problem of a `value` outside `bounds`, saying "must be between LOW and HIGH, got
+    /// VALUE", with `why` the bounds are what they are in parentheses after HIGH; `None` when
+    /// the value is inside (a NaN never is).
+    pub fn outside<T: PartialOrd + Display + Copy>(
+        key: &str,
+        value: T,
+        bounds: RangeInclusive<T>,
+        why: Option<&str>,
+    ) -> Option<Self> {
+        if bounds.contains(&value) {
+            return None;
+        }
+        let why = why.map(|why| format!(" ({why})")).unwrap_or_default();
+        Some(Self::new(
+            key,
+            format!(
+                "must be between {} and {}{why}, got {value}",
+                bounds.start(),
+                bounds.end()
+            ),
+        ))
     }
 }
 
@@ -185,5 +209,26 @@ mod tests {
                 "{name}: the tag alone does not give the defaults"
             );
         }
+    }
+
+    #[test]
+    fn a_value_outside_its_bounds_says_them_and_itself() {
+        assert_eq!(Problem::outside("n", 5, 1..=5, None), None);
+        assert_eq!(Problem::outside("n", 1, 1..=5, None), None);
+        assert_eq!(
+            Problem::outside("n", 0, 1..=5, None),
+            Some(Problem::new("n", "must be between 1 and 5, got 0"))
+        );
+        assert_eq!(
+            Problem::outside("r", 1.5, 0.0..=1.0, Some("a share")),
+            Some(Problem::new(
+                "r",
+                "must be between 0 and 1 (a share), got 1.5"
+            ))
+        );
+        assert_eq!(
+            Problem::outside("r", f64::NAN, 0.0..=1.0, None),
+            Some(Problem::new("r", "must be between 0 and 1, got NaN"))
+        );
     }
 }

@@ -115,24 +115,18 @@ impl StageConfig for CsvExtractConfig {
 
     fn check(&self) -> Vec<Problem> {
         let mut problems = Vec::new();
-        if !(1..=MAX_BATCH_SIZE).contains(&self.batch_size) {
-            problems.push(Problem::new(
-                "batch_size",
-                format!(
-                    "must be between 1 and {MAX_BATCH_SIZE}, got {}",
-                    self.batch_size
-                ),
-            ));
-        }
-        if !(64..=MAX_LINE_BYTES_LIMIT).contains(&self.max_line_bytes) {
-            problems.push(Problem::new(
-                "max_line_bytes",
-                format!(
-                    "must be between 64 and {MAX_LINE_BYTES_LIMIT}, got {}",
-                    self.max_line_bytes
-                ),
-            ));
-        }
+        problems.extend(Problem::outside(
+            "batch_size",
+            self.batch_size,
+            1..=MAX_BATCH_SIZE,
+            None,
+        ));
+        problems.extend(Problem::outside(
+            "max_line_bytes",
+            self.max_line_bytes,
+            64..=MAX_LINE_BYTES_LIMIT,
+            None,
+        ));
         for dataset in Dataset::LOAD_ORDER {
             let name = self.files.for_dataset(dataset);
             let path = Path::new(name);

@@ -124,33 +124,24 @@ impl StageConfig for PostgresLoadConfig {
 
     fn check(&self) -> Vec<Problem> {
         let mut problems = Vec::new();
-        if !(1..=MAX_LOCK_TIMEOUT_SECS).contains(&self.lock_timeout_secs) {
-            problems.push(Problem::new(
-                "lock_timeout_secs",
-                format!(
-                    "must be between 1 and {MAX_LOCK_TIMEOUT_SECS} (PostgreSQL's largest lock_timeout), got {}",
-                    self.lock_timeout_secs
-                ),
-            ));
-        }
-        if !(1..=MAX_WORK_MEM_MB).contains(&self.work_mem_mb) {
-            problems.push(Problem::new(
-                "work_mem_mb",
-                format!(
-                    "must be between 1 and {MAX_WORK_MEM_MB} (PostgreSQL's largest work_mem), got {}",
-                    self.work_mem_mb
-                ),
-            ));
-        }
-        if !(0.0..=1.0).contains(&self.max_delete_ratio) {
-            problems.push(Problem::new(
-                "max_delete_ratio",
-                format!(
-                    "must be between 0 and 1 (a share of a table's rows), got {}",
-                    self.max_delete_ratio
-                ),
-            ));
-        }
+        problems.extend(Problem::outside(
+            "lock_timeout_secs",
+            self.lock_timeout_secs,
+            1..=MAX_LOCK_TIMEOUT_SECS,
+            Some("PostgreSQL's largest lock_timeout"),
+        ));
+        problems.extend(Problem::outside(
+            "work_mem_mb",
+            self.work_mem_mb,
+            1..=MAX_WORK_MEM_MB,
+            Some("PostgreSQL's largest work_mem"),
+        ));
+        problems.extend(Problem::outside(
+            "max_delete_ratio",
+            self.max_delete_ratio,
+            0.0..=1.0,
+            Some("a share of a table's rows"),
+        ));
         problems
     }
 

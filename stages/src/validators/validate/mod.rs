@@ -129,12 +129,12 @@ impl StageConfig for ValidateConfig {
 
     fn check(&self) -> Vec<Problem> {
         let mut problems = Vec::new();
-        if !(0.0..=1.0).contains(&self.max_reject_ratio) || self.max_reject_ratio.is_nan() {
-            problems.push(Problem::new(
-                "max_reject_ratio",
-                format!("must be between 0 and 1, got {}", self.max_reject_ratio),
-            ));
-        }
+        problems.extend(Problem::outside(
+            "max_reject_ratio",
+            self.max_reject_ratio,
+            0.0..=1.0,
+            None,
+        ));
         if self.planned_days_ahead > MAX_PLANNED_DAYS_AHEAD {
             problems.push(Problem::new(
                 "planned_days_ahead",
