@@ -7,6 +7,7 @@ use anyhow::Result;
 use clap::ValueEnum;
 use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
 use rust_decimal::Decimal;
+use sea_orm::ActiveEnum;
 use serde_json::{Value, json};
 use stages::entities::pipeline_run;
 use stages::{DayRange, StageConfig};
@@ -1008,7 +1009,7 @@ fn stage_row(stage: &StageStatus) -> Vec<String> {
     vec![
         stage.name.clone(),
         stage.type_name.clone(),
-        run.map_or_else(|| "never run".to_owned(), |r| r.status.as_str().to_owned()),
+        run.map_or_else(|| "never run".to_owned(), |r| r.status.to_value()),
         run.map(|r| r.started_at.format("%Y-%m-%d %H:%M:%S").to_string())
             .unwrap_or_default(),
         days_of_run(run).unwrap_or_default(),

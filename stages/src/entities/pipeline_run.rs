@@ -82,18 +82,6 @@ pub enum RunStatus {
     Failed,
 }
 
-impl RunStatus {
-    /// The text stored in `pipeline_runs.status`.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Running => "running",
-            RunStatus::Succeeded => "succeeded",
-            RunStatus::Failed => "failed",
-        }
-    }
-}
-
 /// The kind of a ledger row, held and bound as text like [`RunStatus`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum, serde::Serialize)]
 #[sea_orm(rs_type = "String", db_type = "Text", rename_all = "lowercase")]
@@ -109,25 +97,13 @@ pub enum RunKind {
     Day,
 }
 
-impl RunKind {
-    /// The text stored in `pipeline_runs.kind`.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunKind::Run => "run",
-            RunKind::Stage => "stage",
-            RunKind::Erase => "erase",
-            RunKind::Day => "day",
-        }
-    }
-}
-
-/// Binds a status or a kind in a statement of `sqlx` as its text.
+/// Binds a status or a kind in a statement of `sqlx` as its text, the one `SeaORM` stores
+/// (`ActiveEnum::to_value`).
 macro_rules! bind_as_text {
     ($($t:ty),*) => {$(
         impl sqlx::Type<sqlx::Postgres> for $t {
             fn type_info() -> sqlx::postgres::PgTypeInfo {
-                <&str as sqlx::Type<sqlx::Postgres>>::type_info()
+                <String as sqlx::Type<sqlx::Postgres>>::type_info()
             }
         }
 
@@ -136,7 +112,10 @@ macro_rules! bind_as_text {
                 &self,
                 buf: &mut sqlx::postgres::PgArgumentBuffer,
             ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
-                <&str as sqlx::Encode<sqlx::Postgres>>::encode(self.as_str(), buf)
+                <String as sqlx::Encode<sqlx::Postgres>>::encode(
+                    sea_orm::ActiveEnum::to_value(self),
+                    buf,
+                )
             }
         }
     )*};
@@ -149,22 +128,21 @@ mod tests {
     use super::*;
     use sea_orm::{ActiveEnum, Iterable};
 
-    /// The text `SeaORM` stores and reads is the text the ledger's statements bind.
+    /// Each value's text is one the table's constraint accepts, and reads back as the value.
     #[test]
-    fn orm_and_statements_agree_on_the_text() {
+    fn statuses_and_kinds_are_the_texts_of_the_constraints() {
+        let statuses: Vec<String> = RunStatus::iter().map(|s| s.to_value()).collect();
+        assert_eq!(statuses, ["running", "succeeded", "failed"]);
+        let kinds: Vec<String> = RunKind::iter().map(|k| k.to_value()).collect();
+        assert_eq!(kinds, ["run", "stage", "erase", "day"]);
         for status in RunStatus::iter() {
-            assert_eq!(status.to_value(), status.as_str());
             assert_eq!(
-                RunStatus::try_from_value(&status.as_str().to_owned()).unwrap(),
+                RunStatus::try_from_value(&status.to_value()).unwrap(),
                 status
             );
         }
         for kind in RunKind::iter() {
-            assert_eq!(kind.to_value(), kind.as_str());
-            assert_eq!(
-                RunKind::try_from_value(&kind.as_str().to_owned()).unwrap(),
-                kind
-            );
+            assert_eq!(RunKind::try_from_value(&kind.to_value()).unwrap(), kind);
         }
         assert!(RunStatus::try_from_value(&"done".to_owned()).is_err());
     }
