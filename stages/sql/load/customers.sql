@@ -54,6 +54,21 @@ UPDATE staging_customers s
         ORDER BY customer_id, line_number) f
 WHERE s.outcome IS NULL AND s.customer_id = f.customer_id AND s.line_number > f.line_number;
 
+-- name: key_rule_among
+-- The key rule over the lines whose customer_id is one of $1 (text[]): the keys the file's stream
+-- may have seen twice, which include every key two lines share (postgres_load/key_watch.rs).
+UPDATE staging_customers s
+  SET outcome = CASE WHEN (s.customer_id, s.customer_unique_id, s.customer_zip_code_prefix, s.customer_city, s.customer_state) IS NOT DISTINCT FROM (f.customer_id, f.customer_unique_id, f.customer_zip_code_prefix, f.customer_city, f.customer_state) THEN 'duplicate' ELSE 'rejected' END,
+      reason = CASE WHEN (s.customer_id, s.customer_unique_id, s.customer_zip_code_prefix, s.customer_city, s.customer_state) IS NOT DISTINCT FROM (f.customer_id, f.customer_unique_id, f.customer_zip_code_prefix, f.customer_city, f.customer_state)
+                    THEN format('exact duplicate of line %s', f.line_number)
+                    ELSE format('conflicting duplicate: %s was first seen at line %s with other content', concat_ws(', ', 'customer_id "' || s.customer_id || '"'), f.line_number) END
+ FROM (SELECT DISTINCT ON (customer_id) * FROM staging_customers
+        WHERE outcome IS NULL AND customer_id = ANY($1::text[])
+          AND (customer_id) IN (SELECT customer_id FROM staging_customers WHERE outcome IS NULL AND customer_id = ANY($1::text[])
+                                GROUP BY customer_id HAVING count(*) > 1)
+        ORDER BY customer_id, line_number) f
+WHERE s.outcome IS NULL AND s.customer_id = f.customer_id AND s.line_number > f.line_number;
+
 -- name: keep_rejects
 INSERT INTO staging_rejects (dataset, source_file, line_number, raw_line, reason, key)
 SELECT $1, (SELECT source_file FROM staging_files WHERE dataset = $1), line_number, raw_line, reason, customer_id

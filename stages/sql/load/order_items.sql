@@ -112,6 +112,21 @@ UPDATE staging_order_items s
         ORDER BY order_id, order_item_id, line_number) f
 WHERE s.outcome IS NULL AND s.order_id = f.order_id AND s.order_item_id = f.order_item_id AND s.line_number > f.line_number;
 
+-- name: key_rule_among
+-- The key rule over the lines whose order_id is one of $1 (text[]): the keys the file's stream
+-- may have seen twice, which include every key two lines share (postgres_load/key_watch.rs).
+UPDATE staging_order_items s
+  SET outcome = CASE WHEN (s.order_id, s.order_item_id, s.product_id, s.seller_id, s.shipping_limit_date, s.price, s.freight_value) IS NOT DISTINCT FROM (f.order_id, f.order_item_id, f.product_id, f.seller_id, f.shipping_limit_date, f.price, f.freight_value) THEN 'duplicate' ELSE 'rejected' END,
+      reason = CASE WHEN (s.order_id, s.order_item_id, s.product_id, s.seller_id, s.shipping_limit_date, s.price, s.freight_value) IS NOT DISTINCT FROM (f.order_id, f.order_item_id, f.product_id, f.seller_id, f.shipping_limit_date, f.price, f.freight_value)
+                    THEN format('exact duplicate of line %s', f.line_number)
+                    ELSE format('conflicting duplicate: %s was first seen at line %s with other content', concat_ws(', ', 'order_id "' || s.order_id || '"', 'order_item_id "' || s.order_item_id || '"'), f.line_number) END
+ FROM (SELECT DISTINCT ON (order_id, order_item_id) * FROM staging_order_items
+        WHERE outcome IS NULL AND order_id = ANY($1::text[])
+          AND (order_id, order_item_id) IN (SELECT order_id, order_item_id FROM staging_order_items WHERE outcome IS NULL AND order_id = ANY($1::text[])
+                                GROUP BY order_id, order_item_id HAVING count(*) > 1)
+        ORDER BY order_id, order_item_id, line_number) f
+WHERE s.outcome IS NULL AND s.order_id = f.order_id AND s.order_item_id = f.order_item_id AND s.line_number > f.line_number;
+
 -- name: keep_rejects
 INSERT INTO staging_rejects (dataset, source_file, line_number, raw_line, reason, key)
 SELECT $1, (SELECT source_file FROM staging_files WHERE dataset = $1), line_number, raw_line, reason, order_id

@@ -85,6 +85,21 @@ UPDATE staging_orders s
         ORDER BY order_id, line_number) f
 WHERE s.outcome IS NULL AND s.order_id = f.order_id AND s.line_number > f.line_number;
 
+-- name: key_rule_among
+-- The key rule over the lines whose order_id is one of $1 (text[]): the keys the file's stream
+-- may have seen twice, which include every key two lines share (postgres_load/key_watch.rs).
+UPDATE staging_orders s
+  SET outcome = CASE WHEN (s.order_id, s.customer_id, s.order_status, s.order_purchase_timestamp, s.order_approved_at, s.order_delivered_carrier_date, s.order_delivered_customer_date, s.order_estimated_delivery_date) IS NOT DISTINCT FROM (f.order_id, f.customer_id, f.order_status, f.order_purchase_timestamp, f.order_approved_at, f.order_delivered_carrier_date, f.order_delivered_customer_date, f.order_estimated_delivery_date) THEN 'duplicate' ELSE 'rejected' END,
+      reason = CASE WHEN (s.order_id, s.customer_id, s.order_status, s.order_purchase_timestamp, s.order_approved_at, s.order_delivered_carrier_date, s.order_delivered_customer_date, s.order_estimated_delivery_date) IS NOT DISTINCT FROM (f.order_id, f.customer_id, f.order_status, f.order_purchase_timestamp, f.order_approved_at, f.order_delivered_carrier_date, f.order_delivered_customer_date, f.order_estimated_delivery_date)
+                    THEN format('exact duplicate of line %s', f.line_number)
+                    ELSE format('conflicting duplicate: %s was first seen at line %s with other content', concat_ws(', ', 'order_id "' || s.order_id || '"'), f.line_number) END
+ FROM (SELECT DISTINCT ON (order_id) * FROM staging_orders
+        WHERE outcome IS NULL AND order_id = ANY($1::text[])
+          AND (order_id) IN (SELECT order_id FROM staging_orders WHERE outcome IS NULL AND order_id = ANY($1::text[])
+                                GROUP BY order_id HAVING count(*) > 1)
+        ORDER BY order_id, line_number) f
+WHERE s.outcome IS NULL AND s.order_id = f.order_id AND s.line_number > f.line_number;
+
 -- name: keep_rejects
 INSERT INTO staging_rejects (dataset, source_file, line_number, raw_line, reason, key)
 SELECT $1, (SELECT source_file FROM staging_files WHERE dataset = $1), line_number, raw_line, reason, order_id

@@ -58,6 +58,21 @@ UPDATE staging_products s
         ORDER BY product_id, line_number) f
 WHERE s.outcome IS NULL AND s.product_id = f.product_id AND s.line_number > f.line_number;
 
+-- name: key_rule_among
+-- The key rule over the lines whose product_id is one of $1 (text[]): the keys the file's stream
+-- may have seen twice, which include every key two lines share (postgres_load/key_watch.rs).
+UPDATE staging_products s
+  SET outcome = CASE WHEN (s.product_id, s.product_category_name, s.product_name_length, s.product_description_length, s.product_photos_qty, s.product_weight_g, s.product_length_cm, s.product_height_cm, s.product_width_cm) IS NOT DISTINCT FROM (f.product_id, f.product_category_name, f.product_name_length, f.product_description_length, f.product_photos_qty, f.product_weight_g, f.product_length_cm, f.product_height_cm, f.product_width_cm) THEN 'duplicate' ELSE 'rejected' END,
+      reason = CASE WHEN (s.product_id, s.product_category_name, s.product_name_length, s.product_description_length, s.product_photos_qty, s.product_weight_g, s.product_length_cm, s.product_height_cm, s.product_width_cm) IS NOT DISTINCT FROM (f.product_id, f.product_category_name, f.product_name_length, f.product_description_length, f.product_photos_qty, f.product_weight_g, f.product_length_cm, f.product_height_cm, f.product_width_cm)
+                    THEN format('exact duplicate of line %s', f.line_number)
+                    ELSE format('conflicting duplicate: %s was first seen at line %s with other content', concat_ws(', ', 'product_id "' || s.product_id || '"'), f.line_number) END
+ FROM (SELECT DISTINCT ON (product_id) * FROM staging_products
+        WHERE outcome IS NULL AND product_id = ANY($1::text[])
+          AND (product_id) IN (SELECT product_id FROM staging_products WHERE outcome IS NULL AND product_id = ANY($1::text[])
+                                GROUP BY product_id HAVING count(*) > 1)
+        ORDER BY product_id, line_number) f
+WHERE s.outcome IS NULL AND s.product_id = f.product_id AND s.line_number > f.line_number;
+
 -- name: keep_rejects
 INSERT INTO staging_rejects (dataset, source_file, line_number, raw_line, reason, key)
 SELECT $1, (SELECT source_file FROM staging_files WHERE dataset = $1), line_number, raw_line, reason, product_id

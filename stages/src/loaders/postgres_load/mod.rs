@@ -8,10 +8,13 @@
 //! the same transaction (see [`Deletes`]).
 
 pub mod erased;
+pub mod key_watch;
 pub mod set_rules;
 pub mod staging;
 pub mod statements;
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
@@ -25,6 +28,7 @@ use crate::core::{
     BuildError, DatasetAccount, Load, Problem, Role, Source, Stage, StageConfig, StageContext,
 };
 use crate::core::{keys, locks, sql_file};
+use key_watch::{KeyCheck, KeyWatch};
 use statements::LoadStatements;
 
 sql_file::statements! {
@@ -78,7 +82,8 @@ pub struct PostgresLoadConfig {
     #[serde(default = "default_max_delete_ratio")]
     pub max_delete_ratio: f64,
     /// `PostgreSQL`'s `work_mem` for the load's transaction, in MiB: the memory each sort and hash
-    /// of its rules may take before it spills to disk (the key rule groups every line of a file).
+    /// of its rules may take before it spills to disk (the reference rules join every line of a
+    /// file with its parents).
     #[serde(default = "default_work_mem_mb")]
     pub work_mem_mb: u32,
 }
@@ -168,6 +173,9 @@ pub struct PostgresLoad {
     first_load: AtomicBool,
     /// Whether the operator allowed more deletes than `max_delete_ratio` (`--allow-deletes`).
     allow_deletes: bool,
+    /// Where each staged file's key rule must look, found while it streamed (`stage`); a dataset
+    /// without an entry is looked at everywhere.
+    key_checks: Mutex<HashMap<Dataset, KeyCheck>>,
 }
 
 impl PostgresLoad {
@@ -190,6 +198,7 @@ impl PostgresLoad {
             config,
             first_load: AtomicBool::new(false),
             allow_deletes,
+            key_checks: Mutex::new(HashMap::new()),
         }
     }
 
@@ -338,6 +347,11 @@ impl Load for PostgresLoad {
     ) -> Result<(), sqlx::Error> {
         let dataset = source.dataset;
         let rows_statement = LoadStatements::of(dataset).copy_staging;
+        let file_bytes = tokio::fs::metadata(&source.path)
+            .await
+            .map_or(u64::MAX, |m| m.len());
+        let compressed = source.path.extension().is_some_and(|e| e == "gz");
+        let mut keys = KeyWatch::new(dataset, file_bytes, compressed);
         // One COPY per file (each COPY ends with a round trip), interrupted only to flush a large
         // buffer of rejected lines, so memory stays bounded however bad the file is.
         let mut rejects = Vec::new();
@@ -352,6 +366,7 @@ impl Load for PostgresLoad {
                 };
                 let lines = (batch.rows.len() + batch.rejections.len()) as u64;
                 data.clear();
+                keys.see(&batch);
                 encode_rows(&mut data, &batch);
                 encode_rejections(&mut rejects, source, &batch);
                 if !data.is_empty()
@@ -376,6 +391,16 @@ impl Load for PostgresLoad {
                 rejects.clear();
             }
         }
+        let check = keys.finish();
+        let mut checks = self.key_checks.lock().expect("key checks lock");
+        // A second file of the same dataset in one load: its lines join the first's in staging,
+        // and neither watch saw the other's keys.
+        let merged = if checks.contains_key(&dataset) {
+            KeyCheck::Everywhere
+        } else {
+            check
+        };
+        checks.insert(dataset, merged);
         Ok(())
     }
 
@@ -385,7 +410,13 @@ impl Load for PostgresLoad {
         dataset: Dataset,
     ) -> Result<DatasetAccount, sqlx::Error> {
         let compare = !self.first_load.load(Ordering::Relaxed);
-        set_rules::apply(conn, dataset, compare).await?;
+        let keys = self
+            .key_checks
+            .lock()
+            .expect("key checks lock")
+            .remove(&dataset)
+            .unwrap_or(KeyCheck::Everywhere);
+        set_rules::apply(conn, dataset, compare, &keys).await?;
         let counts = sqlx::query(LoadStatements::of(dataset).counts)
             .bind(dataset.name())
             .fetch_one(&mut *conn)

@@ -10,23 +10,26 @@
 //! 2. references: a row whose referenced key is neither accepted in this load nor already in the
 //!    table is rejected, saying whether the referenced line was itself rejected;
 //! 3. keys: among the rows still accepted, the first line of each key wins; a later line with the
-//!    same content is a duplicate (not loaded again), with other content it is rejected;
+//!    same content is a duplicate (not loaded again), with other content it is rejected. The rule
+//!    looks only where the file's stream may have seen a key twice ([`super::key_watch`]);
 //! 4. the rejected rows join the load's rejects, with their key, so that later datasets can say
 //!    "refers to a rejected line".
 
 use olist::Dataset;
 use sqlx::PgConnection;
 
+use super::key_watch::KeyCheck;
 use super::statements::LoadStatements;
 
 /// Applies the set rules to `dataset`'s staged rows. Datasets must be checked in
 /// [`Dataset::LOAD_ORDER`], so that the datasets referred to are settled first. With `compare`
 /// (the tables hold rows), the changed lines are listed first and only they are checked against
-/// references; without, every line is.
+/// references; without, every line is. `keys` says where two staged lines may share a key.
 pub async fn apply(
     conn: &mut PgConnection,
     dataset: Dataset,
     compare: bool,
+    keys: &KeyCheck,
 ) -> Result<(), sqlx::Error> {
     super::erased::apply(conn, dataset).await?;
     let sql = LoadStatements::of(dataset);
@@ -45,7 +48,25 @@ pub async fn apply(
     for rule in reference_rules {
         sqlx::query(*rule).execute(&mut *conn).await?;
     }
-    sqlx::query(sql.key_rule).execute(&mut *conn).await?;
+    let looked_at = match keys {
+        KeyCheck::Unique => "none".to_owned(),
+        KeyCheck::Among(first_columns) => format!("{} keys", first_columns.len()),
+        KeyCheck::Everywhere => "every line".to_owned(),
+    };
+    tracing::info!(dataset = %dataset, looked_at, "key rule");
+    match keys {
+        // No two staged lines share a key: the rule would change nothing.
+        KeyCheck::Unique => {}
+        KeyCheck::Among(first_columns) => {
+            sqlx::query(sql.key_rule_among)
+                .bind(first_columns)
+                .execute(&mut *conn)
+                .await?;
+        }
+        KeyCheck::Everywhere => {
+            sqlx::query(sql.key_rule).execute(&mut *conn).await?;
+        }
+    }
     sqlx::query(sql.keep_rejects)
         .bind(dataset.name())
         .execute(&mut *conn)

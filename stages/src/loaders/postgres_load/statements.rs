@@ -31,6 +31,9 @@ pub struct LoadStatements {
     pub changed_reference_rules: StatementList,
     /// The key rule (duplicates and conflicts); always over every staged line.
     pub key_rule: &'static str,
+    /// The key rule over the staged lines whose first key column is one of `$1` (`text[]`): the
+    /// candidates of [`super::key_watch`], which hold every line of every key two lines share.
+    pub key_rule_among: &'static str,
     /// Copies the rejected rows into `staging_rejects`; `$1` is the dataset's name.
     pub keep_rejects: &'static str,
     /// Lists the stored rows whose key no line of the file has (`deletes = "snapshot"`).
@@ -126,6 +129,7 @@ impl LoadStatements {
             reference_rules: file.list("reference_rule"),
             changed_reference_rules: file.list("changed_reference_rule"),
             key_rule: file.one("key_rule"),
+            key_rule_among: file.one("key_rule_among"),
             keep_rejects: file.one("keep_rejects"),
             list_deleted: file.one("list_deleted"),
             cascade_rules: file.list("cascade_rule"),
@@ -155,6 +159,7 @@ const NAMES: &[&str] = &[
     "reference_rule",
     "changed_reference_rule",
     "key_rule",
+    "key_rule_among",
     "keep_rejects",
     "list_deleted",
     "cascade_rule",
@@ -453,6 +458,20 @@ mod tests {
             ] {
                 assert!(sql.key_rule.contains(&part), "{context}: {part}");
             }
+            // The restricted key rule is the key rule with both of its scans of the staging table
+            // limited to the candidates' first key column, and nothing else changed.
+            let among = format!(" AND {} = ANY($1::text[])", key[0]);
+            assert_eq!(sql.key_rule_among.matches(&among).count(), 2, "{context}");
+            let unrestricted: Vec<&str> = sql
+                .key_rule_among
+                .lines()
+                .filter(|line| !line.starts_with("--"))
+                .collect();
+            assert_eq!(
+                unrestricted.join("\n").replace(&among, ""),
+                sql.key_rule,
+                "{context}: key_rule_among"
+            );
             let key_words: Vec<String> = key
                 .iter()
                 .map(|k| format!("'{k} \"' || s.{k} || '\"'"))
