@@ -39,7 +39,7 @@ const MAX_BITS: u64 = 1 << 27;
 const HASHES: u32 = 8;
 
 /// Where the key rule must look, as found while the file streamed.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub enum KeyCheck {
     /// No two staged lines share a key.
     Unique,
@@ -55,8 +55,9 @@ pub struct KeyWatch {
     hasher: std::collections::hash_map::RandomState,
     /// The key's columns, as indexes into a row's values.
     key: Vec<usize>,
-    candidates: Vec<String>,
-    overflow: bool,
+    /// The first key column of each line the filter may have seen before; `None` once there were
+    /// more than [`MAX_CANDIDATES`].
+    candidates: Option<Vec<String>>,
 }
 
 impl KeyWatch {
@@ -88,8 +89,7 @@ impl KeyWatch {
                 .hashes(HASHES),
             hasher: std::collections::hash_map::RandomState::new(),
             key,
-            candidates: Vec::new(),
-            overflow: false,
+            candidates: Some(Vec::new()),
         }
     }
 
@@ -100,15 +100,15 @@ impl KeyWatch {
             for &at in &self.key {
                 row.values[at].hash(&mut hasher);
             }
-            if self.filter.insert_hash(hasher.finish()) && !self.overflow {
-                if self.candidates.len() == MAX_CANDIDATES {
-                    self.overflow = true;
-                    self.candidates = Vec::new();
+            if self.filter.insert_hash(hasher.finish())
+                && let Some(candidates) = &mut self.candidates
+            {
+                if candidates.len() == MAX_CANDIDATES {
+                    self.candidates = None;
                 } else {
                     // A key column is required, so the value is there; an absent one would compare
                     // as NULL in SQL and share no key, but is kept as "" to stay on the safe side.
-                    let first = row.values[self.key[0]].clone().unwrap_or_default();
-                    self.candidates.push(first);
+                    candidates.push(row.values[self.key[0]].clone().unwrap_or_default());
                 }
             }
         }
@@ -116,16 +116,16 @@ impl KeyWatch {
 
     /// Where the key rule must look.
     #[must_use]
-    pub fn finish(mut self) -> KeyCheck {
-        if self.overflow {
-            return KeyCheck::Everywhere;
+    pub fn finish(self) -> KeyCheck {
+        match self.candidates {
+            None => KeyCheck::Everywhere,
+            Some(candidates) if candidates.is_empty() => KeyCheck::Unique,
+            Some(mut candidates) => {
+                candidates.sort_unstable();
+                candidates.dedup();
+                KeyCheck::Among(candidates)
+            }
         }
-        if self.candidates.is_empty() {
-            return KeyCheck::Unique;
-        }
-        self.candidates.sort_unstable();
-        self.candidates.dedup();
-        KeyCheck::Among(self.candidates)
     }
 }
 

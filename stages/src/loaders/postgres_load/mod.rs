@@ -391,16 +391,14 @@ impl Load for PostgresLoad {
                 rejects.clear();
             }
         }
-        let check = keys.finish();
-        let mut checks = self.key_checks.lock().expect("key checks lock");
         // A second file of the same dataset in one load: its lines join the first's in staging,
         // and neither watch saw the other's keys.
-        let merged = if checks.contains_key(&dataset) {
-            KeyCheck::Everywhere
-        } else {
-            check
-        };
-        checks.insert(dataset, merged);
+        self.key_checks
+            .lock()
+            .expect("key checks lock")
+            .entry(dataset)
+            .and_modify(|check| *check = KeyCheck::Everywhere)
+            .or_insert(keys.finish());
         Ok(())
     }
 
