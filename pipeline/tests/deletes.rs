@@ -181,5 +181,14 @@ async fn a_customer_remapped_away_from_a_deleted_customer_keeps_the_order() {
         db.scalar::<Option<String>>(&customer_of(&c_order)).await,
         None
     );
+    // C's order line did not change: it is rejected because its customer goes, as a fresh load
+    // rejects it.
+    assert_eq!(
+        db.scalar::<Option<String>>(&format!(
+            "SELECT max(reason) FROM rejected_rows WHERE dataset = 'orders' AND raw_line LIKE '%{c_order}%'"
+        ))
+        .await,
+        Some(format!("customer_id \"{c}\" is not in customers"))
+    );
     assert_equals_a_fresh_load(&db, plain, "customers dropped").await;
 }

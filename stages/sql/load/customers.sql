@@ -41,6 +41,12 @@ SELECT s.line_number
 -- name: analyze_changed
 ANALYZE staging_customers_changed;
 
+-- name: index_changed
+-- Once the changed lines are listed (tables that hold rows): the statements that only concern
+-- them (the merge, the changed orders) look them up by line number instead of scanning every
+-- staged line.
+CREATE INDEX ON staging_customers (line_number);
+
 -- name: key_rule
 UPDATE staging_customers s
   SET outcome = CASE WHEN (s.customer_id, s.customer_unique_id, s.customer_zip_code_prefix, s.customer_city, s.customer_state) IS NOT DISTINCT FROM (f.customer_id, f.customer_unique_id, f.customer_zip_code_prefix, f.customer_city, f.customer_state) THEN 'duplicate' ELSE 'rejected' END,

@@ -43,6 +43,12 @@ SELECT s.line_number
 -- name: analyze_changed
 ANALYZE staging_order_items_changed;
 
+-- name: index_changed
+-- Once the changed lines are listed (tables that hold rows): the statements that only concern
+-- them (the merge, the changed orders) look them up by line number instead of scanning every
+-- staged line.
+CREATE INDEX ON staging_order_items (line_number);
+
 -- name: reference_rule
 UPDATE staging_order_items s
   SET outcome = 'rejected',
@@ -70,6 +76,7 @@ WHERE s.outcome IS NULL
   AND NOT EXISTS (SELECT 1 FROM products t WHERE t.product_id = s.product_id AND NOT EXISTS (SELECT 1 FROM staging_products_deleted d WHERE d.product_id = t.product_id));
 
 -- name: changed_reference_rule
+-- The rule over the changed lines only, found by the index of their line numbers.
 UPDATE staging_order_items s
   SET outcome = 'rejected',
       reason = coalesce(
@@ -79,8 +86,7 @@ UPDATE staging_order_items s
             ORDER BY r.line_number LIMIT 1),
           format('order_id "%s" is not in orders', s.order_id))
 WHERE s.outcome IS NULL
-  AND (s.line_number IN (SELECT line_number FROM staging_order_items_changed)
-       OR s.order_id IN (SELECT order_id FROM staging_orders_deleted))
+  AND s.line_number IN (SELECT line_number FROM staging_order_items_changed)
   AND NOT EXISTS (SELECT 1 FROM staging_orders t WHERE t.order_id = s.order_id AND t.outcome IS NULL)
   AND NOT EXISTS (SELECT 1 FROM orders t WHERE t.order_id = s.order_id AND NOT EXISTS (SELECT 1 FROM staging_orders_deleted d WHERE d.order_id = t.order_id));
 
@@ -94,8 +100,39 @@ UPDATE staging_order_items s
             ORDER BY r.line_number LIMIT 1),
           format('product_id "%s" is not in products', s.product_id))
 WHERE s.outcome IS NULL
-  AND (s.line_number IN (SELECT line_number FROM staging_order_items_changed)
-       OR s.product_id IN (SELECT product_id FROM staging_products_deleted))
+  AND s.line_number IN (SELECT line_number FROM staging_order_items_changed)
+  AND NOT EXISTS (SELECT 1 FROM staging_products t WHERE t.product_id = s.product_id AND t.outcome IS NULL)
+  AND NOT EXISTS (SELECT 1 FROM products t WHERE t.product_id = s.product_id AND NOT EXISTS (SELECT 1 FROM staging_products_deleted d WHERE d.product_id = t.product_id));
+
+-- name: deleted_reference_rule
+-- The same rule over the lines whose referenced row this load deletes (`deletes = "snapshot"`,
+-- the only loads that run it): an unchanged line can lose its reference only that way.
+UPDATE staging_order_items s
+  SET outcome = 'rejected',
+      reason = coalesce(
+          (SELECT format('order_id "%s" refers to a rejected line of orders (%s line %s)', s.order_id, r.source_file, r.line_number)
+             FROM staging_rejects r
+            WHERE r.dataset = 'orders' AND r.key = s.order_id
+            ORDER BY r.line_number LIMIT 1),
+          format('order_id "%s" is not in orders', s.order_id))
+WHERE s.outcome IS NULL
+  AND s.order_id IN (SELECT order_id FROM staging_orders_deleted)
+  AND NOT EXISTS (SELECT 1 FROM staging_orders t WHERE t.order_id = s.order_id AND t.outcome IS NULL)
+  AND NOT EXISTS (SELECT 1 FROM orders t WHERE t.order_id = s.order_id AND NOT EXISTS (SELECT 1 FROM staging_orders_deleted d WHERE d.order_id = t.order_id));
+
+-- name: deleted_reference_rule
+-- The same rule over the lines whose referenced row this load deletes (`deletes = "snapshot"`,
+-- the only loads that run it): an unchanged line can lose its reference only that way.
+UPDATE staging_order_items s
+  SET outcome = 'rejected',
+      reason = coalesce(
+          (SELECT format('product_id "%s" refers to a rejected line of products (%s line %s)', s.product_id, r.source_file, r.line_number)
+             FROM staging_rejects r
+            WHERE r.dataset = 'products' AND r.key = s.product_id
+            ORDER BY r.line_number LIMIT 1),
+          format('product_id "%s" is not in products', s.product_id))
+WHERE s.outcome IS NULL
+  AND s.product_id IN (SELECT product_id FROM staging_products_deleted)
   AND NOT EXISTS (SELECT 1 FROM staging_products t WHERE t.product_id = s.product_id AND t.outcome IS NULL)
   AND NOT EXISTS (SELECT 1 FROM products t WHERE t.product_id = s.product_id AND NOT EXISTS (SELECT 1 FROM staging_products_deleted d WHERE d.product_id = t.product_id));
 

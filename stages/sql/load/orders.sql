@@ -44,6 +44,12 @@ SELECT s.line_number
 -- name: analyze_changed
 ANALYZE staging_orders_changed;
 
+-- name: index_changed
+-- Once the changed lines are listed (tables that hold rows): the statements that only concern
+-- them (the merge, the changed orders) look them up by line number instead of scanning every
+-- staged line.
+CREATE INDEX ON staging_orders (line_number);
+
 -- name: reference_rule
 UPDATE staging_orders s
   SET outcome = 'rejected',
@@ -58,6 +64,7 @@ WHERE s.outcome IS NULL
   AND NOT EXISTS (SELECT 1 FROM customers t WHERE t.customer_id = s.customer_id AND NOT EXISTS (SELECT 1 FROM staging_customers_deleted d WHERE d.customer_id = t.customer_id));
 
 -- name: changed_reference_rule
+-- The rule over the changed lines only, found by the index of their line numbers.
 UPDATE staging_orders s
   SET outcome = 'rejected',
       reason = coalesce(
@@ -67,8 +74,23 @@ UPDATE staging_orders s
             ORDER BY r.line_number LIMIT 1),
           format('customer_id "%s" is not in customers', s.customer_id))
 WHERE s.outcome IS NULL
-  AND (s.line_number IN (SELECT line_number FROM staging_orders_changed)
-       OR s.customer_id IN (SELECT customer_id FROM staging_customers_deleted))
+  AND s.line_number IN (SELECT line_number FROM staging_orders_changed)
+  AND NOT EXISTS (SELECT 1 FROM staging_customers t WHERE t.customer_id = s.customer_id AND t.outcome IS NULL)
+  AND NOT EXISTS (SELECT 1 FROM customers t WHERE t.customer_id = s.customer_id AND NOT EXISTS (SELECT 1 FROM staging_customers_deleted d WHERE d.customer_id = t.customer_id));
+
+-- name: deleted_reference_rule
+-- The same rule over the lines whose referenced row this load deletes (`deletes = "snapshot"`,
+-- the only loads that run it): an unchanged line can lose its reference only that way.
+UPDATE staging_orders s
+  SET outcome = 'rejected',
+      reason = coalesce(
+          (SELECT format('customer_id "%s" refers to a rejected line of customers (%s line %s)', s.customer_id, r.source_file, r.line_number)
+             FROM staging_rejects r
+            WHERE r.dataset = 'customers' AND r.key = s.customer_id
+            ORDER BY r.line_number LIMIT 1),
+          format('customer_id "%s" is not in customers', s.customer_id))
+WHERE s.outcome IS NULL
+  AND s.customer_id IN (SELECT customer_id FROM staging_customers_deleted)
   AND NOT EXISTS (SELECT 1 FROM staging_customers t WHERE t.customer_id = s.customer_id AND t.outcome IS NULL)
   AND NOT EXISTS (SELECT 1 FROM customers t WHERE t.customer_id = s.customer_id AND NOT EXISTS (SELECT 1 FROM staging_customers_deleted d WHERE d.customer_id = t.customer_id));
 

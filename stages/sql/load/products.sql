@@ -45,6 +45,12 @@ SELECT s.line_number
 -- name: analyze_changed
 ANALYZE staging_products_changed;
 
+-- name: index_changed
+-- Once the changed lines are listed (tables that hold rows): the statements that only concern
+-- them (the merge, the changed orders) look them up by line number instead of scanning every
+-- staged line.
+CREATE INDEX ON staging_products (line_number);
+
 -- name: key_rule
 UPDATE staging_products s
   SET outcome = CASE WHEN (s.product_id, s.product_category_name, s.product_name_length, s.product_description_length, s.product_photos_qty, s.product_weight_g, s.product_length_cm, s.product_height_cm, s.product_width_cm) IS NOT DISTINCT FROM (f.product_id, f.product_category_name, f.product_name_length, f.product_description_length, f.product_photos_qty, f.product_weight_g, f.product_length_cm, f.product_height_cm, f.product_width_cm) THEN 'duplicate' ELSE 'rejected' END,

@@ -414,7 +414,7 @@ impl Load for PostgresLoad {
             .expect("key checks lock")
             .remove(&dataset)
             .unwrap_or(KeyCheck::Everywhere);
-        set_rules::apply(conn, dataset, compare, &keys).await?;
+        set_rules::apply(conn, dataset, compare, self.deletes(), &keys).await?;
         let counts = sqlx::query(LoadStatements::of(dataset).counts)
             .bind(dataset.name())
             .fetch_one(&mut *conn)

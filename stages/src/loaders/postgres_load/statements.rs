@@ -25,10 +25,15 @@ pub struct LoadStatements {
     pub list_changed: &'static str,
     /// `ANALYZE` of the changed-lines table.
     pub analyze_changed: &'static str,
+    /// An index of the staging table's line numbers, built once the changed lines are listed.
+    pub index_changed: &'static str,
     /// One rule per reference, over every staged line (a first load).
     pub reference_rules: StatementList,
     /// One rule per reference, over the changed lines only.
     pub changed_reference_rules: StatementList,
+    /// One rule per reference, over the lines whose referenced row this load deletes (`deletes =
+    /// "snapshot"`).
+    pub deleted_reference_rules: StatementList,
     /// The key rule (duplicates and conflicts); always over every staged line.
     pub key_rule: &'static str,
     /// The key rule over the staged lines whose first key column is one of `$1` (`text[]`): the
@@ -126,8 +131,10 @@ impl LoadStatements {
             analyze_staging: file.one("analyze_staging"),
             list_changed: file.one("list_changed"),
             analyze_changed: file.one("analyze_changed"),
+            index_changed: file.one("index_changed"),
             reference_rules: file.list("reference_rule"),
             changed_reference_rules: file.list("changed_reference_rule"),
+            deleted_reference_rules: file.list("deleted_reference_rule"),
             key_rule: file.one("key_rule"),
             key_rule_among: file.one("key_rule_among"),
             keep_rejects: file.one("keep_rejects"),
@@ -156,8 +163,10 @@ const NAMES: &[&str] = &[
     "analyze_staging",
     "list_changed",
     "analyze_changed",
+    "index_changed",
     "reference_rule",
     "changed_reference_rule",
+    "deleted_reference_rule",
     "key_rule",
     "key_rule_among",
     "keep_rejects",
@@ -195,6 +204,14 @@ declare!(0, 1, 2, 3);
 mod tests {
     use super::*;
 
+    /// Which lines a reference rule looks at.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    enum Restriction {
+        None,
+        Changed,
+        Deleted,
+    }
+
     #[test]
     fn every_dataset_has_its_statements() {
         for dataset in Dataset::LOAD_ORDER {
@@ -202,6 +219,10 @@ mod tests {
             assert_eq!(sql.reference_rules.len(), dataset.references().len());
             assert_eq!(
                 sql.changed_reference_rules.len(),
+                dataset.references().len()
+            );
+            assert_eq!(
+                sql.deleted_reference_rules.len(),
                 dataset.references().len()
             );
             assert!(sql.copy_staging.starts_with(&format!(
@@ -391,11 +412,19 @@ mod tests {
                 format!("ANALYZE {changed}"),
                 "{context}"
             );
+            assert_eq!(
+                sql.index_changed,
+                format!("CREATE INDEX ON {staging} (line_number)"),
+                "{context}"
+            );
 
             // References: one rule per reference, in the dataset's order.
-            for (rules, only_changed) in [
-                (&sql.reference_rules, false),
-                (&sql.changed_reference_rules, true),
+            // Each list restricted to its lines: every line (none), the changed lines, or the
+            // lines whose referenced row goes; the rest of each rule is the same.
+            for (rules, restriction) in [
+                (&sql.reference_rules, Restriction::None),
+                (&sql.changed_reference_rules, Restriction::Changed),
+                (&sql.deleted_reference_rules, Restriction::Deleted),
             ] {
                 assert_eq!(rules.len(), dataset.references().len(), "{context}");
                 for (rule, reference) in rules.iter().zip(dataset.references()) {
@@ -420,15 +449,36 @@ mod tests {
                     ] {
                         assert!(rule.contains(&part), "{context}: {part}");
                     }
-                    // Over the changed lines, and the unchanged ones whose referenced row goes.
-                    assert_eq!(
-                        rule.contains(&format!(
-                            "AND (s.line_number IN (SELECT line_number FROM {changed})\n       OR s.{column} IN (SELECT {column} FROM {}))",
-                            super::super::staging::deleted_table(target)
-                        )),
-                        only_changed,
-                        "{context}"
+                    let over_changed =
+                        format!("AND s.line_number IN (SELECT line_number FROM {changed})\n");
+                    let over_deleted = format!(
+                        "AND s.{column} IN (SELECT {column} FROM {})\n",
+                        super::super::staging::deleted_table(target)
                     );
+                    assert_eq!(
+                        (rule.contains(&over_changed), rule.contains(&over_deleted)),
+                        (
+                            restriction == Restriction::Changed,
+                            restriction == Restriction::Deleted
+                        ),
+                        "{context}: {rule}"
+                    );
+                }
+            }
+            for (at, full) in sql.reference_rules.iter().enumerate() {
+                let statement = |text: &'static str| -> Vec<&'static str> {
+                    text.lines()
+                        .filter(|line| !line.starts_with("--"))
+                        .filter(|line| {
+                            !(line.starts_with("  AND s.") && line.contains(" IN (SELECT "))
+                        })
+                        .collect()
+                };
+                for restricted in [
+                    sql.changed_reference_rules[at],
+                    sql.deleted_reference_rules[at],
+                ] {
+                    assert_eq!(statement(restricted), statement(full), "{context}");
                 }
             }
 
