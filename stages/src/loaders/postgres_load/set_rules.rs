@@ -59,8 +59,9 @@ pub async fn apply(
     // that already rejected a line leaves it alone, and the reason is the same whichever rule
     // sees a line first (a line is either changed or not), so running these after every changed
     // rule rejects the lines one rule over both would, with the same reasons. Without deletes the
-    // deleted-keys tables are empty and the rules would change nothing.
-    if compare && deletes {
+    // deleted-keys tables are empty and the rules would change nothing; a load that deletes
+    // compares (a load into empty tables deletes nothing).
+    if deletes {
         for rule in &sql.deleted_reference_rules {
             sqlx::query(*rule).execute(&mut *conn).await?;
         }

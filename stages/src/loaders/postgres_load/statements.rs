@@ -465,15 +465,14 @@ mod tests {
                     );
                 }
             }
+            // A rule's lines without its comments and its restriction.
+            let statement = |text: &'static str| -> Vec<&'static str> {
+                text.lines()
+                    .filter(|line| !line.starts_with("--"))
+                    .filter(|line| !(line.starts_with("  AND s.") && line.contains(" IN (SELECT ")))
+                    .collect()
+            };
             for (at, full) in sql.reference_rules.iter().enumerate() {
-                let statement = |text: &'static str| -> Vec<&'static str> {
-                    text.lines()
-                        .filter(|line| !line.starts_with("--"))
-                        .filter(|line| {
-                            !(line.starts_with("  AND s.") && line.contains(" IN (SELECT "))
-                        })
-                        .collect()
-                };
                 for restricted in [
                     sql.changed_reference_rules[at],
                     sql.deleted_reference_rules[at],
